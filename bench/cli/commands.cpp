@@ -1,0 +1,42 @@
+#include "bench/cli/commands.h"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include "bench/cli/info.h"
+#include "bench/cli/inspect.h"
+#include "runtime/error.h"
+
+namespace rosetta::cli {
+
+int run(int argc, char** argv) {
+  CLI::App app{"rosetta: the reference C++/CUDA implementation of the Rosetta Stone deep-learning workloads"};
+  app.require_subcommand(1);
+  int status = 0;
+
+  CLI::App* info = app.add_subcommand("info", "version, build options, CUDA/cuDNN/cuBLAS versions, devices");
+  info->callback([] { print_info(); });
+
+  std::string inspect_path;
+  CLI::App* inspect = app.add_subcommand("inspect", "list the tensors of a safetensors file (names, dtypes, shapes)");
+  inspect->add_option("file", inspect_path, "FILE.safetensors")->required();
+  inspect->callback([&] { print_inspection(inspect_path); });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  } catch (const InputError& e) {
+    std::fprintf(stderr, "rosetta: error: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "rosetta: error: %s\n", e.what());
+    return 1;
+  }
+  return status;
+}
+
+}  // namespace rosetta::cli

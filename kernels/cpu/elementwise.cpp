@@ -1,0 +1,60 @@
+// CPU twin of the element-wise kernels: conversions here, the ops with a backward through kernels/reference.
+#include "kernels/elementwise.h"
+
+#include "kernels/half.h"
+#include "kernels/reference/elementwise.h"
+
+namespace rosetta::kernels::cpu {
+
+void fill(const Context&, float* y, float value, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) y[i] = value;
+}
+
+void copy(const Context&, const float* x, float* y, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) y[i] = x[i];
+}
+
+void f32_to_bf16(const Context&, const float* x, std::uint16_t* y, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) y[i] = f32_to_bf16_bits(x[i]);
+}
+
+void bf16_to_f32(const Context&, const std::uint16_t* x, float* y, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) y[i] = bf16_bits_to_f32(x[i]);
+}
+
+void f32_to_f16(const Context&, const float* x, std::uint16_t* y, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) y[i] = f32_to_f16_bits(x[i]);
+}
+
+void f16_to_f32(const Context&, const std::uint16_t* x, float* y, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) y[i] = f16_bits_to_f32(x[i]);
+}
+
+void bias_add(const Context&, float* y, const float* bias, std::int64_t outer, std::int64_t channels,
+              std::int64_t inner) {
+  reference::bias_add(y, bias, outer, channels, inner);
+}
+
+void bias_backward(const Context&, const float* dy, float* dbias, std::int64_t outer, std::int64_t channels,
+                   std::int64_t inner, bool accumulate) {
+  reference::bias_backward(dy, dbias, outer, channels, inner, accumulate);
+}
+
+void relu_forward(const Context&, const float* x, float* y, std::int64_t n) { reference::relu_forward(x, y, n); }
+
+void relu_backward(const Context&, const float* y, const float* dy, float* dx, std::int64_t n) {
+  reference::relu_backward(y, dy, dx, n);
+}
+
+void dropout_forward(const Context&, const float* x, float* y, float* mask, float p, std::uint64_t seed,
+                     std::uint32_t use, const std::uint64_t* step, std::int64_t n) {
+  reference::dropout_forward(x, y, mask, p, seed, philox_step_stream(use, *step), n);
+}
+
+void dropout_backward(const Context&, const float* dy, const float* mask, float* dx, std::int64_t n) {
+  reference::dropout_backward(dy, mask, dx, n);
+}
+
+void increment_counter(const Context&, std::uint64_t* counter) { ++*counter; }
+
+}  // namespace rosetta::kernels::cpu

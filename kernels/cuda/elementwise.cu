@@ -1,0 +1,163 @@
+// CUDA twin of kernels/cpu/elementwise.cpp: same results element for element (dropout masks included, since
+// both draw from philox_uniform with the same (seed, stream, index)).
+#include "kernels/elementwise.h"
+#include "kernels/half.h"
+#include "kernels/cuda/launch.h"
+#include "runtime/cuda_check.h"
+#include "runtime/philox.h"
+
+namespace rosetta::kernels::cuda {
+namespace {
+
+#define ROSETTA_GRID_STRIDE(i, n) \
+  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < (n); i += std::int64_t(blockDim.x) * gridDim.x)
+
+__global__ void fill_kernel(float* y, float value, std::int64_t n) {
+  ROSETTA_GRID_STRIDE(i, n) y[i] = value;
+}
+__global__ void copy_kernel(const float* x, float* y, std::int64_t n) {
+  ROSETTA_GRID_STRIDE(i, n) y[i] = x[i];
+}
+__global__ void f32_to_bf16_kernel(const float* x, std::uint16_t* y, std::int64_t n) {
+  ROSETTA_GRID_STRIDE(i, n) y[i] = f32_to_bf16_bits(x[i]);
+}
+__global__ void bf16_to_f32_kernel(const std::uint16_t* x, float* y, std::int64_t n) {
+  ROSETTA_GRID_STRIDE(i, n) y[i] = bf16_bits_to_f32(x[i]);
+}
+__global__ void f32_to_f16_kernel(const float* x, std::uint16_t* y, std::int64_t n) {
+  ROSETTA_GRID_STRIDE(i, n) y[i] = f32_to_f16_bits(x[i]);
+}
+__global__ void f16_to_f32_kernel(const std::uint16_t* x, float* y, std::int64_t n) {
+  ROSETTA_GRID_STRIDE(i, n) y[i] = f16_bits_to_f32(x[i]);
+}
+__global__ void bias_add_kernel(float* y, const float* bias, std::int64_t channels, std::int64_t inner,
+                                std::int64_t n) {
+  ROSETTA_GRID_STRIDE(i, n) y[i] += bias[(i / inner) % channels];
+}
+// One block per channel; threads stride over (outer, inner) and reduce in shared memory in a fixed order, so
+// the result is deterministic run to run.
+__global__ void bias_backward_kernel(const float* dy, float* dbias, std::int64_t outer, std::int64_t channels,
+                                     std::int64_t inner, bool accumulate) {
+  __shared__ float partial[kThreads];
+  const std::int64_t c = blockIdx.x;
+  float sum = 0;
+  for (std::int64_t j = threadIdx.x; j < outer * inner; j += blockDim.x) {
+    const std::int64_t o = j / inner, i = j % inner;
+    sum += dy[(o * channels + c) * inner + i];
+  }
+  partial[threadIdx.x] = sum;
+  __syncthreads();
+  for (int width = blockDim.x / 2; width > 0; width /= 2) {
+    if (threadIdx.x < width) partial[threadIdx.x] += partial[threadIdx.x + width];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) dbias[c] = accumulate ? dbias[c] + partial[0] : partial[0];
+}
+__global__ void relu_forward_kernel(const float* x, float* y, std::int64_t n) {
+  ROSETTA_GRID_STRIDE(i, n) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+__global__ void relu_backward_kernel(const float* y, const float* dy, float* dx, std::int64_t n) {
+  ROSETTA_GRID_STRIDE(i, n) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+}
+__global__ void dropout_forward_kernel(const float* x, float* y, float* mask, float p, float scale,
+                                       std::uint64_t seed, std::uint32_t use, const std::uint64_t* step,
+                                       std::int64_t n) {
+  const std::uint64_t stream = philox_step_stream(use, *step);
+  ROSETTA_GRID_STRIDE(i, n) {
+    const float m = philox_uniform(seed, stream, static_cast<std::uint64_t>(i)) >= p ? scale : 0.0f;
+    mask[i] = m;
+    y[i] = x[i] * m;
+  }
+}
+__global__ void dropout_backward_kernel(const float* dy, const float* mask, float* dx, std::int64_t n) {
+  ROSETTA_GRID_STRIDE(i, n) dx[i] = dy[i] * mask[i];
+}
+__global__ void increment_counter_kernel(std::uint64_t* counter) { ++*counter; }
+
+#undef ROSETTA_GRID_STRIDE
+}  // namespace
+
+void fill(const Context& ctx, float* y, float value, std::int64_t n) {
+  if (n == 0) return;
+  fill_kernel<<<grid_for(n), kThreads, 0, ctx.stream()>>>(y, value, n);
+  ROSETTA_LAUNCH_CHECK("fill n=" << n);
+}
+
+void copy(const Context& ctx, const float* x, float* y, std::int64_t n) {
+  if (n == 0) return;
+  copy_kernel<<<grid_for(n), kThreads, 0, ctx.stream()>>>(x, y, n);
+  ROSETTA_LAUNCH_CHECK("copy n=" << n);
+}
+
+void f32_to_bf16(const Context& ctx, const float* x, std::uint16_t* y, std::int64_t n) {
+  if (n == 0) return;
+  f32_to_bf16_kernel<<<grid_for(n), kThreads, 0, ctx.stream()>>>(x, y, n);
+  ROSETTA_LAUNCH_CHECK("f32_to_bf16 n=" << n);
+}
+
+void bf16_to_f32(const Context& ctx, const std::uint16_t* x, float* y, std::int64_t n) {
+  if (n == 0) return;
+  bf16_to_f32_kernel<<<grid_for(n), kThreads, 0, ctx.stream()>>>(x, y, n);
+  ROSETTA_LAUNCH_CHECK("bf16_to_f32 n=" << n);
+}
+
+void f32_to_f16(const Context& ctx, const float* x, std::uint16_t* y, std::int64_t n) {
+  if (n == 0) return;
+  f32_to_f16_kernel<<<grid_for(n), kThreads, 0, ctx.stream()>>>(x, y, n);
+  ROSETTA_LAUNCH_CHECK("f32_to_f16 n=" << n);
+}
+
+void f16_to_f32(const Context& ctx, const std::uint16_t* x, float* y, std::int64_t n) {
+  if (n == 0) return;
+  f16_to_f32_kernel<<<grid_for(n), kThreads, 0, ctx.stream()>>>(x, y, n);
+  ROSETTA_LAUNCH_CHECK("f16_to_f32 n=" << n);
+}
+
+void bias_add(const Context& ctx, float* y, const float* bias, std::int64_t outer, std::int64_t channels,
+              std::int64_t inner) {
+  const std::int64_t n = outer * channels * inner;
+  if (n == 0) return;
+  bias_add_kernel<<<grid_for(n), kThreads, 0, ctx.stream()>>>(y, bias, channels, inner, n);
+  ROSETTA_LAUNCH_CHECK("bias_add (" << outer << ", " << channels << ", " << inner << ")");
+}
+
+void bias_backward(const Context& ctx, const float* dy, float* dbias, std::int64_t outer, std::int64_t channels,
+                   std::int64_t inner, bool accumulate) {
+  if (channels == 0) return;
+  bias_backward_kernel<<<static_cast<unsigned int>(channels), kThreads, 0, ctx.stream()>>>(dy, dbias, outer, channels,
+                                                                                          inner, accumulate);
+  ROSETTA_LAUNCH_CHECK("bias_backward (" << outer << ", " << channels << ", " << inner << ")");
+}
+
+void relu_forward(const Context& ctx, const float* x, float* y, std::int64_t n) {
+  if (n == 0) return;
+  relu_forward_kernel<<<grid_for(n), kThreads, 0, ctx.stream()>>>(x, y, n);
+  ROSETTA_LAUNCH_CHECK("relu_forward n=" << n);
+}
+
+void relu_backward(const Context& ctx, const float* y, const float* dy, float* dx, std::int64_t n) {
+  if (n == 0) return;
+  relu_backward_kernel<<<grid_for(n), kThreads, 0, ctx.stream()>>>(y, dy, dx, n);
+  ROSETTA_LAUNCH_CHECK("relu_backward n=" << n);
+}
+
+void dropout_forward(const Context& ctx, const float* x, float* y, float* mask, float p, std::uint64_t seed,
+                     std::uint32_t use, const std::uint64_t* step, std::int64_t n) {
+  if (n == 0) return;
+  dropout_forward_kernel<<<grid_for(n), kThreads, 0, ctx.stream()>>>(x, y, mask, p, 1.0f / (1.0f - p), seed, use, step,
+                                                                     n);
+  ROSETTA_LAUNCH_CHECK("dropout_forward n=" << n << " p=" << p);
+}
+
+void dropout_backward(const Context& ctx, const float* dy, const float* mask, float* dx, std::int64_t n) {
+  if (n == 0) return;
+  dropout_backward_kernel<<<grid_for(n), kThreads, 0, ctx.stream()>>>(dy, mask, dx, n);
+  ROSETTA_LAUNCH_CHECK("dropout_backward n=" << n);
+}
+
+void increment_counter(const Context& ctx, std::uint64_t* counter) {
+  increment_counter_kernel<<<1, 1, 0, ctx.stream()>>>(counter);
+  ROSETTA_LAUNCH_CHECK("increment_counter");
+}
+
+}  // namespace rosetta::kernels::cuda

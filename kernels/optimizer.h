@@ -1,0 +1,14 @@
+// SGD with momentum and Adam over a contiguous parameter arena: CPU reference and CUDA twin.
+#pragma once
+#include <cstdint>
+
+#include "runtime/context.h"
+
+namespace rosetta::kernels {
+namespace cpu {
+#include "kernels/optimizer.inc"
+}
+namespace cuda {
+#include "kernels/optimizer.inc"
+}
+}  // namespace rosetta::kernels

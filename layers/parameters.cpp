@@ -1,0 +1,43 @@
+#include "layers/parameters.h"
+
+namespace rosetta {
+
+int ParameterSet::declare(const std::string& name, const Shape& shape) {
+  ROSETTA_CHECK(!allocated(), "parameter " << name << " declared after the arena was allocated");
+  ROSETTA_CHECK(find(name) < 0, "parameter " << name << " declared twice");
+  entries_.push_back(Entry{name, shape, arena_elements_});
+  arena_elements_ += (shape.numel() + kAlignment - 1) / kAlignment * kAlignment;
+  return size() - 1;
+}
+
+void ParameterSet::allocate(Device device) {
+  ROSETTA_CHECK(!allocated(), "parameter arena allocated twice");
+  values_ = Tensor::zeros({arena_elements_}, DType::f32, device);
+  grads_ = Tensor::zeros({arena_elements_}, DType::f32, device);
+}
+
+int ParameterSet::find(const std::string& name) const {
+  for (int i = 0; i < size(); ++i)
+    if (entries_[i].name == name) return i;
+  return -1;
+}
+
+Tensor ParameterSet::value(int i) const {
+  ROSETTA_CHECK(allocated(), "parameter " << name(i) << " read before the arena was allocated");
+  return values_.view(entries_[i].offset, entries_[i].shape);
+}
+
+Tensor ParameterSet::grad(int i) const {
+  ROSETTA_CHECK(allocated(), "gradient of " << name(i) << " read before the arena was allocated");
+  return grads_.view(entries_[i].offset, entries_[i].shape);
+}
+
+std::int64_t ParameterSet::parameter_elements() const {
+  std::int64_t n = 0;
+  for (const Entry& e : entries_) n += e.shape.numel();
+  return n;
+}
+
+void ParameterSet::zero_grads(const Context& ctx) { grads_.zero(ctx.stream()); }
+
+}  // namespace rosetta

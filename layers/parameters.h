@@ -1,0 +1,56 @@
+// ParameterSet: one model's parameters and gradients, each in ONE contiguous arena on one device.
+// Invariants: a parameter is declared (name, shape) before allocate(); afterwards value(i) and grad(i) are
+// views into the two arenas, so one memset zeroes every gradient, one launch updates every parameter, and one
+// write saves a checkpoint. Each parameter starts on a 64-element (256-byte) boundary; the padding between
+// parameters is zero in both arenas and stays zero under SGD and Adam (zero gradient, zero update).
+// Names are PyTorch state_dict names ("conv1.weight"), so checkpoints move unchanged between frameworks.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "runtime/context.h"
+#include "runtime/tensor.h"
+
+namespace rosetta {
+
+class ParameterSet {
+ public:
+  static constexpr std::int64_t kAlignment = 64;  // elements
+
+  // Declares a parameter and returns its index. Only before allocate().
+  int declare(const std::string& name, const Shape& shape);
+  // Creates both arenas on `device`, zero-filled.
+  void allocate(Device device);
+  bool allocated() const { return values_.defined(); }
+
+  int size() const { return static_cast<int>(entries_.size()); }
+  const std::string& name(int i) const { return entries_[i].name; }
+  const Shape& shape(int i) const { return entries_[i].shape; }
+  // Index of `name`, or -1.
+  int find(const std::string& name) const;
+
+  Tensor value(int i) const;
+  Tensor grad(int i) const;
+  // The whole arenas, flat: (arena_elements,)
+  const Tensor& values() const { return values_; }
+  const Tensor& grads() const { return grads_; }
+  std::int64_t arena_elements() const { return arena_elements_; }
+  std::int64_t parameter_elements() const;  // sum of numel, without padding
+
+  // One memset on ctx's stream.
+  void zero_grads(const Context& ctx);
+
+ private:
+  struct Entry {
+    std::string name;
+    Shape shape;
+    std::int64_t offset;  // elements into the arena
+  };
+  std::vector<Entry> entries_;
+  std::int64_t arena_elements_ = 0;
+  Tensor values_;  // (arena_elements,)
+  Tensor grads_;   // (arena_elements,)
+};
+
+}  // namespace rosetta
