@@ -1,0 +1,68 @@
+// Parameter checkpoints through safetensors: see checkpoint.h.
+#include "layers/checkpoint.h"
+
+#include <vector>
+
+namespace rosetta {
+namespace {
+
+// "a, b, c"
+std::string joined(const std::vector<std::string>& names) {
+  std::string s;
+  for (const std::string& name : names) s += (s.empty() ? "" : ", ") + name;
+  return s;
+}
+
+// Everything wrong with `file` as a checkpoint of `parameters`, as "; "-separated clauses; empty when it fits.
+std::string mismatches(const ParameterSet& parameters, const SafetensorsFile& file, const IgnoreName& ignore) {
+  std::vector<std::string> missing, unexpected, wrong;
+  for (int i = 0; i < parameters.size(); ++i) {
+    const SafetensorsEntry* entry = file.find(parameters.name(i));
+    if (entry == nullptr) {
+      missing.push_back(parameters.name(i));
+    } else if (entry->dtype != DType::f32) {
+      wrong.push_back(parameters.name(i) + " has dtype " + entry->dtype_name + ", expected F32");
+    } else if (entry->shape != parameters.shape(i)) {
+      wrong.push_back(parameters.name(i) + " has shape " + entry->shape.str() + ", expected " + parameters.shape(i).str());
+    }
+  }
+  for (const SafetensorsEntry& entry : file.entries())
+    if (parameters.find(entry.name) < 0 && !(ignore && ignore(entry.name))) unexpected.push_back(printable_text(entry.name));
+
+  std::vector<std::string> clauses;
+  if (!missing.empty()) clauses.push_back("missing " + joined(missing));
+  if (!unexpected.empty()) clauses.push_back("unexpected " + joined(unexpected));
+  clauses.insert(clauses.end(), wrong.begin(), wrong.end());
+  std::string text;
+  for (const std::string& clause : clauses) text += (text.empty() ? "" : "; ") + clause;
+  return text;
+}
+
+}  // namespace
+
+void save_parameters(const ParameterSet& parameters, const std::string& path, const SafetensorsMetadata& metadata) {
+  ROSETTA_CHECK(parameters.allocated(), "saving parameters to " << path << " before their arena was allocated");
+  NamedTensors tensors;  // views into the arena; write_safetensors copies CUDA ones to the host
+  for (int i = 0; i < parameters.size(); ++i) tensors.emplace_back(parameters.name(i), parameters.value(i));
+  write_safetensors(path, tensors, metadata);
+}
+
+void load_parameters(ParameterSet& parameters, const std::string& path, const IgnoreName& ignore) {
+  ROSETTA_CHECK(parameters.allocated(), "loading parameters from " << path << " before their arena was allocated");
+  const SafetensorsFile file = SafetensorsFile::open(path);
+  const std::string problems = mismatches(parameters, file, ignore);
+  if (!problems.empty()) ROSETTA_INPUT_ERROR(path << ": " << problems);
+  for (int i = 0; i < parameters.size(); ++i) {
+    Tensor value = parameters.value(i);  // a view: writing through it fills the arena
+    const SafetensorsEntry& entry = *file.find(parameters.name(i));
+    if (value.device() == Device::cpu) {
+      file.read_into(entry, value);
+    } else {
+      const Tensor host = Tensor::empty(entry.shape, DType::f32);
+      file.read_into(entry, host);
+      value.copy_from(host);
+    }
+  }
+}
+
+}  // namespace rosetta
