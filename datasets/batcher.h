@@ -25,6 +25,13 @@
 //     starts (the training loop `batch = next(ctx); step(batch);` does exactly this);
 //   - call k+2 overwrites it, ordered after that work. Host reads of a CUDA batch need ctx.synchronize() first
 //     and are valid until call k+2; a CPU batch is host memory, valid until call k+2.
+// The stricter "enqueued before call k+1" (not k+2) is what lets the copy of batch k+1 overlap the compute of
+// batch k. Work that must read a batch later copies it out first (next_into does that for a CUDA graph).
+//
+// CUDA graphs. next() and next_into() record events and wait on them: call them outside stream capture. For a
+// captured step that reads fixed input buffers, use next_into(ctx, inputs, labels) before each replay: the
+// host-to-device copy still overlaps the previous step, and only a device-to-device copy (~0.8 MB for a CIFAR
+// batch of 64) runs on the main stream.
 #pragma once
 #include <cstdint>
 #include <vector>
