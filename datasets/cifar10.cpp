@@ -1,0 +1,96 @@
+// CIFAR-10 binary reader. Each file is checked for existence and exact size before it is read, and each label
+// for range after; the pixels are copied unchanged into one (N, 3, 32, 32) u8 tensor.
+#include "datasets/cifar10.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+
+namespace rosetta {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string join(const std::string& directory, const std::string& file) {
+  return (fs::path(directory) / file).string();
+}
+
+struct FileCloser {
+  void operator()(std::FILE* f) const { std::fclose(f); }
+};
+
+// Checks `path` and reads its records into labels[0, kCifar10Records) and pixels (kCifar10Records, 3072).
+// `file_bytes` is a reusable buffer of kCifar10FileBytes bytes.
+void read_file(const std::string& path, std::vector<std::uint8_t>& file_bytes, std::int32_t* labels,
+               std::uint8_t* pixels) {
+  std::error_code error;
+  const fs::file_status status = fs::status(path, error);
+  if (!fs::exists(status)) {
+    ROSETTA_INPUT_ERROR(path << ": missing CIFAR-10 file (expected the binary version: data_batch_1.bin .. "
+                                "data_batch_5.bin and test_batch.bin in one directory)");
+  }
+  if (!fs::is_regular_file(status)) ROSETTA_INPUT_ERROR(path << ": not a regular file");
+  const std::uintmax_t size = fs::file_size(path, error);
+  if (error) ROSETTA_INPUT_ERROR(path << ": cannot read its size: " << error.message());
+  if (size != static_cast<std::uintmax_t>(kCifar10FileBytes)) {
+    ROSETTA_INPUT_ERROR(path << ": " << size << " bytes, expected " << kCifar10FileBytes << " (" << kCifar10Records
+                             << " records of 1 label byte + " << kCifar10ImageBytes << " pixel bytes)");
+  }
+  std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
+  if (!file) ROSETTA_INPUT_ERROR(path << ": cannot open: " << std::strerror(errno));
+  const std::size_t read = std::fread(file_bytes.data(), 1, file_bytes.size(), file.get());
+  if (read != file_bytes.size()) {
+    ROSETTA_INPUT_ERROR(path << ": read " << read << " of " << file_bytes.size() << " bytes");
+  }
+  for (std::int64_t r = 0; r < kCifar10Records; ++r) {
+    const std::uint8_t* record = file_bytes.data() + r * kCifar10RecordBytes;
+    if (record[0] >= kCifar10Classes) {
+      ROSETTA_INPUT_ERROR(path << ": record " << r << " has label " << int(record[0]) << ", expected 0-"
+                               << kCifar10Classes - 1);
+    }
+    labels[r] = record[0];
+    std::memcpy(pixels + r * kCifar10ImageBytes, record + 1, kCifar10ImageBytes);
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> cifar10_train_files() {
+  return {"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin"};
+}
+
+std::string cifar10_test_file() { return "test_batch.bin"; }
+
+Dataset read_cifar10_files(const std::vector<std::string>& paths, const std::string& name) {
+  const std::int64_t n = kCifar10Records * static_cast<std::int64_t>(paths.size());
+  Dataset data;
+  data.name = name;
+  data.num_classes = kCifar10Classes;
+  data.inputs = Tensor::empty({n, 3, 32, 32}, DType::u8);  // (N, 3, 32, 32)
+  data.labels = Tensor::empty({n}, DType::i32);            // (N,)
+  std::vector<std::uint8_t> file_bytes(static_cast<std::size_t>(kCifar10FileBytes));
+  for (std::size_t f = 0; f < paths.size(); ++f) {
+    const std::int64_t first = static_cast<std::int64_t>(f) * kCifar10Records;
+    read_file(paths[f], file_bytes, data.labels.data<std::int32_t>() + first,
+              data.inputs.data<std::uint8_t>() + first * kCifar10ImageBytes);
+  }
+  return data;
+}
+
+Dataset read_cifar10_train(const std::string& directory) {
+  std::vector<std::string> paths;
+  for (const std::string& file : cifar10_train_files()) paths.push_back(join(directory, file));
+  return read_cifar10_files(paths, "cifar10 train");
+}
+
+Dataset read_cifar10_test(const std::string& directory) {
+  return read_cifar10_files({join(directory, cifar10_test_file())}, "cifar10 test");
+}
+
+DatasetSplits read_cifar10(const std::string& directory) {
+  return {read_cifar10_train(directory), read_cifar10_test(directory)};
+}
+
+}  // namespace rosetta

@@ -1,0 +1,38 @@
+// CIFAR-10, binary version (https://www.cs.toronto.edu/~kriz/cifar.html): data_batch_1.bin .. data_batch_5.bin
+// and test_batch.bin in one directory. Each file holds exactly 10000 records of 1 label byte (0-9) followed by
+// 3072 pixel bytes: the R, G and B planes, each 32x32 row-major, i.e. one (3, 32, 32) CHW image.
+//
+// The reader keeps the pixels as bytes: inputs (N, 3, 32, 32) u8 (150 MB for the training set instead of 600 MB
+// as f32); the Batcher decodes each batch to f32 x / 255 (Dataset's rule), the seed's preprocessing.
+// Train order is the records of data_batch_1..5 in turn: the --no-shuffle order of DESIGN.md.
+// Every malformed input is one InputError naming the file: missing, wrong size (expected and actual bytes),
+// a label above 9 (with the record index).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "datasets/dataset.h"
+
+namespace rosetta {
+
+constexpr std::int64_t kCifar10Records = 10000;      // per file
+constexpr std::int64_t kCifar10ImageBytes = 3 * 32 * 32;
+constexpr std::int64_t kCifar10RecordBytes = 1 + kCifar10ImageBytes;
+constexpr std::int64_t kCifar10FileBytes = kCifar10Records * kCifar10RecordBytes;  // 30,730,000
+constexpr int kCifar10Classes = 10;
+
+// The five training files then the test file, as named in the binary version.
+std::vector<std::string> cifar10_train_files();
+std::string cifar10_test_file();
+
+// 50000 examples from data_batch_1..5.bin in `directory`, in file order.
+Dataset read_cifar10_train(const std::string& directory);
+// 10000 examples from test_batch.bin in `directory`.
+Dataset read_cifar10_test(const std::string& directory);
+DatasetSplits read_cifar10(const std::string& directory);
+
+// The records of `paths`, in turn, as one dataset called `name`.
+Dataset read_cifar10_files(const std::vector<std::string>& paths, const std::string& name);
+
+}  // namespace rosetta
