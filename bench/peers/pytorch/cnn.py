@@ -314,6 +314,8 @@ def run(args):
     torch.backends.cudnn.benchmark = args.cudnn_benchmark == "on"
     torch.manual_seed(args.seed)  # dropout masks (CPU and CUDA generators)
 
+    model = CifarVGG(dropout=not args.no_dropout)
+    load_initial_weights(model, args.init)
     try:
         train_x, train_y = cifar10.load_split(args.data, train=True)
         test_x, test_y = cifar10.load_split(args.data, train=False) if args.eval_batches != 0 else (None, None)
@@ -322,8 +324,6 @@ def run(args):
     if len(train_x) < args.batch:
         raise UsageError("--batch %d exceeds the %d training images" % (args.batch, len(train_x)))
 
-    model = CifarVGG(dropout=not args.no_dropout)
-    load_initial_weights(model, args.init)
     model.to(device)
     if args.channels_last:
         model.to(memory_format=torch.channels_last)

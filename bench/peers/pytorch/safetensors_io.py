@@ -15,9 +15,11 @@ Invariants:
 - Supported dtypes: F32, F16, BF16, F64, I32, I64, U8, U64. numpy has no bfloat16, so BF16 travels as a
   uint16 array of the raw bits; `load_with_dtypes` keeps the dtype tag, `save` takes (dtype, array) pairs
   for BF16. The torch helpers convert BF16 <-> torch.bfloat16 bit-exactly.
-- The writer writes tensors contiguously in the given order to a temporary file in the target folder and
-  renames it over the target (os.replace) only after a successful fsync: a good file is never left half
-  written or overwritten by a failed save.
+- The writer lays tensors out contiguously by element size, largest first (ties keep the given order), after a
+  header padded to 8 bytes, as the reference writer does: every tensor then starts at a multiple of its
+  element size, so readers may map it in place. It writes a temporary file in the target folder and renames it
+  over the target (os.replace) only after a successful fsync: a good file is never left half written or
+  overwritten by a failed save.
 """
 
 import functools
@@ -193,7 +195,7 @@ def _tag_and_array(name, value):
 
 
 def save(path, tensors, metadata=None):
-    """Writes {name: array or (tag, array)} to `path` atomically, in the mapping's order.
+    """Writes {name: array or (tag, array)} to `path` atomically (largest element size first, then given order).
 
     `metadata` is an optional {str: str}. Raises SafetensorsError on an unsupported tensor; the target is
     untouched unless the whole file was written.
@@ -203,12 +205,15 @@ def save(path, tensors, metadata=None):
     header = {}
     if metadata:
         header["__metadata__"] = dict(metadata)
-    payloads = []
-    position = 0
+    converted = []
     for name, value in tensors.items():
         if not isinstance(name, str) or name == "__metadata__":
             raise SafetensorsError("%s: invalid tensor name %r" % (path, name))
-        tag, array = _tag_and_array(name, value)
+        converted.append((name,) + _tag_and_array(name, value))
+    converted.sort(key=lambda entry: -entry[2].dtype.itemsize)  # stable: ties keep the given order
+    payloads = []
+    position = 0
+    for name, tag, array in converted:
         payload = np.ascontiguousarray(array).tobytes()
         header[name] = {"dtype": tag, "shape": list(array.shape), "data_offsets": [position, position + len(payload)]}
         payloads.append(payload)
