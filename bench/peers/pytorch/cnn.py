@@ -298,7 +298,8 @@ def run(args):
     if device.type == "cpu" and args.precision == "tf32":
         raise UsageError("--precision tf32 needs --device cuda (the CPU computes in fp32)")
     if args.mode != "eager" and not hasattr(torch, "compile"):
-        raise UsageError("--mode %s needs torch.compile (torch 2.0+); this is torch %s" % (args.mode, torch.__version__))
+        raise UsageError("--mode %s needs torch.compile (torch 2.0+); this is torch %s"
+                         % (args.mode, torch.__version__))
     if args.mode == "compile-cudagraphs" and device.type != "cuda":
         raise UsageError("--mode compile-cudagraphs needs --device cuda")
     if args.eval_batches is not None and args.eval_batches < 0:

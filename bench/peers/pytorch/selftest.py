@@ -1,6 +1,7 @@
 """Self-test of the PyTorch peer and the report (CPU; torch 1.13 or newer). Exit 0 when every check passes.
 
-Run: /usr/bin/python3 bench/peers/pytorch/selftest.py   (the lead calls it from ctest; about 15 s, 190 MB in a temp folder)
+Run: /usr/bin/python3 bench/peers/pytorch/selftest.py
+(the lead calls it from ctest; about 15 s on a CPU, 190 MB in a temporary folder)
 
 What it checks, all in a temporary folder that is removed afterwards:
 1. safetensors_io round-trips torch tensors of every supported dtype bit-exactly (BF16 included), keeps
@@ -93,7 +94,8 @@ def test_safetensors(folder):
     for name, info in header.items():
         if name != "__metadata__":
             itemsize = loaded[name].element_size()
-            check(info["data_offsets"][0] % itemsize == 0, "%s is not aligned to its %d-byte elements" % (name, itemsize))
+            check(info["data_offsets"][0] % itemsize == 0,
+                  "%s is not aligned to its %d-byte elements" % (name, itemsize))
     for name, tensor in tensors.items():
         check(loaded[name].dtype == tensor.dtype and loaded[name].shape == tensor.shape, "%s: dtype/shape" % name)
         check(torch.equal(loaded[name], tensor), "%s: values differ after the round trip" % name)
@@ -106,7 +108,8 @@ def test_safetensors(folder):
     u64 = np.array([0, 2 ** 64 - 1], dtype=np.uint64)
     safetensors_io.save(os.path.join(folder, "u64.safetensors"), {"u": u64})
     check(np.array_equal(safetensors_io.load(os.path.join(folder, "u64.safetensors"))["u"], u64), "U64 round trip")
-    expect_error(lambda: safetensors_io.save(os.path.join(folder, "x.safetensors"), {"a": ("I32", np.zeros(2, np.float32))}),
+    mistyped = {"a": ("I32", np.zeros(2, np.float32))}  # same size, other kind: must not be converted
+    expect_error(lambda: safetensors_io.save(os.path.join(folder, "x.safetensors"), mistyped),
                  safetensors_io.SafetensorsError, "cannot be stored as I32")
 
     def write_raw(name, header, data):
