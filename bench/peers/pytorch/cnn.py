@@ -1,0 +1,405 @@
+"""PyTorch peer of rosetta's CNN workload (CIFAR-10, the seed's PyTorch notebook), timed by rosetta's protocol.
+
+Runs with torch 1.13 (CPU; the CI equivalence test) and torch 2.x + CUDA (the GPU host). Usage:
+    python3 cnn.py --data DIR --init rosetta_init.safetensors [--json result.json] [--log-steps losses.txt] ...
+Equivalence mode (compare per-step losses with rosetta's, dropout off, file order):
+    python3 cnn.py --data DIR --init FILE --device cpu --no-shuffle --no-dropout --max-steps 20 --log-steps F
+
+Workload (keep exact): conv1 3->50, conv2 50->50, conv3 50->100, conv4 100->100 (3x3, pad 1), fc1 6400->512,
+fc2 512->10; forward relu(conv1) -> relu(maxpool2(conv2)) -> dropout .25 -> relu(conv3) -> relu(maxpool2(conv4))
+-> dropout .25 -> flatten (C, H, W order) -> relu(fc1) -> dropout .5 -> fc2; mean softmax cross-entropy;
+SGD lr 0.01 momentum 0.9 (buf = m * buf + g, w -= lr * buf); batch 64; 10 epochs of 781 complete batches.
+
+Invariants:
+- The initial weights come only from --init (rosetta's file): every state_dict name must be present as F32 with
+  the model's shape and nothing else may be in the file; no PyTorch initializer runs on the trained weights.
+- Precision is explicit and recorded: fp32 sets torch.backends.cuda.matmul.allow_tf32 = False and
+  torch.backends.cudnn.allow_tf32 = False (PyTorch's default enables TF32 for cuDNN convolutions); tf32 sets
+  both True. The flags are read back and a mismatch is an error.
+- Timed region = the training loop of all epochs: per-epoch shuffle (torch.randperm with a seeded CPU
+  generator, or file order with --no-shuffle), the pinned host-to-device copy of each batch (non_blocking),
+  forward, backward, optimizer step. The clock is read only after torch.cuda.synchronize(), at the start and at
+  each epoch end (the only host waits in the loop). The epoch-end progress line is printed outside the clock.
+- Losses are kept as detached device tensors (one reference per step, no kernel, no sync) and copied to the
+  host once after the loop, so --log-steps costs nothing inside the timed region; the cost is one small
+  allocation per step held until the end (7810 steps: under 4 MB in the caching allocator).
+- Test accuracy: after training, not timed, eval mode, no grad, complete batches of --batch only, on the
+  eager module (a compiled module would recompile for eval). With --max-steps it is skipped (null) unless
+  --eval-batches asks for it, which keeps the CPU equivalence run to a few seconds.
+- Bad input (data, weights file, impossible options) prints one line "cnn: error: ..." and exits 2; output
+  files are written to a temporary file and renamed (os.replace), so a failed run never leaves half a file.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import cifar10  # noqa: E402
+import safetensors_io  # noqa: E402
+
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+FEATURES = 100 * 8 * 8  # 6400: conv4 output (C, H, W) after the second 2x2 pool
+
+
+class UsageError(Exception):
+    """Bad input or an impossible option combination: one line, exit 2."""
+
+
+class CifarVGG(nn.Module):
+    """The seed notebook's CNN; parameter names are rosetta's safetensors names."""
+
+    def __init__(self, dropout=True):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 50, 3, padding=1)
+        self.conv2 = nn.Conv2d(50, 50, 3, padding=1)
+        self.conv3 = nn.Conv2d(50, 100, 3, padding=1)
+        self.conv4 = nn.Conv2d(100, 100, 3, padding=1)
+        self.fc1 = nn.Linear(FEATURES, 512)
+        self.fc2 = nn.Linear(512, 10)
+        # --no-dropout keeps the dropout calls with p = 0 (identity), as the equivalence protocol asks.
+        self.p_conv = 0.25 if dropout else 0.0
+        self.p_fc = 0.5 if dropout else 0.0
+
+    def forward(self, x):  # x: (N, 3, 32, 32)
+        x = F.relu(self.conv1(x))  # (N, 50, 32, 32)
+        x = F.relu(F.max_pool2d(self.conv2(x), 2, 2))  # (N, 50, 16, 16)
+        x = F.dropout(x, self.p_conv, self.training)
+        x = F.relu(self.conv3(x))  # (N, 100, 16, 16)
+        x = F.relu(F.max_pool2d(self.conv4(x), 2, 2))  # (N, 100, 8, 8)
+        x = F.dropout(x, self.p_conv, self.training)
+        # The notebook's x.view(-1, 6400); reshape is the same (no copy) for NCHW-contiguous x and copies into
+        # (C, H, W) order for channels-last x, where view() would fail.
+        x = x.reshape(-1, FEATURES)  # (N, 6400)
+        x = F.relu(self.fc1(x))  # (N, 512)
+        x = F.dropout(x, self.p_fc, self.training)
+        return self.fc2(x)  # (N, 10) logits
+
+
+def positive_int(text):
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be a positive integer, got %s" % text)
+    return value
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description="PyTorch peer of rosetta's CIFAR-10 CNN workload.")
+    parser.add_argument("--data", required=True, help="folder with data_batch_1..5.bin and test_batch.bin")
+    parser.add_argument("--data-name", default="cifar10", help="name of the data set for the record")
+    parser.add_argument("--init", required=True, help="rosetta's initial weights (.safetensors)")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--epochs", type=positive_int, default=10)
+    parser.add_argument("--batch", type=positive_int, default=64)
+    parser.add_argument("--lr", type=float, default=0.01)
+    parser.add_argument("--momentum", type=float, default=0.9)
+    parser.add_argument("--seed", type=int, default=0, help="shuffle generator and dropout seed")
+    parser.add_argument("--precision", choices=["fp32", "tf32"], default="fp32")
+    parser.add_argument("--mode", choices=["eager", "compile", "compile-cudagraphs"], default="eager",
+                        help="compile: torch.compile(model); compile-cudagraphs: mode='reduce-overhead'")
+    parser.add_argument("--channels-last", action="store_true", help="NHWC model and input memory format")
+    parser.add_argument("--cudnn-benchmark", choices=["on", "off"], default="on")
+    parser.add_argument("--max-steps", type=positive_int, default=None, help="stop after N training steps")
+    parser.add_argument("--eval-batches", type=int, default=None,
+                        help="test batches to evaluate (default: all complete batches, or 0 with --max-steps; "
+                             "0: skip, test_accuracy null)")
+    parser.add_argument("--no-shuffle", action="store_true", help="batches in file order every epoch")
+    parser.add_argument("--no-dropout", action="store_true", help="dropout p = 0")
+    parser.add_argument("--log-steps", metavar="FILE", help='one line per step: "<step> <loss>" (1-based)')
+    parser.add_argument("--json", metavar="FILE", help="write the result record here")
+    return parser.parse_args(argv)
+
+
+def atomic_write_text(path, text):
+    """Writes `text` to a temporary file beside `path`, then renames it over `path`."""
+    folder = os.path.dirname(os.path.abspath(path))
+    descriptor, temporary = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+    try:
+        with os.fdopen(descriptor, "w") as f:
+            f.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def set_precision(precision):
+    """Sets both TF32 switches explicitly and returns them as read back: (cuBLAS matmul, cuDNN)."""
+    allow = precision == "tf32"
+    # Only the legacy switches, as the workload specifies: torch >= 2.9 also has fp32_precision, and mixing the
+    # two APIs makes later reads (by torch.compile, too) raise. From 2.9 the legacy setters may warn that they
+    # are to be deprecated; they still set the state (read back below), so that one warning is silenced.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*TF32")
+        torch.backends.cuda.matmul.allow_tf32 = allow
+        torch.backends.cudnn.allow_tf32 = allow
+        state = (bool(torch.backends.cuda.matmul.allow_tf32), bool(torch.backends.cudnn.allow_tf32))
+    if state != (allow, allow):
+        raise UsageError("--precision %s: TF32 switches read back as matmul=%s cudnn=%s (an environment override?)"
+                         % (precision, state[0], state[1]))
+    return state
+
+
+def load_initial_weights(model, path):
+    """Loads `path` into `model` with strict name, dtype and shape checks (UsageError on any mismatch)."""
+    try:
+        tensors, _ = safetensors_io.load_with_dtypes(path)
+    except safetensors_io.SafetensorsError as error:
+        raise UsageError(str(error))
+    expected = model.state_dict()
+    missing = [name for name in expected if name not in tensors]
+    unexpected = [name for name in tensors if name not in expected]
+    if missing or unexpected:
+        raise UsageError("%s: missing tensors %s, unexpected tensors %s" % (path, missing, unexpected))
+    for name, parameter in expected.items():
+        tag, array = tensors[name]
+        if tag != "F32":
+            raise UsageError("%s: tensor %r is %s, expected F32" % (path, name, tag))
+        if tuple(array.shape) != tuple(parameter.shape):
+            raise UsageError("%s: tensor %r has shape %s, the model expects %s"
+                             % (path, name, list(array.shape), list(parameter.shape)))
+    model.load_state_dict({name: torch.from_numpy(array) for name, (_, array) in tensors.items()}, strict=True)
+
+
+class Feeder:
+    """Gathers a batch by indices on the host and moves it to the device (pinned, non_blocking on CUDA).
+
+    On CUDA each batch is gathered straight into a pinned buffer from PyTorch's caching host allocator, which
+    records the copy's event and reuses the block only after the copy has finished.
+    """
+
+    def __init__(self, images, labels, device, channels_last):
+        self.images = images  # (N, 3, 32, 32) float32, CPU
+        self.labels = labels  # (N,) int64, CPU
+        self.device = device
+        self.pinned = device.type == "cuda"
+        self.channels_last = channels_last
+
+    def __call__(self, indices):  # indices: (B,) int64, CPU
+        if self.pinned:
+            x = torch.empty((len(indices),) + tuple(self.images.shape[1:]), dtype=self.images.dtype, pin_memory=True)
+            y = torch.empty((len(indices),), dtype=self.labels.dtype, pin_memory=True)
+            torch.index_select(self.images, 0, indices, out=x)
+            torch.index_select(self.labels, 0, indices, out=y)
+            x = x.to(self.device, non_blocking=True)
+            y = y.to(self.device, non_blocking=True)
+        else:
+            x = self.images.index_select(0, indices)
+            y = self.labels.index_select(0, indices)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x, y
+
+
+def synchronize(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def cudnn_version_string():
+    """torch.backends.cudnn.version() as "major.minor.patch" (cuDNN 9 encodes M*10000+m*100+p, 8: M*1000+m*100+p)."""
+    version = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+    if not version:
+        return None
+    if version >= 90000:
+        return "%d.%d.%d" % (version // 10000, version % 10000 // 100, version % 100)
+    return "%d.%d.%d" % (version // 1000, version % 1000 // 100, version % 100)
+
+
+def command_output(arguments):
+    """First line of a command's stdout, or None when it is missing or fails."""
+    try:
+        result = subprocess.run(arguments, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=20,
+                                universal_newlines=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    lines = result.stdout.strip().splitlines()
+    return lines[0].strip() if result.returncode == 0 and lines else None
+
+
+def train(args, model, step_model, optimizer, feeder, num_train, device):
+    """The timed loop. Returns (losses as a CPU float tensor, seconds per epoch, steps per epoch)."""
+    steps_per_epoch = num_train // args.batch
+    total_steps = args.epochs * steps_per_epoch
+    if args.max_steps is not None:
+        total_steps = min(total_steps, args.max_steps)
+    generator = torch.Generator()
+    generator.manual_seed(args.seed)
+    mark_step = None
+    if args.mode == "compile-cudagraphs":
+        # CUDA graph trees must know where an iteration starts, as forward outputs are overwritten on replay.
+        mark_step = getattr(getattr(torch, "compiler", None), "cudagraph_mark_step_begin", None)
+    model.train()
+    losses = []  # detached device scalars, one per step
+    epoch_seconds, epoch_steps = [], []
+    step = 0
+    synchronize(device)
+    epoch_start = time.perf_counter()
+    for epoch in range(args.epochs):
+        if step == total_steps:
+            break
+        if args.no_shuffle:
+            order = torch.arange(num_train)
+        else:
+            order = torch.randperm(num_train, generator=generator)
+        first_step = step
+        for i in range(steps_per_epoch):
+            if step == total_steps:
+                break
+            x, y = feeder(order[i * args.batch:(i + 1) * args.batch])
+            if mark_step is not None:
+                mark_step()
+            optimizer.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(step_model(x), y)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.detach())
+            step += 1
+        synchronize(device)
+        epoch_end = time.perf_counter()
+        epoch_seconds.append(epoch_end - epoch_start)
+        epoch_steps.append(step - first_step)
+        print("epoch %d: %d steps, %.3f s, last loss %.6f"
+              % (epoch + 1, step - first_step, epoch_seconds[-1], losses[-1].item()), flush=True)
+        epoch_start = time.perf_counter()  # the progress line stays outside the clock
+    return torch.stack(losses).cpu(), epoch_seconds, epoch_steps
+
+
+def evaluate(model, feeder, num_test, batch, max_batches):
+    """Test accuracy over complete batches (at most max_batches), eval mode, no grad."""
+    batches = num_test // batch if max_batches is None else min(max_batches, num_test // batch)
+    if batches == 0:
+        return None
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for i in range(batches):
+            x, y = feeder(torch.arange(i * batch, (i + 1) * batch))
+            correct += int((model(x).argmax(dim=1) == y).sum())
+    return correct / (batches * batch)
+
+
+def run(args):
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: no CUDA device available to torch %s" % torch.__version__)
+    if device.type == "cpu" and args.precision == "tf32":
+        raise UsageError("--precision tf32 needs --device cuda (the CPU computes in fp32)")
+    if args.mode != "eager" and not hasattr(torch, "compile"):
+        raise UsageError("--mode %s needs torch.compile (torch 2.0+); this is torch %s"
+                         % (args.mode, torch.__version__))
+    if args.mode == "compile-cudagraphs" and device.type != "cuda":
+        raise UsageError("--mode compile-cudagraphs needs --device cuda")
+    if args.eval_batches is not None and args.eval_batches < 0:
+        raise UsageError("--eval-batches must be >= 0")
+    if args.eval_batches is None and args.max_steps is not None:
+        args.eval_batches = 0  # a cut-short run's accuracy means nothing, and evaluating costs ~30 s on a CPU
+    for option, path in (("--log-steps", args.log_steps), ("--json", args.json)):
+        folder = os.path.dirname(os.path.abspath(path)) if path else None
+        if folder and not (os.path.isdir(folder) and os.access(folder, os.W_OK)):
+            raise UsageError("%s %s: folder %s does not exist or is not writable" % (option, path, folder))
+
+    matmul_tf32, cudnn_tf32 = set_precision(args.precision)
+    torch.backends.cudnn.benchmark = args.cudnn_benchmark == "on"
+    torch.manual_seed(args.seed)  # dropout masks (CPU and CUDA generators)
+
+    model = CifarVGG(dropout=not args.no_dropout)
+    load_initial_weights(model, args.init)
+    try:
+        train_x, train_y = cifar10.load_split(args.data, train=True)
+        test_x, test_y = cifar10.load_split(args.data, train=False) if args.eval_batches != 0 else (None, None)
+    except cifar10.DataError as error:
+        raise UsageError(str(error))
+    if len(train_x) < args.batch:
+        raise UsageError("--batch %d exceeds the %d training images" % (args.batch, len(train_x)))
+
+    model.to(device)
+    if args.channels_last:
+        model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum)
+    if args.mode == "eager":
+        step_model = model
+    else:
+        step_model = torch.compile(model, mode="reduce-overhead" if args.mode == "compile-cudagraphs" else None)
+
+    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    print("cnn: torch %s on %s, mode %s, precision %s (matmul TF32 %s, cuDNN TF32 %s), cudnn.benchmark %s, "
+          "channels_last %s, batch %d, epochs %d, shuffle %s, dropout %s"
+          % (torch.__version__, device_name, args.mode, args.precision, matmul_tf32, cudnn_tf32,
+             args.cudnn_benchmark, args.channels_last, args.batch, args.epochs, not args.no_shuffle,
+             not args.no_dropout), flush=True)
+
+    feeder = Feeder(torch.from_numpy(train_x), torch.from_numpy(train_y), device, args.channels_last)
+    losses, epoch_seconds, epoch_steps = train(args, model, step_model, optimizer, feeder, len(train_x), device)
+
+    accuracy = None
+    if test_x is not None:
+        test_feeder = Feeder(torch.from_numpy(test_x), torch.from_numpy(test_y), device, args.channels_last)
+        accuracy = evaluate(model, test_feeder, len(test_x), args.batch, args.eval_batches)
+
+    seconds_total = sum(epoch_seconds)
+    steady_seconds = sum(epoch_seconds[1:]) if len(epoch_seconds) > 1 else None
+    steady_images = sum(epoch_steps[1:]) * args.batch
+    record = {
+        "workload": "cnn",
+        "framework": "pytorch",
+        "framework_version": str(torch.__version__),
+        "mode": args.mode,
+        "device": device_name,
+        "driver": command_output(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"])
+        if device.type == "cuda" else None,
+        "cuda": torch.version.cuda,
+        "cudnn": cudnn_version_string(),
+        "precision": args.precision,
+        "batch": args.batch,
+        "epochs": len(epoch_seconds),
+        "steps": len(losses),
+        "seconds_total": seconds_total,
+        "seconds_without_first_epoch": steady_seconds,
+        "seconds_per_epoch": epoch_seconds,
+        "images_per_second": steady_images / steady_seconds if steady_seconds else None,
+        "test_accuracy": accuracy,
+        "final_loss": float(losses[-1]),
+        "commit": command_output(["git", "-C", HERE, "rev-parse", "HEAD"]),
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "channels_last": bool(args.channels_last),
+        "cudnn_benchmark": args.cudnn_benchmark == "on",
+        "data": args.data_name,
+    }
+    print("cnn: %d steps in %.3f s (without the first epoch: %s s, %s images/s), final loss %.6f, test accuracy %s"
+          % (record["steps"], seconds_total,
+             "%.3f" % steady_seconds if steady_seconds else "n/a",
+             "%.1f" % record["images_per_second"] if record["images_per_second"] else "n/a",
+             record["final_loss"], "%.4f" % accuracy if accuracy is not None else "n/a"), flush=True)
+
+    if args.log_steps:
+        atomic_write_text(args.log_steps, "".join("%d %.9g\n" % (i + 1, float(v)) for i, v in enumerate(losses)))
+    if args.json:
+        atomic_write_text(args.json, json.dumps(record, indent=2) + "\n")
+    return record
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        run(args)
+    except UsageError as error:
+        print("cnn: error: %s" % error, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,358 @@
+"""Self-test of the PyTorch peer and the report (CPU; torch 1.13 or newer). Exit 0 when every check passes.
+
+Run: /usr/bin/python3 bench/peers/pytorch/selftest.py
+(the lead calls it from ctest; about 15 s on a CPU, 190 MB in a temporary folder)
+
+What it checks, all in a temporary folder that is removed afterwards:
+1. safetensors_io round-trips torch tensors of every supported dtype bit-exactly (BF16 included), keeps
+   metadata, and rejects malformed files (short file, header length past the end, bad offsets, holes, overlap,
+   size mismatch, unknown dtype). Where the `safetensors` package is installed it also cross-reads files
+   written by each side.
+2. cifar10 reads full-size synthetic CIFAR-10 binary files (6 x 30730000 bytes, random pixels and labels) in
+   the documented order and scaling, and refuses a truncated file and a bad label with DataError.
+3. cnn.py trains 3 steps (shuffle and dropout on) with --log-steps and --json: both files exist, the log has
+   lines "1 <loss>" .. "3 <loss>" with finite losses, the record has exactly the documented keys and its
+   final_loss equals the last logged loss.
+4. The equivalence mode (--no-shuffle --no-dropout) matches an independent in-process loop (file order,
+   x/255, SGD momentum) step by step, and bad weights or bad data end with exit status 2.
+   In-process, on a small set: 3 epochs give per-epoch times, steady-state seconds and images/s, test
+   accuracy; a repeated seeded run gives bit-identical losses; channels-last gives the same losses.
+5. report.py turns the record into a markdown table (and a PNG chart when matplotlib is importable) and
+   refuses a record without "device" with exit status 2.
+"""
+
+import importlib.util
+import json
+import math
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+REPORT = os.path.join(os.path.dirname(os.path.dirname(HERE)), "report", "report.py")
+CNN = os.path.join(HERE, "cnn.py")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+import cifar10  # noqa: E402
+import cnn  # noqa: E402
+import safetensors_io  # noqa: E402
+
+RECORD_KEYS = {
+    "workload", "framework", "framework_version", "mode", "device", "driver", "cuda", "cudnn", "precision",
+    "batch", "epochs", "steps", "seconds_total", "seconds_without_first_epoch", "seconds_per_epoch",
+    "images_per_second", "test_accuracy", "final_loss", "commit", "date", "channels_last", "cudnn_benchmark",
+    "data",
+}
+BATCH = 16
+
+
+def check(condition, message):
+    if not condition:
+        raise AssertionError(message)
+
+
+def expect_error(function, error_type, fragment):
+    try:
+        function()
+    except error_type as error:
+        check(fragment in str(error), "error %r does not mention %r" % (str(error), fragment))
+        return
+    raise AssertionError("expected %s mentioning %r" % (error_type.__name__, fragment))
+
+
+def run_python(arguments):
+    result = subprocess.run([sys.executable] + arguments, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True)
+    return result.returncode, result.stdout, result.stderr
+
+
+def test_safetensors(folder):
+    generator = torch.Generator().manual_seed(0)
+    tensors = {
+        "f32": torch.randn(3, 4, generator=generator),
+        "f16": torch.randn(5, generator=generator).half(),
+        "bf16": torch.randn(2, 3, generator=generator).bfloat16(),
+        "f64": torch.randn(2, 2, generator=generator).double(),
+        "i32": torch.arange(-3, 3, dtype=torch.int32).reshape(2, 3),
+        "i64": torch.tensor([-(2 ** 40), 7]),
+        "u8": torch.arange(250, 256, dtype=torch.uint8),
+        "scalar": torch.tensor(1.5),
+        "empty": torch.zeros(0, 4),
+    }
+    path = os.path.join(folder, "roundtrip.safetensors")
+    safetensors_io.save_torch(path, tensors, metadata={"format": "pt"})
+    loaded = safetensors_io.load_torch(path)
+    check(set(loaded) == set(tensors), "names changed: %s" % list(loaded))
+    with open(path, "rb") as f:
+        header = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))
+    for name, info in header.items():
+        if name != "__metadata__":
+            itemsize = loaded[name].element_size()
+            check(info["data_offsets"][0] % itemsize == 0,
+                  "%s is not aligned to its %d-byte elements" % (name, itemsize))
+    for name, tensor in tensors.items():
+        check(loaded[name].dtype == tensor.dtype and loaded[name].shape == tensor.shape, "%s: dtype/shape" % name)
+        check(torch.equal(loaded[name], tensor), "%s: values differ after the round trip" % name)
+    with_tags, metadata = safetensors_io.load_with_dtypes(path)
+    check(metadata == {"format": "pt"}, "metadata lost: %s" % metadata)
+    check(with_tags["bf16"][0] == "BF16" and with_tags["bf16"][1].dtype == np.uint16, "BF16 tag lost")
+    with open(path, "rb") as f:
+        check(struct.unpack("<Q", f.read(8))[0] % 8 == 0, "header not padded to a multiple of 8 bytes")
+
+    u64 = np.array([0, 2 ** 64 - 1], dtype=np.uint64)
+    safetensors_io.save(os.path.join(folder, "u64.safetensors"), {"u": u64})
+    check(np.array_equal(safetensors_io.load(os.path.join(folder, "u64.safetensors"))["u"], u64), "U64 round trip")
+    mistyped = {"a": ("I32", np.zeros(2, np.float32))}  # same size, other kind: must not be converted
+    expect_error(lambda: safetensors_io.save(os.path.join(folder, "x.safetensors"), mistyped),
+                 safetensors_io.SafetensorsError, "cannot be stored as I32")
+
+    def write_raw(name, header, data):
+        raw = json.dumps(header).encode()
+        target = os.path.join(folder, name)
+        with open(target, "wb") as f:
+            f.write(struct.pack("<Q", len(raw)) + raw + data)
+        return target
+
+    eight = bytes(8)
+    with open(os.path.join(folder, "short"), "wb") as f:
+        f.write(b"\x01\x02")
+    with open(os.path.join(folder, "huge_header"), "wb") as f:
+        f.write(struct.pack("<Q", 1 << 40) + b"{}")
+    bad_files = [
+        (os.path.join(folder, "short"), "too short"),
+        (os.path.join(folder, "huge_header"), "header length"),
+        (write_raw("hole", {"a": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}, eight), "hole"),
+        (write_raw("overlap", {"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+                               "b": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}, eight), "overlaps"),
+        (write_raw("past", {"a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}, eight), "outside"),
+        (write_raw("size", {"a": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}}, eight), "needs 12"),
+        (write_raw("dtype", {"a": {"dtype": "Q7", "shape": [2], "data_offsets": [0, 8]}}, eight), "unsupported"),
+        (write_raw("trailing", {"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}, eight), "cover 4"),
+    ]
+    for bad_path, fragment in bad_files:
+        expect_error(lambda: safetensors_io.load(bad_path), safetensors_io.SafetensorsError, fragment)
+
+    try:
+        import safetensors.torch as reference
+    except ImportError:
+        print("selftest: safetensors package not installed; cross-check with it skipped")
+    else:
+        for name, tensor in reference.load_file(path).items():
+            check(torch.equal(tensor, tensors[name]), "safetensors package reads %s differently" % name)
+        theirs = os.path.join(folder, "theirs.safetensors")
+        reference.save_file(tensors, theirs)
+        for name, tensor in safetensors_io.load_torch(theirs).items():
+            check(torch.equal(tensor, tensors[name]), "our reader reads their %s differently" % name)
+        print("selftest: cross-checked with the safetensors package")
+    print("ok: safetensors_io round trip and validation")
+
+
+def write_cifar(folder):
+    """Full-size files with random pixels and labels; returns the uint8 train records in file order."""
+    generator = np.random.default_rng(0)
+    os.makedirs(folder)
+    train = []
+    for name in cifar10.TRAIN_FILES + cifar10.TEST_FILES:
+        records = generator.integers(0, 256, size=(cifar10.RECORDS_PER_FILE, cifar10.RECORD_BYTES), dtype=np.uint8)
+        records[:, 0] %= cifar10.NUM_CLASSES
+        records.tofile(os.path.join(folder, name))
+        if name in cifar10.TRAIN_FILES:
+            train.append(records)
+    return np.concatenate(train)
+
+
+def test_cifar(folder, records):
+    x, y = cifar10.load_split(folder, train=True)
+    check(x.shape == (50000, 3, 32, 32) and x.dtype == np.float32 and y.dtype == np.int64, "train shapes/dtypes")
+    index = 12345  # in data_batch_2: checks the file order and the R, G, B plane layout
+    check(y[index] == records[index, 0], "label order")
+    expected = records[index, 1:].reshape(3, 32, 32).astype(np.float32) / np.float32(255)
+    check(np.array_equal(x[index], expected), "pixel order or scaling")
+    check(cifar10.load_split(folder, train=False)[0].shape == (10000, 3, 32, 32), "test shape")
+
+    bad = os.path.join(os.path.dirname(folder), "bad_cifar")
+    os.makedirs(bad)
+    with open(os.path.join(folder, "data_batch_1.bin"), "rb") as f:
+        content = f.read()
+    with open(os.path.join(bad, "data_batch_1.bin"), "wb") as f:
+        f.write(content[:-1])
+    expect_error(lambda: cifar10.read_file(os.path.join(bad, "data_batch_1.bin")), cifar10.DataError,
+                 "30729999 bytes, expected 30730000")
+    with open(os.path.join(bad, "data_batch_1.bin"), "wb") as f:
+        f.write(content[:3073] + b"\x0a" + content[3074:])
+    expect_error(lambda: cifar10.read_file(os.path.join(bad, "data_batch_1.bin")), cifar10.DataError,
+                 "record 1 has label 10")
+    print("ok: cifar10 reader")
+    return bad
+
+
+def write_init(path):
+    torch.manual_seed(1)
+    model = cnn.CifarVGG()
+    safetensors_io.save_torch(path, model.state_dict())
+
+
+def reference_losses(data, init, steps):
+    """An independent loop: file order, dropout off, SGD with momentum, batch BATCH."""
+    x, y = cifar10.load_split(data, train=True)
+    model = cnn.CifarVGG(dropout=False)
+    model.load_state_dict(safetensors_io.load_torch(init))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    losses = []
+    for step in range(steps):
+        batch = slice(step * BATCH, (step + 1) * BATCH)
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(torch.from_numpy(x[batch])), torch.from_numpy(y[batch]))
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+
+def read_log(path, steps):
+    with open(path) as f:
+        lines = f.read().splitlines()
+    check(len(lines) == steps, "%s: %d lines, expected %d" % (path, len(lines), steps))
+    losses = []
+    for number, line in enumerate(lines, 1):
+        step, loss = line.split()
+        check(int(step) == number and math.isfinite(float(loss)), "%s: bad line %r" % (path, line))
+        losses.append(float(loss))
+    return losses
+
+
+def test_cnn(folder, data, bad_data):
+    init = os.path.join(folder, "init.safetensors")
+    write_init(init)
+    log, record_path = os.path.join(folder, "steps.txt"), os.path.join(folder, "cnn.json")
+    common = [CNN, "--data", data, "--init", init, "--device", "cpu", "--batch", str(BATCH)]
+
+    status, out, err = run_python(common + ["--max-steps", "3", "--eval-batches", "2", "--log-steps", log,
+                                            "--json", record_path, "--data-name", "synthetic"])
+    check(status == 0, "cnn.py failed (%d):\n%s\n%s" % (status, out, err))
+    losses = read_log(log, 3)
+    with open(record_path) as f:
+        record = json.load(f)
+    check(set(record) == RECORD_KEYS, "record keys differ: %s" % sorted(set(record) ^ RECORD_KEYS))
+    check(record["steps"] == 3 and record["batch"] == BATCH and record["device"] == "cpu", "record contents")
+    check(record["final_loss"] == losses[-1] or abs(record["final_loss"] - losses[-1]) <= 1e-6 * abs(losses[-1]),
+          "final_loss %r vs last logged %r" % (record["final_loss"], losses[-1]))
+    check(record["test_accuracy"] is not None and 0 <= record["test_accuracy"] <= 1, "test accuracy")
+    check(record["data"] == "synthetic" and record["precision"] == "fp32", "data name or precision")
+    print("ok: cnn.py 3 steps -> %s, %s" % (os.path.basename(log), os.path.basename(record_path)))
+
+    equivalence_log = os.path.join(folder, "equivalence.txt")
+    status, out, err = run_python(common + ["--no-shuffle", "--no-dropout", "--max-steps", "3", "--eval-batches",
+                                            "0", "--log-steps", equivalence_log])
+    check(status == 0, "equivalence run failed (%d):\n%s\n%s" % (status, out, err))
+    ours, reference = read_log(equivalence_log, 3), reference_losses(data, init, 3)
+    for step, (a, b) in enumerate(zip(ours, reference), 1):
+        # Same ops on the same CPU in two processes; only the thread split of a reduction may differ, so the
+        # float32 losses agree to a few ulps (1e-5 relative leaves a wide margin above float32's 6e-8).
+        check(abs(a - b) <= 1e-5 * abs(b), "step %d: cnn.py loss %r, reference loop %r" % (step, a, b))
+    print("ok: equivalence mode matches an independent loop for 3 steps: %s" % ours)
+
+    bad_init = os.path.join(folder, "bad_init.safetensors")
+    weights = safetensors_io.load_torch(init)
+    del weights["fc2.bias"]
+    safetensors_io.save_torch(bad_init, weights)
+    for arguments, fragment in (
+        ([CNN, "--data", data, "--init", bad_init, "--device", "cpu", "--max-steps", "1"], "fc2.bias"),
+        ([CNN, "--data", bad_data, "--init", init, "--device", "cpu", "--max-steps", "1"], "record 1 has label 10"),
+    ):
+        status, out, err = run_python(arguments)
+        check(status == 2 and fragment in err and err.startswith("cnn: error:") and len(err.splitlines()) == 1,
+              "expected exit 2 with one line mentioning %r, got %d: %s" % (fragment, status, err))
+    print("ok: bad weights and bad data end with exit 2")
+    return record_path
+
+
+def test_epochs(folder, init):
+    """Multi-epoch bookkeeping on a small in-memory set (real epochs take minutes on a CPU): cnn.run with the
+    reader replaced by 64 training and 48 test images, batch 16, 3 epochs of 4 steps."""
+    generator = np.random.default_rng(1)
+    train = (generator.random((64, 3, 32, 32), dtype=np.float32), generator.integers(0, 10, 64).astype(np.int64))
+    test = (generator.random((48, 3, 32, 32), dtype=np.float32), generator.integers(0, 10, 48).astype(np.int64))
+    small = {True: train, False: test}
+    original = cnn.cifar10.load_split
+    cnn.cifar10.load_split = lambda data_dir, train: small[train]
+    try:
+        records = []
+        for extra in ([], [], ["--channels-last", "--cudnn-benchmark", "off"]):
+            log = os.path.join(folder, "epochs%d.txt" % len(records))
+            arguments = ["--data", "unused", "--init", init, "--device", "cpu", "--batch", "16", "--epochs", "3",
+                         "--seed", "7", "--log-steps", log] + extra
+            records.append((cnn.run(cnn.parse_args(arguments)), read_log(log, 12)))
+    finally:
+        cnn.cifar10.load_split = original
+    record, losses = records[0]
+    check(record["epochs"] == 3 and record["steps"] == 12 and len(record["seconds_per_epoch"]) == 3, "epoch counts")
+    steady = sum(record["seconds_per_epoch"][1:])
+    check(abs(record["seconds_without_first_epoch"] - steady) <= 1e-9 * steady, "seconds_without_first_epoch")
+    check(abs(record["seconds_total"] - sum(record["seconds_per_epoch"])) <= 1e-9 * record["seconds_total"],
+          "seconds_total is not the sum of the epochs")
+    check(abs(record["images_per_second"] - 8 * 16 / steady) <= 1e-9 * record["images_per_second"], "images/s")
+    check(record["test_accuracy"] is not None and (record["test_accuracy"] * 48) % 1 == 0, "accuracy over 48 images")
+    # Same seed, same CPU: shuffles and dropout masks repeat, so the losses are bit-identical.
+    check(records[1][1] == losses, "a repeated run with the same seed gave other losses")
+    # Channels-last only reorders memory; on the CPU the kernels differ, so allow float32 rounding noise
+    # (1e-4 relative after 12 steps: the equivalence tolerance the design states for strict fp32).
+    for a, b in zip(records[2][1], losses):
+        check(abs(a - b) <= 1e-4 * abs(b), "channels-last losses %s vs %s" % (records[2][1], losses))
+    check(records[2][0]["channels_last"] is True and records[2][0]["cudnn_benchmark"] is False, "switches recorded")
+    print("ok: 3 epochs x 4 steps: per-epoch times, steady-state figures, seeded repeat, channels-last")
+
+
+def test_report(folder, record_path):
+    markdown, png = os.path.join(folder, "report.md"), os.path.join(folder, "report.png")
+    status, out, err = run_python([REPORT, record_path, "--out-md", markdown, "--out-png", png])
+    check(status == 0, "report.py failed (%d):\n%s\n%s" % (status, out, err))
+    with open(markdown) as f:
+        text = f.read()
+    check("## cnn" in text and "| pytorch " in text and "| cpu |" in text, "table missing:\n%s" % text)
+    chart = importlib.util.find_spec("matplotlib") is not None
+    if not chart:
+        check("matplotlib" in err and not os.path.exists(png), "chart should be skipped with a message")
+    else:
+        with open(png, "rb") as f:
+            check(f.read(8) == b"\x89PNG\r\n\x1a\n", "chart is not a PNG")
+
+    with open(record_path) as f:
+        record = json.load(f)
+    del record["device"]
+    nameless = os.path.join(folder, "nameless.json")
+    with open(nameless, "w") as f:
+        json.dump(record, f)
+    status, out, err = run_python([REPORT, record_path, nameless, "--out-md", os.path.join(folder, "no.md")])
+    check(status == 2 and '"device"' in err and not os.path.exists(os.path.join(folder, "no.md")),
+          "a record without device must be refused, got %d: %s" % (status, err))
+    print("ok: report.py table%s and refusal" % (" and chart" if chart else " (chart skipped: no matplotlib)"))
+
+
+def main():
+    print("selftest: torch %s, numpy %s" % (torch.__version__, np.__version__))
+    with tempfile.TemporaryDirectory(prefix="peer-selftest-") as folder:
+        try:
+            test_safetensors(folder)
+            data = os.path.join(folder, "cifar")
+            records = write_cifar(data)
+            bad_data = test_cifar(data, records)
+            del records
+            record_path = test_cnn(folder, data, bad_data)
+            test_epochs(folder, os.path.join(folder, "init.safetensors"))
+            test_report(folder, record_path)
+        except AssertionError as failure:
+            print("selftest: FAILED: %s" % failure, file=sys.stderr)
+            return 1
+    print("selftest: all checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
