@@ -32,7 +32,7 @@ std::vector<float> uniform(std::int64_t n, std::uint64_t seed) {
   return v;
 }
 
-double flops(const Shape3& s) { return 2.0 * static_cast<double>(s.m) * static_cast<double>(s.n) * static_cast<double>(s.k); }
+double flops(const Shape3& s) { return 2.0 * double(s.m) * double(s.n) * double(s.k); }
 
 void report(benchmark::State& state, const Shape3& s, double seconds, double gemms) {
   state.counters["TFLOP/s"] = seconds > 0 ? flops(s) * gemms / seconds / 1e12 : 0.0;
@@ -64,9 +64,13 @@ void cuda_gemm(benchmark::State& state, Shape3 s, Precision precision) {
     return;
   }
   Context& gpu = Context::cuda();
-  Tensor a = Tensor::from_vector({s.m * s.k}, uniform(s.m * s.k, 1)).to(Device::cuda);
-  Tensor b = Tensor::from_vector({s.k * s.n}, uniform(s.k * s.n, 2)).to(Device::cuda);
-  Tensor c = Tensor::zeros({s.m * s.n}, DType::f32, Device::cuda);
+  // Inputs copied on the context's stream (it is non-blocking, so a legacy-stream cudaMemcpy is not ordered
+  // with it); C needs no initial value (beta = 0).
+  Tensor a = Tensor::empty({s.m * s.k}, DType::f32, Device::cuda);
+  Tensor b = Tensor::empty({s.k * s.n}, DType::f32, Device::cuda);
+  a.copy_from(Tensor::from_vector({s.m * s.k}, uniform(s.m * s.k, 1)), gpu.stream());
+  b.copy_from(Tensor::from_vector({s.k * s.n}, uniform(s.k * s.n, 2)), gpu.stream());
+  Tensor c = Tensor::empty({s.m * s.n}, DType::f32, Device::cuda);
   cudaEvent_t start, stop;
   ROSETTA_CUDA_CHECK(cudaEventCreate(&start));
   ROSETTA_CUDA_CHECK(cudaEventCreate(&stop));

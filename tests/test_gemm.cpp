@@ -13,6 +13,7 @@
 #include "runtime/tensor.h"
 #include "tests/support/cuda.h"
 #include "tests/support/gradcheck.h"
+#include "tests/support/stream_copy.h"
 
 namespace rosetta {
 namespace {
@@ -147,10 +148,8 @@ TEST(GemmCpu, RejectsBf16) {
 // ---- CUDA twin -------------------------------------------------------------------------------------------
 
 std::vector<float> cuda_gemm(const GemmCase& g, const GemmData& d, Precision precision) {
-  Tensor a = Tensor::from_vector({static_cast<std::int64_t>(d.a.size())}, d.a).to(Device::cuda);
-  Tensor b = Tensor::from_vector({static_cast<std::int64_t>(d.b.size())}, d.b).to(Device::cuda);
-  Tensor c = Tensor::from_vector({static_cast<std::int64_t>(d.c0.size())}, d.c0).to(Device::cuda);
   Context& gpu = Context::cuda();
+  Tensor a = testing::upload(d.a, gpu), b = testing::upload(d.b, gpu), c = testing::upload(d.c0, gpu);
   kernels::cuda::gemm(gpu, g.trans_a, g.trans_b, g.m, g.n, g.k, g.alpha, a.data<float>(), b.data<float>(), g.beta,
                       c.data<float>(), precision);
   gpu.synchronize();
@@ -188,7 +187,9 @@ void cpu_reference(const GemmCase& g, const GemmData& d, std::vector<double>* c,
 // sum_p |a b| (about 0.3 u one standard deviation for a plain left-to-right sum); 16 u of the scale covers the
 // largest of millions of elements with margin, plus the CPU result's own rounding. TF32 cannot pass it: its
 // input rounding alone is ~2^-11 per product, 100x larger at these sizes.
-double fp32_bound(double reference, double scale) { return 2 * kFloatEps * std::abs(reference) + 16 * kFloatEps * scale; }
+double fp32_bound(double reference, double scale) {
+  return 2 * kFloatEps * std::abs(reference) + 16 * kFloatEps * scale;
+}
 
 // Tolerance rule for tf32: each input is rounded to a 10-bit mantissa (relative error <= 2^-10 whether cuBLAS
 // truncates or rounds), so each product is off by at most 2^-9 of itself: the worst case over all elements is

@@ -14,6 +14,7 @@
 #include "tests/support/cuda.h"
 #include "tests/support/gradcheck.h"
 #include "tests/support/python.h"
+#include "tests/support/stream_copy.h"
 
 namespace rosetta {
 namespace {
@@ -135,13 +136,13 @@ TEST(CountCorrectCpu, TakesTheFirstMaximumAndAccumulates) {
 
 LossResult cuda_loss(const std::vector<float>& logits, const std::vector<std::int32_t>& labels, std::int64_t k) {
   const std::int64_t n = static_cast<std::int64_t>(labels.size());
-  Tensor x = Tensor::from_vector({n, k}, logits).to(Device::cuda);
+  Context& gpu = Context::cuda();
+  Tensor x = testing::upload(Tensor::from_vector({n, k}, logits), gpu);
   Tensor y = Tensor::empty({n}, DType::i32);
   for (std::int64_t i = 0; i < n; ++i) y.data<std::int32_t>()[i] = labels[i];
-  Tensor yd = y.to(Device::cuda);
+  Tensor yd = testing::upload(y, gpu);
   Tensor loss = Tensor::empty({1}, DType::f32, Device::cuda);
   Tensor dx = Tensor::empty({n, k}, DType::f32, Device::cuda);
-  Context& gpu = Context::cuda();
   kernels::cuda::softmax_cross_entropy(gpu, x.data<float>(), yd.data<std::int32_t>(), loss.data<float>(),
                                        dx.data<float>(), n, k);
   gpu.synchronize();
@@ -151,12 +152,12 @@ LossResult cuda_loss(const std::vector<float>& logits, const std::vector<std::in
 std::int32_t cuda_count(const std::vector<float>& logits, const std::vector<std::int32_t>& labels, std::int64_t k,
                         std::int32_t start) {
   const std::int64_t n = static_cast<std::int64_t>(labels.size());
-  Tensor x = Tensor::from_vector({n, k}, logits).to(Device::cuda);
+  Context& gpu = Context::cuda();
+  Tensor x = testing::upload(Tensor::from_vector({n, k}, logits), gpu);
   Tensor y = Tensor::empty({n}, DType::i32), correct = Tensor::empty({1}, DType::i32);
   for (std::int64_t i = 0; i < n; ++i) y.data<std::int32_t>()[i] = labels[i];
   correct.data<std::int32_t>()[0] = start;
-  Tensor yd = y.to(Device::cuda), correct_d = correct.to(Device::cuda);
-  Context& gpu = Context::cuda();
+  Tensor yd = testing::upload(y, gpu), correct_d = testing::upload(correct, gpu);
   kernels::cuda::count_correct(gpu, x.data<float>(), yd.data<std::int32_t>(), correct_d.data<std::int32_t>(), n, k);
   gpu.synchronize();
   return correct_d.to(Device::cpu).data<std::int32_t>()[0];

@@ -12,6 +12,7 @@
 #include "runtime/tensor.h"
 #include "tests/support/cuda.h"
 #include "tests/support/gradcheck.h"
+#include "tests/support/stream_copy.h"
 
 namespace rosetta {
 namespace {
@@ -64,7 +65,8 @@ TEST(AdamCpu, RejectsStepZero) {
 // 8 ulps of the per-step change (lr for Adam's parameters, the gradient scale elsewhere) for values near 0.
 void expect_close(const float* actual, const float* expected, double change_scale, const std::string& what) {
   for (int i = 0; i < kOracleSize; ++i)
-    EXPECT_NEAR(actual[i], expected[i], 8 * kFloatEps * (std::abs(expected[i]) + change_scale)) << what << " [" << i << "]";
+    EXPECT_NEAR(actual[i], expected[i], 8 * kFloatEps * (std::abs(expected[i]) + change_scale))
+        << what << " [" << i << "]";
 }
 
 TEST(SgdMomentumCpu, MatchesTorchOptimOverFiveSteps) {
@@ -93,10 +95,6 @@ TEST(AdamCpu, MatchesTorchOptimOverFiveSteps) {
 
 // ---- CUDA twin -------------------------------------------------------------------------------------------
 
-Tensor device_copy(const std::vector<float>& values) {
-  return Tensor::from_vector({static_cast<std::int64_t>(values.size())}, values).to(Device::cuda);
-}
-
 TEST(SgdMomentumCuda, IsBitIdenticalToCpu) {
   ROSETTA_REQUIRE_CUDA();
   // Both twins run reference::sgd_momentum_element with every float operation rounded on its own (no FMA
@@ -104,11 +102,11 @@ TEST(SgdMomentumCuda, IsBitIdenticalToCpu) {
   // large enough for the grid-stride loop.
   const std::int64_t n = 1000003;
   std::vector<float> p = testing::random_floats(n, -1.0f, 1.0f, 1), buf(n, 0.0f);
-  Tensor pd = device_copy(p), bufd = device_copy(buf);
   Context& gpu = Context::cuda();
+  Tensor pd = testing::upload(p, gpu), bufd = testing::upload(buf, gpu);
   for (std::uint32_t s = 0; s < 3; ++s) {
     const std::vector<float> g = testing::random_floats(n, -0.5f, 0.5f, 2, s);
-    Tensor gd = device_copy(g);
+    Tensor gd = testing::upload(g, gpu);
     kernels::cpu::sgd_momentum_update(Context::cpu(), p.data(), g.data(), buf.data(), n, 0.01f, 0.9f);
     kernels::cuda::sgd_momentum_update(gpu, pd.data<float>(), gd.data<float>(), bufd.data<float>(), n, 0.01f, 0.9f);
     gpu.synchronize();
@@ -122,17 +120,17 @@ TEST(AdamCuda, MatchesCpuReadingTheStepFromDeviceMemory) {
   const std::int64_t n = 100003;
   const float lr = 1e-3f, beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
   std::vector<float> p = testing::random_floats(n, -1.0f, 1.0f, 3), m(n, 0.0f), v(n, 0.0f);
-  Tensor pd = device_copy(p), md = device_copy(m), vd = device_copy(v);
+  Context& gpu = Context::cuda();
+  Tensor pd = testing::upload(p, gpu), md = testing::upload(m, gpu), vd = testing::upload(v, gpu);
   // The step counter lives on the device and is advanced there, as in a captured training step; it starts at 4
   // so a kernel that ignored it (or read it as 1) would be caught by the bias corrections.
   Tensor step_host = Tensor::zeros({1}, DType::u64);
   step_host.data<std::uint64_t>()[0] = 4;
-  Tensor step_device = step_host.to(Device::cuda);
+  Tensor step_device = testing::upload(step_host, gpu);
   std::uint64_t step_cpu = 4;
-  Context& gpu = Context::cuda();
   for (std::uint32_t s = 0; s < 3; ++s) {
     const std::vector<float> g = testing::random_floats(n, -0.5f, 0.5f, 4, s);
-    Tensor gd = device_copy(g);
+    Tensor gd = testing::upload(g, gpu);
     kernels::cpu::increment_counter(Context::cpu(), &step_cpu);
     kernels::cpu::adam_update(Context::cpu(), p.data(), g.data(), m.data(), v.data(), n, lr, beta1, beta2, eps,
                               &step_cpu);

@@ -88,7 +88,8 @@ void gemm(const Context&, bool trans_a, bool trans_b, std::int64_t m, std::int64
 #if defined(_OPENMP)
 #pragma omp parallel for schedule(static) if (parallel)
 #endif
-  for (std::int64_t tile = 0; tile < tiles; ++tile) gemm_tile(g, (tile / col_tiles) * kTileRows, (tile % col_tiles) * kTileCols);
+  for (std::int64_t tile = 0; tile < tiles; ++tile)
+    gemm_tile(g, (tile / col_tiles) * kTileRows, (tile % col_tiles) * kTileCols);
 }
 
 }  // namespace rosetta::kernels::cpu

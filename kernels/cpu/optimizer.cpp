@@ -8,7 +8,8 @@ namespace rosetta::kernels::cpu {
 
 void sgd_momentum_update(const Context&, float* params, const float* grads, float* momentum_buf, std::int64_t n,
                          float lr, float momentum) {
-  for (std::int64_t i = 0; i < n; ++i) reference::sgd_momentum_element(params[i], grads[i], momentum_buf[i], lr, momentum);
+  for (std::int64_t i = 0; i < n; ++i)
+    reference::sgd_momentum_element(params[i], grads[i], momentum_buf[i], lr, momentum);
 }
 
 void adam_update(const Context&, float* params, const float* grads, float* m, float* v, std::int64_t n, float lr,

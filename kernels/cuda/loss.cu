@@ -35,8 +35,9 @@ __device__ float warp_sum(float value) {
 }
 
 // logits, dlogits (n, k); labels (n); loss (1). Launched as one block of kLossWarps * kWarp threads.
-__global__ void softmax_cross_entropy_kernel(const float* logits, const std::int32_t* labels, float* loss,
-                                             float* dlogits, std::int64_t n, std::int64_t k) {
+__global__ void __launch_bounds__(kLossWarps * kWarp)
+    softmax_cross_entropy_kernel(const float* logits, const std::int32_t* labels, float* loss, float* dlogits,
+                                 std::int64_t n, std::int64_t k) {
   __shared__ double warp_loss[kLossWarps];
   const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
   const float inv_rows = 1.0f / static_cast<float>(n);
@@ -68,8 +69,9 @@ __global__ void softmax_cross_entropy_kernel(const float* logits, const std::int
 }
 
 // logits (n, k); labels (n); correct (1). One warp per row, kCountWarps rows per block.
-__global__ void count_correct_kernel(const float* logits, const std::int32_t* labels, std::int32_t* correct,
-                                     std::int64_t n, std::int64_t k) {
+__global__ void __launch_bounds__(kCountWarps * kWarp)
+    count_correct_kernel(const float* logits, const std::int32_t* labels, std::int32_t* correct, std::int64_t n,
+                         std::int64_t k) {
   const std::int64_t row = static_cast<std::int64_t>(blockIdx.x) * kCountWarps + threadIdx.x / kWarp;
   const int lane = threadIdx.x % kWarp;
   if (row >= n) return;  // whole warps leave together: n rows map to whole warps

@@ -11,11 +11,14 @@
 namespace rosetta::kernels::cuda {
 namespace {
 
+#define ROSETTA_GRID_STRIDE(i, n) \
+  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < (n); \
+       i += std::int64_t(blockDim.x) * gridDim.x)
+
 // params, grads, momentum_buf (n)
 __global__ void sgd_momentum_kernel(float* params, const float* grads, float* momentum_buf, std::int64_t n, float lr,
                                     float momentum) {
-  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n; i += std::int64_t(blockDim.x) * gridDim.x)
-    reference::sgd_momentum_element(params[i], grads[i], momentum_buf[i], lr, momentum);
+  ROSETTA_GRID_STRIDE(i, n) reference::sgd_momentum_element(params[i], grads[i], momentum_buf[i], lr, momentum);
 }
 
 // params, grads, m, v (n); step (1), device memory
@@ -25,10 +28,10 @@ __global__ void adam_kernel(float* params, const float* grads, float* m, float* 
   if (threadIdx.x == 0) scalars = reference::adam_scalars(lr, beta1, beta2, eps, *step);
   __syncthreads();
   const reference::AdamScalars s = scalars;
-  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n; i += std::int64_t(blockDim.x) * gridDim.x)
-    reference::adam_element(params[i], grads[i], m[i], v[i], s);
+  ROSETTA_GRID_STRIDE(i, n) reference::adam_element(params[i], grads[i], m[i], v[i], s);
 }
 
+#undef ROSETTA_GRID_STRIDE
 }  // namespace
 
 void sgd_momentum_update(const Context& ctx, float* params, const float* grads, float* momentum_buf, std::int64_t n,
@@ -42,7 +45,8 @@ void adam_update(const Context& ctx, float* params, const float* grads, float* m
                  float beta1, float beta2, float eps, const std::uint64_t* step) {
   if (n == 0) return;
   adam_kernel<<<grid_for(n), kThreads, 0, ctx.stream()>>>(params, grads, m, v, n, lr, beta1, beta2, eps, step);
-  ROSETTA_LAUNCH_CHECK("adam_update n=" << n << " lr=" << lr << " betas=(" << beta1 << ", " << beta2 << ") eps=" << eps);
+  ROSETTA_LAUNCH_CHECK("adam_update n=" << n << " lr=" << lr << " betas=(" << beta1 << ", " << beta2
+                                       << ") eps=" << eps);
 }
 
 }  // namespace rosetta::kernels::cuda
