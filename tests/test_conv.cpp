@@ -102,7 +102,8 @@ void expect_within(const std::vector<float>& actual, const std::vector<double>& 
       ADD_FAILURE() << what << " element " << i << ": " << actual[i] << " vs " << expected[i] << " (magnitude "
                     << magnitude[i] << ", bound " << bound << ")";
   }
-  if (reported > 0) ADD_FAILURE() << what << ": " << reported << " elements out of bounds, worst error/magnitude " << worst;
+  if (reported > 0)
+    ADD_FAILURE() << what << ": " << reported << " elements out of bounds, worst error/magnitude " << worst;
 }
 
 // Terms per output element of each pass (an upper bound for backward-data, whose elements near the border and
@@ -408,9 +409,8 @@ TEST(ConvAlgorithmKey, EqualForEqualInputsAndDifferentForEveryField) {
 class ConvCacheFile : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("rosetta_conv_cache_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = std::filesystem::temp_directory_path() / ("rosetta_conv_cache_" + std::to_string(::getpid()) + "_" +
+                                                     ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
@@ -455,8 +455,8 @@ TEST_F(ConvCacheFile, FileOfAnotherGpuOrCudnnIsIgnoredWithANote) {
   ConvAlgorithmCache written;
   fill_two_entries(written);
   written.save(path(), kH100);
-  for (const ConvCacheIdentity& other : {ConvCacheIdentity{"NVIDIA H200", "9.19.0"},
-                                         ConvCacheIdentity{"NVIDIA H100 80GB HBM3", "9.20.0"}}) {
+  for (const ConvCacheIdentity& other :
+       {ConvCacheIdentity{"NVIDIA H200", "9.19.0"}, ConvCacheIdentity{"NVIDIA H100 80GB HBM3", "9.20.0"}}) {
     ConvAlgorithmCache read;
     const kernels::cuda::ConvCacheLoad load = read.load(path(), other);
     EXPECT_EQ(load.entries, 0u);
@@ -505,6 +505,9 @@ TEST_F(ConvCacheFile, MalformedFileIsAnInputErrorNamingTheFile) {
   std::string bad_algo = valid;
   bad_algo.replace(bad_algo.find("\"algo\": 1"), 9, "\"algo\": 99");
   expect_input_error(bad_algo, "algo");
+  std::string tf32_math_in_fp32 = valid;  // the forward entry is fp32: only CUDNN_FMA_MATH (3) may run it
+  tf32_math_in_fp32.replace(tf32_math_in_fp32.find("\"math_type\": 3"), 14, "\"math_type\": 1");
+  expect_input_error(tf32_math_in_fp32, "math_type");
 }
 
 TEST(ConvCuda, PassWithACpuContextNamesTheShape) {
@@ -556,10 +559,10 @@ ConvOptions options_of(Precision precision, bool autotune) {
 // The CIFAR CNN's four layers at batch 2 (batch only scales the GEMM; the CPU reference stays quick), and
 // ResNet-50-like strided, 7x7, 1x1 and non-square shapes.
 std::vector<ConvShape> gpu_test_shapes() {
-  return {make_shape(2, 3, 32, 32, 50, 3, 3, 1, 1, 1, 1),    make_shape(2, 50, 32, 32, 50, 3, 3, 1, 1, 1, 1),
-          make_shape(2, 50, 16, 16, 100, 3, 3, 1, 1, 1, 1),  make_shape(2, 100, 16, 16, 100, 3, 3, 1, 1, 1, 1),
-          make_shape(2, 3, 56, 56, 16, 7, 7, 3, 3, 2, 2),    make_shape(2, 32, 14, 14, 64, 1, 1, 0, 0, 2, 2),
-          make_shape(2, 16, 14, 14, 24, 3, 3, 1, 1, 2, 2),   make_shape(2, 5, 9, 13, 7, 5, 3, 2, 1, 1, 2)};
+  return {make_shape(2, 3, 32, 32, 50, 3, 3, 1, 1, 1, 1),   make_shape(2, 50, 32, 32, 50, 3, 3, 1, 1, 1, 1),
+          make_shape(2, 50, 16, 16, 100, 3, 3, 1, 1, 1, 1), make_shape(2, 100, 16, 16, 100, 3, 3, 1, 1, 1, 1),
+          make_shape(2, 3, 56, 56, 16, 7, 7, 3, 3, 2, 2),   make_shape(2, 32, 14, 14, 64, 1, 1, 0, 0, 2, 2),
+          make_shape(2, 16, 14, 14, 24, 3, 3, 1, 1, 2, 2),  make_shape(2, 5, 9, 13, 7, 5, 3, 2, 1, 1, 2)};
 }
 
 void check_against_reference(Precision precision, double rtol) {
@@ -572,8 +575,8 @@ void check_against_reference(Precision precision, double rtol) {
     for (bool autotune : {true, false}) {
       const ConvPlan plan = kernels::make_conv_plan(Context::cuda(), s, options_of(precision, autotune));
       const GpuResult got = run_cudnn(plan, x, w, dy);
-      const std::string what = std::string(precision_name(precision)) + (autotune ? " autotune " : " heuristics ") +
-                               s.str();
+      const std::string what =
+          std::string(precision_name(precision)) + (autotune ? " autotune " : " heuristics ") + s.str();
       expect_within(got.y, ref.y, ref.y_magnitude, rtol, "forward " + what);
       expect_within(got.dx, ref.dx, ref.dx_magnitude, rtol, "backward-data " + what);
       expect_within(got.dw, ref.dw, ref.dw_magnitude, rtol, "backward-filter " + what);
@@ -649,7 +652,8 @@ TEST(ConvCuda, EveryAlgorithmCudnnFindOffersIsCorrect) {
                                  kernels::cuda::conv_algorithm_name(pass, choice.algo) + " " +
                                  kernels::cuda::conv_math_type_name(choice.math_type);
         if (pass == ConvPass::forward) expect_within(got.y, ref.y, ref.y_magnitude, rtol, "forward " + what);
-        if (pass == ConvPass::backward_data) expect_within(got.dx, ref.dx, ref.dx_magnitude, rtol, "backward-data " + what);
+        if (pass == ConvPass::backward_data)
+          expect_within(got.dx, ref.dx, ref.dx_magnitude, rtol, "backward-data " + what);
         if (pass == ConvPass::backward_filter)
           expect_within(got.dw, ref.dw, ref.dw_magnitude, rtol, "backward-filter " + what);
       }
@@ -706,7 +710,8 @@ TEST(ConvCuda, SavedCacheFileSkipsTheSearchInALaterRun) {
   ConvAlgorithmCache& cache = kernels::cuda::conv_algorithm_cache();
   cache.clear();
   const std::string path =
-      (std::filesystem::temp_directory_path() / ("rosetta_conv_algos_" + std::to_string(::getpid()) + ".json")).string();
+      (std::filesystem::temp_directory_path() / ("rosetta_conv_algos_" + std::to_string(::getpid()) + ".json"))
+          .string();
   const ConvShape s = make_shape(2, 9, 10, 10, 6, 3, 3, 1, 1, 2, 2);
   const ConvPlan searched = kernels::make_conv_plan(gpu, s, options_of(Precision::tf32, true));
   kernels::cuda::save_conv_algorithm_cache(path);

@@ -55,7 +55,8 @@ CpuPool cpu_forward(const PoolShape& s, const std::vector<float>& x) {
   return out;
 }
 
-std::vector<float> cpu_backward(const PoolShape& s, const std::vector<float>& dy, const std::vector<std::int32_t>& argmax) {
+std::vector<float> cpu_backward(const PoolShape& s, const std::vector<float>& dy,
+                                const std::vector<std::int32_t>& argmax) {
   std::vector<float> dx(s.inputs());
   kernels::cpu::maxpool2d_backward(Context::cpu(), dy.data(), argmax.data(), dx.data(), s.n, s.c, s.h, s.w, s.window,
                                    s.stride, s.pad);
@@ -140,8 +141,8 @@ TEST(MaxPool, BackwardMatchesCentralDifferences) {
     std::vector<std::int32_t> argmax(s.outputs());
     const testing::Forward forward = [&](const std::vector<double>& xv) {
       std::vector<double> y(s.outputs());
-      kernels::reference::maxpool2d_forward(xv.data(), y.data(), argmax.data(), s.n, s.c, s.h, s.w, s.window,
-                                            s.stride, s.pad);
+      kernels::reference::maxpool2d_forward(xv.data(), y.data(), argmax.data(), s.n, s.c, s.h, s.w, s.window, s.stride,
+                                            s.pad);
       return y;
     };
     const testing::Backward backward = [&](const std::vector<double>& xv, const std::vector<double>& dy) {
@@ -232,9 +233,9 @@ TEST(MaxPoolCuda, MatchesCpuBitForBit) {
   ROSETTA_REQUIRE_CUDA();
   Context& gpu = Context::cuda();
   // The CNN's two poolings at batch 4, ResNet-50's stem pooling at batch 2, and odd sizes for both rules.
-  for (const PoolShape& s : {PoolShape{4, 50, 32, 32, 2, 2, 0}, PoolShape{4, 100, 16, 16, 2, 2, 0},
-                             PoolShape{2, 64, 112, 112, 3, 2, 1}, PoolShape{3, 5, 9, 7, 2, 2, 0},
-                             PoolShape{3, 5, 10, 11, 3, 2, 1}}) {
+  for (const PoolShape& s :
+       {PoolShape{4, 50, 32, 32, 2, 2, 0}, PoolShape{4, 100, 16, 16, 2, 2, 0}, PoolShape{2, 64, 112, 112, 3, 2, 1},
+        PoolShape{3, 5, 9, 7, 2, 2, 0}, PoolShape{3, 5, 10, 11, 3, 2, 1}}) {
     SCOPED_TRACE(s.str());
     // Quantised values make ties common (so the tie rule is exercised); a few NaNs test propagation.
     std::vector<float> x = testing::random_floats(s.inputs(), -4, 4, 61);
@@ -249,12 +250,13 @@ TEST(MaxPoolCuda, MatchesCpuBitForBit) {
     const std::int64_t inputs = static_cast<std::int64_t>(s.inputs()), outputs = static_cast<std::int64_t>(s.outputs());
     const Tensor xd = Tensor::from_vector({inputs}, x).to(Device::cuda);
     const Tensor dyd = Tensor::from_vector({outputs}, dy).to(Device::cuda);
-    Tensor yd = Tensor::empty({outputs}, DType::f32, Device::cuda), dxd = Tensor::empty({inputs}, DType::f32, Device::cuda);
+    Tensor yd = Tensor::empty({outputs}, DType::f32, Device::cuda),
+           dxd = Tensor::empty({inputs}, DType::f32, Device::cuda);
     Tensor argmaxd = Tensor::empty({outputs}, DType::i32, Device::cuda);
     kernels::cuda::maxpool2d_forward(gpu, xd.data<float>(), yd.data<float>(), argmaxd.data<std::int32_t>(), s.n, s.c,
                                      s.h, s.w, s.window, s.stride, s.pad);
-    kernels::cuda::maxpool2d_backward(gpu, dyd.data<float>(), argmaxd.data<std::int32_t>(), dxd.data<float>(), s.n,
-                                      s.c, s.h, s.w, s.window, s.stride, s.pad);
+    kernels::cuda::maxpool2d_backward(gpu, dyd.data<float>(), argmaxd.data<std::int32_t>(), dxd.data<float>(), s.n, s.c,
+                                      s.h, s.w, s.window, s.stride, s.pad);
     gpu.synchronize();
     const Tensor argmax_host = argmaxd.to(Device::cpu);
     const std::int32_t* a = argmax_host.data<std::int32_t>();

@@ -26,10 +26,14 @@ namespace rosetta::kernels {
 std::string ConvShape::str() const {
   std::ostringstream os;
   os << "x(" << n << ", " << c << ", " << h << ", " << w << ") w(" << k << ", " << c << ", " << r << ", " << s << ")";
-  if (pad_h == pad_w) os << " pad " << pad_h;
-  else os << " pad (" << pad_h << ", " << pad_w << ")";
-  if (stride_h == stride_w) os << " stride " << stride_h;
-  else os << " stride (" << stride_h << ", " << stride_w << ")";
+  if (pad_h == pad_w)
+    os << " pad " << pad_h;
+  else
+    os << " pad (" << pad_h << ", " << pad_w << ")";
+  if (stride_h == stride_w)
+    os << " stride " << stride_h;
+  else
+    os << " stride (" << stride_h << ", " << stride_w << ")";
   return os.str();
 }
 
@@ -50,9 +54,9 @@ void validate(const ConvShape& shape, const ConvOptions& options) {
   ROSETTA_CHECK(shape.n <= INT_MAX && shape.c <= INT_MAX && shape.h <= INT_MAX && shape.w <= INT_MAX &&
                     shape.k <= INT_MAX && shape.r <= INT_MAX && shape.s <= INT_MAX,
                 "convolution dimension beyond 32 bits: " << shape.str());
-  ROSETTA_CHECK(options.precision != Precision::bf16,
-                "convolution takes f32 tensors; precision bf16 needs bf16 data, which this op does not take: "
-                    << shape.str());
+  ROSETTA_CHECK(
+      options.precision != Precision::bf16,
+      "convolution takes f32 tensors; precision bf16 needs bf16 data, which this op does not take: " << shape.str());
 }
 
 }  // namespace
@@ -124,14 +128,16 @@ void gemm_edge(std::int64_t i0, std::int64_t j0, std::int64_t rows, std::int64_t
 
 // c (m, n) = a (m, depth) * b (depth, n), plus c's old contents when `accumulate`. b and c are row-major with
 // leading dimensions ldb and ldc. Tiles are independent; consecutive tiles share b's column panel.
-void gemm(std::int64_t m, std::int64_t n, std::int64_t depth, const StridedMatrix& a, const float* b,
-          std::int64_t ldb, float* c, std::int64_t ldc, bool accumulate) {
+void gemm(std::int64_t m, std::int64_t n, std::int64_t depth, const StridedMatrix& a, const float* b, std::int64_t ldb,
+          float* c, std::int64_t ldc, bool accumulate) {
   const std::int64_t row_tiles = (m + kTileRows - 1) / kTileRows, col_tiles = (n + kTileCols - 1) / kTileCols;
   parallel_for(row_tiles * col_tiles, [&](std::int64_t t) {
     const std::int64_t i0 = t % row_tiles * kTileRows, j0 = t / row_tiles * kTileCols;
     const std::int64_t rows = std::min(kTileRows, m - i0), cols = std::min(kTileCols, n - j0);
-    if (rows == kTileRows && cols == kTileCols) gemm_tile(i0, j0, depth, a, b, ldb, c, ldc, accumulate);
-    else gemm_edge(i0, j0, rows, cols, depth, a, b, ldb, c, ldc, accumulate);
+    if (rows == kTileRows && cols == kTileCols)
+      gemm_tile(i0, j0, depth, a, b, ldb, c, ldc, accumulate);
+    else
+      gemm_edge(i0, j0, rows, cols, depth, a, b, ldb, c, ldc, accumulate);
   });
 }
 

@@ -1,32 +1,35 @@
 // CUDA twin of the convolution passes, on cuDNN's legacy convolution API, and the plan-time algorithm choice
 // (see kernels/cuda/conv_state.h).
 //
-// Precision: fp32 sets every convolution descriptor to CUDNN_FMA_MATH, so cuDNN may not use TF32 tensor ops
-// (cuDNN 8+ allows TF32 for float data under CUDNN_DEFAULT_MATH), and only results reporting CUDNN_FMA_MATH are
-// accepted, as PyTorch asserts when TF32 is off. tf32 searches under CUDNN_TENSOR_OP_MATH and accepts any result
-// but CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION (FP16 down-conversion, below TF32's precision).
+// Precision: fp32 searches and runs with every convolution descriptor at CUDNN_FMA_MATH, so cuDNN may not use
+// TF32 tensor ops (cuDNN 8+ allows TF32 for float data under CUDNN_DEFAULT_MATH). Results reporting a tensor-op
+// math type are rejected; results reporting CUDNN_DEFAULT_MATH or CUDNN_FMA_MATH are accepted and recorded as
+// CUDNN_FMA_MATH, so the pass always runs under FMA math (PyTorch asserts the same when TF32 is off).
+// tf32 searches under CUDNN_TENSOR_OP_MATH, accepts any result but CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION (FP16
+// down-conversion, below TF32's precision) and runs each pass under the math type its result reports.
 //
 // Algorithm choice, per pass: autotune asks the process-wide cache, else runs cudnnFind*AlgorithmEx with the
 // workspace set to the largest any algorithm of the pass asks for, capped at the free device memory less a
 // margin, and takes the fastest acceptable result; without autotune cudnnGet*Algorithm_v7's first acceptable
 // result that fits in free memory. The passes then run with alpha 1, beta 0 on ctx's cuDNN handle (bound to its
 // main stream) and its workspace, which the plan already grew: the step creates and allocates nothing.
+#include "kernels/conv.h"
+
 #include <algorithm>
 #include <memory>
 
-#include "kernels/conv.h"
 #include "kernels/cuda/conv_state.h"
 #include "kernels/elementwise.h"
 #include "runtime/allocator.h"
 #include "runtime/cuda_check.h"
 
 // ROSETTA_CUDNN_CHECK with the convolution's shape in the message.
-#define ROSETTA_CONV_CUDNN_CHECK(expr, shape)                                                                  \
-  do {                                                                                                         \
-    const cudnnStatus_t rosetta_status_ = (expr);                                                              \
-    if (rosetta_status_ != CUDNN_STATUS_SUCCESS)                                                               \
-      ROSETTA_FAIL("cuDNN error: " #expr ": " << cudnnGetErrorString(rosetta_status_) << " (convolution "      \
-                                              << (shape).str() << ")");                                        \
+#define ROSETTA_CONV_CUDNN_CHECK(expr, shape)                                                             \
+  do {                                                                                                    \
+    const cudnnStatus_t rosetta_status_ = (expr);                                                         \
+    if (rosetta_status_ != CUDNN_STATUS_SUCCESS)                                                          \
+      ROSETTA_FAIL("cuDNN error: " #expr ": " << cudnnGetErrorString(rosetta_status_) << " (convolution " \
+                                              << (shape).str() << ")");                                   \
   } while (0)
 
 namespace rosetta::kernels {
@@ -57,8 +60,13 @@ cudnnMathType_t search_math_type(Precision precision) {
 }
 
 bool math_type_allowed(Precision precision, cudnnMathType_t math_type) {
-  if (precision == Precision::fp32) return math_type == CUDNN_FMA_MATH;
+  if (precision == Precision::fp32) return math_type == CUDNN_FMA_MATH || math_type == CUDNN_DEFAULT_MATH;
   return math_type != CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
+}
+
+// The math type a pass runs under: always FMA in fp32 mode, else the one the result was measured with.
+cudnnMathType_t run_math_type(Precision precision, cudnnMathType_t reported) {
+  return precision == Precision::fp32 ? CUDNN_FMA_MATH : reported;
 }
 
 // Free device memory less the margin: the most a search workspace or a heuristic choice may take.
@@ -75,23 +83,25 @@ std::shared_ptr<CudnnConvState> create_descriptors(const ConvShape& shape, Preci
             w = static_cast<int>(shape.w), k = static_cast<int>(shape.k), r = static_cast<int>(shape.r),
             s = static_cast<int>(shape.s);
   ROSETTA_CONV_CUDNN_CHECK(cudnnCreateTensorDescriptor(&state->x), shape);
-  ROSETTA_CONV_CUDNN_CHECK(cudnnSetTensor4dDescriptor(state->x, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, n, c, h, w), shape);
+  ROSETTA_CONV_CUDNN_CHECK(cudnnSetTensor4dDescriptor(state->x, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, n, c, h, w),
+                           shape);
   ROSETTA_CONV_CUDNN_CHECK(cudnnCreateFilterDescriptor(&state->w), shape);
-  ROSETTA_CONV_CUDNN_CHECK(cudnnSetFilter4dDescriptor(state->w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, k, c, r, s), shape);
+  ROSETTA_CONV_CUDNN_CHECK(cudnnSetFilter4dDescriptor(state->w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, k, c, r, s),
+                           shape);
   for (cudnnConvolutionDescriptor_t& descriptor : state->conv) {
     ROSETTA_CONV_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&descriptor), shape);
-    ROSETTA_CONV_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(descriptor, shape.pad_h, shape.pad_w, shape.stride_h,
-                                                             shape.stride_w, 1, 1, CUDNN_CROSS_CORRELATION,
-                                                             CUDNN_DATA_FLOAT),
-                             shape);
+    ROSETTA_CONV_CUDNN_CHECK(
+        cudnnSetConvolution2dDescriptor(descriptor, shape.pad_h, shape.pad_w, shape.stride_h, shape.stride_w, 1, 1,
+                                        CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
+        shape);
     ROSETTA_CONV_CUDNN_CHECK(cudnnSetConvolutionMathType(descriptor, search_math_type(precision)), shape);
   }
   int yn = 0, yk = 0, yh = 0, yw = 0;
-  ROSETTA_CONV_CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(state->conv[0], state->x, state->w, &yn, &yk, &yh, &yw),
-                           shape);
+  ROSETTA_CONV_CUDNN_CHECK(
+      cudnnGetConvolution2dForwardOutputDim(state->conv[0], state->x, state->w, &yn, &yk, &yh, &yw), shape);
   ROSETTA_CHECK(yn == shape.n && yk == shape.k && yh == shape.out_h() && yw == shape.out_w(),
-                "cuDNN's output (" << yn << ", " << yk << ", " << yh << ", " << yw << ") differs from ("
-                                   << shape.n << ", " << shape.k << ", " << shape.out_h() << ", " << shape.out_w()
+                "cuDNN's output (" << yn << ", " << yk << ", " << yh << ", " << yw << ") differs from (" << shape.n
+                                   << ", " << shape.k << ", " << shape.out_h() << ", " << shape.out_w()
                                    << ") for convolution " << shape.str());
   ROSETTA_CONV_CUDNN_CHECK(cudnnCreateTensorDescriptor(&state->y), shape);
   ROSETTA_CONV_CUDNN_CHECK(cudnnSetTensor4dDescriptor(state->y, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, yn, yk, yh, yw),
@@ -132,8 +142,8 @@ struct PassApi<ConvPass::forward> {
   }
   static cudnnStatus_t find(cudnnHandle_t handle, const CudnnConvState& s, SearchBuffers& b, int requested,
                             int* returned, Perf* perf, void* workspace, std::size_t workspace_bytes) {
-    return cudnnFindConvolutionForwardAlgorithmEx(handle, s.x, b.x.data(), s.w, b.w.data(), s.conv[0], s.y,
-                                                  b.y.data(), requested, returned, perf, workspace, workspace_bytes);
+    return cudnnFindConvolutionForwardAlgorithmEx(handle, s.x, b.x.data(), s.w, b.w.data(), s.conv[0], s.y, b.y.data(),
+                                                  requested, returned, perf, workspace, workspace_bytes);
   }
   static cudnnStatus_t workspace(cudnnHandle_t handle, const CudnnConvState& s, int algo, std::size_t* bytes) {
     return cudnnGetConvolutionForwardWorkspaceSize(handle, s.x, s.w, s.conv[0], s.y, static_cast<Algo>(algo), bytes);
@@ -200,7 +210,7 @@ std::vector<ConvAlgorithmChoice> acceptable(const std::vector<Perf>& perf, int r
       continue;
     ConvAlgorithmChoice choice;
     choice.algo = static_cast<std::int32_t>(p.algo);
-    choice.math_type = static_cast<std::int32_t>(p.mathType);
+    choice.math_type = static_cast<std::int32_t>(run_math_type(options.precision, p.mathType));
     choice.workspace_bytes = p.memory;
     choice.time_ms = measured ? p.time : 0.0f;
     choice.deterministic = p.determinism == CUDNN_DETERMINISTIC;
@@ -274,9 +284,12 @@ std::size_t pass_workspace(const Context& ctx, const CudnnConvState& state, Conv
 
 // Sets `pass`'s descriptor to the choice's math type and records the choice, with the workspace cuDNN asks for
 // under that math type (never less than the search reported).
-void apply_choice(const Context& ctx, const ConvShape& shape, CudnnConvState& state, ConvPass pass,
+void apply_choice(const Context& ctx, const ConvShape& shape, Precision precision, CudnnConvState& state, ConvPass pass,
                   ConvAlgorithmChoice choice) {
   const int index = static_cast<int>(pass);
+  ROSETTA_CHECK(precision != Precision::fp32 || choice.math_type == CUDNN_FMA_MATH,
+                "fp32 convolution " << conv_pass_name(pass) << " given math type "
+                                    << conv_math_type_name(choice.math_type) << ": " << shape.str());
   ROSETTA_CONV_CUDNN_CHECK(
       cudnnSetConvolutionMathType(state.conv[index], static_cast<cudnnMathType_t>(choice.math_type)), shape);
   const std::size_t bytes = pass_workspace(ctx, state, pass, choice.algo, shape);
@@ -341,12 +354,13 @@ std::shared_ptr<CudnnConvState> make_cudnn_conv_state(const Context& ctx, const 
           chosen[static_cast<int>(pass)] = search_pass(ctx, shape, options, *state, buffers, pass).front();
     }
     for (ConvPass pass : kPasses) {
-      apply_choice(ctx, shape, *state, pass, chosen[static_cast<int>(pass)]);
+      apply_choice(ctx, shape, options.precision, *state, pass, chosen[static_cast<int>(pass)]);
       cache.insert(make_conv_algorithm_key(device, shape, options, pass), state->of(pass));
     }
     cache.count_plan(!all_cached);
   } else {
-    for (ConvPass pass : kPasses) apply_choice(ctx, shape, *state, pass, heuristic_pass(ctx, shape, options, *state, pass));
+    for (ConvPass pass : kPasses)
+      apply_choice(ctx, shape, options.precision, *state, pass, heuristic_pass(ctx, shape, options, *state, pass));
   }
   ctx.workspace(state->max_workspace_bytes());
   return state;
@@ -363,18 +377,18 @@ ConvPlan conv_plan_with_choice(const Context& ctx, const ConvPlan& plan, ConvPas
                                const ConvAlgorithmChoice& choice) {
   const CudnnConvState& original = state_for(ctx, plan, "conv_plan_with_choice");
   std::shared_ptr<CudnnConvState> state = create_descriptors(plan.shape, plan.options.precision);
-  for (ConvPass p : kPasses) apply_choice(ctx, plan.shape, *state, p, p == pass ? choice : original.of(p));
+  for (ConvPass p : kPasses)
+    apply_choice(ctx, plan.shape, plan.options.precision, *state, p, p == pass ? choice : original.of(p));
   ctx.workspace(state->max_workspace_bytes());
   return ConvPlan{plan.shape, plan.options, state};
 }
 
 const char* conv_algorithm_name(ConvPass pass, int algo) {
-  static const char* const forward[] = {"IMPLICIT_GEMM", "IMPLICIT_PRECOMP_GEMM", "GEMM",     "DIRECT",
-                                        "FFT",           "FFT_TILING",            "WINOGRAD", "WINOGRAD_NONFUSED"};
-  static const char* const backward_data[] = {"ALGO_0",   "ALGO_1",           "FFT", "FFT_TILING",
-                                              "WINOGRAD", "WINOGRAD_NONFUSED"};
-  static const char* const backward_filter[] = {"ALGO_0",   "ALGO_1",            "FFT",       "ALGO_3",
-                                                "WINOGRAD", "WINOGRAD_NONFUSED", "FFT_TILING"};
+  static const char* const forward[] = {"IMPLICIT_GEMM", "IMPLICIT_PRECOMP_GEMM", "GEMM", "DIRECT", "FFT", "FFT_TILING",
+                                        "WINOGRAD",      "WINOGRAD_NONFUSED"};
+  static const char* const backward_data[] = {"ALGO_0", "ALGO_1", "FFT", "FFT_TILING", "WINOGRAD", "WINOGRAD_NONFUSED"};
+  static const char* const backward_filter[] = {"ALGO_0",    "ALGO_1", "FFT", "ALGO_3", "WINOGRAD", "WINOGRAD_NONFUSED",
+                                                "FFT_TILING"};
   static_assert(sizeof forward / sizeof *forward == CUDNN_CONVOLUTION_FWD_ALGO_COUNT, "forward algorithm names");
   static_assert(sizeof backward_data / sizeof *backward_data == CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
                 "backward-data algorithm names");
@@ -405,11 +419,10 @@ void conv2d_forward(const Context& ctx, const ConvPlan& plan, const float* x, co
   const ConvAlgorithmChoice& choice = state.of(ConvPass::forward);
   const std::size_t bytes = static_cast<std::size_t>(choice.workspace_bytes);
   const float one = 1.0f, zero = 0.0f;
-  ROSETTA_CONV_CUDNN_CHECK(
-      cudnnConvolutionForward(ctx.cudnn(), &one, state.x, x, state.w, w, state.conv[0],
-                              static_cast<cudnnConvolutionFwdAlgo_t>(choice.algo), ctx.workspace(bytes), bytes, &zero,
-                              state.y, y),
-      plan.shape);
+  ROSETTA_CONV_CUDNN_CHECK(cudnnConvolutionForward(ctx.cudnn(), &one, state.x, x, state.w, w, state.conv[0],
+                                                   static_cast<cudnnConvolutionFwdAlgo_t>(choice.algo),
+                                                   ctx.workspace(bytes), bytes, &zero, state.y, y),
+                           plan.shape);
 }
 
 void conv2d_backward_data(const Context& ctx, const ConvPlan& plan, const float* dy, const float* w, float* dx) {
@@ -417,11 +430,10 @@ void conv2d_backward_data(const Context& ctx, const ConvPlan& plan, const float*
   const ConvAlgorithmChoice& choice = state.of(ConvPass::backward_data);
   const std::size_t bytes = static_cast<std::size_t>(choice.workspace_bytes);
   const float one = 1.0f, zero = 0.0f;
-  ROSETTA_CONV_CUDNN_CHECK(
-      cudnnConvolutionBackwardData(ctx.cudnn(), &one, state.w, w, state.y, dy, state.conv[1],
-                                   static_cast<cudnnConvolutionBwdDataAlgo_t>(choice.algo), ctx.workspace(bytes), bytes,
-                                   &zero, state.x, dx),
-      plan.shape);
+  ROSETTA_CONV_CUDNN_CHECK(cudnnConvolutionBackwardData(ctx.cudnn(), &one, state.w, w, state.y, dy, state.conv[1],
+                                                        static_cast<cudnnConvolutionBwdDataAlgo_t>(choice.algo),
+                                                        ctx.workspace(bytes), bytes, &zero, state.x, dx),
+                           plan.shape);
 }
 
 void conv2d_backward_filter(const Context& ctx, const ConvPlan& plan, const float* x, const float* dy, float* dw) {
@@ -429,11 +441,10 @@ void conv2d_backward_filter(const Context& ctx, const ConvPlan& plan, const floa
   const ConvAlgorithmChoice& choice = state.of(ConvPass::backward_filter);
   const std::size_t bytes = static_cast<std::size_t>(choice.workspace_bytes);
   const float one = 1.0f, zero = 0.0f;
-  ROSETTA_CONV_CUDNN_CHECK(
-      cudnnConvolutionBackwardFilter(ctx.cudnn(), &one, state.x, x, state.y, dy, state.conv[2],
-                                     static_cast<cudnnConvolutionBwdFilterAlgo_t>(choice.algo), ctx.workspace(bytes),
-                                     bytes, &zero, state.w, dw),
-      plan.shape);
+  ROSETTA_CONV_CUDNN_CHECK(cudnnConvolutionBackwardFilter(ctx.cudnn(), &one, state.x, x, state.y, dy, state.conv[2],
+                                                          static_cast<cudnnConvolutionBwdFilterAlgo_t>(choice.algo),
+                                                          ctx.workspace(bytes), bytes, &zero, state.w, dw),
+                           plan.shape);
 }
 
 }  // namespace cuda

@@ -15,9 +15,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <type_traits>
-
 #include <nlohmann/json.hpp>
+#include <type_traits>
 
 #include "runtime/cuda_check.h"
 
@@ -67,8 +66,7 @@ class EntryReader {
     if (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(hi))
       fail(name, "out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
     const std::int64_t value = v.get<std::int64_t>();
-    if (value < lo || value > hi)
-      fail(name, "out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    if (value < lo || value > hi) fail(name, "out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
     return value;
   }
   std::uint64_t unsigned_integer(const char* name) const {
@@ -103,11 +101,13 @@ class EntryReader {
 
 std::pair<ConvAlgorithmKey, ConvAlgorithmChoice> parse_entry(const nlohmann::json& entry, const std::string& path,
                                                              std::size_t index) {
-  if (!entry.is_object()) ROSETTA_INPUT_ERROR("conv algorithm cache " << path << ": entries[" << index << "]: expected an object");
+  if (!entry.is_object())
+    ROSETTA_INPUT_ERROR("conv algorithm cache " << path << ": entries[" << index << "]: expected an object");
   const EntryReader read(entry, path, index);
   constexpr std::int64_t kMaxDim = 0x7fffffff;
   ConvPass pass{};
-  if (!pass_from_name(read.string("pass"), &pass)) read.fail("pass", "expected forward, backward_data or backward_filter");
+  if (!pass_from_name(read.string("pass"), &pass))
+    read.fail("pass", "expected forward, backward_data or backward_filter");
   if (read.string("dtype") != "f32") read.fail("dtype", "expected f32");
   if (read.string("layout") != "NCHW") read.fail("layout", "expected NCHW");
   Precision precision{};
@@ -137,6 +137,8 @@ std::pair<ConvAlgorithmKey, ConvAlgorithmChoice> parse_entry(const nlohmann::jso
   ConvAlgorithmChoice choice;
   choice.algo = static_cast<std::int32_t>(read.integer("algo", 0, algorithm_count(pass) - 1));
   choice.math_type = static_cast<std::int32_t>(read.integer("math_type", CUDNN_DEFAULT_MATH, CUDNN_FMA_MATH));
+  if (precision == Precision::fp32 && choice.math_type != CUDNN_FMA_MATH)
+    read.fail("math_type", "an fp32 entry must run under CUDNN_FMA_MATH (" + std::to_string(CUDNN_FMA_MATH) + ")");
   choice.workspace_bytes = read.unsigned_integer("workspace_bytes");
   choice.time_ms = static_cast<float>(read.number("time_ms"));
   choice.deterministic = read.boolean("algo_deterministic");
@@ -249,9 +251,8 @@ std::vector<std::pair<ConvAlgorithmKey, ConvAlgorithmChoice>> ConvAlgorithmCache
     std::lock_guard<std::mutex> lock(mutex_);
     sorted.assign(entries_.begin(), entries_.end());
   }
-  std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) {
-    return std::memcmp(&a.first, &b.first, sizeof(ConvAlgorithmKey)) < 0;
-  });
+  std::sort(sorted.begin(), sorted.end(),
+            [](const auto& a, const auto& b) { return std::memcmp(&a.first, &b.first, sizeof(ConvAlgorithmKey)) < 0; });
   return sorted;
 }
 
@@ -295,7 +296,8 @@ ConvCacheLoad ConvAlgorithmCache::load(const std::string& path, const ConvCacheI
   }
   if (!doc.contains("gpu") || !doc["gpu"].is_string() || !doc.contains("cudnn") || !doc["cudnn"].is_string() ||
       !doc.contains("entries") || !doc["entries"].is_array())
-    ROSETTA_INPUT_ERROR("conv algorithm cache " << path << ": needs string \"gpu\", string \"cudnn\" and array \"entries\"");
+    ROSETTA_INPUT_ERROR("conv algorithm cache " << path
+                                                << ": needs string \"gpu\", string \"cudnn\" and array \"entries\"");
   const std::string gpu = doc["gpu"].get<std::string>(), cudnn = doc["cudnn"].get<std::string>();
   if (gpu != identity.gpu || cudnn != identity.cudnn) {
     result.note = "ignored conv algorithm cache " + path + ": written for " + gpu + " with cuDNN " + cudnn +
@@ -312,8 +314,11 @@ ConvCacheLoad ConvAlgorithmCache::load(const std::string& path, const ConvCacheI
 }
 
 void ConvAlgorithmCache::save(const std::string& path, const ConvCacheIdentity& identity) const {
-  nlohmann::json doc{{"format", kFormat}, {"version", kFormatVersion}, {"gpu", identity.gpu},
-                     {"cudnn", identity.cudnn}, {"entries", nlohmann::json::array()}};
+  nlohmann::json doc{{"format", kFormat},
+                     {"version", kFormatVersion},
+                     {"gpu", identity.gpu},
+                     {"cudnn", identity.cudnn},
+                     {"entries", nlohmann::json::array()}};
   for (const auto& [key, choice] : entries()) doc["entries"].push_back(entry_json(key, choice));
 
   const std::filesystem::path target(path);

@@ -30,12 +30,12 @@ constexpr int kConvPassCount = 3;
 const char* conv_pass_name(ConvPass pass);
 
 struct ConvAlgorithmKey {
-  std::int32_t device;         // CUDA device index
-  std::int32_t data_type;      // cudnnDataType_t of x, w and y (CUDNN_DATA_FLOAT)
-  std::int32_t layout;         // cudnnTensorFormat_t (CUDNN_TENSOR_NCHW)
-  std::int32_t pass;           // ConvPass
-  std::int64_t n, c, h, w;     // input (N, C, H, W)
-  std::int64_t k, r, s;        // filter (K, C, R, S)
+  std::int32_t device;      // CUDA device index
+  std::int32_t data_type;   // cudnnDataType_t of x, w and y (CUDNN_DATA_FLOAT)
+  std::int32_t layout;      // cudnnTensorFormat_t (CUDNN_TENSOR_NCHW)
+  std::int32_t pass;        // ConvPass
+  std::int64_t n, c, h, w;  // input (N, C, H, W)
+  std::int64_t k, r, s;     // filter (K, C, R, S)
   std::int32_t pad_h, pad_w, stride_h, stride_w, dilation_h, dilation_w, groups;
   std::int32_t precision;      // rosetta::Precision: fp32 allows only CUDNN_FMA_MATH, tf32 allows tensor ops
   std::int32_t deterministic;  // 1: only algorithms cuDNN reports as deterministic
@@ -43,8 +43,7 @@ struct ConvAlgorithmKey {
 };
 
 // The zeroed key of `shape` for `pass` on CUDA device `device`, in float NCHW, dilation 1, groups 1.
-ConvAlgorithmKey make_conv_algorithm_key(int device, const ConvShape& shape, const ConvOptions& options,
-                                         ConvPass pass);
+ConvAlgorithmKey make_conv_algorithm_key(int device, const ConvShape& shape, const ConvOptions& options, ConvPass pass);
 bool operator==(const ConvAlgorithmKey& a, const ConvAlgorithmKey& b);
 inline bool operator!=(const ConvAlgorithmKey& a, const ConvAlgorithmKey& b) { return !(a == b); }
 struct ConvAlgorithmKeyHash {
@@ -54,11 +53,11 @@ struct ConvAlgorithmKeyHash {
 // What a pass runs: the algorithm and the math type it was measured with (the pass's convolution descriptor is
 // set to that math type), and the workspace it needs.
 struct ConvAlgorithmChoice {
-  std::int32_t algo = 0;              // cudnnConvolution{Fwd,BwdData,BwdFilter}Algo_t, by the key's pass
-  std::int32_t math_type = 0;         // cudnnMathType_t
+  std::int32_t algo = 0;       // cudnnConvolution{Fwd,BwdData,BwdFilter}Algo_t, by the key's pass
+  std::int32_t math_type = 0;  // cudnnMathType_t
   std::uint64_t workspace_bytes = 0;
-  float time_ms = 0;                  // cudnnFind's time for it; 0 for a heuristic choice
-  bool deterministic = false;         // as cuDNN reports it
+  float time_ms = 0;           // cudnnFind's time for it; 0 for a heuristic choice
+  bool deterministic = false;  // as cuDNN reports it
 };
 bool operator==(const ConvAlgorithmChoice& a, const ConvAlgorithmChoice& b);
 

@@ -18,11 +18,11 @@
 namespace rosetta::kernels {
 
 struct CudnnConvState {
-  cudnnTensorDescriptor_t x = nullptr;  // (N, C, H, W) float NCHW; also dx
-  cudnnTensorDescriptor_t y = nullptr;  // (N, K, OH, OW); also dy
-  cudnnFilterDescriptor_t w = nullptr;  // (K, C, R, S); also dw
+  cudnnTensorDescriptor_t x = nullptr;                           // (N, C, H, W) float NCHW; also dx
+  cudnnTensorDescriptor_t y = nullptr;                           // (N, K, OH, OW); also dy
+  cudnnFilterDescriptor_t w = nullptr;                           // (K, C, R, S); also dw
   cudnnConvolutionDescriptor_t conv[cuda::kConvPassCount] = {};  // by ConvPass
-  cuda::ConvAlgorithmChoice choice[cuda::kConvPassCount];         // by ConvPass
+  cuda::ConvAlgorithmChoice choice[cuda::kConvPassCount];        // by ConvPass
 
   CudnnConvState() = default;
   CudnnConvState(const CudnnConvState&) = delete;

@@ -13,9 +13,9 @@ namespace rosetta::kernels::cuda {
 namespace {
 
 // x (planes, h, w) -> y, argmax (planes, oh, ow); see reference::maxpool2d_forward for the rule.
-__global__ void maxpool2d_forward_kernel(const float* x, float* y, std::int32_t* argmax, std::int64_t h,
-                                         std::int64_t w, std::int64_t oh_n, std::int64_t ow_n, int window, int stride,
-                                         int pad, std::int64_t outputs) {
+__global__ void maxpool2d_forward_kernel(const float* x, float* y, std::int32_t* argmax, std::int64_t h, std::int64_t w,
+                                         std::int64_t oh_n, std::int64_t ow_n, int window, int stride, int pad,
+                                         std::int64_t outputs) {
   for (std::int64_t out = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; out < outputs;
        out += std::int64_t(blockDim.x) * gridDim.x) {
     const std::int64_t ow = out % ow_n, oh = out / ow_n % oh_n, plane = out / (ow_n * oh_n);
@@ -40,8 +40,8 @@ __global__ void maxpool2d_forward_kernel(const float* x, float* y, std::int32_t*
 
 // First and one-past-last output index along one dimension whose window covers input index i (as
 // reference::pool_windows_covering).
-__device__ void windows_covering(std::int64_t i, std::int64_t out, int window, int stride, int pad,
-                                 std::int64_t* first, std::int64_t* last) {
+__device__ void windows_covering(std::int64_t i, std::int64_t out, int window, int stride, int pad, std::int64_t* first,
+                                 std::int64_t* last) {
   const std::int64_t lo_num = i + pad - window + 1;
   *first = lo_num <= 0 ? 0 : (lo_num + stride - 1) / stride;
   *last = (i + pad) / stride + 1;
@@ -50,8 +50,8 @@ __device__ void windows_covering(std::int64_t i, std::int64_t out, int window, i
 
 // dx (planes, h, w) = sum of dy over the covering windows whose argmax is that element, ascending (oh, ow).
 __global__ void maxpool2d_backward_kernel(const float* dy, const std::int32_t* argmax, float* dx, std::int64_t h,
-                                          std::int64_t w, std::int64_t oh_n, std::int64_t ow_n, int window,
-                                          int stride, int pad, std::int64_t inputs) {
+                                          std::int64_t w, std::int64_t oh_n, std::int64_t ow_n, int window, int stride,
+                                          int pad, std::int64_t inputs) {
   for (std::int64_t in = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; in < inputs;
        in += std::int64_t(blockDim.x) * gridDim.x) {
     const std::int64_t iw = in % w, ih = in / w % h, plane = in / (w * h);

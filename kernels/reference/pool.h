@@ -19,8 +19,8 @@ namespace rosetta::kernels::reference {
 // Throws unless the arguments describe a pooling both twins support: window and stride >= 1, 0 <= pad <=
 // window / 2 (so every window holds an input element, as PyTorch requires), the padded input at least one
 // window, and each plane indexable by the int32 argmax.
-inline void check_maxpool2d_args(std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, int window,
-                                 int stride, int pad) {
+inline void check_maxpool2d_args(std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, int window, int stride,
+                                 int pad) {
   ROSETTA_CHECK(n >= 0 && c >= 0 && h > 0 && w > 0 && window > 0 && stride > 0 && pad >= 0 && 2 * pad <= window &&
                     h + 2 * pad >= window && w + 2 * pad >= window && h * w <= std::numeric_limits<std::int32_t>::max(),
                 "max pooling of (" << n << ", " << c << ", " << h << ", " << w << ") with window " << window
@@ -73,8 +73,8 @@ void maxpool2d_forward(const T* x, T* y, std::int32_t* argmax, std::int64_t n, s
 
 // dx (n, c, h, w) = sum of dy over the windows whose argmax is that element, in ascending (oh, ow) order.
 template <typename T>
-void maxpool2d_backward(const T* dy, const std::int32_t* argmax, T* dx, std::int64_t n, std::int64_t c,
-                        std::int64_t h, std::int64_t w, int window, int stride, int pad) {
+void maxpool2d_backward(const T* dy, const std::int32_t* argmax, T* dx, std::int64_t n, std::int64_t c, std::int64_t h,
+                        std::int64_t w, int window, int stride, int pad) {
   const std::int64_t oh_n = pool_out_size(h, window, stride, pad), ow_n = pool_out_size(w, window, stride, pad);
   for (std::int64_t plane = 0; plane < n * c; ++plane)
     for (std::int64_t ih = 0; ih < h; ++ih)
