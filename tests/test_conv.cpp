@@ -497,6 +497,7 @@ TEST_F(ConvCacheFile, MalformedFileIsAnInputErrorNamingTheFile) {
   };
   expect_input_error("{\"format\": \"rosetta-conv-algorithms\", \"version\": 1, ", "not valid JSON");
   expect_input_error("[1, 2, 3]", "not a rosetta conv algorithm cache");
+  expect_input_error("{\"format\": 5, \"version\": 1}", "not a rosetta conv algorithm cache");
   expect_input_error("{\"format\": \"rosetta-conv-algorithms\", \"version\": 1, \"gpu\": \"NVIDIA H100 80GB HBM3\"}",
                      "entries");
   std::string bad_n = valid;

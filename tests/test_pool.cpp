@@ -222,6 +222,7 @@ TEST(MaxPool, MatchesPyTorchWhereAvailable) {
   std::filesystem::remove_all(dir);
 }
 
+#if ROSETTA_WITH_CUDA  // a CPU-only build has no CUDA twin to link
 // Bit patterns, so NaN compares equal to the same NaN.
 std::vector<std::uint32_t> bits(const std::vector<float>& v) {
   std::vector<std::uint32_t> b(v.size());
@@ -265,6 +266,7 @@ TEST(MaxPoolCuda, MatchesCpuBitForBit) {
     EXPECT_EQ(bits(dxd.to_vector()), bits(cpu_dx));
   }
 }
+#endif  // ROSETTA_WITH_CUDA
 
 }  // namespace
 }  // namespace rosetta

@@ -285,8 +285,10 @@ ConvCacheLoad ConvAlgorithmCache::load(const std::string& path, const ConvCacheI
   } catch (const nlohmann::json::exception& e) {
     ROSETTA_INPUT_ERROR("conv algorithm cache " << path << ": not valid JSON: " << e.what());
   }
-  if (!doc.is_object() || doc.value("format", "") != kFormat || !doc.contains("version") ||
-      !doc["version"].is_number_integer())
+  const bool is_cache_file = doc.is_object() && doc.contains("format") && doc["format"].is_string() &&
+                             doc["format"].get<std::string>() == kFormat && doc.contains("version") &&
+                             doc["version"].is_number_integer();
+  if (!is_cache_file)
     ROSETTA_INPUT_ERROR("conv algorithm cache " << path << ": not a rosetta conv algorithm cache (no \"format\": \""
                                                 << kFormat << "\" and integer \"version\")");
   if (doc["version"].get<std::int64_t>() != kFormatVersion) {
