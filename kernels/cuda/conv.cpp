@@ -4,7 +4,8 @@
 // Precision: fp32 searches and runs with every convolution descriptor at CUDNN_FMA_MATH, so cuDNN may not use
 // TF32 tensor ops (cuDNN 8+ allows TF32 for float data under CUDNN_DEFAULT_MATH). Results reporting a tensor-op
 // math type are rejected; results reporting CUDNN_DEFAULT_MATH or CUDNN_FMA_MATH are accepted and recorded as
-// CUDNN_FMA_MATH, so the pass always runs under FMA math (PyTorch asserts the same when TF32 is off).
+// CUDNN_FMA_MATH, so the pass always runs under FMA math (PyTorch asserts the same when TF32 is off); results
+// reported as FMA are preferred. (cudnnFind/Get may report math types other than the descriptor's.)
 // tf32 searches under CUDNN_TENSOR_OP_MATH, accepts any result but CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION (FP16
 // down-conversion, below TF32's precision) and runs each pass under the math type its result reports.
 //
@@ -198,11 +199,15 @@ struct PassApi<ConvPass::backward_filter> {
   }
 };
 
-// The results that succeeded, fit the options and need at most `workspace_limit` bytes, in cuDNN's order.
+// The results that succeeded, fit the options and need at most `workspace_limit` bytes, in cuDNN's order (for
+// cudnnFind, fastest first). In fp32 mode the results cuDNN reports as CUDNN_FMA_MATH come before those it reports
+// as CUDNN_DEFAULT_MATH (which, timed under a math type that permits TF32, may have been timed as TF32 kernels);
+// both run under FMA math.
 template <typename Perf>
 std::vector<ConvAlgorithmChoice> acceptable(const std::vector<Perf>& perf, int returned, const ConvOptions& options,
                                             std::size_t workspace_limit, bool measured) {
   std::vector<ConvAlgorithmChoice> choices;
+  std::vector<bool> reported_fma;
   for (int i = 0; i < returned; ++i) {
     const Perf& p = perf[static_cast<std::size_t>(i)];
     if (p.status != CUDNN_STATUS_SUCCESS || !math_type_allowed(options.precision, p.mathType) ||
@@ -215,6 +220,14 @@ std::vector<ConvAlgorithmChoice> acceptable(const std::vector<Perf>& perf, int r
     choice.time_ms = measured ? p.time : 0.0f;
     choice.deterministic = p.determinism == CUDNN_DETERMINISTIC;
     choices.push_back(choice);
+    reported_fma.push_back(p.mathType == CUDNN_FMA_MATH);
+  }
+  if (options.precision == Precision::fp32) {
+    std::vector<ConvAlgorithmChoice> ordered;
+    for (bool fma_first : {true, false})
+      for (std::size_t i = 0; i < choices.size(); ++i)
+        if (reported_fma[i] == fma_first) ordered.push_back(choices[i]);
+    choices.swap(ordered);
   }
   return choices;
 }
