@@ -28,6 +28,7 @@ struct ConvShape {
 struct ConvOptions {
   Precision precision = Precision::fp32;  // fp32: CUDNN_FMA_MATH; tf32: CUDNN_TENSOR_OP_MATH allowed
   bool autotune = true;                   // false: cudnnGetConvolution*Algorithm_v7 heuristics (the ablation)
+  bool deterministic = false;             // true: only algorithms cuDNN reports as deterministic (no atomics)
 };
 
 struct CudnnConvState;  // defined in kernels/cuda; null on the CPU

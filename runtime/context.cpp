@@ -59,7 +59,7 @@ Context::Context(Device device) : device_(device) {
 #endif
 }
 
-void* Context::workspace(std::size_t bytes) {
+void* Context::workspace(std::size_t bytes) const {
   if (!workspace_ || workspace_->bytes() < bytes) {
     workspace_.reset();  // free first, so growing never needs old + new at once
     workspace_ = std::make_shared<Storage>(device_ == Device::cuda ? Memory::device : Memory::host, bytes);

@@ -35,8 +35,9 @@ class Context {
   cublasContext* cublas() const { return cublas_; }
 
   // Scratch memory of at least `bytes` on this device. It only grows: after the first step of a fixed shape
-  // no call allocates. The pointer is valid until a larger request.
-  void* workspace(std::size_t bytes);
+  // no call allocates. The pointer is valid until a larger request. const because kernels receive the context
+  // as `const Context&` and plans grow the workspace through it (the workspace is scratch, not state).
+  void* workspace(std::size_t bytes) const;
   std::size_t workspace_bytes() const;
 
   // Waits for all work on both streams.
@@ -53,7 +54,7 @@ class Context {
   CUstream_st* copy_stream_ = nullptr;
   cudnnContext* cudnn_ = nullptr;
   cublasContext* cublas_ = nullptr;
-  std::shared_ptr<Storage> workspace_;
+  mutable std::shared_ptr<Storage> workspace_;
 };
 
 }  // namespace rosetta

@@ -1,0 +1,251 @@
+// Google Benchmark of the convolution passes on the CIFAR CNN's four layer shapes (3x3, pad 1, stride 1):
+// 3->50 at 32x32, 50->50 at 32x32, 50->100 at 16x16, 100->100 at 16x16.
+//
+// GPU (batch 64, fp32 and tf32): forward, backward-data and backward-filter for every algorithm cudnnFind
+// measures successfully under the precision (benchmark name ends in the algorithm and math type), for the one
+// autotuned make_conv_plan chooses ("chosen") and for the one cuDNN's heuristics choose ("heuristic"). Timed with
+// CUDA events around each call (manual time); the CPU does not wait between calls except to read the events.
+// CPU (batch 2): the same shapes and passes through the CPU twin, real time.
+// Counters: images/s and TFLOP/s (2 * N * K * C * R * S * OH * OW multiply-adds per pass), from the measured time.
+//
+// Run: build with -DROSETTA_BENCHMARKS=ON, then ./build/bench/bench_conv [--benchmark_filter=gpu/fp32/forward].
+// GPU benchmarks are registered only when a device is present.
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kernels/conv.h"
+#include "runtime/device.h"
+#include "runtime/philox.h"
+#include "runtime/tensor.h"
+#if ROSETTA_WITH_CUDA
+#include "kernels/cuda/conv_state.h"
+#include "runtime/cuda_check.h"
+#endif
+
+namespace rosetta {
+namespace {
+
+using kernels::ConvPlan;
+using kernels::ConvShape;
+
+enum class Pass { forward, backward_data, backward_filter };
+constexpr Pass kPasses[] = {Pass::forward, Pass::backward_data, Pass::backward_filter};
+const char* pass_name(Pass pass) {
+  switch (pass) {
+    case Pass::forward: return "forward";
+    case Pass::backward_data: return "backward_data";
+    case Pass::backward_filter: return "backward_filter";
+  }
+  return "?";
+}
+
+ConvShape cnn_shape(std::int64_t batch, std::int64_t c, std::int64_t k, std::int64_t size) {
+  ConvShape s;
+  s.n = batch, s.c = c, s.h = size, s.w = size, s.k = k, s.r = 3, s.s = 3;
+  s.pad_h = s.pad_w = 1;
+  return s;
+}
+
+std::vector<ConvShape> cnn_shapes(std::int64_t batch) {
+  return {cnn_shape(batch, 3, 50, 32), cnn_shape(batch, 50, 50, 32), cnn_shape(batch, 50, 100, 16),
+          cnn_shape(batch, 100, 100, 16)};
+}
+
+std::string label(const ConvShape& s) {
+  return std::to_string(s.c) + "to" + std::to_string(s.k) + "_" + std::to_string(s.h) + "x" + std::to_string(s.w) +
+         "_n" + std::to_string(s.n);
+}
+
+double pass_flops(const ConvShape& s) { return 2.0 * s.n * s.k * s.c * s.r * s.s * s.out_h() * s.out_w(); }
+
+void set_counters(benchmark::State& state, const ConvShape& s, double seconds, std::int64_t iterations) {
+  if (seconds <= 0) return;
+  state.counters["images/s"] = double(s.n) * double(iterations) / seconds;
+  state.counters["TFLOP/s"] = pass_flops(s) * double(iterations) / seconds / 1e12;
+}
+
+// x, w, y and their gradients on one device, filled with values in [-1, 1).
+struct Buffers {
+  Tensor x, w, y, dx, dw, dy;
+  Buffers(const ConvShape& s, Device device) {
+    const auto random = [&](std::int64_t count, std::uint32_t stream) {
+      std::vector<float> v(static_cast<std::size_t>(count));
+      for (std::size_t i = 0; i < v.size(); ++i) v[i] = 2.0f * philox_uniform(2018, stream, i) - 1.0f;
+      return Tensor::from_vector({count}, v).to(device);
+    };
+    const std::int64_t xs = s.n * s.c * s.h * s.w, ws = s.k * s.c * s.r * s.s, ys = s.n * s.k * s.out_h() * s.out_w();
+    x = random(xs, 1), w = random(ws, 2), dy = random(ys, 3);
+    y = Tensor::empty({ys}, DType::f32, device), dx = Tensor::empty({xs}, DType::f32, device);
+    dw = Tensor::empty({ws}, DType::f32, device);
+  }
+};
+
+template <typename Twin>
+void run_pass(Twin twin, const Context& ctx, const ConvPlan& plan, Pass pass, Buffers& b) {
+  switch (pass) {
+    case Pass::forward: twin.forward(ctx, plan, b.x.data<float>(), b.w.data<float>(), b.y.data<float>()); break;
+    case Pass::backward_data:
+      twin.backward_data(ctx, plan, b.dy.data<float>(), b.w.data<float>(), b.dx.data<float>());
+      break;
+    case Pass::backward_filter:
+      twin.backward_filter(ctx, plan, b.x.data<float>(), b.dy.data<float>(), b.dw.data<float>());
+      break;
+  }
+}
+
+struct CpuTwin {
+  void forward(const Context& c, const ConvPlan& p, const float* x, const float* w, float* y) const {
+    kernels::cpu::conv2d_forward(c, p, x, w, y);
+  }
+  void backward_data(const Context& c, const ConvPlan& p, const float* dy, const float* w, float* dx) const {
+    kernels::cpu::conv2d_backward_data(c, p, dy, w, dx);
+  }
+  void backward_filter(const Context& c, const ConvPlan& p, const float* x, const float* dy, float* dw) const {
+    kernels::cpu::conv2d_backward_filter(c, p, x, dy, dw);
+  }
+};
+
+void register_cpu_benchmarks() {
+  for (const ConvShape& s : cnn_shapes(2)) {
+    auto buffers = std::make_shared<Buffers>(s, Device::cpu);
+    const ConvPlan plan = kernels::make_conv_plan(Context::cpu(), s, {});
+    for (Pass pass : kPasses) {
+      const std::string name = std::string("conv/cpu/") + pass_name(pass) + "/" + label(s);
+      benchmark::RegisterBenchmark(
+          name.c_str(),
+          [=](benchmark::State& state) {
+            double seconds = 0;
+            for (auto _ : state) {
+              const auto start = std::chrono::steady_clock::now();
+              run_pass(CpuTwin{}, Context::cpu(), plan, pass, *buffers);
+              seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+            }
+            set_counters(state, s, seconds, state.iterations());
+          })
+          ->UseRealTime()
+          ->Unit(benchmark::kMillisecond);
+    }
+  }
+}
+
+#if ROSETTA_WITH_CUDA
+using kernels::cuda::ConvAlgorithmChoice;
+using kernels::cuda::ConvPass;
+
+struct CudaTwin {
+  void forward(const Context& c, const ConvPlan& p, const float* x, const float* w, float* y) const {
+    kernels::cuda::conv2d_forward(c, p, x, w, y);
+  }
+  void backward_data(const Context& c, const ConvPlan& p, const float* dy, const float* w, float* dx) const {
+    kernels::cuda::conv2d_backward_data(c, p, dy, w, dx);
+  }
+  void backward_filter(const Context& c, const ConvPlan& p, const float* x, const float* dy, float* dw) const {
+    kernels::cuda::conv2d_backward_filter(c, p, x, dy, dw);
+  }
+};
+
+ConvPass cudnn_pass(Pass pass) {
+  switch (pass) {
+    case Pass::forward: return ConvPass::forward;
+    case Pass::backward_data: return ConvPass::backward_data;
+    case Pass::backward_filter: return ConvPass::backward_filter;
+  }
+  return ConvPass::forward;
+}
+
+std::string describe(Pass pass, const ConvAlgorithmChoice& choice) {
+  return std::string(kernels::cuda::conv_algorithm_name(cudnn_pass(pass), choice.algo)) + "," +
+         kernels::cuda::conv_math_type_name(choice.math_type);
+}
+
+// Times `pass` of `plan` with CUDA events on the context's stream, one call per iteration.
+void time_gpu_pass(benchmark::State& state, const ConvPlan& plan, Pass pass, Buffers& buffers) {
+  Context& gpu = Context::cuda();
+  cudaEvent_t start = nullptr, stop = nullptr;
+  try {
+    ROSETTA_CUDA_CHECK(cudaEventCreate(&start));
+    ROSETTA_CUDA_CHECK(cudaEventCreate(&stop));
+    run_pass(CudaTwin{}, gpu, plan, pass, buffers);  // warm-up: module loading, first-call setup
+    gpu.synchronize();
+    double seconds = 0;
+    for (auto _ : state) {
+      ROSETTA_CUDA_CHECK(cudaEventRecord(start, gpu.stream()));
+      run_pass(CudaTwin{}, gpu, plan, pass, buffers);
+      ROSETTA_CUDA_CHECK(cudaEventRecord(stop, gpu.stream()));
+      ROSETTA_CUDA_CHECK(cudaEventSynchronize(stop));
+      float ms = 0;
+      ROSETTA_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+      state.SetIterationTime(ms / 1e3);
+      seconds += ms / 1e3;
+    }
+    set_counters(state, plan.shape, seconds, state.iterations());
+    const kernels::cuda::ConvAlgorithmChoice& choice = plan.cudnn->of(cudnn_pass(pass));
+    state.counters["workspace_MiB"] = double(choice.workspace_bytes) / (1 << 20);
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+  }
+  if (start) cudaEventDestroy(start);
+  if (stop) cudaEventDestroy(stop);
+}
+
+void register_gpu_benchmarks() {
+  Context& gpu = Context::cuda();
+  for (const ConvShape& s : cnn_shapes(64)) {
+    auto buffers = std::make_shared<Buffers>(s, Device::cuda);
+    for (Precision precision : {Precision::fp32, Precision::tf32}) {
+      kernels::ConvOptions autotuned;
+      autotuned.precision = precision;
+      kernels::ConvOptions heuristic = autotuned;
+      heuristic.autotune = false;
+      const ConvPlan chosen = kernels::make_conv_plan(gpu, s, autotuned);
+      const ConvPlan heuristic_plan = kernels::make_conv_plan(gpu, s, heuristic);
+      for (Pass pass : kPasses) {
+        const std::string prefix =
+            std::string("conv/gpu/") + precision_name(precision) + "/" + pass_name(pass) + "/" + label(s) + "/";
+        std::vector<std::pair<std::string, ConvPlan>> variants = {
+            {"chosen:" + describe(pass, chosen.cudnn->of(cudnn_pass(pass))), chosen},
+            {"heuristic:" + describe(pass, heuristic_plan.cudnn->of(cudnn_pass(pass))), heuristic_plan}};
+        for (const ConvAlgorithmChoice& choice : kernels::cuda::find_conv_algorithms(gpu, chosen, cudnn_pass(pass)))
+          variants.emplace_back(describe(pass, choice),
+                                kernels::cuda::conv_plan_with_choice(gpu, chosen, cudnn_pass(pass), choice));
+        for (const auto& [suffix, plan] : variants) {
+          const ConvPlan variant_plan = plan;
+          benchmark::RegisterBenchmark(
+              (prefix + suffix).c_str(),
+              [=](benchmark::State& state) { time_gpu_pass(state, variant_plan, pass, *buffers); })
+              ->UseManualTime()
+              ->Unit(benchmark::kMicrosecond);
+        }
+      }
+    }
+  }
+}
+#endif
+
+}  // namespace
+}  // namespace rosetta
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  try {
+    rosetta::register_cpu_benchmarks();
+#if ROSETTA_WITH_CUDA
+    if (rosetta::cuda_available()) rosetta::register_gpu_benchmarks();
+#endif
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_conv: %s\n", e.what());
+    return 1;
+  }
+  if (!rosetta::cuda_available())
+    std::fprintf(stderr, "[rosetta] GPU convolution benchmarks not registered: %s\n",
+                 rosetta::probe_cuda().reason.c_str());
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
