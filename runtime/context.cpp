@@ -54,6 +54,10 @@ Context::Context(Device device) : device_(device) {
   ROSETTA_CUBLAS_CHECK(cublasSetStream(cublas_, stream_));
   // Strict FP32 unless a call asks for TF32 explicitly (see kernels/gemm).
   ROSETTA_CUBLAS_CHECK(cublasSetMathMode(cublas_, CUBLAS_DEFAULT_MATH));
+  // 32 MiB: NVIDIA's recommended cuBLAS workspace for Hopper.
+  constexpr std::size_t kCublasWorkspaceBytes = 32u << 20;
+  cublas_workspace_ = std::make_shared<Storage>(Memory::device, kCublasWorkspaceBytes);
+  ROSETTA_CUBLAS_CHECK(cublasSetWorkspace(cublas_, cublas_workspace_->data(), kCublasWorkspaceBytes));
 #else
   ROSETTA_FAIL("a CUDA context needs a CUDA build");
 #endif

@@ -1,6 +1,7 @@
 // Context: the per-device execution state. A CUDA context owns one main stream (all compute), one copy stream
-// (host-to-device feeds that overlap compute), the cuDNN and cuBLAS handles bound to the main stream, and a
-// grow-only workspace. Handles are created once per device, never per layer; nothing here knows a layer.
+// (host-to-device feeds that overlap compute), the cuDNN and cuBLAS handles bound to the main stream (cuBLAS
+// with a fixed workspace of its own, so it never allocates, also inside a captured CUDA graph), and a
+// grow-only workspace for cuDNN. Handles are created once per device, never per layer; nothing here knows a layer.
 // The CPU context has none of these and exists so that CPU and CUDA kernels share one signature.
 #pragma once
 #include <cstddef>
@@ -55,6 +56,7 @@ class Context {
   cudnnContext* cudnn_ = nullptr;
   cublasContext* cublas_ = nullptr;
   mutable std::shared_ptr<Storage> workspace_;
+  std::shared_ptr<Storage> cublas_workspace_;  // fixed, so cuBLAS never allocates (also under graph capture)
 };
 
 }  // namespace rosetta

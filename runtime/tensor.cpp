@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "runtime/context.h"
+
 #if ROSETTA_WITH_CUDA
 #include "runtime/cuda_check.h"
 #endif
@@ -73,11 +75,11 @@ void Tensor::copy_from(const Tensor& src, CUstream_st* stream) {
     return;
   }
 #if ROSETTA_WITH_CUDA
-  if (stream != nullptr) {
-    ROSETTA_CUDA_CHECK(cudaMemcpyAsync(raw(), src.raw(), nbytes(), cudaMemcpyDefault, stream));
-  } else {
-    ROSETTA_CUDA_CHECK(cudaMemcpy(raw(), src.raw(), nbytes(), cudaMemcpyDefault));
-  }
+  // Without a stream: on the main stream, then wait. (A plain cudaMemcpy runs on the legacy default stream,
+  // which is not ordered with rosetta's non-blocking main stream and could read before a kernel has written.)
+  CUstream_st* s = stream != nullptr ? stream : Context::cuda().stream();
+  ROSETTA_CUDA_CHECK(cudaMemcpyAsync(raw(), src.raw(), nbytes(), cudaMemcpyDefault, s));
+  if (stream == nullptr) ROSETTA_CUDA_CHECK(cudaStreamSynchronize(s));
 #else
   (void)stream;
   ROSETTA_FAIL("copy to or from a CUDA tensor needs a CUDA build");
@@ -91,11 +93,9 @@ void Tensor::zero(CUstream_st* stream) {
     return;
   }
 #if ROSETTA_WITH_CUDA
-  if (stream != nullptr) {
-    ROSETTA_CUDA_CHECK(cudaMemsetAsync(raw(), 0, nbytes(), stream));
-  } else {
-    ROSETTA_CUDA_CHECK(cudaMemset(raw(), 0, nbytes()));
-  }
+  CUstream_st* s = stream != nullptr ? stream : Context::cuda().stream();  // ordered as copy_from, above
+  ROSETTA_CUDA_CHECK(cudaMemsetAsync(raw(), 0, nbytes(), s));
+  if (stream == nullptr) ROSETTA_CUDA_CHECK(cudaStreamSynchronize(s));
 #else
   (void)stream;
   ROSETTA_FAIL("zeroing a CUDA tensor needs a CUDA build");

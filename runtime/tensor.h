@@ -57,9 +57,9 @@ class Tensor {
   // A new tensor on `device` holding a copy (synchronous).
   Tensor to(Device device) const;
   // Copies src's bytes into this tensor (same dtype and numel). With a stream the copy is asynchronous on it;
-  // without one it is synchronous.
+  // without one it runs on the CUDA context's main stream (after the work already there) and is waited for.
   void copy_from(const Tensor& src, CUstream_st* stream = nullptr);
-  // Zeroes every byte (synchronous without a stream).
+  // Zeroes every byte (synchronous without a stream, ordered as copy_from).
   void zero(CUstream_st* stream = nullptr);
 
   // Host copy of an f32 tensor's values, for tests and reports.
