@@ -1,0 +1,24 @@
+#include "layers/softmax_cross_entropy.h"
+
+#include "kernels/dispatch.h"
+#include "kernels/loss.h"
+
+namespace rosetta {
+
+void SoftmaxCrossEntropy::setup(const Context& ctx, const Shape& logits) {
+  ROSETTA_CHECK(logits.rank() == 2, "logits " << logits.str() << " are not (N, K)");
+  loss_ = Tensor::zeros({1}, DType::f32, ctx.device());
+  dlogits_ = Tensor::empty(logits, DType::f32, ctx.device());
+}
+
+const Tensor& SoftmaxCrossEntropy::forward(const Context& ctx, const Tensor& logits, const Tensor& labels) {
+  ROSETTA_CHECK(logits.shape() == dlogits_.shape() && labels.shape() == Shape({logits.dim(0)}),
+                "logits " << logits.shape().str() << " and labels " << labels.shape().str() << ", set up for "
+                          << dlogits_.shape().str());
+  ROSETTA_KERNEL(ctx.device(), softmax_cross_entropy)(ctx, logits.data<float>(), labels.data<std::int32_t>(),
+                                                      loss_.data<float>(), dlogits_.data<float>(), logits.dim(0),
+                                                      logits.dim(1));
+  return loss_;
+}
+
+}  // namespace rosetta

@@ -1,0 +1,70 @@
+// CifarVGG: the seed's CIFAR-10 CNN, layer for layer (PyTorch state_dict names):
+//   conv1(3->50, 3x3, pad 1) relu  conv2(50->50) maxpool2 relu dropout(0.25)
+//   conv3(50->100) relu  conv4(100->100) maxpool2 relu dropout(0.25)
+//   flatten(6400)  fc1(6400->512) relu dropout(0.5)  fc2(512->10)
+// and its training: softmax cross-entropy (mean) and SGD with momentum, one step = forward, loss, backward,
+// update. Parameters live in one arena; every buffer is sized by setup() for one batch size, so step() and
+// evaluate() allocate nothing, create no descriptor and never wait for the host: a step can be captured in a
+// CUDA graph as is.
+#pragma once
+#include <cstdint>
+
+#include "layers/conv2d.h"
+#include "layers/dropout.h"
+#include "layers/flatten.h"
+#include "layers/linear.h"
+#include "layers/maxpool2d.h"
+#include "layers/relu.h"
+#include "layers/sgd.h"
+#include "layers/softmax_cross_entropy.h"
+
+namespace rosetta {
+
+struct CifarVggOptions {
+  std::int64_t batch = 64;
+  float lr = 0.01f;
+  float momentum = 0.9f;
+  bool dropout = true;        // false: every dropout is the identity (the equivalence runs)
+  std::uint64_t seed = 0;     // of the dropout masks
+  kernels::ConvOptions conv;  // precision and autotune; the precision applies to fc1/fc2 too
+};
+
+class CifarVGG {
+ public:
+  static constexpr std::int64_t kClasses = 10;
+  static constexpr std::int64_t kChannels = 3, kSize = 32;
+
+  // Declares every parameter and allocates the arena (zeros) on `device`.
+  explicit CifarVGG(Device device);
+
+  ParameterSet& parameters() { return params_; }
+  // The seed's lesson 7: Glorot-uniform weights, zero biases, drawn from Philox under `seed`.
+  void init_glorot(std::uint64_t seed);
+
+  // Plans the convolutions (cuDNN autotuning happens here) and sizes every buffer for options.batch.
+  void setup(const Context& ctx, const CifarVggOptions& options);
+
+  // One SGD step on a batch already on the device: images (B, 3, 32, 32) f32, labels (B,) i32. The mean loss
+  // is left in loss() (device memory).
+  void step(const Context& ctx, const Tensor& images, const Tensor& labels);
+  const Tensor& loss() const { return loss_.loss(); }
+  // Forward without dropout; adds the number of correct predictions to correct (1,) i32.
+  void evaluate(const Context& ctx, const Tensor& images, const Tensor& labels, const Tensor& correct);
+
+ private:
+  const Tensor& forward(const Context& ctx, const Tensor& images, bool training);
+  void backward(const Context& ctx, const Tensor& dlogits);
+
+  ParameterSet params_;
+  Conv2d conv1_, conv2_, conv3_, conv4_;
+  ReLU relu1_, relu2_, relu3_, relu4_, relu5_;
+  MaxPool2d pool1_{2, 2}, pool2_{2, 2};
+  Dropout drop1_, drop2_, drop3_;
+  Flatten flatten_;
+  Linear fc1_, fc2_;
+  SoftmaxCrossEntropy loss_;
+  std::unique_ptr<SgdMomentum> sgd_;
+  Tensor step_;  // (1,) u64: steps taken; dropout masks are drawn under it
+};
+
+}  // namespace rosetta
