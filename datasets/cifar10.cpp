@@ -93,4 +93,52 @@ DatasetSplits read_cifar10(const std::string& directory) {
   return {read_cifar10_train(directory), read_cifar10_test(directory)};
 }
 
+namespace {
+// Records [first, first + kCifar10Records) of `data` into `path`, via `path`.tmp and a rename.
+void write_file(const Dataset& data, std::int64_t first, const std::string& path) {
+  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(kCifar10FileBytes));
+  const std::uint8_t* pixels = data.inputs.data<std::uint8_t>();
+  const std::int32_t* labels = data.labels.data<std::int32_t>();
+  for (std::int64_t r = 0; r < kCifar10Records; ++r) {
+    std::uint8_t* record = bytes.data() + r * kCifar10RecordBytes;
+    record[0] = static_cast<std::uint8_t>(labels[first + r]);
+    std::memcpy(record + 1, pixels + (first + r) * kCifar10ImageBytes, kCifar10ImageBytes);
+  }
+  const std::string tmp = path + ".tmp";
+  {
+    std::unique_ptr<std::FILE, FileCloser> file(std::fopen(tmp.c_str(), "wb"));
+    if (!file) ROSETTA_INPUT_ERROR(tmp << ": cannot create: " << std::strerror(errno));
+    const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), file.get()) == bytes.size() && std::fflush(file.get()) == 0;
+    if (!ok) {
+      file.reset();
+      std::remove(tmp.c_str());
+      ROSETTA_INPUT_ERROR(tmp << ": write failed: " << std::strerror(errno));
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    ROSETTA_INPUT_ERROR(path << ": cannot rename the finished file into place: " << std::strerror(errno));
+  }
+}
+
+void check_writable(const Dataset& data, std::int64_t examples) {
+  ROSETTA_CHECK(data.size() == examples && data.inputs.dtype() == DType::u8 &&
+                    data.inputs.shape() == Shape({examples, 3, 32, 32}),
+                data.name << ": CIFAR-10 files need " << examples << " u8 (3, 32, 32) images, got "
+                          << dtype_name(data.inputs.dtype()) << data.inputs.shape().str());
+}
+}  // namespace
+
+void write_cifar10(const DatasetSplits& data, const std::string& directory) {
+  const std::int64_t train_files = static_cast<std::int64_t>(cifar10_train_files().size());
+  check_writable(data.train, train_files * kCifar10Records);
+  check_writable(data.test, kCifar10Records);
+  std::error_code error;
+  fs::create_directories(directory, error);
+  if (error) ROSETTA_INPUT_ERROR(directory << ": cannot create the directory: " << error.message());
+  for (std::int64_t f = 0; f < train_files; ++f)
+    write_file(data.train, f * kCifar10Records, join(directory, cifar10_train_files()[f]));
+  write_file(data.test, 0, join(directory, cifar10_test_file()));
+}
+
 }  // namespace rosetta

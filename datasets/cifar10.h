@@ -32,6 +32,11 @@ Dataset read_cifar10_train(const std::string& directory);
 Dataset read_cifar10_test(const std::string& directory);
 DatasetSplits read_cifar10(const std::string& directory);
 
+// Writes `data` as the six binary files into `directory` (created if missing), each through a temporary file
+// renamed into place: how rosetta hands its synthetic set to the peers, which then read exactly what rosetta
+// reads. Needs CIFAR-10's sizes (50000 train, 10000 test) and u8 (N, 3, 32, 32) inputs.
+void write_cifar10(const DatasetSplits& data, const std::string& directory);
+
 // The records of `paths`, in turn, as one dataset called `name`.
 Dataset read_cifar10_files(const std::vector<std::string>& paths, const std::string& name);
 
