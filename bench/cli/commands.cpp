@@ -8,6 +8,7 @@
 
 #include "bench/cli/info.h"
 #include "bench/cli/inspect.h"
+#include "bench/cli/train_cnn.h"
 #include "runtime/error.h"
 
 namespace rosetta::cli {
@@ -15,8 +16,6 @@ namespace rosetta::cli {
 int run(int argc, char** argv) {
   CLI::App app{"rosetta: the reference C++/CUDA implementation of the Rosetta Stone deep-learning workloads"};
   app.require_subcommand(1);
-  int status = 0;
-
   CLI::App* info = app.add_subcommand("info", "version, build options, CUDA/cuDNN/cuBLAS versions, devices");
   info->callback([] { print_info(); });
 
@@ -24,6 +23,11 @@ int run(int argc, char** argv) {
   CLI::App* inspect = app.add_subcommand("inspect", "list the tensors of a safetensors file (names, dtypes, shapes)");
   inspect->add_option("file", inspect_path, "FILE.safetensors")->required();
   inspect->callback([&] { print_inspection(inspect_path); });
+
+  CLI::App* train = app.add_subcommand("train", "train a workload: cnn");
+  train->require_subcommand(1);
+  TrainCnnOptions cnn;
+  add_train_cnn_command(*train, cnn);
 
   try {
     app.parse(argc, argv);
@@ -36,7 +40,7 @@ int run(int argc, char** argv) {
     std::fprintf(stderr, "rosetta: error: %s\n", e.what());
     return 1;
   }
-  return status;
+  return 0;
 }
 
 }  // namespace rosetta::cli

@@ -1,0 +1,73 @@
+#include "bench/cli/result_record.h"
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+
+#include "bench/cli/info.h"
+#include "commit.h"
+#include "runtime/error.h"
+#if ROSETTA_WITH_CUDA
+#include <cuda_runtime.h>
+#endif
+
+namespace rosetta::cli {
+namespace {
+std::string utc_now() {
+  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string device_description(Device device) {
+  if (device == Device::cpu) return "cpu";
+#if ROSETTA_WITH_CUDA
+  cudaDeviceProp prop{};
+  if (cudaGetDeviceProperties(&prop, 0) == cudaSuccess) return prop.name;
+#endif
+  return "cuda";
+}
+}  // namespace
+
+nlohmann::json base_record(const std::string& workload, Device device) {
+  const VersionInfo v = collect_versions();
+  nlohmann::json r;
+  r["workload"] = workload;
+  r["framework"] = "rosetta";
+  r["framework_version"] = v.rosetta;
+  r["device"] = device_description(device);
+  r["driver"] = device == Device::cuda ? nlohmann::json(v.cuda_driver) : nlohmann::json(nullptr);
+  r["cuda"] = v.cuda_runtime;
+  r["cudnn"] = v.cudnn;
+  r["cublas"] = v.cublas;
+  r["commit"] = ROSETTA_COMMIT;
+  r["date"] = utc_now();
+  return r;
+}
+
+void write_text_file(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) ROSETTA_INPUT_ERROR(path << ": cannot open for writing");
+    out << text;
+    out.flush();
+    if (!out) {
+      out.close();
+      std::remove(tmp.c_str());
+      ROSETTA_INPUT_ERROR(path << ": write failed");
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    ROSETTA_INPUT_ERROR(path << ": cannot rename the finished file into place");
+  }
+}
+
+void write_record(const std::string& path, const nlohmann::json& record) { write_text_file(path, record.dump(2) + "\n"); }
+
+}  // namespace rosetta::cli

@@ -1,0 +1,27 @@
+// `rosetta train cnn`: the CIFAR-10 CNN workload by DESIGN.md's protocol. The timed region is the training
+// loop of all epochs, shuffle and host-to-device feed included; the first epoch (cuDNN autotuning, graph
+// capture) is reported separately. Test accuracy is measured after training on complete test batches.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <string>
+
+#include "bench/cli/workload_common.h"
+
+namespace rosetta::cli {
+
+struct TrainCnnOptions {
+  TrainingFlags common;         // --device --epochs --batch --lr --seed --precision ... (workload_common.h)
+  std::string data_dir;         // CIFAR-10 binary files; empty: the learnable synthetic set
+  bool synthetic = false;
+  float momentum = 0.9f;
+  bool no_dropout = false;
+  std::string export_data_dir;  // write the data set as CIFAR-10 binary files and stop
+  std::int64_t synthetic_train = 50000, synthetic_test = 10000;
+};
+
+// Registers the command's flags on `app`; the callback runs the workload.
+void add_train_cnn_command(CLI::App& train, TrainCnnOptions& options);
+void run_train_cnn(const TrainCnnOptions& options);
+
+}  // namespace rosetta::cli
