@@ -9,6 +9,7 @@
 
 #include "runtime/safetensors.h"
 #include "tests/support/safetensors_cases.h"
+#include "tests/support/paths.h"
 #include "tests/support/temp_dir.h"
 
 namespace rosetta {
@@ -26,7 +27,7 @@ struct CliResult {
 CliResult run_inspect(const TempDir& dir, const std::string& path) {
   const std::string out = dir.file("stdout.txt"), err = dir.file("stderr.txt");
   const std::string command =
-      std::string("'") + ROSETTA_CLI + "' inspect '" + path + "' > '" + out + "' 2> '" + err + "'";
+      "'" + testing::cli_path() + "' inspect '" + path + "' > '" + out + "' 2> '" + err + "'";
   const int status = std::system(command.c_str());
   CliResult result;
   if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);

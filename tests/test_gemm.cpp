@@ -13,7 +13,6 @@
 #include "runtime/tensor.h"
 #include "tests/support/cuda.h"
 #include "tests/support/gradcheck.h"
-#include "tests/support/stream_copy.h"
 
 namespace rosetta {
 namespace {
@@ -149,7 +148,7 @@ TEST(GemmCpu, RejectsBf16) {
 
 std::vector<float> cuda_gemm(const GemmCase& g, const GemmData& d, Precision precision) {
   Context& gpu = Context::cuda();
-  Tensor a = testing::upload(d.a, gpu), b = testing::upload(d.b, gpu), c = testing::upload(d.c0, gpu);
+  Tensor a = testing::to_cuda(d.a), b = testing::to_cuda(d.b), c = testing::to_cuda(d.c0);
   kernels::cuda::gemm(gpu, g.trans_a, g.trans_b, g.m, g.n, g.k, g.alpha, a.data<float>(), b.data<float>(), g.beta,
                       c.data<float>(), precision);
   gpu.synchronize();

@@ -14,7 +14,6 @@
 #include "tests/support/cuda.h"
 #include "tests/support/gradcheck.h"
 #include "tests/support/python.h"
-#include "tests/support/stream_copy.h"
 
 namespace rosetta {
 namespace {
@@ -137,10 +136,10 @@ TEST(CountCorrectCpu, TakesTheFirstMaximumAndAccumulates) {
 LossResult cuda_loss(const std::vector<float>& logits, const std::vector<std::int32_t>& labels, std::int64_t k) {
   const std::int64_t n = static_cast<std::int64_t>(labels.size());
   Context& gpu = Context::cuda();
-  Tensor x = testing::upload(Tensor::from_vector({n, k}, logits), gpu);
+  Tensor x = testing::to_cuda(Tensor::from_vector({n, k}, logits));
   Tensor y = Tensor::empty({n}, DType::i32);
   for (std::int64_t i = 0; i < n; ++i) y.data<std::int32_t>()[i] = labels[i];
-  Tensor yd = testing::upload(y, gpu);
+  Tensor yd = testing::to_cuda(y);
   Tensor loss = Tensor::empty({1}, DType::f32, Device::cuda);
   Tensor dx = Tensor::empty({n, k}, DType::f32, Device::cuda);
   kernels::cuda::softmax_cross_entropy(gpu, x.data<float>(), yd.data<std::int32_t>(), loss.data<float>(),
@@ -153,11 +152,11 @@ std::int32_t cuda_count(const std::vector<float>& logits, const std::vector<std:
                         std::int32_t start) {
   const std::int64_t n = static_cast<std::int64_t>(labels.size());
   Context& gpu = Context::cuda();
-  Tensor x = testing::upload(Tensor::from_vector({n, k}, logits), gpu);
+  Tensor x = testing::to_cuda(Tensor::from_vector({n, k}, logits));
   Tensor y = Tensor::empty({n}, DType::i32), correct = Tensor::empty({1}, DType::i32);
   for (std::int64_t i = 0; i < n; ++i) y.data<std::int32_t>()[i] = labels[i];
   correct.data<std::int32_t>()[0] = start;
-  Tensor yd = testing::upload(y, gpu), correct_d = testing::upload(correct, gpu);
+  Tensor yd = testing::to_cuda(y), correct_d = testing::to_cuda(correct);
   kernels::cuda::count_correct(gpu, x.data<float>(), yd.data<std::int32_t>(), correct_d.data<std::int32_t>(), n, k);
   gpu.synchronize();
   return correct_d.to(Device::cpu).data<std::int32_t>()[0];

@@ -12,7 +12,6 @@
 #include "runtime/tensor.h"
 #include "tests/support/cuda.h"
 #include "tests/support/gradcheck.h"
-#include "tests/support/stream_copy.h"
 
 namespace rosetta {
 namespace {
@@ -103,10 +102,10 @@ TEST(SgdMomentumCuda, IsBitIdenticalToCpu) {
   const std::int64_t n = 1000003;
   std::vector<float> p = testing::random_floats(n, -1.0f, 1.0f, 1), buf(n, 0.0f);
   Context& gpu = Context::cuda();
-  Tensor pd = testing::upload(p, gpu), bufd = testing::upload(buf, gpu);
+  Tensor pd = testing::to_cuda(p), bufd = testing::to_cuda(buf);
   for (std::uint32_t s = 0; s < 3; ++s) {
     const std::vector<float> g = testing::random_floats(n, -0.5f, 0.5f, 2, s);
-    Tensor gd = testing::upload(g, gpu);
+    Tensor gd = testing::to_cuda(g);
     kernels::cpu::sgd_momentum_update(Context::cpu(), p.data(), g.data(), buf.data(), n, 0.01f, 0.9f);
     kernels::cuda::sgd_momentum_update(gpu, pd.data<float>(), gd.data<float>(), bufd.data<float>(), n, 0.01f, 0.9f);
     gpu.synchronize();
@@ -121,16 +120,16 @@ TEST(AdamCuda, MatchesCpuReadingTheStepFromDeviceMemory) {
   const float lr = 1e-3f, beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
   std::vector<float> p = testing::random_floats(n, -1.0f, 1.0f, 3), m(n, 0.0f), v(n, 0.0f);
   Context& gpu = Context::cuda();
-  Tensor pd = testing::upload(p, gpu), md = testing::upload(m, gpu), vd = testing::upload(v, gpu);
+  Tensor pd = testing::to_cuda(p), md = testing::to_cuda(m), vd = testing::to_cuda(v);
   // The step counter lives on the device and is advanced there, as in a captured training step; it starts at 4
   // so a kernel that ignored it (or read it as 1) would be caught by the bias corrections.
   Tensor step_host = Tensor::zeros({1}, DType::u64);
   step_host.data<std::uint64_t>()[0] = 4;
-  Tensor step_device = testing::upload(step_host, gpu);
+  Tensor step_device = testing::to_cuda(step_host);
   std::uint64_t step_cpu = 4;
   for (std::uint32_t s = 0; s < 3; ++s) {
     const std::vector<float> g = testing::random_floats(n, -0.5f, 0.5f, 4, s);
-    Tensor gd = testing::upload(g, gpu);
+    Tensor gd = testing::to_cuda(g);
     kernels::cpu::increment_counter(Context::cpu(), &step_cpu);
     kernels::cpu::adam_update(Context::cpu(), p.data(), g.data(), m.data(), v.data(), n, lr, beta1, beta2, eps,
                               &step_cpu);

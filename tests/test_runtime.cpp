@@ -61,7 +61,9 @@ TEST(Context, CpuWorkspaceOnlyGrows) {
 
 TEST(Probe, ExplainsMissingDevice) {
   const CudaProbe& p = probe_cuda();
-  if (p.device_count == 0) EXPECT_FALSE(p.reason.empty());
+  if (p.device_count == 0) {
+    EXPECT_FALSE(p.reason.empty());
+  }
 }
 
 TEST(CudaTensor, RoundTripsThroughDevice) {

@@ -1,5 +1,5 @@
 // ROSETTA_REQUIRE_CUDA(): skips the current test, with the probe's reason, when no CUDA device is usable.
-// Comparison helpers shared by the CPU-vs-GPU tests.
+// Copy and comparison helpers shared by the CPU-vs-GPU tests.
 #pragma once
 #include <gtest/gtest.h>
 
@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "runtime/device.h"
+#include "runtime/tensor.h"
 
 #define ROSETTA_REQUIRE_CUDA()                                                   \
   do {                                                                           \
@@ -17,6 +18,12 @@
   } while (0)
 
 namespace rosetta::testing {
+
+// Copies to the CUDA device (ordered on the main stream: see Tensor::copy_from).
+inline Tensor to_cuda(const Tensor& host) { return host.to(Device::cuda); }
+inline Tensor to_cuda(const std::vector<float>& values) {
+  return to_cuda(Tensor::from_vector({static_cast<std::int64_t>(values.size())}, values));
+}
 
 // Every element within atol + rtol * |expected|; reports the first few mismatches with their index.
 inline void expect_all_close(const std::vector<float>& actual, const std::vector<float>& expected, double rtol,

@@ -25,7 +25,7 @@ Invariants:
   allocation per step held until the end (7810 steps: under 4 MB in the caching allocator).
 - Test accuracy: after training, not timed, eval mode, no grad, complete batches of --batch only, on the
   eager module (a compiled module would recompile for eval). With --max-steps it is skipped (null) unless
-  --eval-batches asks for it, which keeps the CPU equivalence run to a few seconds.
+  --test-batches asks for it, which keeps the CPU equivalence run to a few seconds.
 - Bad input (data, weights file, impossible options) prints one line "cnn: error: ..." and exits 2; output
   files are written to a temporary file and renamed (os.replace), so a failed run never leaves half a file.
 """
@@ -111,7 +111,7 @@ def parse_args(argv):
     parser.add_argument("--channels-last", action="store_true", help="NHWC model and input memory format")
     parser.add_argument("--cudnn-benchmark", choices=["on", "off"], default="on")
     parser.add_argument("--max-steps", type=positive_int, default=None, help="stop after N training steps")
-    parser.add_argument("--eval-batches", type=int, default=None,
+    parser.add_argument("--test-batches", type=int, default=None,
                         help="test batches to evaluate (default: all complete batches, or 0 with --max-steps; "
                              "0: skip, test_accuracy null)")
     parser.add_argument("--no-shuffle", action="store_true", help="batches in file order every epoch")
@@ -302,10 +302,10 @@ def run(args):
                          % (args.mode, torch.__version__))
     if args.mode == "compile-cudagraphs" and device.type != "cuda":
         raise UsageError("--mode compile-cudagraphs needs --device cuda")
-    if args.eval_batches is not None and args.eval_batches < 0:
-        raise UsageError("--eval-batches must be >= 0")
-    if args.eval_batches is None and args.max_steps is not None:
-        args.eval_batches = 0  # a cut-short run's accuracy means nothing, and evaluating costs ~30 s on a CPU
+    if args.test_batches is not None and args.test_batches < 0:
+        raise UsageError("--test-batches must be >= 0")
+    if args.test_batches is None and args.max_steps is not None:
+        args.test_batches = 0  # a cut-short run's accuracy means nothing, and evaluating costs ~30 s on a CPU
     for option, path in (("--log-steps", args.log_steps), ("--json", args.json)):
         folder = os.path.dirname(os.path.abspath(path)) if path else None
         if folder and not (os.path.isdir(folder) and os.access(folder, os.W_OK)):
@@ -319,7 +319,7 @@ def run(args):
     load_initial_weights(model, args.init)
     try:
         train_x, train_y = cifar10.load_split(args.data, train=True)
-        test_x, test_y = cifar10.load_split(args.data, train=False) if args.eval_batches != 0 else (None, None)
+        test_x, test_y = cifar10.load_split(args.data, train=False) if args.test_batches != 0 else (None, None)
     except cifar10.DataError as error:
         raise UsageError(str(error))
     if len(train_x) < args.batch:
@@ -347,7 +347,7 @@ def run(args):
     accuracy = None
     if test_x is not None:
         test_feeder = Feeder(torch.from_numpy(test_x), torch.from_numpy(test_y), device, args.channels_last)
-        accuracy = evaluate(model, test_feeder, len(test_x), args.batch, args.eval_batches)
+        accuracy = evaluate(model, test_feeder, len(test_x), args.batch, args.test_batches)
 
     seconds_total = sum(epoch_seconds)
     steady_seconds = sum(epoch_seconds[1:]) if len(epoch_seconds) > 1 else None

@@ -233,7 +233,7 @@ def test_cnn(folder, data, bad_data):
     log, record_path = os.path.join(folder, "steps.txt"), os.path.join(folder, "cnn.json")
     common = [CNN, "--data", data, "--init", init, "--device", "cpu", "--batch", str(BATCH)]
 
-    status, out, err = run_python(common + ["--max-steps", "3", "--eval-batches", "2", "--log-steps", log,
+    status, out, err = run_python(common + ["--max-steps", "3", "--test-batches", "2", "--log-steps", log,
                                             "--json", record_path, "--data-name", "synthetic"])
     check(status == 0, "cnn.py failed (%d):\n%s\n%s" % (status, out, err))
     losses = read_log(log, 3)
@@ -248,7 +248,7 @@ def test_cnn(folder, data, bad_data):
     print("ok: cnn.py 3 steps -> %s, %s" % (os.path.basename(log), os.path.basename(record_path)))
 
     equivalence_log = os.path.join(folder, "equivalence.txt")
-    status, out, err = run_python(common + ["--no-shuffle", "--no-dropout", "--max-steps", "3", "--eval-batches",
+    status, out, err = run_python(common + ["--no-shuffle", "--no-dropout", "--max-steps", "3", "--test-batches",
                                             "0", "--log-steps", equivalence_log])
     check(status == 0, "equivalence run failed (%d):\n%s\n%s" % (status, out, err))
     ours, reference = read_log(equivalence_log, 3), reference_losses(data, init, 3)
