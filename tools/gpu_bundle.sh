@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Builds what the GPU check needs, on a build machine WITHOUT a GPU, into one small folder to carry to a GPU
+# host (which has no GoogleTest, Google Benchmark or package manager): sm_90 only, stripped test and
+# benchmark binaries, the `rosetta` CLI, and the shared libraries the GPU host lacks (Google Benchmark).
+# Usage: tools/gpu_bundle.sh [BUNDLE_DIR=gpu-bundle]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bundle=${1:-gpu-bundle}
+build=build-gpu
+cmake -S . -B "$build" -G Ninja -DCMAKE_CUDA_ARCHITECTURES=90-real -DROSETTA_BENCHMARKS=ON >/dev/null
+cmake --build "$build" -j "$(nproc)"
+rm -rf "$bundle" && mkdir -p "$bundle/bin" "$bundle/lib"
+cp "$build"/bench/rosetta "$build"/bench/bench_* "$build"/tests/test_* "$bundle/bin/" 2>/dev/null || true
+strip "$bundle"/bin/*
+cp -L /usr/lib/x86_64-linux-gnu/libbenchmark.so.1debian "$bundle/lib/"
+git rev-parse --short=12 HEAD > "$bundle/COMMIT"
+git diff --quiet || echo "dirty" >> "$bundle/COMMIT"
+du -sh "$bundle"

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The whole GPU check, on a GPU host (H100/H200) where cuDNN and cuBLAS come from the PyTorch environment's
+# wheels. Runs from the repository root with a bundle made by tools/gpu_bundle.sh on a build machine:
+#   1. `rosetta info`; 2. every test binary (CUDA cases run here); 3. the Google Benchmark binaries;
+#   4. the CNN workload in each configuration, then its PyTorch twin on the same data and initial weights;
+#   5. a short table, printed last. Logs and JSON records go to $OUT (default ./gpu-check-out).
+# Usage: tools/gpu_check.sh [BUNDLE_DIR=gpu-bundle]    Environment: QUICK=1 skips torch.compile runs.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bundle=$(realpath "${1:-gpu-bundle}")
+out=${OUT:-$PWD/gpu-check-out}
+mkdir -p "$out/records"
+python=${PYTHON:-python3}
+
+# cuDNN / cuBLAS / CUDA runtime from the Python wheels (site-packages/nvidia/*/lib).
+wheel_libs=$($python - <<'PY'
+import glob, os, site
+paths = []
+for root in site.getsitepackages():
+    paths += sorted(glob.glob(os.path.join(root, "nvidia", "*", "lib")))
+print(":".join(paths))
+PY
+)
+export LD_LIBRARY_PATH="$bundle/lib:$wheel_libs:${LD_LIBRARY_PATH:-}"
+export ROSETTA_SOURCE_DIR=$PWD ROSETTA_CLI=$bundle/bin/rosetta
+export XDG_CACHE_HOME=$out/cache
+rosetta=$bundle/bin/rosetta
+summary=$out/summary.txt
+: > "$summary"
+note() { echo "$*" | tee -a "$summary"; }
+
+echo "== rosetta info"; "$rosetta" info | tee "$out/info.txt" || { note "rosetta does not run here"; exit 1; }
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv | tee "$out/nvidia-smi.txt"
+
+echo "== tests"
+failed_tests=0
+for t in "$bundle"/bin/test_*; do
+  name=$(basename "$t")
+  if timeout 300 "$t" --gtest_brief=1 > "$out/$name.log" 2>&1; then
+    note "test  $name  passed ($(grep -c '^\[       OK' "$out/$name.log" || true) ok, $(grep -c 'SKIPPED \]' "$out/$name.log" || true) skipped lines)"
+  else
+    failed_tests=$((failed_tests + 1)); note "test  $name  FAILED (see $name.log)"; grep -E '^\[  FAILED|Failure|error' "$out/$name.log" | head -20
+  fi
+done
+
+echo "== benchmarks"
+for b in "$bundle"/bin/bench_*; do
+  name=$(basename "$b")
+  timeout 240 "$b" --benchmark_min_time=0.05 --benchmark_out="$out/$name.json" --benchmark_out_format=json \
+    > "$out/$name.txt" 2>&1 && note "bench $name  done" || note "bench $name  FAILED"
+done
+
+echo "== CNN workload"
+data=$out/cifar-synthetic
+"$rosetta" train cnn --synthetic --export-data "$data" > "$out/export.log" 2>&1
+"$rosetta" train cnn --synthetic --max-steps 0 --save "$out/cnn-init.safetensors" >> "$out/export.log" 2>&1
+run_rosetta() {  # name, flags...
+  local name=$1; shift
+  "$rosetta" train cnn --data "$data" --init "$out/cnn-init.safetensors" --json "$out/records/rosetta-cnn-$name.json" "$@" \
+    > "$out/rosetta-cnn-$name.log" 2>&1 && note "cnn   rosetta $name: $(tail -2 "$out/rosetta-cnn-$name.log" | tr '\n' ' ')" \
+    || { note "cnn   rosetta $name FAILED"; tail -5 "$out/rosetta-cnn-$name.log"; }
+}
+run_rosetta fp32-graph --precision fp32
+run_rosetta fp32-eager --precision fp32 --graph off
+run_rosetta fp32-heuristics --precision fp32 --autotune off
+run_rosetta tf32-graph --precision tf32
+run_torch() {  # name, flags...
+  local name=$1; shift
+  PYTHONUNBUFFERED=1 timeout 400 $python bench/peers/pytorch/cnn.py --data "$data" --data-name synthetic --init "$out/cnn-init.safetensors" \
+    --json "$out/records/pytorch-cnn-$name.json" "$@" > "$out/pytorch-cnn-$name.log" 2>&1 \
+    && note "cnn   pytorch $name: $(tail -1 "$out/pytorch-cnn-$name.log")" || { note "cnn   pytorch $name FAILED"; tail -5 "$out/pytorch-cnn-$name.log"; }
+}
+run_torch eager-fp32 --precision fp32 --mode eager
+run_torch eager-tf32 --precision tf32 --mode eager
+if [ -z "${QUICK:-}" ]; then
+  run_torch compile-cudagraphs-fp32 --precision fp32 --mode compile-cudagraphs
+  run_torch compile-cudagraphs-tf32 --precision tf32 --mode compile-cudagraphs
+fi
+
+$python bench/report/report.py "$out/records" --out-md "$out/results.md" --out-png "$out/results.png" > "$out/report.log" 2>&1 \
+  || tail -3 "$out/report.log"
+echo; echo "================ summary ================"
+cat "$summary"
+echo "failed test binaries: $failed_tests"
+[ -f "$out/results.md" ] && cat "$out/results.md"
+exit $((failed_tests > 0))
