@@ -10,9 +10,11 @@ build=build-gpu
 cmake -S . -B "$build" -G Ninja -DCMAKE_CUDA_ARCHITECTURES=90-real -DROSETTA_BENCHMARKS=ON >/dev/null
 cmake --build "$build" -j "$(nproc)"
 rm -rf "$bundle" && mkdir -p "$bundle/bin" "$bundle/lib"
-cp "$build"/bench/rosetta "$build"/bench/bench_* "$build"/tests/test_* "$bundle/bin/" 2>/dev/null || true
+find "$build/bench" "$build/tests" -maxdepth 1 -type f -executable \( -name rosetta -o -name 'bench_*' -o -name 'test_*' \) \
+  -exec cp {} "$bundle/bin/" \;
 strip "$bundle"/bin/*
-cp -L /usr/lib/x86_64-linux-gnu/libbenchmark.so.1debian "$bundle/lib/"
+# Shared libraries the GPU host may lack: Google Benchmark and GCC's OpenMP runtime.
+cp -L /usr/lib/x86_64-linux-gnu/libbenchmark.so.1debian "$(gcc -print-file-name=libgomp.so.1)" "$bundle/lib/"
 git rev-parse --short=12 HEAD > "$bundle/COMMIT"
 git diff --quiet || echo "dirty" >> "$bundle/COMMIT"
 du -sh "$bundle"
