@@ -24,7 +24,7 @@ PY
 )
 export LD_LIBRARY_PATH="$bundle/lib:$wheel_libs:${LD_LIBRARY_PATH:-}"
 export ROSETTA_SOURCE_DIR=$PWD ROSETTA_CLI=$bundle/bin/rosetta
-export XDG_CACHE_HOME=$out/cache ROSETTA_PYTHON=$python
+export XDG_CACHE_HOME=$out/cache ROSETTA_PYTHON=$python ROSETTA_COMMIT=$(head -1 "$bundle/COMMIT")
 rosetta=$bundle/bin/rosetta
 phases=" ${PHASES:-tests bench cnn torch compile} "
 want() { [[ "$phases" == *" $1 "* ]]; }
@@ -60,7 +60,7 @@ if want cnn || want torch || want compile; then
 fi
 run_rosetta() {  # name, flags...
   local name=$1; shift
-  "$rosetta" train cnn --data "$data" --init "$out/cnn-init.safetensors" --json "$out/records/rosetta-cnn-$name.json" "$@" \
+  "$rosetta" train cnn --data "$data" --data-name synthetic --init "$out/cnn-init.safetensors" --json "$out/records/rosetta-cnn-$name.json" "$@" \
     > "$out/rosetta-cnn-$name.log" 2>&1 && note "cnn   rosetta $name: $(tail -2 "$out/rosetta-cnn-$name.log" | tr '\n' ' ')" \
     || { note "cnn   rosetta $name FAILED"; tail -5 "$out/rosetta-cnn-$name.log"; }
 }

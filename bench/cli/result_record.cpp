@@ -1,5 +1,6 @@
 #include "bench/cli/result_record.h"
 
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -23,6 +24,17 @@ std::string utc_now() {
   return buf;
 }
 
+// The kernel driver's version ("580.159.04"), as nvidia-smi shows it; the CUDA API version when unreadable.
+std::string driver_version(const std::string& cuda_api_version) {
+  std::ifstream in("/proc/driver/nvidia/version");
+  std::string word, previous;
+  while (in >> word) {
+    if (previous == "Module" && !word.empty() && std::isdigit(static_cast<unsigned char>(word[0]))) return word;
+    previous = word;
+  }
+  return "CUDA " + cuda_api_version;
+}
+
 std::string device_description(Device device) {
   if (device == Device::cpu) return "cpu";
 #if ROSETTA_WITH_CUDA
@@ -40,7 +52,7 @@ nlohmann::json base_record(const std::string& workload, Device device) {
   r["framework"] = "rosetta";
   r["framework_version"] = v.rosetta;
   r["device"] = device_description(device);
-  r["driver"] = device == Device::cuda ? nlohmann::json(v.cuda_driver) : nlohmann::json(nullptr);
+  r["driver"] = device == Device::cuda ? nlohmann::json(driver_version(v.cuda_driver)) : nlohmann::json(nullptr);
   r["cuda"] = v.cuda_runtime;
   r["cudnn"] = v.cudnn;
   r["cublas"] = v.cublas;

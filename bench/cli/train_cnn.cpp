@@ -35,6 +35,7 @@ DatasetSplits load_data(const TrainCnnOptions& o) {
 void add_train_cnn_command(CLI::App& train, TrainCnnOptions& o) {
   CLI::App* cmd = train.add_subcommand("cnn", "train the VGG-style CNN on CIFAR-10 (or its synthetic stand-in)");
   auto* data = cmd->add_option("--data", o.data_dir, "directory with CIFAR-10 binary files (data_batch_1.bin ...)");
+  cmd->add_option("--data-name", o.data_name, "the data's name in the record (default: cifar10 with --data)");
   cmd->add_flag("--synthetic", o.synthetic, "use the learnable synthetic CIFAR-shaped set (the default without --data)")
       ->excludes(data);
   o.common.epochs = 10, o.common.batch = 64, o.common.lr = 0.01f;
@@ -60,7 +61,7 @@ void run_train_cnn(const TrainCnnOptions& options) {
   ROSETTA_CHECK_ARG(c.epochs > 0, "--epochs must be positive, got " << c.epochs);
 
   const DatasetSplits data = load_data(o);
-  const std::string data_name = o.data_dir.empty() ? "synthetic" : "cifar10";
+  const std::string data_name = !o.data_name.empty() ? o.data_name : o.data_dir.empty() ? "synthetic" : "cifar10";
   if (!o.export_data_dir.empty()) {
     write_cifar10(data, o.export_data_dir);
     std::printf("wrote %s data (%lld train, %lld test) to %s\n", data_name.c_str(), (long long)data.train.size(),
@@ -134,7 +135,7 @@ void run_train_cnn(const TrainCnnOptions& options) {
   nlohmann::json record = training_record(summary);
   record["autotune"] = conv.autotune;
   record["graph"] = use_graph;
-  record["mode"] = use_graph ? "graph" : "eager";
+  record["mode"] = std::string(use_graph ? "graph" : "eager") + (conv.autotune ? "" : ", heuristics");
   record["lr"] = c.lr;
   record["momentum"] = o.momentum;
   record["dropout"] = !o.no_dropout;

@@ -13,6 +13,7 @@ namespace rosetta::cli {
 struct TrainCnnOptions {
   TrainingFlags common;         // --device --epochs --batch --lr --seed --precision ... (workload_common.h)
   std::string data_dir;         // CIFAR-10 binary files; empty: the learnable synthetic set
+  std::string data_name;        // for the record; default "cifar10" with data_dir, else "synthetic"
   bool synthetic = false;
   float momentum = 0.9f;
   bool no_dropout = false;

@@ -372,7 +372,8 @@ def run(args):
         "images_per_second": steady_images / steady_seconds if steady_seconds else None,
         "test_accuracy": accuracy,
         "final_loss": float(losses[-1]),
-        "commit": command_output(["git", "-C", HERE, "rev-parse", "HEAD"]),
+        # ROSETTA_COMMIT names the commit where the tree has no .git (a copy carried to a GPU host).
+        "commit": os.environ.get("ROSETTA_COMMIT") or command_output(["git", "-C", HERE, "rev-parse", "HEAD"]),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "channels_last": bool(args.channels_last),
         "cudnn_benchmark": args.cudnn_benchmark == "on",
