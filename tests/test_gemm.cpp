@@ -144,6 +144,7 @@ TEST(GemmCpu, RejectsBf16) {
                Error);
 }
 
+#if ROSETTA_WITH_CUDA  // the CUDA twins exist only in CUDA builds
 // ---- CUDA twin -------------------------------------------------------------------------------------------
 
 std::vector<float> cuda_gemm(const GemmCase& g, const GemmData& d, Precision precision) {
@@ -252,6 +253,8 @@ TEST(GemmCuda, Bf16ThrowsWithShapes) {
     EXPECT_NE(std::string(e.what()).find("m=64 n=512 k=6400"), std::string::npos) << e.what();
   }
 }
+
+#endif  // ROSETTA_WITH_CUDA
 
 }  // namespace
 }  // namespace rosetta

@@ -131,6 +131,7 @@ TEST(CountCorrectCpu, TakesTheFirstMaximumAndAccumulates) {
   EXPECT_EQ(cpu_count(logits, labels, k, 10), 10 + 5);
 }
 
+#if ROSETTA_WITH_CUDA  // the CUDA twins exist only in CUDA builds
 // ---- CUDA twin -------------------------------------------------------------------------------------------
 
 LossResult cuda_loss(const std::vector<float>& logits, const std::vector<std::int32_t>& labels, std::int64_t k) {
@@ -236,6 +237,8 @@ TEST(CountCorrectCuda, MatchesCpuWithTiesAndNaN) {
         << "logits (" << n << ", " << k << ")";
   }
 }
+
+#endif  // ROSETTA_WITH_CUDA
 
 }  // namespace
 }  // namespace rosetta

@@ -92,6 +92,7 @@ TEST(AdamCpu, MatchesTorchOptimOverFiveSteps) {
   }
 }
 
+#if ROSETTA_WITH_CUDA  // the CUDA twins exist only in CUDA builds
 // ---- CUDA twin -------------------------------------------------------------------------------------------
 
 TEST(SgdMomentumCuda, IsBitIdenticalToCpu) {
@@ -147,6 +148,8 @@ TEST(AdamCuda, MatchesCpuReadingTheStepFromDeviceMemory) {
   testing::expect_all_close(vd.to_vector(), v, 0.0, 0.0, "Adam v");
   testing::expect_all_close(pd.to_vector(), p, 2 * kFloatEps, 2 * kFloatEps * lr, "Adam param");
 }
+
+#endif  // ROSETTA_WITH_CUDA
 
 }  // namespace
 }  // namespace rosetta

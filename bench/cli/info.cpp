@@ -8,9 +8,11 @@
 #endif
 
 namespace rosetta::cli {
+#if ROSETTA_WITH_CUDA
 namespace {
 std::string dotted(int major, int minor) { return std::to_string(major) + "." + std::to_string(minor); }
 }  // namespace
+#endif
 
 VersionInfo collect_versions() {
   VersionInfo v{ROSETTA_VERSION, "not built", "not built", "not built", "not built"};

@@ -59,6 +59,7 @@ bool parse_on_off(const char* flag, const std::string& value) {
   return value == "on";
 }
 
+#if ROSETTA_WITH_CUDA
 namespace {
 // $XDG_CACHE_HOME/rosetta/conv-algorithms.json, else ~/.cache/rosetta/..., else ./.rosetta-conv-algorithms.json.
 std::string default_algorithm_cache_path() {
@@ -69,6 +70,7 @@ std::string default_algorithm_cache_path() {
   return ".rosetta-conv-algorithms.json";
 }
 }  // namespace
+#endif
 
 AlgorithmCacheFile::AlgorithmCacheFile(Device device, const std::string& path) {
 #if ROSETTA_WITH_CUDA
