@@ -1,0 +1,106 @@
+// Google Benchmark of one whole CifarVGG training step (forward, loss, backward, SGD), the unit the CNN
+// workload repeats 7810 times. The batch is already on the device: this is the compute of a step, without the
+// feed (the `rosetta train cnn` runs time the whole loop).
+//
+// GPU (batch 64): fp32 and tf32, eager launches and the step captured in a CUDA graph. Timed with CUDA events
+// around 20 steps per iteration (manual time), so launch gaps count but no host wait between steps does.
+// CPU (batch 4): the reference path, real time.
+// Counters (rates, shown per second): images, and TFLOP from the step's multiply-adds (forward convolutions and GEMMs, the two
+// backward passes of each, minus conv1's unused input gradient), from the measured time.
+#include <benchmark/benchmark.h>
+
+#include "models/cifar_vgg.h"
+#include "runtime/cuda_graph.h"
+#include "runtime/philox.h"
+#include "runtime/timer.h"
+
+namespace rosetta {
+namespace {
+
+constexpr int kStepsPerIteration = 20;
+
+// Floating-point operations (2 per multiply-add) of one training step at `batch`.
+double step_flops(std::int64_t batch) {
+  const auto conv = [&](double c, double k, double size) { return 2.0 * batch * k * c * 9 * size * size; };
+  const double conv1 = conv(3, 50, 32), conv2 = conv(50, 50, 32), conv3 = conv(50, 100, 16), conv4 = conv(100, 100, 16);
+  const double fc = 2.0 * batch * (6400.0 * 512 + 512.0 * 10);
+  return conv1 * 2 + (conv2 + conv3 + conv4 + fc) * 3;  // conv1: forward + filter gradient only
+}
+
+struct StepFixture {
+  Context& ctx;
+  CifarVGG model;
+  Tensor images, labels;  // (B, 3, 32, 32) f32, (B,) i32 on the device
+
+  StepFixture(Device device, std::int64_t batch, Precision precision)
+      : ctx(Context::of(device)), model(device) {
+    model.init_glorot(1);
+    CifarVggOptions options;
+    options.batch = batch;
+    options.conv.precision = precision;
+    model.setup(ctx, options);
+    Tensor host_images = Tensor::empty({batch, 3, 32, 32}, DType::f32);
+    Tensor host_labels = Tensor::empty({batch}, DType::i32);
+    for (std::int64_t i = 0; i < host_images.numel(); ++i) host_images.data<float>()[i] = philox_uniform(5, 0, i);
+    for (std::int64_t i = 0; i < batch; ++i) host_labels.data<std::int32_t>()[i] = static_cast<std::int32_t>(i % 10);
+    images = host_images.to(device);
+    labels = host_labels.to(device);
+  }
+  void step() { model.step(ctx, images, labels); }
+};
+
+void set_counters(benchmark::State& state, std::int64_t batch) {
+  const double steps = double(state.iterations());  // manual and real time are both per step
+  state.counters["images"] = benchmark::Counter(steps * batch, benchmark::Counter::kIsRate);
+  state.counters["TFLOP"] = benchmark::Counter(steps * step_flops(batch) / 1e12, benchmark::Counter::kIsRate);
+}
+
+void cpu_step(benchmark::State& state) {
+  constexpr std::int64_t kBatch = 4;
+  StepFixture f(Device::cpu, kBatch, Precision::fp32);
+  f.step();
+  for (auto _ : state) f.step();
+  set_counters(state, kBatch);
+}
+
+#if ROSETTA_WITH_CUDA
+void gpu_step(benchmark::State& state, Precision precision, bool graph) {
+  constexpr std::int64_t kBatch = 64;
+  StepFixture f(Device::cuda, kBatch, precision);
+  f.step();  // lazy library initialisation outside the timing (and outside any capture)
+  CudaGraph captured;
+  if (graph) captured.capture(f.ctx, [&] { f.step(); });
+  CudaEventTimer timer;
+  for (auto _ : state) {
+    timer.start(f.ctx.stream());
+    for (int s = 0; s < kStepsPerIteration; ++s) graph ? captured.launch(f.ctx) : f.step();
+    timer.stop(f.ctx.stream());
+    state.SetIterationTime(timer.elapsed_ms() / 1e3 / kStepsPerIteration);
+  }
+  set_counters(state, kBatch);
+}
+#endif
+
+}  // namespace
+}  // namespace rosetta
+
+int main(int argc, char** argv) {
+  using namespace rosetta;
+  benchmark::RegisterBenchmark("cnn_step/cpu/fp32/batch4", cpu_step)->Unit(benchmark::kMillisecond)->UseRealTime();
+#if ROSETTA_WITH_CUDA
+  if (cuda_available()) {
+    for (Precision p : {Precision::fp32, Precision::tf32}) {
+      for (bool graph : {false, true}) {
+        const std::string name = std::string("cnn_step/gpu/") + precision_name(p) + "/batch64/" + (graph ? "graph" : "eager");
+        benchmark::RegisterBenchmark(name.c_str(), [p, graph](benchmark::State& s) { gpu_step(s, p, graph); })
+            ->Unit(benchmark::kMicrosecond)
+            ->UseManualTime();
+      }
+    }
+  }
+#endif
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
