@@ -8,7 +8,7 @@ set(_cudnn_hints ${CUDNN_ROOT} $ENV{CUDNN_ROOT} ${CUDAToolkit_LIBRARY_ROOT} /usr
 find_program(_cudnn_python NAMES ${CUDNN_PYTHON} python3)
 if(_cudnn_python)
   execute_process(
-    COMMAND ${_cudnn_python} -c "import nvidia.cudnn, os; print(os.path.dirname(nvidia.cudnn.__file__))"
+    COMMAND ${_cudnn_python} -c "import nvidia.cudnn; print(list(nvidia.cudnn.__path__)[0])"
     OUTPUT_VARIABLE _cudnn_wheel OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET RESULT_VARIABLE _cudnn_rc)
   if(_cudnn_rc EQUAL 0 AND _cudnn_wheel)
     list(APPEND _cudnn_hints ${_cudnn_wheel})

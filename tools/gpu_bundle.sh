@@ -15,6 +15,8 @@ find "$build/bench" "$build/tests" -maxdepth 1 -type f -executable \( -name rose
 strip "$bundle"/bin/*
 # Shared libraries the GPU host may lack: Google Benchmark and GCC's OpenMP runtime.
 cp -L /usr/lib/x86_64-linux-gnu/libbenchmark.so.1debian "$(gcc -print-file-name=libgomp.so.1)" "$bundle/lib/"
+# Header-only dependencies, for the fallback build on the GPU host (tools/gpu_check.sh).
+mkdir -p "$bundle/deps/include" && cp -r /usr/include/nlohmann /usr/include/CLI "$bundle/deps/include/"
 git rev-parse --short=12 HEAD > "$bundle/COMMIT"
 git diff --quiet || echo "dirty" >> "$bundle/COMMIT"
 du -sh "$bundle"

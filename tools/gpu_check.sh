@@ -32,7 +32,18 @@ summary=$out/summary.txt
 : > "$summary"
 note() { echo "$*" | tee -a "$summary"; }
 
-"$rosetta" info | tee "$out/info.txt" || { note "rosetta does not run here"; exit 1; }
+if ! "$rosetta" info > "$out/info.txt" 2>&1; then
+  # The carried build does not run here (another C library, say): build the CLI here instead. The GPU host has
+  # no GoogleTest or Google Benchmark, so only the workloads can run from such a build.
+  note "the carried rosetta does not run here ($(head -1 "$out/info.txt")); building the CLI on this host"
+  cmake -S . -B "$out/build" -G Ninja -DROSETTA_TESTS=OFF -DROSETTA_BENCHMARKS=OFF -DCMAKE_CUDA_ARCHITECTURES=90-real \
+    -DROSETTA_DEPS_DIR="$bundle/deps" -DCUDNN_PYTHON="$(command -v $python)" > "$out/build.log" 2>&1 \
+    && cmake --build "$out/build" -j "$(nproc)" >> "$out/build.log" 2>&1 || { note "build failed: $(tail -3 "$out/build.log")"; exit 1; }
+  rosetta=$out/build/bench/rosetta ROSETTA_CLI=$rosetta
+  phases=${phases/ tests / } phases=${phases/ bench / }
+  "$rosetta" info > "$out/info.txt" 2>&1 || { note "rosetta does not run here"; exit 1; }
+fi
+cat "$out/info.txt"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv | tee "$out/nvidia-smi.txt"
 
 failed_tests=0
