@@ -32,6 +32,7 @@
 #include "runtime/tensor.h"
 #include "tests/support/cuda.h"
 #include "tests/support/gradcheck.h"
+#include "tests/support/python.h"
 #if ROSETTA_WITH_CUDA
 #include "kernels/cuda/conv_algorithm_cache.h"
 #include "kernels/cuda/conv_state.h"
@@ -285,7 +286,7 @@ TEST(ConvReference, BackwardFilterMatchesCentralDifferences) {
   }
 }
 
-// PyTorch as an independent oracle for all three passes (float64, CPU), when /usr/bin/python3 has torch.
+// PyTorch as an independent oracle for all three passes (float64, CPU), when the oracle interpreter has torch.
 // Both sides compute in double; 1e-12 of the magnitude covers the different summation orders.
 constexpr const char* kTorchScript = R"(
 import sys, numpy as np, torch
@@ -315,10 +316,8 @@ std::vector<double> read_doubles(const std::filesystem::path& path, std::size_t 
 }
 
 TEST(ConvReference, MatchesPyTorchWhereAvailable) {
-  const char* python = "/usr/bin/python3";
-  if (!std::filesystem::exists(python)) GTEST_SKIP() << python << " not found: the PyTorch oracle is optional";
-  if (std::system("/usr/bin/python3 -c 'import torch, numpy' >/dev/null 2>&1") != 0)
-    GTEST_SKIP() << python << " cannot import torch and numpy: the PyTorch oracle is optional";
+  if (!testing::torch_unavailable_reason().empty()) GTEST_SKIP() << testing::torch_unavailable_reason();
+  const std::string python = testing::python_interpreter();
   const std::filesystem::path dir =
       std::filesystem::temp_directory_path() / ("rosetta_conv_oracle_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);

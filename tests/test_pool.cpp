@@ -21,6 +21,7 @@
 #include "runtime/error.h"
 #include "runtime/philox.h"
 #include "runtime/tensor.h"
+#include "tests/support/python.h"
 #include "tests/support/cuda.h"
 #include "tests/support/gradcheck.h"
 
@@ -187,10 +188,8 @@ std::vector<T> read_raw(const std::filesystem::path& path, std::size_t count) {
 }
 
 TEST(MaxPool, MatchesPyTorchWhereAvailable) {
-  const char* python = "/usr/bin/python3";
-  if (!std::filesystem::exists(python)) GTEST_SKIP() << python << " not found: the PyTorch oracle is optional";
-  if (std::system("/usr/bin/python3 -c 'import torch, numpy' >/dev/null 2>&1") != 0)
-    GTEST_SKIP() << python << " cannot import torch and numpy: the PyTorch oracle is optional";
+  if (!testing::torch_unavailable_reason().empty()) GTEST_SKIP() << testing::torch_unavailable_reason();
+  const std::string python = testing::python_interpreter();
   const std::filesystem::path dir =
       std::filesystem::temp_directory_path() / ("rosetta_pool_oracle_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);

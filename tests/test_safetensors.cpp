@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "runtime/safetensors.h"
+#include "tests/support/python.h"
 #include "tests/support/cuda.h"
 #include "tests/support/safetensors_cases.h"
 #include "tests/support/temp_dir.h"
@@ -299,10 +300,9 @@ else:
     assert end == len(data), "trailing data"
 )PY";
 
-// Runs the oracle; returns its exit status, or skips the test when /usr/bin/python3 or numpy is missing.
+// Runs the oracle; returns its exit status (77: numpy missing; -1: the interpreter did not run).
 int run_python_oracle(const TempDir& dir, const std::string& mode, const std::string& path) {
-  const std::string python = "/usr/bin/python3";
-  if (!std::filesystem::exists(python)) return -1;
+  const std::string python = testing::python_interpreter();
   const std::string script = dir.file("oracle.py");
   testing::write_file(script, kPythonOracle);
   const int status = std::system((python + " '" + script + "' " + mode + " '" + path + "'").c_str());
@@ -332,7 +332,7 @@ TEST(SafetensorsOracle, ReadsAFileWrittenByPython) {
   TempDir dir;
   const std::string path = dir.file("python.safetensors");
   const int status = run_python_oracle(dir, "write", path);
-  if (status == 77 || status == -1) GTEST_SKIP() << "/usr/bin/python3 with numpy is not available";
+  if (status == 77 || status == -1) GTEST_SKIP() << testing::python_interpreter() << " with numpy is not available";
   ASSERT_EQ(status, 0);
   const SafetensorsFile file = SafetensorsFile::open(path);
   EXPECT_EQ(file.metadata(), (SafetensorsMetadata{{"writer", "python"}}));
@@ -344,7 +344,7 @@ TEST(SafetensorsOracle, PythonReadsOurFile) {
   const std::string path = dir.file("rosetta.safetensors");
   write_safetensors(path, oracle_tensors(), {{"writer", "rosetta"}});
   const int status = run_python_oracle(dir, "check", path);
-  if (status == 77 || status == -1) GTEST_SKIP() << "/usr/bin/python3 with numpy is not available";
+  if (status == 77 || status == -1) GTEST_SKIP() << testing::python_interpreter() << " with numpy is not available";
   EXPECT_EQ(status, 0) << "the Python reader rejected the file (its assertion is printed above)";
 }
 
