@@ -22,6 +22,8 @@ void check_options(const SyntheticImagesOptions& o) {
                                                                 << o.width << ")");
   ROSETTA_CHECK(o.num_classes >= 2, "synthetic sets need at least 2 classes, got " << o.num_classes);
   ROSETTA_CHECK(o.noise >= 0.0f, "synthetic noise must be >= 0, got " << o.noise);
+  ROSETTA_CHECK(o.label_noise >= 0.0f && o.label_noise <= 1.0f,
+                "synthetic label noise must be in [0, 1], got " << o.label_noise);
 }
 
 // Corner-aligned position of output index i of `size` on the control grid: (cell, fraction within it).
@@ -58,6 +60,15 @@ Dataset make_split(const SyntheticImagesOptions& o, const Tensor& prototypes, st
       const float byte = static_cast<float>((word >> (8 * (k & 3))) & 0xffu);
       const float value = p[j] + o.noise * ((byte + 0.5f) / 128.0f - 1.0f);  // noise in (-noise, +noise)
       out[k] = static_cast<std::uint8_t>(std::clamp(std::lround(255.0f * value), 0L, 255L));
+    }
+  }
+
+  const std::uint64_t flip_stream = philox_step_stream(kSyntheticFlipUse, split);
+  for (std::int64_t i = 0; i < n; ++i) {
+    const std::uint64_t draw = 2 * static_cast<std::uint64_t>(i);
+    if (philox_uniform(o.seed, flip_stream, draw) < o.label_noise) {
+      labels[i] = static_cast<std::int32_t>(philox_u32(o.seed, flip_stream, draw + 1) %
+                                            static_cast<std::uint32_t>(o.num_classes));
     }
   }
   return data;

@@ -17,6 +17,7 @@ SyntheticImagesOptions small(std::uint64_t seed) {
   o.train_examples = 2000;
   o.test_examples = 500;
   o.seed = seed;
+  o.label_noise = 0.0f;  // exact labels for the tests below; LabelNoiseRedrawsTheDocumentedFraction covers it
   return o;
 }
 
@@ -165,6 +166,21 @@ TEST(Synthetic, ClassesAreSeparable) {
   EXPECT_FALSE(std::equal(s.train.inputs.data<std::uint8_t>() + first * pixels,
                           s.train.inputs.data<std::uint8_t>() + (first + 1) * pixels,
                           s.train.inputs.data<std::uint8_t>() + second * pixels));
+}
+
+TEST(Synthetic, LabelNoiseRedrawsTheDocumentedFraction) {
+  SyntheticImagesOptions clean = small(21);
+  SyntheticImagesOptions noisy = clean;
+  noisy.label_noise = 0.25f;
+  const DatasetSplits a = synthetic_images(clean), b = synthetic_images(noisy);
+  EXPECT_TRUE(same_bytes(a.train.inputs, b.train.inputs)) << "label noise must not change the images";
+  std::int64_t changed = 0;
+  for (std::int64_t i = 0; i < a.train.size(); ++i)
+    changed += a.train.labels.data<std::int32_t>()[i] != b.train.labels.data<std::int32_t>()[i];
+  // Expected fraction 0.25 * 0.9 = 0.225 of 2000; the binomial standard deviation is ~9.3 examples, so +-5
+  // standard deviations (+-47) is never crossed by chance.
+  EXPECT_NEAR(double(changed), 0.225 * 2000, 47.0);
+  EXPECT_EQ(SyntheticImagesOptions{}.label_noise, 0.25f);
 }
 
 TEST(Synthetic, RejectsBadOptions) {

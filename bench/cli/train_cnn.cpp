@@ -27,6 +27,7 @@ DatasetSplits load_data(const TrainCnnOptions& o) {
   synthetic.train_examples = o.synthetic_train;
   synthetic.test_examples = o.synthetic_test;
   synthetic.seed = o.common.seed;
+  synthetic.label_noise = o.synthetic_label_noise;
   return synthetic_images(synthetic);
 }
 
@@ -46,6 +47,9 @@ void add_train_cnn_command(CLI::App& train, TrainCnnOptions& o) {
                   "write the data set in CIFAR-10 binary format to this directory (for the peers) and exit");
   cmd->add_option("--synthetic-train", o.synthetic_train, "synthetic training examples")->capture_default_str();
   cmd->add_option("--synthetic-test", o.synthetic_test, "synthetic test examples")->capture_default_str();
+  cmd->add_option("--synthetic-label-noise", o.synthetic_label_noise,
+                  "fraction of synthetic labels redrawn at random (caps accuracy at 1 - 0.9 x this)")
+      ->capture_default_str();
   cmd->callback([&o] { run_train_cnn(o); });
 }
 

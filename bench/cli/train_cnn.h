@@ -19,6 +19,7 @@ struct TrainCnnOptions {
   bool no_dropout = false;
   std::string export_data_dir;  // write the data set as CIFAR-10 binary files and stop
   std::int64_t synthetic_train = 50000, synthetic_test = 10000;
+  float synthetic_label_noise = 0.25f;  // datasets/synthetic.h
 };
 
 // Registers the command's flags on `app`; the callback runs the workload.
