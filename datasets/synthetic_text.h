@@ -18,7 +18,8 @@
 //   p[k + below(L-1-k)]; then row[p[k]] = own[below(signal_words)] for k < s, else other[below(signal_words)];
 //   row[t] = 0 for t >= L (padding after the text).
 // A background word is a sentiment word with probability 2 * signal_words / (vocabulary - 3) (~0.17%), so the
-// set is learnable but not perfectly: a bag-of-tokens classifier reaches well above 90%, a GRU likewise.
+// set is learnable but not trivially: a bag-of-tokens perceptron trained on 2000 examples scores ~97% on 1000 test
+// examples (tests/test_synthetic_text.cpp), chance being 50%.
 #pragma once
 #include <cstdint>
 

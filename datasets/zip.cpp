@@ -280,7 +280,8 @@ std::vector<std::uint8_t> ZipArchive::read(const ZipMember& m, std::uint64_t max
                               << m.uncompressed_size << " uncompressed bytes");
   }
   File file = open_for_reading(path_);
-  if (m.local_header_offset + kLocalBytes > central_directory_offset_) {
+  if (m.local_header_offset > central_directory_offset_ ||
+      central_directory_offset_ - m.local_header_offset < kLocalBytes) {
     ROSETTA_INPUT_ERROR(where << ": local header at byte " << m.local_header_offset
                               << " lies outside the member data (before byte " << central_directory_offset_ << ")");
   }

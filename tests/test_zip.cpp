@@ -180,6 +180,39 @@ TEST(Zip, ReadsPythonArchivesExactly) {
   EXPECT_EQ(to_string(descriptor.read(descriptor.members()[0])), testing::read_file(dir.file("expected_dd.bin")));
 }
 
+// Sizes and offset moved into a zip64 extra field (what writers do for members over 4 GiB), in rosetta's archive.
+TEST(Zip, Zip64ExtraFieldsReplaceTheSentinels) {
+  TempDir dir;
+  const std::vector<std::uint8_t> data = payload(1000, 3);
+  write_zip_stored(dir.file("one.zip"), {{"one.bin", data.data(), data.size()}});
+  const std::string plain = testing::read_file(dir.file("one.zip"));
+  const std::size_t central = 30 + 7 + 1000, end = plain.size() - 22;
+  auto with_extra = [&](std::uint64_t offset) {
+    std::string b = plain.substr(0, central + 46 + 7);
+    for (std::size_t field : {central + 20, central + 24, central + 42}) put_u32(b, field, 0xffffffffu);
+    put_u16(b, central + 30, 28);
+    std::string extra(28, '\0');
+    put_u16(extra, 0, 0x0001);
+    put_u16(extra, 2, 24);
+    for (int i = 0; i < 8; ++i) {
+      extra[4 + i] = static_cast<char>((1000ull >> (8 * i)) & 0xff);
+      extra[12 + i] = static_cast<char>((1000ull >> (8 * i)) & 0xff);
+      extra[20 + i] = static_cast<char>((offset >> (8 * i)) & 0xff);
+    }
+    b += extra + plain.substr(end);
+    put_u32(b, b.size() - 22 + 12, 46 + 7 + 28);  // central directory size
+    return b;
+  };
+  testing::write_file(dir.file("zip64.zip"), with_extra(0));
+  const ZipArchive zip = ZipArchive::open(dir.file("zip64.zip"));
+  EXPECT_EQ(zip.members()[0].uncompressed_size, 1000u);
+  EXPECT_EQ(zip.read(zip.members()[0]), data);
+  expect_message(error_of(dir, with_extra(std::uint64_t{1} << 62)), {"bad.zip", "'one.bin'", "outside the member data"});
+  std::string short_extra = with_extra(0);
+  put_u16(short_extra, central + 46 + 7 + 2, 16);  // room for two of the three replaced values
+  expect_message(error_of(dir, short_extra), {"bad.zip", "'one.bin'", "zip64 extra field too short"});
+}
+
 TEST(Zip, MissingOrNonZipFile) {
   TempDir dir;
   expect_message(input_error([&] { ZipArchive::open(dir.file("nothing.zip")); }), {"nothing.zip", "no such file"});
