@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <memory>
-#include <sstream>
 
 #include "datasets/bytes.h"
 #include "runtime/error.h"
@@ -59,8 +58,7 @@ struct Object {
   bool frozen = false;              // list: placed in a container, takes no more elements
   bool built = false;               // dtype, ndarray: BUILD applied
   int depth = 1;                    // containers: 1 + the deepest element
-  std::shared_ptr<Object> elements; // ndarray: the list of its elements (after BUILD)
-  std::int64_t length = 0;          // ndarray: n of shape (n,)
+  std::shared_ptr<Object> elements; // ndarray: the list of its n elements (after BUILD)
 };
 
 int depth_of(const Value& v) { return v.object ? v.object->depth : 0; }
@@ -414,7 +412,6 @@ class Machine {
     const std::int64_t have = static_cast<std::int64_t>(data.object->items.size() + data.object->ints.size());
     if (n != have) fail("shape (" + std::to_string(n) + ",) but " + std::to_string(have) + " elements");
     object.elements = data.object;
-    object.length = n;
   }
 
   // Executes the opcode op_; true at STOP.

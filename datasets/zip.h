@@ -5,7 +5,8 @@
 // a single-disk archive whose central directory lies inside the file, before that record) and parses every
 // central directory entry; names are unique, members unencrypted, methods 0 or 8. Zip64 is supported where
 // numpy uses it: the zip64 extra field (0x0001) of central and local headers (np.savez always writes one in
-// the local header). Zip64 *end records* (archives over 4 GiB or 65535 members) are rejected. Sizes and the
+// the local header). An end record that defers to a zip64 end record (0xffff / 0xffffffff in its counts, size
+// or offset: archives over 4 GiB or 65535 members) is rejected. Sizes and the
 // CRC-32 come from the central directory (so data descriptors, flag bit 3, need no special case); the local
 // header only locates the data and must repeat the member's name and method.
 // read() never trusts a declared size: a member's declared and compressed sizes are capped (1 GiB by default),
@@ -45,7 +46,6 @@ class ZipArchive {
   static ZipArchive open(const std::string& path);
 
   const std::string& path() const { return path_; }
-  std::uint64_t file_size() const { return file_size_; }
   // In central directory order.
   const std::vector<ZipMember>& members() const { return members_; }
   // The member called `name`, or nullptr.
