@@ -1,5 +1,5 @@
 // Dataset: a labelled set of fixed-shape examples held in host memory, shared by every reader (CIFAR-10 binary,
-// the synthetic stand-ins, later Keras imdb.npz) and consumed by the Batcher.
+// Keras imdb.npz, the synthetic stand-ins) and consumed by the Batcher.
 // Invariants: `inputs` and `labels` are CPU tensors with the same leading dimension N; every label lies in
 // [0, num_classes). Inputs are stored compactly and decoded per batch: u8 inputs are pixel bytes that a batch
 // delivers as f32 x / 255 (the seed's preprocessing, correctly rounded float division); f32 and i32 inputs

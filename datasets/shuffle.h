@@ -21,6 +21,9 @@ constexpr std::uint32_t kSyntheticPrototypeUse = 0x73796e50u;  // "synP": low wo
 constexpr std::uint32_t kSyntheticLabelUse = 0x73796e4cu;      // "synL": low word = split (0 train, 1 test)
 constexpr std::uint32_t kSyntheticNoiseUse = 0x73796e4eu;      // "synN": low word = split (0 train, 1 test)
 constexpr std::uint32_t kSyntheticFlipUse = 0x73796e46u;       // "synF": low word = split (0 train, 1 test)
+constexpr std::uint32_t kSyntheticTextWordsUse = 0x74787457u;  // "txtW": low word 0
+constexpr std::uint32_t kSyntheticTextLabelUse = 0x7478744cu;  // "txtL": low word = split (0 train, 1 test)
+constexpr std::uint32_t kSyntheticTextTokenUse = 0x74787454u;  // "txtT": low word = split (0 train, 1 test)
 
 // Reads the words of one Philox stream in order.
 class PhiloxWords {

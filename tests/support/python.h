@@ -1,6 +1,7 @@
 // Python oracles for tests: runs a short script with the interpreter that has torch and reads back the
 // numbers it prints. The interpreter is $ROSETTA_PYTHON, else /usr/bin/python3 (on the build machines the first
-// python3 on PATH has no torch). Oracle tests skip, with the reason, when `import torch` fails there.
+// python3 on PATH has no torch). Oracle tests skip, with the reason, when `import torch` (or, for the file-format
+// tests, `import numpy`) fails there.
 #pragma once
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -54,6 +55,16 @@ inline const std::string& torch_unavailable_reason() {
   return reason;
 }
 
+// Empty when the interpreter imports numpy; otherwise why it cannot be used. Probed once.
+inline const std::string& numpy_unavailable_reason() {
+  static const std::string reason = [] {
+    const PythonRun run = run_python("import numpy\nprint(numpy.__version__)\n");
+    if (run.status == 0) return std::string();
+    return python_interpreter() + " cannot import numpy (set ROSETTA_PYTHON to one that can): " + run.output;
+  }();
+  return reason;
+}
+
 // Every whitespace-separated number the script printed, in order; fails the test if the script failed.
 inline std::vector<double> python_numbers(const std::string& script) {
   const PythonRun run = run_python(script);
@@ -82,5 +93,12 @@ inline std::string python_list(const std::vector<float>& values) {
   do {                                                                           \
     if (!::rosetta::testing::torch_unavailable_reason().empty()) {               \
       GTEST_SKIP() << ::rosetta::testing::torch_unavailable_reason();            \
+    }                                                                            \
+  } while (0)
+
+#define ROSETTA_REQUIRE_NUMPY()                                                  \
+  do {                                                                           \
+    if (!::rosetta::testing::numpy_unavailable_reason().empty()) {               \
+      GTEST_SKIP() << ::rosetta::testing::numpy_unavailable_reason();            \
     }                                                                            \
   } while (0)
