@@ -54,6 +54,8 @@ class ConvBn {
   const Tensor& forward(const Context& ctx, const Tensor& x, const Tensor* residual);
 
   const Shape& output_shape() const { return y_.shape(); }
+  const kernels::ConvPlan& plan() const { return plan_; }
+  const std::string& name() const { return params_.name(weight_); }  // "<conv name>.weight"
   bool fused() const { return fused_; }
   const Shape& weight_shape() const;  // (K, C, R, S)
   std::int64_t out_channels() const { return out_channels_; }
