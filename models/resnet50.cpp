@@ -71,7 +71,8 @@ void ConvBn::setup(const Context& ctx, const Shape& input, const ResNet50Options
   plan_ = kernels::make_conv_plan(ctx, shape, conv);
   fold_ = options.fold_bn;
   fused_ = options.fold_bn && options.fuse && kernels::conv_bias_activation_supported(plan_, relu_);
-  y_ = Tensor::empty({shape.n, shape.k, shape.out_h(), shape.out_w()}, DType::f32, ctx.device());
+  // Zeroed: the fused forward without a residual passes y as its z with scale 0, so y must hold no NaN.
+  y_ = Tensor::zeros({shape.n, shape.k, shape.out_h(), shape.out_w()}, DType::f32, ctx.device());
 }
 
 void ConvBn::fold_into(const Tensor& weight, const Tensor& bias) const {
