@@ -1,4 +1,5 @@
-// BatchNorm inference kernels: the CPU reference (kernels/cpu) and the CUDA twin (kernels/cuda), one signature (kernels/batchnorm.inc).
+// BatchNorm inference kernels: the CPU reference (kernels/cpu) and the CUDA twin (kernels/cuda), one signature
+// (kernels/batchnorm.inc).
 #pragma once
 #include <cstdint>
 

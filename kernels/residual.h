@@ -1,4 +1,5 @@
-// Residual epilogue kernels: the CPU reference (kernels/cpu) and the CUDA twin (kernels/cuda), one signature (kernels/residual.inc).
+// Residual epilogue kernels: the CPU reference (kernels/cpu) and the CUDA twin (kernels/cuda), one signature
+// (kernels/residual.inc).
 #pragma once
 #include <cstdint>
 

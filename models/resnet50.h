@@ -47,8 +47,8 @@ class ConvBn {
   ConvBn(ParameterSet& params, const std::string& conv_name, const std::string& bn_name, std::int64_t in_channels,
          std::int64_t out_channels, int kernel, int stride, int pad, bool relu);
 
-  // Plans the convolution for `input` (N, C, H, W), allocates the output; folded weight and bias (when fold_bn) are
-  // views into the model's folded arena, set by the model through folded_slots().
+  // Plans the convolution (forward-only) for `input` (N, C, H, W) and allocates the output (zeroed). With fold_bn
+  // the model then hands the unit its folded weight and bias through use_folded().
   void setup(const Context& ctx, const Shape& input, const ResNet50Options& options);
   // y = act(bn(conv(x)) + residual) (residual may be null).
   const Tensor& forward(const Context& ctx, const Tensor& x, const Tensor* residual);
