@@ -29,6 +29,8 @@ struct ConvOptions {
   Precision precision = Precision::fp32;  // fp32: CUDNN_FMA_MATH; tf32: CUDNN_TENSOR_OP_MATH allowed
   bool autotune = true;                   // false: cudnnGetConvolution*Algorithm_v7 heuristics (the ablation)
   bool deterministic = false;             // true: only algorithms cuDNN reports as deterministic (no atomics)
+  bool forward_only = false;              // true: plan (search, cache) the forward pass only; the backward
+                                          // passes of such a plan throw (inference models)
 };
 
 struct CudnnConvState;  // defined in kernels/cuda; null on the CPU
@@ -41,6 +43,11 @@ struct ConvPlan {
 
 // Builds the plan for ctx's device (the autotuning search, if any, happens here).
 ConvPlan make_conv_plan(const Context& ctx, const ConvShape& shape, const ConvOptions& options);
+
+// Whether conv2d_bias_activation_forward can run `plan` with (relu) or without (identity) the ReLU: always on
+// the CPU; on CUDA, cudnnConvolutionBiasActivationForward takes the identity activation only with the
+// IMPLICIT_PRECOMP_GEMM forward algorithm, ReLU with any.
+bool conv_bias_activation_supported(const ConvPlan& plan, bool relu);
 
 namespace cpu {
 #include "kernels/conv.inc"

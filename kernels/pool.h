@@ -1,4 +1,4 @@
-// Max pooling: CPU reference and CUDA twin, one signature.
+// Max pooling and global average pooling: CPU reference and CUDA twin, one signature.
 #pragma once
 #include <cstdint>
 

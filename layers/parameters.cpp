@@ -10,10 +10,10 @@ int ParameterSet::declare(const std::string& name, const Shape& shape) {
   return size() - 1;
 }
 
-void ParameterSet::allocate(Device device) {
+void ParameterSet::allocate(Device device, bool gradients) {
   ROSETTA_CHECK(!allocated(), "parameter arena allocated twice");
   values_ = Tensor::zeros({arena_elements_}, DType::f32, device);
-  grads_ = Tensor::zeros({arena_elements_}, DType::f32, device);
+  if (gradients) grads_ = Tensor::zeros({arena_elements_}, DType::f32, device);
 }
 
 int ParameterSet::find(const std::string& name) const {
@@ -28,7 +28,7 @@ Tensor ParameterSet::value(int i) const {
 }
 
 Tensor ParameterSet::grad(int i) const {
-  ROSETTA_CHECK(allocated(), "gradient of " << name(i) << " read before the arena was allocated");
+  ROSETTA_CHECK(grads_.defined(), "gradient of " << name(i) << " read from a set without a gradient arena");
   return grads_.view(entries_[i].offset, entries_[i].shape);
 }
 
@@ -38,6 +38,9 @@ std::int64_t ParameterSet::parameter_elements() const {
   return n;
 }
 
-void ParameterSet::zero_grads(const Context& ctx) { grads_.zero(ctx.stream()); }
+void ParameterSet::zero_grads(const Context& ctx) {
+  ROSETTA_CHECK(grads_.defined(), "zero_grads on a set without a gradient arena");
+  grads_.zero(ctx.stream());
+}
 
 }  // namespace rosetta

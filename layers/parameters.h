@@ -20,8 +20,9 @@ class ParameterSet {
 
   // Declares a parameter and returns its index. Only before allocate().
   int declare(const std::string& name, const Shape& shape);
-  // Creates both arenas on `device`, zero-filled.
-  void allocate(Device device);
+  // Creates both arenas on `device`, zero-filled. Without `gradients` (inference models) there is no gradient
+  // arena: grad() and zero_grads() throw.
+  void allocate(Device device, bool gradients = true);
   bool allocated() const { return values_.defined(); }
 
   int size() const { return static_cast<int>(entries_.size()); }

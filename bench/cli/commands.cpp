@@ -6,6 +6,7 @@
 #include <exception>
 #include <string>
 
+#include "bench/cli/extract_resnet50.h"
 #include "bench/cli/info.h"
 #include "bench/cli/inspect.h"
 #include "bench/cli/train_cnn.h"
@@ -28,6 +29,11 @@ int run(int argc, char** argv) {
   train->require_subcommand(1);
   TrainCnnOptions cnn;
   add_train_cnn_command(*train, cnn);
+
+  CLI::App* extract = app.add_subcommand("extract", "extract features with a pretrained network: resnet50");
+  extract->require_subcommand(1);
+  ExtractResNet50Options resnet50;
+  add_extract_resnet50_command(*extract, resnet50);
 
   try {
     app.parse(argc, argv);

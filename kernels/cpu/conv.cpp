@@ -9,7 +9,8 @@
 // columns, which the compiler vectorises. Every output element is a float sum over the depth in ascending order,
 // computed by exactly one thread, so results are bit-identical for any OpenMP thread count and run to run.
 // The im2col buffer is the context's workspace, sized by make_conv_plan: the passes allocate nothing.
-// kernels/reference/conv.h is the definition these passes are tested against.
+// kernels/reference/conv.h is the definition these passes are tested against. The fused bias-activation forward
+// is conv2d_forward followed by one pass over the output.
 #include "kernels/conv.h"
 
 #include <algorithm>
@@ -74,6 +75,15 @@ ConvPlan make_conv_plan(const Context& ctx, const ConvShape& shape, const ConvOp
     ctx.workspace(im2col_bytes(shape));
   }
   return plan;
+}
+
+bool conv_bias_activation_supported(const ConvPlan& plan, bool relu) {
+  if (!plan.cudnn) return true;
+#if ROSETTA_WITH_CUDA
+  return relu || plan.cudnn->of(cuda::ConvPass::forward).algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM;
+#else
+  return relu;
+#endif
 }
 
 namespace cpu {
@@ -212,6 +222,10 @@ void check_cpu_plan(const Context& ctx, const ConvPlan& plan, const char* pass) 
                 pass << " on the CPU needs a CPU context and a CPU plan: " << plan.shape.str());
 }
 
+void check_backward_planned(const ConvPlan& plan, const char* pass) {
+  ROSETTA_CHECK(!plan.options.forward_only, pass << " with a forward-only plan: " << plan.shape.str());
+}
+
 }  // namespace
 
 void conv2d_forward(const Context& ctx, const ConvPlan& plan, const float* x, const float* w, float* y) {
@@ -228,6 +242,7 @@ void conv2d_forward(const Context& ctx, const ConvPlan& plan, const float* x, co
 
 void conv2d_backward_data(const Context& ctx, const ConvPlan& plan, const float* dy, const float* w, float* dx) {
   check_cpu_plan(ctx, plan, "conv2d_backward_data");
+  check_backward_planned(plan, "conv2d_backward_data");
   const ConvShape& s = plan.shape;
   const std::int64_t p = s.out_h() * s.out_w(), crs = s.c * s.r * s.s;
   float* dcol = is_pointwise(s) ? nullptr : im2col_buffer(ctx, s);  // (CRS, P)
@@ -241,6 +256,7 @@ void conv2d_backward_data(const Context& ctx, const ConvPlan& plan, const float*
 
 void conv2d_backward_filter(const Context& ctx, const ConvPlan& plan, const float* x, const float* dy, float* dw) {
   check_cpu_plan(ctx, plan, "conv2d_backward_filter");
+  check_backward_planned(plan, "conv2d_backward_filter");
   const ConvShape& s = plan.shape;
   const std::int64_t p = s.out_h() * s.out_w(), crs = s.c * s.r * s.s;
   float* col_t = im2col_buffer(ctx, s);  // (P, CRS)
@@ -248,6 +264,24 @@ void conv2d_backward_filter(const Context& ctx, const ConvPlan& plan, const floa
     im2col_transposed(s, x + n * s.c * s.h * s.w, col_t);
     gemm(s.k, crs, p, StridedMatrix{dy + n * s.k * p, p, 1}, col_t, crs, dw, crs, n > 0);
   }
+}
+
+void conv2d_bias_activation_forward(const Context& ctx, const ConvPlan& plan, const float* x, const float* w,
+                                    const float* bias, const float* z, float z_scale, bool relu, float* y) {
+  conv2d_forward(ctx, plan, x, w, y);
+  const ConvShape& s = plan.shape;
+  const std::int64_t p = s.out_h() * s.out_w();
+  parallel_for(s.n * s.k, [&](std::int64_t plane) {  // plane = n * K + k
+    const float b = bias[plane % s.k];
+    float* y_plane = y + plane * p;
+    const float* z_plane = z + plane * p;
+    for (std::int64_t i = 0; i < p; ++i) {
+      float v = y_plane[i];
+      if (z_scale != 0.0f) v += z_scale * z_plane[i];
+      v += b;
+      y_plane[i] = relu && v < 0.0f ? 0.0f : v;  // NaN passes, as cuDNN's NaN-propagating ReLU
+    }
+  });
 }
 
 }  // namespace cpu

@@ -12,12 +12,16 @@
 // Algorithm choice, per pass: autotune asks the process-wide cache, else runs cudnnFind*AlgorithmEx with the
 // workspace set to the largest any algorithm of the pass asks for, capped at the free device memory less a
 // margin, and takes the fastest acceptable result; without autotune cudnnGet*Algorithm_v7's first acceptable
-// result that fits in free memory. The passes then run with alpha 1, beta 0 on ctx's cuDNN handle (bound to its
-// main stream) and its workspace, which the plan already grew: the step creates and allocates nothing.
+// result that fits in free memory. A forward-only plan (inference) chooses the forward algorithm alone. The passes
+// then run with alpha 1, beta 0 on ctx's cuDNN handle (bound to its main stream) and its workspace, which the plan
+// already grew: the step creates and allocates nothing. The fused inference forward runs
+// cudnnConvolutionBiasActivationForward with the forward pass's algorithm and the plan's bias and activation
+// descriptors.
 #include "kernels/conv.h"
 
 #include <algorithm>
 #include <memory>
+#include <vector>
 
 #include "kernels/cuda/conv_state.h"
 #include "kernels/elementwise.h"
@@ -39,6 +43,9 @@ CudnnConvState::~CudnnConvState() {
   // Destructors must not throw; a failed destroy at teardown has nothing useful left to report.
   for (cudnnConvolutionDescriptor_t descriptor : conv)
     if (descriptor) cudnnDestroyConvolutionDescriptor(descriptor);
+  if (relu) cudnnDestroyActivationDescriptor(relu);
+  if (identity) cudnnDestroyActivationDescriptor(identity);
+  if (bias) cudnnDestroyTensorDescriptor(bias);
   if (w) cudnnDestroyFilterDescriptor(w);
   if (y) cudnnDestroyTensorDescriptor(y);
   if (x) cudnnDestroyTensorDescriptor(x);
@@ -107,6 +114,15 @@ std::shared_ptr<CudnnConvState> create_descriptors(const ConvShape& shape, Preci
   ROSETTA_CONV_CUDNN_CHECK(cudnnCreateTensorDescriptor(&state->y), shape);
   ROSETTA_CONV_CUDNN_CHECK(cudnnSetTensor4dDescriptor(state->y, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, yn, yk, yh, yw),
                            shape);
+  ROSETTA_CONV_CUDNN_CHECK(cudnnCreateTensorDescriptor(&state->bias), shape);
+  ROSETTA_CONV_CUDNN_CHECK(cudnnSetTensor4dDescriptor(state->bias, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, k, 1, 1),
+                           shape);
+  ROSETTA_CONV_CUDNN_CHECK(cudnnCreateActivationDescriptor(&state->relu), shape);
+  ROSETTA_CONV_CUDNN_CHECK(cudnnSetActivationDescriptor(state->relu, CUDNN_ACTIVATION_RELU, CUDNN_PROPAGATE_NAN, 0.0),
+                           shape);
+  ROSETTA_CONV_CUDNN_CHECK(cudnnCreateActivationDescriptor(&state->identity), shape);
+  ROSETTA_CONV_CUDNN_CHECK(
+      cudnnSetActivationDescriptor(state->identity, CUDNN_ACTIVATION_IDENTITY, CUDNN_PROPAGATE_NAN, 0.0), shape);
   return state;
 }
 
@@ -348,31 +364,34 @@ std::shared_ptr<CudnnConvState> make_cudnn_conv_state(const Context& ctx, const 
                                                       const ConvOptions& options) {
   require_cuda(ctx, shape);
   std::shared_ptr<CudnnConvState> state = create_descriptors(shape, options.precision);
+  // A forward-only plan searches, caches and records the forward pass alone; its backward choices stay unset.
+  const std::vector<ConvPass> passes = options.forward_only ? std::vector<ConvPass>{ConvPass::forward}
+                                                            : std::vector<ConvPass>(std::begin(kPasses), std::end(kPasses));
   ConvAlgorithmChoice chosen[kConvPassCount];
   if (options.autotune) {
     int device = 0;
     ROSETTA_CUDA_CHECK(cudaGetDevice(&device));
     ConvAlgorithmCache& cache = conv_algorithm_cache();
     bool cached[kConvPassCount] = {};
-    for (ConvPass pass : kPasses) {
+    for (ConvPass pass : passes) {
       const std::optional<ConvAlgorithmChoice> hit = cache.find(make_conv_algorithm_key(device, shape, options, pass));
       if (hit) chosen[static_cast<int>(pass)] = *hit;
       cached[static_cast<int>(pass)] = hit.has_value();
     }
-    const bool all_cached = std::all_of(std::begin(cached), std::end(cached), [](bool hit) { return hit; });
+    const bool all_cached = std::all_of(passes.begin(), passes.end(), [&](ConvPass p) { return cached[int(p)]; });
     if (!all_cached) {
       SearchBuffers buffers(ctx, shape);
-      for (ConvPass pass : kPasses)
+      for (ConvPass pass : passes)
         if (!cached[static_cast<int>(pass)])
           chosen[static_cast<int>(pass)] = search_pass(ctx, shape, options, *state, buffers, pass).front();
     }
-    for (ConvPass pass : kPasses) {
+    for (ConvPass pass : passes) {
       apply_choice(ctx, shape, options.precision, *state, pass, chosen[static_cast<int>(pass)]);
       cache.insert(make_conv_algorithm_key(device, shape, options, pass), state->of(pass));
     }
     cache.count_plan(!all_cached);
   } else {
-    for (ConvPass pass : kPasses)
+    for (ConvPass pass : passes)
       apply_choice(ctx, shape, options.precision, *state, pass, heuristic_pass(ctx, shape, options, *state, pass));
   }
   ctx.workspace(state->max_workspace_bytes());
@@ -391,7 +410,8 @@ ConvPlan conv_plan_with_choice(const Context& ctx, const ConvPlan& plan, ConvPas
   const CudnnConvState& original = state_for(ctx, plan, "conv_plan_with_choice");
   std::shared_ptr<CudnnConvState> state = create_descriptors(plan.shape, plan.options.precision);
   for (ConvPass p : kPasses)
-    apply_choice(ctx, plan.shape, plan.options.precision, *state, p, p == pass ? choice : original.of(p));
+    if (!plan.options.forward_only || p == ConvPass::forward || p == pass)
+      apply_choice(ctx, plan.shape, plan.options.precision, *state, p, p == pass ? choice : original.of(p));
   ctx.workspace(state->max_workspace_bytes());
   return ConvPlan{plan.shape, plan.options, state};
 }
@@ -440,6 +460,7 @@ void conv2d_forward(const Context& ctx, const ConvPlan& plan, const float* x, co
 
 void conv2d_backward_data(const Context& ctx, const ConvPlan& plan, const float* dy, const float* w, float* dx) {
   const CudnnConvState& state = state_for(ctx, plan, "conv2d_backward_data");
+  ROSETTA_CHECK(!plan.options.forward_only, "conv2d_backward_data with a forward-only plan: " << plan.shape.str());
   const ConvAlgorithmChoice& choice = state.of(ConvPass::backward_data);
   const std::size_t bytes = static_cast<std::size_t>(choice.workspace_bytes);
   const float one = 1.0f, zero = 0.0f;
@@ -451,6 +472,7 @@ void conv2d_backward_data(const Context& ctx, const ConvPlan& plan, const float*
 
 void conv2d_backward_filter(const Context& ctx, const ConvPlan& plan, const float* x, const float* dy, float* dw) {
   const CudnnConvState& state = state_for(ctx, plan, "conv2d_backward_filter");
+  ROSETTA_CHECK(!plan.options.forward_only, "conv2d_backward_filter with a forward-only plan: " << plan.shape.str());
   const ConvAlgorithmChoice& choice = state.of(ConvPass::backward_filter);
   const std::size_t bytes = static_cast<std::size_t>(choice.workspace_bytes);
   const float one = 1.0f, zero = 0.0f;
@@ -458,6 +480,24 @@ void conv2d_backward_filter(const Context& ctx, const ConvPlan& plan, const floa
                                                           static_cast<cudnnConvolutionBwdFilterAlgo_t>(choice.algo),
                                                           ctx.workspace(bytes), bytes, &zero, state.w, dw),
                            plan.shape);
+}
+
+void conv2d_bias_activation_forward(const Context& ctx, const ConvPlan& plan, const float* x, const float* w,
+                                    const float* bias, const float* z, float z_scale, bool relu, float* y) {
+  const CudnnConvState& state = state_for(ctx, plan, "conv2d_bias_activation_forward");
+  ROSETTA_CHECK(conv_bias_activation_supported(plan, relu),
+                "cuDNN's fused forward runs the identity activation only with IMPLICIT_PRECOMP_GEMM, not "
+                    << conv_algorithm_name(ConvPass::forward, state.of(ConvPass::forward).algo) << ": "
+                    << plan.shape.str());
+  const ConvAlgorithmChoice& choice = state.of(ConvPass::forward);
+  const std::size_t bytes = static_cast<std::size_t>(choice.workspace_bytes);
+  const float one = 1.0f;
+  ROSETTA_CONV_CUDNN_CHECK(
+      cudnnConvolutionBiasActivationForward(ctx.cudnn(), &one, state.x, x, state.w, w, state.conv[0],
+                                            static_cast<cudnnConvolutionFwdAlgo_t>(choice.algo), ctx.workspace(bytes),
+                                            bytes, &z_scale, state.y, z, state.bias, bias,
+                                            relu ? state.relu : state.identity, state.y, y),
+      plan.shape);
 }
 
 }  // namespace cuda

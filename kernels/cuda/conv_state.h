@@ -22,7 +22,10 @@ struct CudnnConvState {
   cudnnTensorDescriptor_t y = nullptr;                           // (N, K, OH, OW); also dy
   cudnnFilterDescriptor_t w = nullptr;                           // (K, C, R, S); also dw
   cudnnConvolutionDescriptor_t conv[cuda::kConvPassCount] = {};  // by ConvPass
-  cuda::ConvAlgorithmChoice choice[cuda::kConvPassCount];        // by ConvPass
+  cuda::ConvAlgorithmChoice choice[cuda::kConvPassCount];        // by ConvPass; only forward in a forward-only plan
+  cudnnTensorDescriptor_t bias = nullptr;                        // (1, K, 1, 1): the fused forward's bias
+  cudnnActivationDescriptor_t relu = nullptr;                    // the fused forward's activations, NaN-propagating
+  cudnnActivationDescriptor_t identity = nullptr;
 
   CudnnConvState() = default;
   CudnnConvState(const CudnnConvState&) = delete;
@@ -30,7 +33,7 @@ struct CudnnConvState {
   ~CudnnConvState();
 
   const cuda::ConvAlgorithmChoice& of(cuda::ConvPass pass) const { return choice[static_cast<int>(pass)]; }
-  // The largest of the three passes' workspaces: what make_conv_plan grows the context's workspace to.
+  // The largest of the planned passes' workspaces: what make_conv_plan grows the context's workspace to.
   std::size_t max_workspace_bytes() const;
 };
 

@@ -1,7 +1,8 @@
 // CUDA twin of max pooling (kernels/pool.inc). One thread per output in the forward, one per input element in the
 // backward (a gather over the windows that cover it: no atomics, deterministic). Each thread performs exactly the
 // comparisons and float additions of kernels/reference/pool.h in the same order, so results, argmax included,
-// are bit-identical to the CPU twin.
+// are bit-identical to the CPU twin. Global average pooling: one thread per (n, c) output, the CPU twin's float sum
+// in the same order (consecutive threads read consecutive channels in NHWC, consecutive planes in NCHW).
 #include <limits>
 
 #include "kernels/cuda/launch.h"
@@ -69,6 +70,18 @@ __global__ void maxpool2d_backward_kernel(const float* dy, const std::int32_t* a
   }
 }
 
+__global__ void global_avgpool_kernel(const float* x, float* y, std::int64_t c, std::int64_t hw,
+                                      std::int64_t channel_stride, std::int64_t position_stride, std::int64_t outputs) {
+  for (std::int64_t out = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; out < outputs;
+       out += std::int64_t(blockDim.x) * gridDim.x) {
+    const std::int64_t image = out / c, ch = out % c;
+    const float* x_nc = x + image * c * hw + ch * channel_stride;
+    float sum = 0.0f;
+    for (std::int64_t i = 0; i < hw; ++i) sum = __fadd_rn(sum, x_nc[i * position_stride]);
+    y[out] = __fdiv_rn(sum, static_cast<float>(hw));
+  }
+}
+
 }  // namespace
 
 void maxpool2d_forward(const Context& ctx, const float* x, float* y, std::int32_t* argmax, std::int64_t n,
@@ -95,6 +108,17 @@ void maxpool2d_backward(const Context& ctx, const float* dy, const std::int32_t*
                                                                              stride, pad, inputs);
   ROSETTA_LAUNCH_CHECK("maxpool2d_backward (" << n << ", " << c << ", " << h << ", " << w << ") window " << window
                                               << " stride " << stride << " pad " << pad);
+}
+
+void global_avgpool_forward(const Context& ctx, const float* x, float* y, std::int64_t n, std::int64_t c,
+                            std::int64_t hw, bool channels_last) {
+  ROSETTA_CHECK(n >= 0 && c > 0 && hw > 0, "global average pooling of (" << n << ", " << c << ", " << hw << ")");
+  const std::int64_t outputs = n * c;
+  if (outputs == 0) return;
+  global_avgpool_kernel<<<grid_for(outputs), kThreads, 0, ctx.stream()>>>(x, y, c, hw, channels_last ? 1 : hw,
+                                                                          channels_last ? c : 1, outputs);
+  ROSETTA_LAUNCH_CHECK("global_avgpool_forward (" << n << ", " << c << ", " << hw << ")"
+                                                  << (channels_last ? " channels-last" : ""));
 }
 
 }  // namespace rosetta::kernels::cuda

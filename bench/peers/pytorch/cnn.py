@@ -31,19 +31,16 @@ Invariants:
 """
 
 import argparse
-import datetime
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import time
-import warnings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import cifar10  # noqa: E402
+import record as record_fields  # noqa: E402
 import safetensors_io  # noqa: E402
 
 import torch  # noqa: E402
@@ -121,31 +118,10 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
-def atomic_write_text(path, text):
-    """Writes `text` to a temporary file beside `path`, then renames it over `path`."""
-    folder = os.path.dirname(os.path.abspath(path))
-    descriptor, temporary = tempfile.mkstemp(prefix=".tmp-", dir=folder)
-    try:
-        with os.fdopen(descriptor, "w") as f:
-            f.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-
-
 def set_precision(precision):
     """Sets both TF32 switches explicitly and returns them as read back: (cuBLAS matmul, cuDNN)."""
     allow = precision == "tf32"
-    # Only the legacy switches, as the workload specifies: torch >= 2.9 also has fp32_precision, and mixing the
-    # two APIs makes later reads (by torch.compile, too) raise. From 2.9 the legacy setters may warn that they
-    # are to be deprecated; they still set the state (read back below), so that one warning is silenced.
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*TF32")
-        torch.backends.cuda.matmul.allow_tf32 = allow
-        torch.backends.cudnn.allow_tf32 = allow
-        state = (bool(torch.backends.cuda.matmul.allow_tf32), bool(torch.backends.cudnn.allow_tf32))
+    state = record_fields.set_tf32(allow)
     if state != (allow, allow):
         raise UsageError("--precision %s: TF32 switches read back as matmul=%s cudnn=%s (an environment override?)"
                          % (precision, state[0], state[1]))
@@ -206,27 +182,6 @@ class Feeder:
 def synchronize(device):
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-
-
-def cudnn_version_string():
-    """torch.backends.cudnn.version() as "major.minor.patch" (cuDNN 9 encodes M*10000+m*100+p, 8: M*1000+m*100+p)."""
-    version = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
-    if not version:
-        return None
-    if version >= 90000:
-        return "%d.%d.%d" % (version // 10000, version % 10000 // 100, version % 100)
-    return "%d.%d.%d" % (version // 1000, version % 1000 // 100, version % 100)
-
-
-def command_output(arguments):
-    """First line of a command's stdout, or None when it is missing or fails."""
-    try:
-        result = subprocess.run(arguments, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=20,
-                                universal_newlines=True)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    lines = result.stdout.strip().splitlines()
-    return lines[0].strip() if result.returncode == 0 and lines else None
 
 
 def train(args, model, step_model, optimizer, feeder, num_train, device):
@@ -334,7 +289,7 @@ def run(args):
     else:
         step_model = torch.compile(model, mode="reduce-overhead" if args.mode == "compile-cudagraphs" else None)
 
-    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    device_name = record_fields.device_name(device)
     print("cnn: torch %s on %s, mode %s, precision %s (matmul TF32 %s, cuDNN TF32 %s), cudnn.benchmark %s, "
           "channels_last %s, batch %d, epochs %d, shuffle %s, dropout %s"
           % (torch.__version__, device_name, args.mode, args.precision, matmul_tf32, cudnn_tf32,
@@ -352,18 +307,8 @@ def run(args):
     seconds_total = sum(epoch_seconds)
     steady_seconds = sum(epoch_seconds[1:]) if len(epoch_seconds) > 1 else None
     steady_images = sum(epoch_steps[1:]) * args.batch
-    record = {
-        "workload": "cnn",
-        "framework": "pytorch",
-        "framework_version": str(torch.__version__),
-        "mode": args.mode,
-        "device": device_name,
-        "driver": command_output(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"])
-        if device.type == "cuda" else None,
-        "cuda": torch.version.cuda,
-        "cudnn": cudnn_version_string(),
-        "precision": args.precision,
-        "batch": args.batch,
+    record = record_fields.base_record("cnn", device, args.mode, args.precision, args.batch)
+    record.update({
         "epochs": len(epoch_seconds),
         "steps": len(losses),
         "seconds_total": seconds_total,
@@ -372,13 +317,10 @@ def run(args):
         "images_per_second": steady_images / steady_seconds if steady_seconds else None,
         "test_accuracy": accuracy,
         "final_loss": float(losses[-1]),
-        # ROSETTA_COMMIT names the commit where the tree has no .git (a copy carried to a GPU host).
-        "commit": os.environ.get("ROSETTA_COMMIT") or command_output(["git", "-C", HERE, "rev-parse", "HEAD"]),
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "channels_last": bool(args.channels_last),
         "cudnn_benchmark": args.cudnn_benchmark == "on",
         "data": args.data_name,
-    }
+    })
     print("cnn: %d steps in %.3f s (without the first epoch: %s s, %s images/s), final loss %.6f, test accuracy %s"
           % (record["steps"], seconds_total,
              "%.3f" % steady_seconds if steady_seconds else "n/a",
@@ -386,9 +328,10 @@ def run(args):
              record["final_loss"], "%.4f" % accuracy if accuracy is not None else "n/a"), flush=True)
 
     if args.log_steps:
-        atomic_write_text(args.log_steps, "".join("%d %.9g\n" % (i + 1, float(v)) for i, v in enumerate(losses)))
+        lines = "".join("%d %.9g\n" % (i + 1, float(v)) for i, v in enumerate(losses))
+        record_fields.atomic_write_text(args.log_steps, lines)
     if args.json:
-        atomic_write_text(args.json, json.dumps(record, indent=2) + "\n")
+        record_fields.atomic_write_text(args.json, json.dumps(record, indent=2) + "\n")
     return record
 
 

@@ -1,0 +1,132 @@
+// Google Benchmark of the ResNet-50 feature extractor's forward (models/resnet50.h), the workload's unit of work.
+//
+// GPU, 224x224 images: the forward at batch 1, 32, 64, 128 and 256 in each precision (fp32, tf32) and layout (nchw)
+// with every optimisation on (BN folded, fused bias/residual/ReLU, autotuned algorithms, the forward replayed from a
+// CUDA graph): "gpu/<precision>/<layout>/batch:<B>". The ablations at batch 32, each with one switch off:
+// "gpu/<precision>/nchw/batch:32/no-<switch>" for graph, fuse, fold-bn and autotune. Timed with CUDA events around
+// each forward (manual time). Each benchmark builds its model (random weights), plans it, runs 3 untimed forwards
+// and then a fixed number of timed ones, so setup and autotuning stay outside the timing and only one model at a
+// time holds device memory.
+// CPU: batch 1 of 64x64 images through the CPU twins (real time), to follow the reference path's cost.
+// Counter: images/s.
+//
+// Run: build with -DROSETTA_BENCHMARKS=ON, then ./build/bench/bench_resnet50 [--benchmark_filter=gpu/fp32].
+// GPU benchmarks are registered only when a device is present.
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <string>
+
+#include "models/resnet50.h"
+#include "runtime/cuda_graph.h"
+#include "runtime/device.h"
+#include "runtime/timer.h"
+
+namespace rosetta {
+namespace {
+
+constexpr int kWarmupForwards = 3;
+
+struct Variant {
+  const char* suffix;  // "" or "/no-<switch>"
+  bool graph, fuse, fold_bn, autotune;
+};
+constexpr Variant kAllOn{"", true, true, true, true};
+constexpr Variant kAblations[] = {{"/no-graph", false, true, true, true},
+                                  {"/no-fuse", true, false, true, true},
+                                  {"/no-fold-bn", true, false, false, true},
+                                  {"/no-autotune", true, true, true, false}};
+
+void run_forward(benchmark::State& state, Device device, std::int64_t batch, std::int64_t size, Precision precision,
+                 const Variant& variant) {
+  Context& ctx = Context::of(device);
+  ResNet50 model(device);
+  model.init_random(1);
+  ResNet50Options options;
+  options.batch = batch;
+  options.image_size = size;
+  options.precision = precision;
+  options.fold_bn = variant.fold_bn;
+  options.fuse = variant.fuse;
+  options.autotune = variant.autotune;
+  model.setup(ctx, options);
+  Tensor images = Tensor::zeros({batch, ResNet50::kChannels, size, size}, DType::f32, device);  // (B, 3, S, S)
+  for (int i = 0; i < kWarmupForwards; ++i) model.forward(ctx, images);
+  const bool graph = variant.graph && device == Device::cuda;
+  CudaGraph captured;
+  if (graph) captured.capture(ctx, [&] { model.forward(ctx, images); });
+  ctx.synchronize();
+  double seconds = 0;
+  if (device == Device::cuda) {
+    CudaEventTimer timer;
+    for (auto _ : state) {
+      timer.start(ctx.stream());
+      if (graph) {
+        captured.launch(ctx);
+      } else {
+        model.forward(ctx, images);
+      }
+      timer.stop(ctx.stream());
+      const double s = timer.elapsed_ms() / 1e3;
+      state.SetIterationTime(s);
+      seconds += s;
+    }
+  } else {
+    SteadyTimer timer;
+    for (auto _ : state) model.forward(ctx, images);
+    seconds = timer.elapsed_s();
+  }
+  state.counters["images/s"] = double(batch) * double(state.iterations()) / seconds;
+  state.counters["fused"] = model.fused_convolutions();
+}
+
+void register_gpu_benchmarks() {
+  for (Precision precision : {Precision::fp32, Precision::tf32}) {
+    const std::string prefix = std::string("gpu/") + precision_name(precision) + "/nchw/batch:";
+    for (std::int64_t batch : {1, 32, 64, 128, 256}) {
+      // About 2 s of timed forwards at the slowest (fp32, batch 256), more iterations for the small batches.
+      const int iterations = batch <= 32 ? 50 : 20;
+      benchmark::RegisterBenchmark((prefix + std::to_string(batch)).c_str(),
+                                   [=](benchmark::State& s) { run_forward(s, Device::cuda, batch, 224, precision, kAllOn); })
+          ->UseManualTime()
+          ->Iterations(iterations)
+          ->Unit(benchmark::kMillisecond);
+    }
+    for (const Variant& v : kAblations)
+      benchmark::RegisterBenchmark((prefix + "32" + v.suffix).c_str(),
+                                   [=](benchmark::State& s) { run_forward(s, Device::cuda, 32, 224, precision, v); })
+          ->UseManualTime()
+          ->Iterations(50)
+          ->Unit(benchmark::kMillisecond);
+  }
+}
+
+void register_cpu_benchmarks() {
+  benchmark::RegisterBenchmark("cpu/fp32/nchw/batch:1/64x64",
+                               [](benchmark::State& s) { run_forward(s, Device::cpu, 1, 64, Precision::fp32, kAllOn); })
+      ->Iterations(3)
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond);
+}
+
+}  // namespace
+}  // namespace rosetta
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  rosetta::register_cpu_benchmarks();
+  if (rosetta::cuda_available()) {
+    rosetta::register_gpu_benchmarks();
+  } else {
+    std::fprintf(stderr, "[rosetta] GPU ResNet-50 benchmarks not registered: %s\n", rosetta::probe_cuda().reason.c_str());
+  }
+  try {
+    benchmark::RunSpecifiedBenchmarks();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_resnet50: %s\n", e.what());
+    return 1;
+  }
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,202 @@
+#include "bench/cli/extract_resnet50.h"
+
+#include <cstdio>
+#include <filesystem>
+
+#include "bench/cli/result_record.h"
+#include "bench/cli/workload_common.h"
+#include "layers/checkpoint.h"
+#include "models/resnet50.h"
+#include "runtime/cuda_graph.h"
+#include "runtime/philox.h"
+#include "runtime/safetensors.h"
+#include "runtime/timer.h"
+
+namespace rosetta::cli {
+namespace {
+
+// The Philox stream of the random images (runtime/philox.h): distinct from the weights' kInitUse streams.
+constexpr std::uint64_t kImageStream = 0x696d61676573ull;  // "images"
+
+// N images (N, 3, S, S) in [0, 1), element i = philox_uniform(seed, kImageStream, i). Pinned for a CUDA run.
+Tensor random_images(std::int64_t n, std::int64_t size, std::uint64_t seed, bool pinned) {
+  Tensor images = Tensor::empty({n, ResNet50::kChannels, size, size}, DType::f32, Device::cpu, pinned);
+  float* p = images.data<float>();
+  for (std::int64_t i = 0; i < images.numel(); ++i) p[i] = philox_uniform(seed, kImageStream, static_cast<std::uint64_t>(i));
+  return images;
+}
+
+// The "images" tensor of --input: F32 (N, 3, S, S), square, N a multiple of the batch.
+Tensor read_images(const std::string& path, std::int64_t batch, bool pinned) {
+  const SafetensorsFile file = SafetensorsFile::open(path);
+  const SafetensorsEntry* entry = file.find("images");
+  if (entry == nullptr) ROSETTA_INPUT_ERROR(path << ": no tensor \"images\" (expected F32 (N, 3, H, W))");
+  const Shape& s = entry->shape;
+  if (entry->dtype != DType::f32 || s.rank() != 4 || s[1] != 3 || s[2] != s[3] || s[2] < 32 || s[0] < 1)
+    ROSETTA_INPUT_ERROR(path << ": tensor \"images\" is " << entry->dtype_name << " " << s.str()
+                             << ", expected F32 (N, 3, S, S) with square images of at least 32x32");
+  if (s[0] % batch != 0)
+    ROSETTA_INPUT_ERROR(path << ": " << s[0] << " images are not a whole number of batches of --batch " << batch);
+  Tensor images = Tensor::empty(s, DType::f32, Device::cpu, pinned);
+  file.read_into(*entry, images);
+  return images;
+}
+
+void check_output_folder(const char* flag, const std::string& path) {
+  if (path.empty()) return;
+  const std::filesystem::path folder = std::filesystem::absolute(path).parent_path();
+  std::error_code error;
+  ROSETTA_CHECK_ARG(std::filesystem::is_directory(folder, error),
+                    flag << " " << path << ": folder " << folder.string() << " does not exist");
+}
+
+}  // namespace
+
+void add_extract_resnet50_command(CLI::App& extract, ExtractResNet50Options& o) {
+  CLI::App* cmd = extract.add_subcommand("resnet50", "ResNet-50 (torchvision V1.5) features of a set of images");
+  auto* weights = cmd->add_option("--weights", o.weights_path, "torchvision-named weights (.safetensors), e.g. "
+                                                               "timm/resnet50.tv_in1k model.safetensors");
+  auto* random = cmd->add_flag("--random-weights", o.random_weights, "random weights from --seed (no file needed)");
+  weights->excludes(random);
+  cmd->add_option("--device", o.device, "cpu or cuda (default: cuda when a device is present)")
+      ->check(CLI::IsMember({"cpu", "cuda"}));
+  cmd->add_option("--batch", o.batch, "images per batch")->capture_default_str();
+  auto* count = cmd->add_option("--images", o.images, "random images to extract (a multiple of --batch)")
+                    ->capture_default_str();
+  auto* size = cmd->add_option("--image-size", o.image_size, "random images are S x S")->capture_default_str();
+  cmd->add_option("--precision", o.precision, "fp32 (strict FP32) or tf32")->capture_default_str();
+  cmd->add_option("--layout", o.layout, "memory layout of the activations: nchw")->capture_default_str();
+  cmd->add_option("--seed", o.seed, "seed of the random images and --random-weights")->capture_default_str();
+  cmd->add_option("--json", o.json_path, "write the result record (JSON) here");
+  cmd->add_option("--features-out", o.features_path, "write the features here (safetensors, \"features\" (N, 2048))");
+  cmd->add_option("--input", o.input_path, "images from this file (safetensors, \"images\" F32 (N, 3, S, S))")
+      ->excludes(count)
+      ->excludes(size);
+  cmd->add_flag("--normalize", o.normalize, "subtract the ImageNet mean and divide by its std per channel first");
+  cmd->add_option("--save-weights", o.save_weights_path, "write the weights in use here (safetensors) first");
+  cmd->add_option("--fold-bn", o.fold_bn, "on: batch norm folded into the convolutions at load")->capture_default_str();
+  cmd->add_option("--fuse", o.fuse, "on: bias + residual + ReLU inside cuDNN's convolution where supported")
+      ->capture_default_str();
+  cmd->add_option("--autotune", o.autotune, "on: cudnnFind per shape; off: cuDNN heuristics")->capture_default_str();
+  cmd->add_option("--graph", o.graph, "on: the forward captured in a CUDA graph")->capture_default_str();
+  cmd->add_option("--algo-cache", o.algo_cache_path, "cuDNN algorithm cache file (default ~/.cache/rosetta/...)");
+  cmd->callback([&o] { run_extract_resnet50(o); });
+}
+
+void run_extract_resnet50(const ExtractResNet50Options& o) {
+  ROSETTA_CHECK_ARG(o.random_weights || !o.weights_path.empty(), "give --weights FILE or --random-weights");
+  const Device device = resolve_device(o.device);
+  ResNet50Options mo;
+  mo.batch = o.batch;
+  mo.precision = parse_precision(o.precision, {Precision::fp32, Precision::tf32});
+  ROSETTA_CHECK_ARG(o.layout == "nchw", "--layout " << o.layout << ": expected nchw");
+  mo.autotune = parse_on_off("--autotune", o.autotune);
+  mo.fold_bn = parse_on_off("--fold-bn", o.fold_bn);
+  mo.fuse = parse_on_off("--fuse", o.fuse) && mo.fold_bn;  // only a folded network has a bias to fuse
+  mo.normalize = o.normalize;
+  const bool use_graph = parse_on_off("--graph", o.graph) && device == Device::cuda;
+  ROSETTA_CHECK_ARG(o.batch > 0, "--batch must be positive, got " << o.batch);
+  check_output_folder("--json", o.json_path);
+  check_output_folder("--features-out", o.features_path);
+  check_output_folder("--save-weights", o.save_weights_path);
+
+  const bool pinned = device == Device::cuda;
+  Tensor images;  // (N, 3, S, S) on the host
+  if (!o.input_path.empty()) {
+    images = read_images(o.input_path, o.batch, pinned);
+  } else {
+    ROSETTA_CHECK_ARG(o.images > 0 && o.images % o.batch == 0,
+                      "--images " << o.images << " must be a positive multiple of --batch " << o.batch);
+    ROSETTA_CHECK_ARG(o.image_size >= 32, "--image-size must be at least 32, got " << o.image_size);
+    images = random_images(o.images, o.image_size, o.seed, pinned);
+  }
+  const std::int64_t count = images.dim(0), size = images.dim(2), batches = count / o.batch;
+  mo.image_size = size;
+
+  ResNet50 model(device);
+  if (o.random_weights) {
+    model.init_random(o.seed);
+  } else {
+    model.load(o.weights_path);
+  }
+  if (!o.save_weights_path.empty())
+    save_parameters(model.parameters(), o.save_weights_path, {{"workload", "resnet50"}});
+
+  const std::string data = o.input_path.empty() ? "random" : std::filesystem::path(o.input_path).filename().string();
+  print_run_header("resnet50", device, o.precision, mo.autotune, use_graph, data, o.batch);
+  std::printf("  %lld images of %lldx%lld, layout %s, BN %s, fused convolutions %s, normalize %s, weights %s\n",
+              static_cast<long long>(count), static_cast<long long>(size), static_cast<long long>(size),
+              o.layout.c_str(), mo.fold_bn ? "folded" : "unfolded", mo.fuse ? "on" : "off", o.normalize ? "on" : "off",
+              o.random_weights ? "random" : o.weights_path.c_str());
+  std::fflush(stdout);
+
+  Context& ctx = Context::of(device);
+  AlgorithmCacheFile algo_cache(device, o.algo_cache_path);
+  SteadyTimer setup_timer;
+  model.setup(ctx, mo);
+  ctx.synchronize();
+  const double setup_seconds = setup_timer.elapsed_s();
+
+  const std::int64_t image_elements = ResNet50::kChannels * size * size;
+  Tensor batch_images = Tensor::zeros({o.batch, ResNet50::kChannels, size, size}, DType::f32, device);  // (B, 3, S, S)
+  Tensor features = Tensor::empty({count, ResNet50::kFeatures}, DType::f32, Device::cpu, pinned);      // (N, 2048)
+  SteadyTimer warmup_timer;
+  const Tensor& output = model.forward(ctx, batch_images);  // the model's (B, 2048) feature buffer
+  CudaGraph graph;
+  // One pass over every batch: copy in, forward (the graph's replay, or eager), copy the features out.
+  const auto pass = [&] {
+    for (std::int64_t b = 0; b < batches; ++b) {
+      batch_images.copy_from(images.view(b * o.batch * image_elements, batch_images.shape()), ctx.stream());
+      if (use_graph) {
+        graph.launch(ctx);
+      } else {
+        model.forward(ctx, batch_images);
+      }
+      features.view(b * o.batch * ResNet50::kFeatures, {o.batch, ResNet50::kFeatures}).copy_from(output, ctx.stream());
+    }
+    ctx.synchronize();
+  };
+  // Warm-up, untimed: the forward above ran eagerly on an unfilled batch (lazy library initialisation stays outside
+  // the capture), then the capture, then a whole pass.
+  if (use_graph) graph.capture(ctx, [&] { model.forward(ctx, batch_images); });
+  pass();
+  const double warmup_seconds = warmup_timer.elapsed_s();
+  SteadyTimer timed;
+  pass();
+  const double seconds = timed.elapsed_s();
+  algo_cache.save();
+
+  const double per_1000 = seconds * 1000.0 / double(count), per_second = double(count) / seconds;
+  std::printf("setup %.3f s (autotuning included), warm-up pass %.3f s\n", setup_seconds, warmup_seconds);
+  std::printf("timed pass: %lld images in %.3f s: %.4f s per 1000 images, %.1f images/s (%d of %d convolutions fused)\n",
+              static_cast<long long>(count), seconds, per_1000, per_second, model.fused_convolutions(),
+              model.convolutions());
+  std::fflush(stdout);
+
+  if (!o.features_path.empty()) write_safetensors(o.features_path, {{"features", features}}, {{"workload", "resnet50"}});
+  if (!o.json_path.empty()) {
+    nlohmann::json r = base_record("resnet50", device);
+    r["precision"] = o.precision;
+    r["layout"] = o.layout;
+    r["batch"] = o.batch;
+    r["images"] = count;
+    r["image_size"] = size;
+    r["seconds_total"] = seconds;
+    r["seconds_setup"] = setup_seconds;
+    r["seconds_warmup"] = warmup_seconds;
+    r["seconds_per_1000_images"] = per_1000;
+    r["images_per_second"] = per_second;
+    r["autotune"] = mo.autotune;
+    r["graph"] = use_graph;
+    r["fold_bn"] = mo.fold_bn;
+    r["fuse"] = mo.fuse;
+    r["fused_convolutions"] = model.fused_convolutions();
+    r["normalize"] = o.normalize;
+    r["mode"] = std::string(use_graph ? "graph" : "eager") + (mo.autotune ? "" : ", heuristics");
+    r["weights"] = o.random_weights ? std::string("random") : std::filesystem::path(o.weights_path).filename().string();
+    r["data"] = data;
+    write_record(o.json_path, r);
+  }
+}
+
+}  // namespace rosetta::cli

@@ -1,0 +1,32 @@
+// `rosetta extract resnet50`: the ResNet-50 feature-extraction workload by DESIGN.md's protocol. Images (random in
+// [0, 1) from Philox like the seed's, or --input) are fed in complete batches; one untimed warm-up pass over all of
+// them (setup and cuDNN autotuning before it, the CUDA graph captured in it), then the timed pass: for each batch the
+// host-to-device copy, the forward and the copy of the features back to the host, timed until the device is done.
+// Reports seconds per 1000 images and images/s.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <string>
+
+namespace rosetta::cli {
+
+struct ExtractResNet50Options {
+  std::string weights_path;       // torchvision-named safetensors
+  bool random_weights = false;    // Philox weights under --seed (ResNet50::init_random)
+  std::string device;             // "cpu" | "cuda"; empty: cuda when present
+  std::int64_t batch = 32;
+  std::int64_t images = 1280;
+  std::int64_t image_size = 224;
+  std::string precision = "fp32";
+  std::string layout = "nchw";
+  std::uint64_t seed = 0;
+  std::string json_path, features_path, input_path, save_weights_path;
+  bool normalize = false;
+  std::string fold_bn = "on", fuse = "on", autotune = "on", graph = "on";
+  std::string algo_cache_path;    // empty: the default cache file
+};
+
+void add_extract_resnet50_command(CLI::App& extract, ExtractResNet50Options& options);
+void run_extract_resnet50(const ExtractResNet50Options& options);
+
+}  // namespace rosetta::cli

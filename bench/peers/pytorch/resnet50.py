@@ -1,0 +1,244 @@
+"""PyTorch peer of rosetta's ResNet-50 feature-extraction workload, timed by rosetta's protocol.
+
+Runs with torch 1.13 (CPU; the CI equivalence test) and torch 2.x + CUDA (the GPU host). Usage:
+    python3 resnet50.py --weights model.safetensors [--json result.json] [--features-out features.safetensors] ...
+Equivalence mode (compare features with rosetta's for the same weights and images):
+    python3 resnet50.py --weights W --input images.safetensors --batch 2 --device cpu --features-out F
+
+Workload (keep exact): torchvision's resnet50 (V1.5), fc replaced by Identity, eval mode, so the output is the
+(N, 2048) global-average-pooled features; batch 32; 1280 images (40 batches) of 3x224x224 in [0, 1) fed as is
+(with --normalize: (x - ImageNet mean) / ImageNet std per channel first); one untimed warm-up pass, then the timed
+pass.
+
+Invariants:
+- The weights come only from --weights, a torchvision-named safetensors file (e.g. timm/resnet50.tv_in1k
+  model.safetensors, or rosetta's --save-weights): every state_dict name but num_batches_tracked must be present
+  as F32 with the model's shape; fc.* and num_batches_tracked in the file are ignored; anything else is an error.
+- Precision is explicit and recorded: fp32 turns both TF32 switches off (PyTorch enables TF32 for cuDNN
+  convolutions by default), tf32 turns them on, bf16 runs the forward under torch.autocast(bfloat16) with TF32 off
+  and returns the features as float32.
+- Timed region = one pass over all batches: the pinned host-to-device copy of each batch (non_blocking), the
+  forward (normalisation included), and the copy of its features into a pinned host tensor (non_blocking); the
+  clock is read after torch.cuda.synchronize() at the start and at the end.
+- Random images (no --input) come from torch.rand under --seed: the same distribution as rosetta's Philox images,
+  not the same values (timing does not depend on them; equivalence runs use --input).
+- Bad input prints one line "resnet50: error: ..." and exits 2; output files are written through a temporary file
+  and renamed, so a failed run never leaves half a file.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import record as record_fields  # noqa: E402
+import safetensors_io  # noqa: E402
+
+import torch  # noqa: E402
+import torchvision  # noqa: E402
+
+FEATURES = 2048
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class UsageError(Exception):
+    """Bad input or an impossible option combination: one line, exit 2."""
+
+
+def positive_int(text):
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be a positive integer, got %s" % text)
+    return value
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description="PyTorch peer of rosetta's ResNet-50 feature-extraction workload.")
+    parser.add_argument("--weights", required=True, help="torchvision-named weights (.safetensors)")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--batch", type=positive_int, default=32)
+    parser.add_argument("--images", type=positive_int, default=None, help="random images (default 1280)")
+    parser.add_argument("--image-size", type=positive_int, default=None, help="random images are S x S (default 224)")
+    parser.add_argument("--input", help='images from this file (safetensors, "images" F32 (N, 3, S, S))')
+    parser.add_argument("--normalize", action="store_true", help="ImageNet mean/std normalisation first")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random images")
+    parser.add_argument("--precision", choices=["fp32", "tf32", "bf16"], default="fp32")
+    parser.add_argument("--mode", choices=["eager", "compile"], default="eager", help="compile: torch.compile(model)")
+    parser.add_argument("--channels-last", action="store_true", help="NHWC model and input memory format")
+    parser.add_argument("--cudnn-benchmark", choices=["on", "off"], default="on")
+    parser.add_argument("--features-out", metavar="FILE", help='write the features here ("features" (N, 2048))')
+    parser.add_argument("--json", metavar="FILE", help="write the result record here")
+    return parser.parse_args(argv)
+
+
+def load_weights(model, path):
+    """Loads `path` into `model` (fc already Identity) with strict name, dtype and shape checks."""
+    try:
+        tensors, _ = safetensors_io.load_with_dtypes(path)
+    except safetensors_io.SafetensorsError as error:
+        raise UsageError(str(error))
+    expected = {name: value for name, value in model.state_dict().items() if not name.endswith("num_batches_tracked")}
+    ignored = [name for name in tensors if name.startswith("fc.") or name.endswith("num_batches_tracked")]
+    missing = [name for name in expected if name not in tensors]
+    unexpected = [name for name in tensors if name not in expected and name not in ignored]
+    problems = []
+    if missing:
+        problems.append("missing %s" % ", ".join(missing))
+    if unexpected:
+        problems.append("unexpected %s" % ", ".join(unexpected))
+    for name, parameter in expected.items():
+        if name not in tensors:
+            continue
+        tag, array = tensors[name]
+        if tag != "F32":
+            problems.append("%s has dtype %s, expected F32" % (name, tag))
+        elif tuple(array.shape) != tuple(parameter.shape):
+            problems.append("%s has shape %s, expected %s" % (name, tuple(array.shape), tuple(parameter.shape)))
+    if problems:
+        raise UsageError("%s: %s" % (path, "; ".join(problems)))
+    state = {name: torch.from_numpy(tensors[name][1]) for name in expected}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected or any(not name.endswith("num_batches_tracked") for name in missing):
+        raise UsageError("%s: torchvision refused the state: missing %s, unexpected %s" % (path, missing, unexpected))
+
+
+def read_images(path, batch):
+    try:
+        tensors, _ = safetensors_io.load_with_dtypes(path)
+    except safetensors_io.SafetensorsError as error:
+        raise UsageError(str(error))
+    if "images" not in tensors:
+        raise UsageError('%s: no tensor "images" (expected F32 (N, 3, H, W))' % path)
+    tag, array = tensors["images"]
+    shape = tuple(array.shape)
+    if tag != "F32" or len(shape) != 4 or shape[1] != 3 or shape[2] != shape[3] or shape[2] < 32:
+        raise UsageError('%s: tensor "images" is %s %s, expected F32 (N, 3, S, S) with S >= 32' % (path, tag, shape))
+    if shape[0] % batch != 0:
+        raise UsageError("%s: %d images are not a whole number of batches of --batch %d" % (path, shape[0], batch))
+    return torch.from_numpy(array)
+
+
+def synchronize(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def run(args):
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: no CUDA device available to torch %s" % torch.__version__)
+    if device.type == "cpu" and args.precision == "tf32":
+        raise UsageError("--precision tf32 needs --device cuda (the CPU computes in fp32)")
+    if args.mode == "compile" and not hasattr(torch, "compile"):
+        raise UsageError("--mode compile needs torch.compile (torch 2.0+); this is torch %s" % torch.__version__)
+    if args.input and (args.images is not None or args.image_size is not None):
+        raise UsageError("--input excludes --images and --image-size (the file sets both)")
+    for option, path in (("--features-out", args.features_out), ("--json", args.json)):
+        folder = os.path.dirname(os.path.abspath(path)) if path else None
+        if folder and not (os.path.isdir(folder) and os.access(folder, os.W_OK)):
+            raise UsageError("%s %s: folder %s does not exist or is not writable" % (option, path, folder))
+
+    allow_tf32 = args.precision == "tf32"
+    state = record_fields.set_tf32(allow_tf32)
+    if state != (allow_tf32, allow_tf32):
+        raise UsageError("--precision %s: TF32 switches read back as matmul=%s cudnn=%s (an environment override?)"
+                         % (args.precision, state[0], state[1]))
+    torch.backends.cudnn.benchmark = args.cudnn_benchmark == "on"
+
+    model = torchvision.models.resnet50()
+    model.fc = torch.nn.Identity()
+    load_weights(model, args.weights)
+    model.eval()
+
+    pinned = device.type == "cuda"
+    if args.input:
+        images = read_images(args.input, args.batch)
+    else:
+        count, size = args.images or 1280, args.image_size or 224
+        if count % args.batch != 0:
+            raise UsageError("--images %d must be a multiple of --batch %d" % (count, args.batch))
+        generator = torch.Generator()
+        generator.manual_seed(args.seed)
+        images = torch.rand((count, 3, size, size), generator=generator)
+    if pinned:
+        images = images.pin_memory()
+    count, size = images.shape[0], images.shape[2]
+    batches = count // args.batch
+    features = torch.empty((count, FEATURES), dtype=torch.float32, pin_memory=pinned)
+
+    model.to(device)
+    memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
+    model.to(memory_format=memory_format)
+    forward = torch.compile(model) if args.mode == "compile" else model
+    mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
+
+    def extract(x):
+        if args.normalize:
+            x = (x - mean) / std
+        x = x.contiguous(memory_format=memory_format)
+        if args.precision == "bf16":
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16):
+                return forward(x).float()
+        return forward(x)
+
+    def one_pass():
+        synchronize(device)
+        start = time.perf_counter()
+        with torch.no_grad():
+            for b in range(batches):
+                rows = slice(b * args.batch, (b + 1) * args.batch)
+                x = images[rows].to(device, non_blocking=True)
+                features[rows].copy_(extract(x), non_blocking=True)
+        synchronize(device)
+        return time.perf_counter() - start
+
+    print("resnet50: torch %s, torchvision %s on %s, mode %s, precision %s (TF32 matmul %s, cuDNN %s), "
+          "cudnn.benchmark %s, channels_last %s, batch %d, %d images of %dx%d, normalize %s"
+          % (torch.__version__, torchvision.__version__, record_fields.device_name(device), args.mode,
+             args.precision, state[0], state[1], args.cudnn_benchmark, args.channels_last, args.batch, count, size,
+             size, args.normalize), flush=True)
+    warmup_seconds = one_pass()
+    seconds = one_pass()
+    per_1000, per_second = seconds * 1000.0 / count, count / seconds
+    print("warm-up pass %.3f s; timed pass: %d images in %.3f s: %.4f s per 1000 images, %.1f images/s"
+          % (warmup_seconds, count, seconds, per_1000, per_second), flush=True)
+
+    record = record_fields.base_record("resnet50", device, args.mode, args.precision, args.batch)
+    record.update({
+        "layout": "nhwc" if args.channels_last else "nchw",
+        "images": count,
+        "image_size": size,
+        "seconds_total": seconds,
+        "seconds_warmup": warmup_seconds,
+        "seconds_per_1000_images": per_1000,
+        "images_per_second": per_second,
+        "normalize": bool(args.normalize),
+        "cudnn_benchmark": args.cudnn_benchmark == "on",
+        "weights": os.path.basename(args.weights),
+        "data": os.path.basename(args.input) if args.input else "random",
+    })
+    if args.features_out:
+        safetensors_io.save(args.features_out, {"features": features.numpy()}, {"workload": "resnet50"})
+    if args.json:
+        record_fields.atomic_write_text(args.json, json.dumps(record, indent=2) + "\n")
+    return record
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        run(args)
+    except UsageError as error:
+        print("resnet50: error: %s" % error, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

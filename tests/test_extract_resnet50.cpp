@@ -1,0 +1,164 @@
+// `rosetta extract resnet50` end to end on the CPU: the record and the features file; the equivalence with the
+// PyTorch twin (bench/peers/pytorch/resnet50.py on Debian's torch/torchvision; skipped without them) given rosetta's
+// --save-weights file and one --input file, with and without --normalize; bad arguments and files exit 2 with one
+// line; a GPU run of the CLI with the graph and both precisions (skipped without a device).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "runtime/device.h"
+#include "runtime/philox.h"
+#include "runtime/safetensors.h"
+#include "tests/support/cuda.h"
+#include "tests/support/paths.h"
+#include "tests/support/python.h"
+#include "tests/support/temp_dir.h"
+
+namespace rosetta {
+namespace {
+
+// Small runs: 4 images of 64x64 in batches of 2 (the whole network runs; the CPU path takes about a second a batch).
+const std::string kSmall = " --device cpu --batch 2 ";
+
+std::string rosetta_extract() { return testing::cli_path() + " extract resnet50"; }
+
+std::vector<float> read_features(const std::string& path) {
+  return SafetensorsFile::open(path).read("features").to_vector();
+}
+
+double relative_max_error(const std::vector<float>& a, const std::vector<float>& b) {
+  double worst = 0, norm = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    worst = std::max(worst, std::abs(double(a[i]) - b[i]));
+    norm += double(b[i]) * b[i];
+  }
+  return worst / std::sqrt(norm);
+}
+
+void write_images(const std::string& path, std::int64_t n, std::int64_t size) {
+  Tensor images = Tensor::empty({n, 3, size, size}, DType::f32);
+  for (std::int64_t i = 0; i < images.numel(); ++i)
+    images.data<float>()[i] = philox_uniform(17, 3, static_cast<std::uint64_t>(i));
+  write_safetensors(path, {{"images", images}});
+}
+
+TEST(ExtractResNet50, RecordAndFeatures) {
+  const testing::TempDir dir;
+  const std::string log = dir.file("run.log");
+  ASSERT_EQ(testing::run_command(rosetta_extract() + kSmall + "--random-weights --images 4 --image-size 64 --json " +
+                                     dir.file("r.json") + " --features-out " + dir.file("f.safetensors"),
+                                 log),
+            0)
+      << testing::read_file(log);
+  EXPECT_NE(testing::read_file(log).find("s per 1000 images"), std::string::npos);
+  const nlohmann::json r = nlohmann::json::parse(testing::read_file(dir.file("r.json")));
+  EXPECT_EQ(r["workload"], "resnet50");
+  EXPECT_EQ(r["images"], 4);
+  EXPECT_EQ(r["batch"], 2);
+  EXPECT_EQ(r["precision"], "fp32");
+  EXPECT_EQ(r["layout"], "nchw");
+  EXPECT_GT(r["seconds_per_1000_images"].get<double>(), 0.0);
+  EXPECT_NEAR(r["images_per_second"].get<double>() * r["seconds_per_1000_images"].get<double>(), 1000.0, 1e-6);
+  const SafetensorsFile features = SafetensorsFile::open(dir.file("f.safetensors"));
+  ASSERT_NE(features.find("features"), nullptr);
+  EXPECT_EQ(features.find("features")->shape, Shape({4, 2048}));
+}
+
+// Rosetta's CPU features against the twin's for the same weights file and images, within 1e-5 of the feature norm
+// (both fp32 on the CPU, different summation orders; measured 6e-8: see tests/test_resnet50.cpp).
+TEST(ExtractResNet50, FeaturesMatchThePyTorchTwin) {
+  ROSETTA_REQUIRE_TORCH();
+  const testing::TempDir dir;
+  write_images(dir.file("images.safetensors"), 4, 64);
+  const std::string twin =
+      testing::python_interpreter() + " " + testing::source_dir() + "/bench/peers/pytorch/resnet50.py";
+  const std::string weights = dir.file("weights.safetensors"), input = " --input " + dir.file("images.safetensors");
+  ASSERT_EQ(testing::run_command(rosetta_extract() + kSmall + "--random-weights --seed 3 --images 2 --image-size 32 "
+                                                             "--save-weights " + weights,
+                                 dir.file("save.log")),
+            0)
+      << testing::read_file(dir.file("save.log"));
+  for (const std::string normalize : {"", " --normalize"}) {
+    SCOPED_TRACE("normalize:" + normalize);
+    ASSERT_EQ(testing::run_command(rosetta_extract() + kSmall + "--weights " + weights + input + normalize +
+                                       " --features-out " + dir.file("rosetta.safetensors"),
+                                   dir.file("rosetta.log")),
+              0)
+        << testing::read_file(dir.file("rosetta.log"));
+    const int twin_status = testing::run_command(twin + kSmall + "--weights " + weights + input + normalize +
+                                                     " --features-out " + dir.file("torch.safetensors"),
+                                                 dir.file("torch.log"));
+    if (twin_status != 0 && testing::read_file(dir.file("torch.log")).find("No module named 'torchvision'") !=
+                                std::string::npos)
+      GTEST_SKIP() << "torchvision is not importable";
+    ASSERT_EQ(twin_status, 0) << testing::read_file(dir.file("torch.log"));
+    const std::vector<float> ours = read_features(dir.file("rosetta.safetensors"));
+    const std::vector<float> theirs = read_features(dir.file("torch.safetensors"));
+    ASSERT_EQ(ours.size(), theirs.size());
+    EXPECT_LT(relative_max_error(ours, theirs), 1e-5);
+  }
+}
+
+// Every bad argument or file: exit status 2 and one line on stderr naming the problem.
+TEST(ExtractResNet50, BadArgumentsExitTwoWithOneLine) {
+  const testing::TempDir dir;
+  testing::write_file(dir.file("junk.safetensors"), "not a safetensors file");
+  write_images(dir.file("three.safetensors"), 3, 32);
+  struct Case {
+    std::string arguments, fragment;
+  };
+  const std::vector<Case> cases = {
+      {"--images 4", "--weights FILE or --random-weights"},
+      {"--random-weights --images 5", "multiple of --batch"},
+      {"--random-weights --images 2 --image-size 16", "--image-size"},
+      {"--random-weights --images 2 --precision fp16", "--precision fp16"},
+      {"--random-weights --images 2 --layout nhwc", "--layout nhwc"},
+      {"--random-weights --images 2 --fold-bn maybe", "--fold-bn maybe"},
+      {"--weights " + dir.file("missing.safetensors") + " --images 2", "missing.safetensors"},
+      {"--weights " + dir.file("junk.safetensors") + " --images 2", "junk.safetensors"},
+      {"--weights " + dir.file("three.safetensors") + " --images 2", "missing conv1.weight"},
+      {"--random-weights --input " + dir.file("three.safetensors"), "not a whole number of batches"},
+      {"--random-weights --images 2 --json " + dir.file("no/such/folder/r.json"), "does not exist"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.arguments);
+    const std::string err = dir.file("err.log");
+    const int exit_code =
+        testing::run_command(rosetta_extract() + kSmall + c.arguments + " 1>/dev/null 2>" + err, dir.file("x.log"));
+    EXPECT_EQ(exit_code, 2);
+    const std::string text = testing::read_file(err);
+    EXPECT_NE(text.find(c.fragment), std::string::npos) << text;
+    EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1) << text;
+  }
+}
+
+TEST(ExtractResNet50Cuda, GraphRunsInEachPrecision) {
+  ROSETTA_REQUIRE_CUDA();
+  const testing::TempDir dir;
+  write_images(dir.file("images.safetensors"), 8, 64);
+  const std::string base = rosetta_extract() + " --device cuda --batch 4 --random-weights --seed 2 --input " +
+                           dir.file("images.safetensors") + " --algo-cache " + dir.file("algos.json");
+  ASSERT_EQ(testing::run_command(rosetta_extract() + kSmall + "--random-weights --seed 2 --input " +
+                                     dir.file("images.safetensors") + " --features-out " + dir.file("cpu.safetensors"),
+                                 dir.file("cpu.log")),
+            0)
+      << testing::read_file(dir.file("cpu.log"));
+  const std::vector<float> cpu = read_features(dir.file("cpu.safetensors"));
+  // Tolerances as tests/test_resnet50.cpp: fp32 1e-4, tf32 1e-2 of the feature norm.
+  for (const std::string precision : {"fp32", "tf32"})
+    for (const std::string graph : {"on", "off"}) {
+      SCOPED_TRACE(precision + " graph " + graph);
+      const std::string out = dir.file("gpu.safetensors");
+      ASSERT_EQ(testing::run_command(base + " --precision " + precision + " --graph " + graph + " --features-out " +
+                                         out + " --json " + dir.file("r.json"),
+                                     dir.file("gpu.log")),
+                0)
+          << testing::read_file(dir.file("gpu.log"));
+      EXPECT_LT(relative_max_error(read_features(out), cpu), precision == "fp32" ? 1e-4 : 1e-2);
+    }
+}
+
+}  // namespace
+}  // namespace rosetta
