@@ -46,9 +46,9 @@ struct GruGradients {
 inline std::int64_t gru_reserve_elements(const GruShape& s) { return s.t * s.n * 4 * s.h; }
 
 // Scratch of one gru_forward or gru_backward call: the gate pre-activations of every step on both sides,
-// (T, N, 3H) twice, and one (N, H) carry.
+// (T, N, 3H) twice, an (N, H) carry and (the CPU twin's) W_hh^T (H, 3H).
 inline std::size_t gru_workspace_bytes(const GruShape& s) {
-  return static_cast<std::size_t>(2 * s.t * s.n * 3 * s.h + s.n * s.h) * sizeof(float);
+  return static_cast<std::size_t>(2 * s.t * s.n * 3 * s.h + s.n * s.h + 3 * s.h * s.h) * sizeof(float);
 }
 
 // Throws unless every dimension is positive and fits cuBLAS's and cuDNN's int arguments.

@@ -1,14 +1,18 @@
 // CPU twin of kernels/gru.inc, and the device-independent parts of kernels/gru.h (shape text and checks, the
 // cuDNN algorithm names).
 //
-// The passes are the GEMM formulation of kernels/reference/gru.h, with the blocked CPU GEMM (kernels/gemm.h,
-// double accumulation, OpenMP) doing the matrix work:
+// The passes are the GEMM formulation of kernels/reference/gru.h:
 //   forward   ax (TN, 3H) = x (TN, I) W_ih^T                                  one GEMM for all steps
 //             per step: ah (N, 3H) = h[t-1] (N, H) W_hh^T, then the cells (biases added there)
 //   backward  per step t = T-1..0: the cells' backward give d(ax)[t], d(ah)[t] and carry = dh z;
 //             then carry += d(ah)[t] (N, 3H) W_hh (3H, H) is dL/dh[t-1]
 //             dx (TN, I) = d(ax) W_ih;  dW_ih = d(ax)^T x;  dW_hh = d(ah)[1..T-1]^T h[0..T-2];  biases: column sums
-// The cells are reference::gru_cell / gru_cell_backward in float. Results do not depend on the thread count.
+// The GEMMs over all steps run on the blocked CPU GEMM (kernels/gemm.h: double accumulation, OpenMP). The two
+// per-step products are small (N x 3H x H) and there are 2T of them, so they run on the calling thread
+// (multiply_rows: float sums over p in order, vectorised over the output row) rather than waking a thread pool
+// 300 times a step; the forward's takes W_hh^T, transposed once per call into the workspace. The cells are
+// reference::gru_cell / gru_cell_backward in float. Results do not depend on the thread count.
+#include <algorithm>
 #include <sstream>
 
 #include "kernels/elementwise.h"
@@ -61,6 +65,21 @@ using reference::kReserveN;
 using reference::kReserveR;
 using reference::kReserveZ;
 
+// c (m, n) = a (m, k) b (k, n), or c += a b when `accumulate`; row-major, on the calling thread. Each c[i][j] is
+// a float sum over p = 0..k-1 in order; the innermost loop runs over j, contiguous in b and c.
+void multiply_rows(std::int64_t m, std::int64_t n, std::int64_t k, const float* a, const float* b, float* c,
+                   bool accumulate) {
+  for (std::int64_t i = 0; i < m; ++i) {
+    float* __restrict__ c_row = c + i * n;
+    if (!accumulate) std::fill(c_row, c_row + n, 0.0f);
+    for (std::int64_t p = 0; p < k; ++p) {
+      const float a_ip = a[i * k + p];
+      const float* __restrict__ b_row = b + p * n;
+      for (std::int64_t j = 0; j < n; ++j) c_row[j] += a_ip * b_row[j];
+    }
+  }
+}
+
 void check_cpu(const Context& ctx, const GruShape& shape, const char* pass) {
   validate_gru_shape(shape);
   ROSETTA_CHECK(ctx.device() == Device::cpu, pass << " of the CPU twin needs a CPU context: " << shape.str());
@@ -74,10 +93,12 @@ void gru_forward(const Context& ctx, const GruShape& s, const float* x, const Gr
   const std::int64_t H = s.h, G = 3 * s.h, rows = s.t * s.n;
   float* ax = static_cast<float*>(ctx.workspace(gru_workspace_bytes(s)));  // (TN, 3H)
   float* ah = ax + rows * G;                                               // (N, 3H)
+  float* w_hh_t = ah + s.n * G;                                            // (H, 3H)
   gemm(ctx, false, true, rows, G, s.i, 1.0f, x, w.w_ih, 0.0f, ax, precision);
+  swap_leading_axes(ctx, w.w_hh, w_hh_t, G, H, 1);
   for (std::int64_t t = 0; t < s.t; ++t) {
     const float* h_prev = t > 0 ? h + (t - 1) * s.n * H : nullptr;  // (N, H)
-    if (h_prev) gemm(ctx, false, true, s.n, G, H, 1.0f, h_prev, w.w_hh, 0.0f, ah, precision);
+    if (h_prev) multiply_rows(s.n, G, H, h_prev, w_hh_t, ah, false);
     for (std::int64_t n = 0; n < s.n; ++n) {
       const std::int64_t row = t * s.n + n;
       const float* ax_row = ax + row * G;
@@ -125,7 +146,7 @@ void gru_backward(const Context& ctx, const GruShape& s, const float* x, const G
       }
     }
     // carry (N, H) += d(ah)[t] (N, 3H) W_hh (3H, H): dL/dh[t-1]. Not needed after step 0.
-    if (t > 0) gemm(ctx, false, false, s.n, H, G, 1.0f, dah + t * s.n * G, w.w_hh, 1.0f, carry, precision);
+    if (t > 0) multiply_rows(s.n, H, G, dah + t * s.n * G, w.w_hh, carry, true);
   }
   gemm(ctx, false, false, rows, s.i, G, 1.0f, dax, w.w_ih, 0.0f, dx, precision);
   gemm(ctx, true, false, G, s.i, rows, 1.0f, dax, x, 0.0f, grads.w_ih, precision);

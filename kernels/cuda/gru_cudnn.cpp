@@ -121,7 +121,10 @@ std::vector<GruWeightSegment> map_weight_space(const Context& ctx, const CudnnGr
     void* matrix = nullptr;
     void* bias = nullptr;
     ROSETTA_GRU_CUDNN_CHECK(cudnnGetRNNWeightParams(ctx.cudnn(), st.rnn, 0, st.weight_space_bytes, st.weights->data(),
-                                                    id, descriptors.matrix, &matrix, descriptors.bias, &bias),
+                                                    id, descriptors.matrix, &matrix, nullptr, nullptr),
+                            shape, options);
+    ROSETTA_GRU_CUDNN_CHECK(cudnnGetRNNWeightParams(ctx.cudnn(), st.rnn, 0, st.weight_space_bytes, st.weights->data(),
+                                                    id, nullptr, nullptr, descriptors.bias, &bias),
                             shape, options);
     const std::int64_t matrix_elements = dense_elements(descriptors.matrix, shape, options, id, "the matrix");
     const std::int64_t bias_elements = dense_elements(descriptors.bias, shape, options, id, "the bias");
