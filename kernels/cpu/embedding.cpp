@@ -13,7 +13,7 @@ namespace {
 void check_ids(const std::int32_t* ids, std::int64_t count, std::int64_t vocab) {
   for (std::int64_t p = 0; p < count; ++p)
     ROSETTA_CHECK(ids[p] >= 0 && ids[p] < vocab,
-                  "embedding: id " << ids[p] << " at position " << p << " is outside the vocabulary [0, " << vocab << ")");
+                  "embedding: id " << ids[p] << " at position " << p << " is outside [0, " << vocab << ")");
 }
 
 }  // namespace

@@ -134,8 +134,8 @@ std::vector<GruWeightSegment> map_weight_space(const Context& ctx, const CudnnGr
                                                 << " and " << shape.h << " (" << describe(shape, options) << ")");
     const auto offset = [&](const void* p, std::int64_t elements) {
       const std::ptrdiff_t bytes = static_cast<const char*>(p) - base;
-      ROSETTA_CHECK(bytes >= 0 && static_cast<std::size_t>(bytes) + static_cast<std::size_t>(elements) * sizeof(float) <=
-                                      st.weight_space_bytes,
+      const std::size_t end = static_cast<std::size_t>(bytes) + static_cast<std::size_t>(elements) * sizeof(float);
+      ROSETTA_CHECK(bytes >= 0 && end <= st.weight_space_bytes,
                     "cuDNN places linear layer " << id << " outside its weight space (" << describe(shape, options)
                                                  << ")");
       return static_cast<std::size_t>(bytes);
@@ -198,11 +198,12 @@ void unpack_gradients(const Context& ctx, const CudnnGruState& st, const GruGrad
 // cudnnRNNForward in training mode on the weight space as it stands.
 void run_forward(const Context& ctx, const CudnnGruPlan& plan, const float* x, float* h) {
   const CudnnGruState& st = *plan.cudnn;
+  const auto* lengths = static_cast<const std::int32_t*>(st.seq_lengths->data());
   ROSETTA_GRU_CUDNN_CHECK(
-      cudnnRNNForward(ctx.cudnn(), st.rnn, CUDNN_FWD_MODE_TRAINING, static_cast<const std::int32_t*>(st.seq_lengths->data()),
-                      st.x, x, st.y, h, st.state, st.zero_state->data(), st.spare_state->data(), st.state, nullptr,
-                      nullptr, st.weight_space_bytes, st.weights->data(), st.workspace_bytes,
-                      ctx.workspace(st.workspace_bytes), st.reserve_bytes, st.reserve->data()),
+      cudnnRNNForward(ctx.cudnn(), st.rnn, CUDNN_FWD_MODE_TRAINING, lengths, st.x, x, st.y, h, st.state,
+                      st.zero_state->data(), st.spare_state->data(), st.state, nullptr, nullptr, st.weight_space_bytes,
+                      st.weights->data(), st.workspace_bytes, ctx.workspace(st.workspace_bytes), st.reserve_bytes,
+                      st.reserve->data()),
       plan.shape, plan.options);
 }
 
@@ -245,7 +246,8 @@ void trial_run(const Context& ctx, const CudnnGruPlan& plan) {
 
 CudnnGruPlan make_cudnn_gru_plan(const Context& ctx, const GruShape& shape, const CudnnGruOptions& options) {
   validate_gru_shape(shape);
-  ROSETTA_CHECK(ctx.device() == Device::cuda, "a cuDNN GRU plan needs a CUDA context (" << describe(shape, options) << ")");
+  ROSETTA_CHECK(ctx.device() == Device::cuda,
+                "a cuDNN GRU plan needs a CUDA context (" << describe(shape, options) << ")");
   ROSETTA_CHECK(options.precision != Precision::bf16,
                 "the GRU takes f32 tensors; precision bf16 is not implemented (" << describe(shape, options) << ")");
   cudnnHandle_t handle = ctx.cudnn();
