@@ -16,6 +16,11 @@ constexpr std::uint32_t kInitUse = 1;
 void glorot_uniform(ParameterSet& params, int index, std::uint64_t seed);
 // U(-bound, bound), as torch.nn.init.uniform_ (PyTorch's default for GRU weights and Linear biases).
 void uniform(ParameterSet& params, int index, float bound, std::uint64_t seed);
+// N(0, std^2), as torch.nn.init.normal_ (PyTorch's default for Embedding weights). Box-Muller on Philox: element i
+// takes u1 = philox_uniform(.., 2i) and u2 = philox_uniform(.., 2i + 1) and is std * sqrt(-2 ln(1 - u1)) *
+// cos(2 pi u2), computed in double and rounded to float once (1 - u1 lies in (0, 1], so the logarithm is finite;
+// the sine branch is not used, so every element depends only on its own index).
+void normal(ParameterSet& params, int index, float std, std::uint64_t seed);
 // Zeroes parameter `index` (biases under the seed's Glorot scheme).
 void zero(ParameterSet& params, int index);
 

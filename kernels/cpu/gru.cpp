@@ -1,0 +1,168 @@
+// CPU twin of kernels/gru.inc, and the device-independent parts of kernels/gru.h (shape text and checks, the
+// cuDNN algorithm names).
+//
+// The passes are the GEMM formulation of kernels/reference/gru.h:
+//   forward   ax (TN, 3H) = x (TN, I) W_ih^T                                  one GEMM for all steps
+//             per step: ah (N, 3H) = h[t-1] (N, H) W_hh^T, then the cells (biases added there)
+//   backward  per step t = T-1..0: the cells' backward give d(ax)[t], d(ah)[t] and carry = dh z;
+//             then carry += d(ah)[t] (N, 3H) W_hh (3H, H) is dL/dh[t-1]
+//             dx (TN, I) = d(ax) W_ih;  dW_ih = d(ax)^T x;  dW_hh = d(ah)[1..T-1]^T h[0..T-2];  biases: column sums
+// The GEMMs over all steps run on the blocked CPU GEMM (kernels/gemm.h: double accumulation, OpenMP). The two
+// per-step products are small (N x 3H x H) and there are 2T of them, so they run on the calling thread
+// (multiply_rows: float sums over p in order, vectorised over the output row) rather than waking a thread pool
+// 300 times a step; the forward's takes W_hh^T, transposed once per call into the workspace. The cells are
+// reference::gru_cell / gru_cell_backward in float. Results do not depend on the thread count.
+#include <algorithm>
+#include <sstream>
+
+#include "kernels/elementwise.h"
+#include "kernels/gemm.h"
+#include "kernels/gru.h"
+#include "kernels/reference/gru.h"
+#include "runtime/error.h"
+
+namespace rosetta::kernels {
+
+std::string GruShape::str() const {
+  std::ostringstream os;
+  os << "T " << t << " N " << n << " I " << i << " H " << h;
+  return os.str();
+}
+
+void validate_gru_shape(const GruShape& s) {
+  ROSETTA_CHECK(s.t > 0 && s.n > 0 && s.i > 0 && s.h > 0, "GRU with an empty dimension: " << s.str());
+  constexpr std::int64_t kIntMax = 2147483647;
+  ROSETTA_CHECK(s.t * s.n * 3 * s.h <= kIntMax && s.t * s.n * s.i <= kIntMax,
+                "GRU tensors beyond 32-bit element counts: " << s.str());
+}
+
+const char* gru_cudnn_algorithm_name(GruCudnnAlgorithm algorithm) {
+  switch (algorithm) {
+    case GruCudnnAlgorithm::standard: return "standard";
+    case GruCudnnAlgorithm::persist_static: return "persist_static";
+    case GruCudnnAlgorithm::persist_dynamic: return "persist_dynamic";
+    case GruCudnnAlgorithm::persist_static_small_h: return "persist_static_small_h";
+  }
+  return "?";
+}
+
+bool gru_cudnn_algorithm_from_name(const std::string& name, GruCudnnAlgorithm* algorithm) {
+  for (GruCudnnAlgorithm a : {GruCudnnAlgorithm::standard, GruCudnnAlgorithm::persist_static,
+                              GruCudnnAlgorithm::persist_dynamic, GruCudnnAlgorithm::persist_static_small_h}) {
+    if (name == gru_cudnn_algorithm_name(a)) {
+      *algorithm = a;
+      return true;
+    }
+  }
+  return false;
+}
+
+namespace cpu {
+namespace {
+
+using reference::kReserveAhN;
+using reference::kReserveN;
+using reference::kReserveR;
+using reference::kReserveZ;
+
+// c (m, n) = a (m, k) b (k, n), or c += a b when `accumulate`; row-major, on the calling thread. Each c[i][j] is
+// a float sum over p = 0..k-1 in order; the innermost loop runs over j, contiguous in b and c.
+void multiply_rows(std::int64_t m, std::int64_t n, std::int64_t k, const float* a, const float* b, float* c,
+                   bool accumulate) {
+  for (std::int64_t i = 0; i < m; ++i) {
+    float* __restrict__ c_row = c + i * n;
+    if (!accumulate) std::fill(c_row, c_row + n, 0.0f);
+    for (std::int64_t p = 0; p < k; ++p) {
+      const float a_ip = a[i * k + p];
+      const float* __restrict__ b_row = b + p * n;
+      for (std::int64_t j = 0; j < n; ++j) c_row[j] += a_ip * b_row[j];
+    }
+  }
+}
+
+void check_cpu(const Context& ctx, const GruShape& shape, const char* pass) {
+  validate_gru_shape(shape);
+  ROSETTA_CHECK(ctx.device() == Device::cpu, pass << " of the CPU twin needs a CPU context: " << shape.str());
+}
+
+}  // namespace
+
+void gru_forward(const Context& ctx, const GruShape& s, const float* x, const GruWeights& w, float* h, float* reserve,
+                 Precision precision) {
+  check_cpu(ctx, s, "gru_forward");
+  const std::int64_t H = s.h, G = 3 * s.h, rows = s.t * s.n;
+  float* ax = static_cast<float*>(ctx.workspace(gru_workspace_bytes(s)));  // (TN, 3H)
+  float* ah = ax + rows * G;                                               // (N, 3H)
+  float* w_hh_t = ah + s.n * G;                                            // (H, 3H)
+  gemm(ctx, false, true, rows, G, s.i, 1.0f, x, w.w_ih, 0.0f, ax, precision);
+  swap_leading_axes(ctx, w.w_hh, w_hh_t, G, H, 1);
+  for (std::int64_t t = 0; t < s.t; ++t) {
+    const float* h_prev = t > 0 ? h + (t - 1) * s.n * H : nullptr;  // (N, H)
+    if (h_prev) multiply_rows(s.n, G, H, h_prev, w_hh_t, ah, false);
+    for (std::int64_t n = 0; n < s.n; ++n) {
+      const std::int64_t row = t * s.n + n;
+      const float* ax_row = ax + row * G;
+      const float* ah_row = ah + n * G;
+      float* kept = reserve + row * 4 * H;
+      for (std::int64_t k = 0; k < H; ++k) {
+        const auto recurrent = [&](int g) { return (h_prev ? ah_row[g * H + k] : 0.0f) + w.b_hh[g * H + k]; };
+        const reference::GruCell<float> c = reference::gru_cell(
+            ax_row[k] + w.b_ih[k], ax_row[H + k] + w.b_ih[H + k], ax_row[2 * H + k] + w.b_ih[2 * H + k], recurrent(0),
+            recurrent(1), recurrent(2), h_prev ? h_prev[n * H + k] : 0.0f);
+        h[row * H + k] = c.h;
+        kept[kReserveR * H + k] = c.r;
+        kept[kReserveZ * H + k] = c.z;
+        kept[kReserveN * H + k] = c.n;
+        kept[kReserveAhN * H + k] = c.ah_n;
+      }
+    }
+  }
+}
+
+void gru_backward(const Context& ctx, const GruShape& s, const float* x, const GruWeights& w, const float* h,
+                  const float* reserve, const float* dh, float* dx, const GruGradients& grads, Precision precision) {
+  check_cpu(ctx, s, "gru_backward");
+  const std::int64_t H = s.h, G = 3 * s.h, rows = s.t * s.n;
+  float* dax = static_cast<float*>(ctx.workspace(gru_workspace_bytes(s)));  // (TN, 3H)
+  float* dah = dax + rows * G;                                              // (TN, 3H)
+  float* carry = dah + rows * G;                                            // (N, H)
+  fill(ctx, carry, 0.0f, s.n * H);
+  for (std::int64_t t = s.t - 1; t >= 0; --t) {
+    for (std::int64_t n = 0; n < s.n; ++n) {
+      const std::int64_t row = t * s.n + n;
+      const float* kept = reserve + row * 4 * H;
+      const float* h_prev = t > 0 ? h + (row - s.n) * H : nullptr;
+      float* dax_row = dax + row * G;
+      float* dah_row = dah + row * G;
+      for (std::int64_t k = 0; k < H; ++k) {
+        const reference::GruCellGrad<float> g = reference::gru_cell_backward(
+            dh[row * H + k] + carry[n * H + k], kept[kReserveR * H + k], kept[kReserveZ * H + k],
+            kept[kReserveN * H + k], kept[kReserveAhN * H + k], h_prev ? h_prev[k] : 0.0f);
+        dax_row[k] = dah_row[k] = g.da_r;
+        dax_row[H + k] = dah_row[H + k] = g.da_z;
+        dax_row[2 * H + k] = g.da_n;
+        dah_row[2 * H + k] = g.dah_n;
+        carry[n * H + k] = g.dh_prev;
+      }
+    }
+    // carry (N, H) += d(ah)[t] (N, 3H) W_hh (3H, H): dL/dh[t-1]. Not needed after step 0.
+    if (t > 0) multiply_rows(s.n, H, G, dah + t * s.n * G, w.w_hh, carry, true);
+  }
+  gemm(ctx, false, false, rows, s.i, G, 1.0f, dax, w.w_ih, 0.0f, dx, precision);
+  gemm(ctx, true, false, G, s.i, rows, 1.0f, dax, x, 0.0f, grads.w_ih, precision);
+  gemm(ctx, true, false, G, H, rows - s.n, 1.0f, dah + s.n * G, h, 0.0f, grads.w_hh, precision);
+  bias_backward(ctx, dax, grads.b_ih, rows, G, 1, false);
+  bias_backward(ctx, dah, grads.b_hh, rows, G, 1, false);
+}
+
+void swap_leading_axes(const Context&, const float* x, float* y, std::int64_t a, std::int64_t b, std::int64_t c) {
+  for (std::int64_t i = 0; i < a; ++i)
+    for (std::int64_t j = 0; j < b; ++j) {
+      const float* src = x + (i * b + j) * c;
+      float* dst = y + (j * a + i) * c;
+      for (std::int64_t k = 0; k < c; ++k) dst[k] = src[k];
+    }
+}
+
+}  // namespace cpu
+}  // namespace rosetta::kernels

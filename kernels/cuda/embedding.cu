@@ -1,0 +1,130 @@
+// CUDA twin of kernels/embedding.inc.
+//
+// Forward: one thread per output element; a bad id (outside [0, V)) gives a NaN row and no read of the table.
+// Backward, deterministic and free of float atomics:
+//   1. positions = 0, 1, ..., count-1;
+//   2. CUB's stable radix sort of (id, position) pairs over all 32 key bits: ids ascending, and the positions of
+//      one id ascending, whatever the schedule (a bad id sorts into a run of its own, which step 4 skips);
+//   3. d_table = 0 (memset);
+//   4. one block per run of equal ids (grid-stride over sorted indices; the block whose index starts a run takes
+//      it): thread (lane, slice) sums the rows p_slice, p_{slice+S}, ... of four 32-column groups of d_out, the
+//      slices land in shared memory and slice 0 adds them in order s = 0..S-1: kernels/embedding.h's order, which
+//      the CPU twin follows too, so both give the same bits.
+// Scratch (sorted ids, positions, sorted positions, CUB's temporary storage) is the context's workspace.
+#include <cub/device/device_radix_sort.cuh>
+
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/cuda/launch.h"
+#include "kernels/embedding.h"
+#include "runtime/cuda_check.h"
+
+namespace rosetta::kernels::cuda {
+namespace {
+
+constexpr int kLanes = 32;
+constexpr int kGroupsPerThread = 4;                        // 32-column groups one thread sums at once
+constexpr int kColumnsPerPass = kLanes * kGroupsPerThread;  // 128
+constexpr std::size_t kAlign = 256;
+
+std::size_t aligned(std::size_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; }
+
+// ids (count) -> out (count, dim)
+__global__ void embedding_forward_kernel(const std::int32_t* ids, const float* table, float* out, std::int64_t count,
+                                         std::int64_t vocab, std::int64_t dim) {
+  for (std::int64_t e = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; e < count * dim;
+       e += std::int64_t(blockDim.x) * gridDim.x) {
+    const std::int32_t id = ids[e / dim];
+    out[e] = id >= 0 && id < vocab ? table[id * dim + e % dim] : NAN;
+  }
+}
+
+__global__ void iota_kernel(std::int32_t* positions, std::int64_t count) {
+  for (std::int64_t p = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; p < count;
+       p += std::int64_t(blockDim.x) * gridDim.x)
+    positions[p] = static_cast<std::int32_t>(p);
+}
+
+// sorted_ids, sorted_positions (count): the stable sort of (ids, 0..count-1). Block (kLanes, kEmbeddingSlices).
+__global__ void __launch_bounds__(kLanes* kEmbeddingSlices)
+    embedding_run_sums(const std::int32_t* sorted_ids, const std::int32_t* sorted_positions, const float* d_out,
+                       float* d_table, std::int64_t count, std::int64_t vocab, std::int64_t dim) {
+  __shared__ float partial[kEmbeddingSlices][kColumnsPerPass];
+  const int lane = threadIdx.x, slice = threadIdx.y;
+  for (std::int64_t i = blockIdx.x; i < count; i += gridDim.x) {
+    const std::int32_t id = sorted_ids[i];
+    // The same for every thread of the block, so the barriers below are reached by all or none.
+    if ((i > 0 && sorted_ids[i - 1] == id) || id < 0 || id >= vocab) continue;
+    for (std::int64_t column0 = 0; column0 < dim; column0 += kColumnsPerPass) {
+      float sum[kGroupsPerThread] = {};
+      for (std::int64_t j = i + slice; j < count && sorted_ids[j] == id; j += kEmbeddingSlices) {
+        const float* row = d_out + std::int64_t(sorted_positions[j]) * dim + column0;
+#pragma unroll
+        for (int g = 0; g < kGroupsPerThread; ++g)
+          if (column0 + g * kLanes + lane < dim) sum[g] += row[g * kLanes + lane];
+      }
+#pragma unroll
+      for (int g = 0; g < kGroupsPerThread; ++g) partial[slice][g * kLanes + lane] = sum[g];
+      __syncthreads();
+      if (slice == 0) {
+#pragma unroll
+        for (int g = 0; g < kGroupsPerThread; ++g) {
+          const std::int64_t column = column0 + g * kLanes + lane;
+          if (column >= dim) continue;
+          float total = partial[0][g * kLanes + lane];
+          for (int s = 1; s < kEmbeddingSlices; ++s) total += partial[s][g * kLanes + lane];
+          d_table[id * dim + column] = total;
+        }
+      }
+      __syncthreads();
+    }
+  }
+}
+
+std::size_t sort_bytes(std::int64_t count) {
+  std::size_t bytes = 0;
+  ROSETTA_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, bytes, static_cast<const std::int32_t*>(nullptr),
+                                                     static_cast<std::int32_t*>(nullptr),
+                                                     static_cast<const std::int32_t*>(nullptr),
+                                                     static_cast<std::int32_t*>(nullptr), static_cast<int>(count)));
+  return bytes;
+}
+
+}  // namespace
+
+void embedding_forward(const Context& ctx, const std::int32_t* ids, const float* table, float* out, std::int64_t count,
+                       std::int64_t vocab, std::int64_t dim) {
+  if (count * dim == 0) return;
+  embedding_forward_kernel<<<grid_for(count * dim), kThreads, 0, ctx.stream()>>>(ids, table, out, count, vocab, dim);
+  ROSETTA_LAUNCH_CHECK("embedding_forward count=" << count << " table (" << vocab << ", " << dim << ")");
+}
+
+std::size_t embedding_backward_workspace_bytes(std::int64_t count, std::int64_t) {
+  ROSETTA_CHECK(count >= 0 && count <= 2147483647, "embedding: " << count << " ids exceed CUB's int range");
+  return 3 * aligned(static_cast<std::size_t>(count) * sizeof(std::int32_t)) + sort_bytes(count);
+}
+
+void embedding_backward(const Context& ctx, const std::int32_t* ids, const float* d_out, float* d_table,
+                        std::int64_t count, std::int64_t vocab, std::int64_t dim) {
+  const std::size_t table_bytes = static_cast<std::size_t>(vocab * dim) * sizeof(float);
+  ROSETTA_CUDA_CHECK(cudaMemsetAsync(d_table, 0, table_bytes, ctx.stream()));
+  if (count == 0) return;
+  const std::size_t list_bytes = aligned(static_cast<std::size_t>(count) * sizeof(std::int32_t));
+  std::size_t temp_bytes = sort_bytes(count);
+  char* scratch = static_cast<char*>(ctx.workspace(3 * list_bytes + temp_bytes));
+  auto* sorted_ids = reinterpret_cast<std::int32_t*>(scratch);                      // (count)
+  auto* positions = reinterpret_cast<std::int32_t*>(scratch + list_bytes);          // (count)
+  auto* sorted_positions = reinterpret_cast<std::int32_t*>(scratch + 2 * list_bytes);  // (count)
+  iota_kernel<<<grid_for(count), kThreads, 0, ctx.stream()>>>(positions, count);
+  ROSETTA_LAUNCH_CHECK("embedding_backward iota count=" << count);
+  ROSETTA_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(scratch + 3 * list_bytes, temp_bytes, ids, sorted_ids, positions,
+                                                     sorted_positions, static_cast<int>(count), 0,
+                                                     int(sizeof(std::int32_t) * 8), ctx.stream()));
+  const unsigned int blocks = static_cast<unsigned int>(std::min<std::int64_t>(count, 4096));
+  embedding_run_sums<<<blocks, dim3(kLanes, kEmbeddingSlices), 0, ctx.stream()>>>(sorted_ids, sorted_positions, d_out,
+                                                                                  d_table, count, vocab, dim);
+  ROSETTA_LAUNCH_CHECK("embedding_backward run sums count=" << count << " table (" << vocab << ", " << dim << ")");
+}
+
+}  // namespace rosetta::kernels::cuda

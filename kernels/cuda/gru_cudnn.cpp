@@ -1,0 +1,323 @@
+// The GRU on cuDNN 9's RNN API (cudnnRNNForward, cudnnRNNBackwardData_v8, cudnnRNNBackwardWeights_v8), planned
+// once per shape (kernels/gru.h, kernels/cuda/gru_cudnn_state.h).
+//
+// Configuration: CUDNN_GRU, unidirectional, linear input, double bias (PyTorch's b_ih and b_hh), float data and
+// float math, one layer, no dropout, CUDNN_RNN_PADDED_IO_ENABLED (which the unpacked layouts require), data in
+// CUDNN_RNN_DATA_LAYOUT_SEQ_MAJOR_UNPACKED (T, N, C) with every sequence length T. cuDNN's GRU is PyTorch's: the
+// reset gate multiplies (W_hn h + b_hn), and its linear-layer ids 0, 1, 2 (input side) and 3, 4, 5 (recurrent side)
+// are the reset, update and new gates, PyTorch's row order r | z | n (PyTorch's own cuDNN path views weight_ih_l0
+// and weight_hh_l0 as ids 0-2 and 3-5 of cuDNN's weight space, one dense row-major (H, C) matrix per id).
+// Math type: Precision::fp32 is CUDNN_FMA_MATH (no TF32), tf32 is CUDNN_DEFAULT_MATH, which lets cuDNN use TF32
+// tensor ops for float data (PyTorch's choice for the same two modes); bf16 is not implemented and throws.
+//
+// The initial state h[-1] and the gradient of the final state are explicit zero buffers; cuDNN writes the final
+// state and dL/dh[-1] into a spare buffer nobody reads. devSeqLengths is a device array of N copies of T. The
+// weight gradient is zeroed, then accumulated (CUDNN_WGRAD_MODE_ADD) and copied into PyTorch's layout.
+// Everything is created and allocated by make_cudnn_gru_plan (cuDNN's workspace is the context's, grown there);
+// the passes create and allocate nothing.
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "kernels/cuda/gru_cudnn_state.h"
+#include "kernels/gru.h"
+#include "runtime/cuda_check.h"
+
+namespace rosetta::kernels {
+
+CudnnGruState::~CudnnGruState() {
+  // Destructors must not throw; a failed destroy at teardown has nothing useful left to report.
+  if (state) cudnnDestroyTensorDescriptor(state);
+  if (y) cudnnDestroyRNNDataDescriptor(y);
+  if (x) cudnnDestroyRNNDataDescriptor(x);
+  if (rnn) cudnnDestroyRNNDescriptor(rnn);
+  if (dropout) cudnnDestroyDropoutDescriptor(dropout);
+}
+
+namespace cuda {
+namespace {
+
+std::string describe(const GruShape& shape, const CudnnGruOptions& options) {
+  std::ostringstream os;
+  os << "cuDNN GRU " << shape.str() << ", algorithm " << gru_cudnn_algorithm_name(options.algorithm) << ", "
+     << precision_name(options.precision);
+  return os.str();
+}
+
+// cuDNN's status and its last error message (which says why a configuration is rejected).
+std::string cudnn_failure(cudnnStatus_t status) {
+  char detail[512] = {};
+  cudnnGetLastErrorString(detail, sizeof detail);
+  return std::string(cudnnGetErrorString(status)) + (detail[0] ? std::string(" [") + detail + "]" : std::string());
+}
+
+}  // namespace
+}  // namespace cuda
+
+// ROSETTA_CUDNN_CHECK with cuDNN's detail and the GRU's shape and configuration in the message.
+#define ROSETTA_GRU_CUDNN_CHECK(expr, shape, options)                                                      \
+  do {                                                                                                     \
+    const cudnnStatus_t rosetta_status_ = (expr);                                                          \
+    if (rosetta_status_ != CUDNN_STATUS_SUCCESS)                                                           \
+      ROSETTA_FAIL("cuDNN error: " #expr ": " << ::rosetta::kernels::cuda::cudnn_failure(rosetta_status_) \
+                                              << " (" << ::rosetta::kernels::cuda::describe(shape, options) << ")"); \
+  } while (0)
+
+namespace cuda {
+namespace {
+
+cudnnRNNAlgo_t cudnn_algorithm(GruCudnnAlgorithm algorithm) {
+  switch (algorithm) {
+    case GruCudnnAlgorithm::standard: return CUDNN_RNN_ALGO_STANDARD;
+    case GruCudnnAlgorithm::persist_static: return CUDNN_RNN_ALGO_PERSIST_STATIC;
+    case GruCudnnAlgorithm::persist_dynamic: return CUDNN_RNN_ALGO_PERSIST_DYNAMIC;
+    case GruCudnnAlgorithm::persist_static_small_h: return CUDNN_RNN_ALGO_PERSIST_STATIC_SMALL_H;
+  }
+  return CUDNN_RNN_ALGO_STANDARD;
+}
+
+std::unique_ptr<Storage> device_buffer(std::size_t bytes) { return std::make_unique<Storage>(Memory::device, bytes); }
+
+// Element count of a parameter descriptor cudnnGetRNNWeightParams filled, after checking it is dense float.
+std::int64_t dense_elements(cudnnTensorDescriptor_t descriptor, const GruShape& shape, const CudnnGruOptions& options,
+                            int lin_layer, const char* what) {
+  cudnnDataType_t type;
+  int rank = 0, dims[CUDNN_DIM_MAX] = {}, strides[CUDNN_DIM_MAX] = {};
+  ROSETTA_GRU_CUDNN_CHECK(cudnnGetTensorNdDescriptor(descriptor, CUDNN_DIM_MAX, &type, &rank, dims, strides), shape,
+                          options);
+  ROSETTA_CHECK(type == CUDNN_DATA_FLOAT && rank >= 1 && rank <= CUDNN_DIM_MAX,
+                "cuDNN reports " << what << " of linear layer " << lin_layer << " with data type " << type << " and "
+                                 << rank << " dimensions (" << describe(shape, options) << ")");
+  std::int64_t elements = 1;
+  for (int d = rank - 1; d >= 0; --d) {
+    ROSETTA_CHECK(dims[d] == 1 || strides[d] == elements,
+                  "cuDNN reports " << what << " of linear layer " << lin_layer << " with a non-dense stride "
+                                   << strides[d] << " in dimension " << d << " (" << describe(shape, options) << ")");
+    elements *= dims[d];
+  }
+  return elements;
+}
+
+// Owns the two descriptors cudnnGetRNNWeightParams fills while the weight space is mapped.
+struct ParamDescriptors {
+  cudnnTensorDescriptor_t matrix = nullptr, bias = nullptr;
+  ~ParamDescriptors() {
+    if (matrix) cudnnDestroyTensorDescriptor(matrix);
+    if (bias) cudnnDestroyTensorDescriptor(bias);
+  }
+};
+
+// Where PyTorch's gate rows live in cuDNN's weight space (see gru_cudnn_state.h), contiguous runs merged.
+std::vector<GruWeightSegment> map_weight_space(const Context& ctx, const CudnnGruState& st, const GruShape& shape,
+                                               const CudnnGruOptions& options) {
+  ParamDescriptors descriptors;
+  ROSETTA_GRU_CUDNN_CHECK(cudnnCreateTensorDescriptor(&descriptors.matrix), shape, options);
+  ROSETTA_GRU_CUDNN_CHECK(cudnnCreateTensorDescriptor(&descriptors.bias), shape, options);
+  const char* base = static_cast<const char*>(st.weights->data());
+  std::vector<GruWeightSegment> matrices, biases;
+  for (int id = 0; id < 6; ++id) {
+    const bool input_side = id < 3;
+    const std::int64_t gate = id % 3, columns = input_side ? shape.i : shape.h;
+    void* matrix = nullptr;
+    void* bias = nullptr;
+    ROSETTA_GRU_CUDNN_CHECK(cudnnGetRNNWeightParams(ctx.cudnn(), st.rnn, 0, st.weight_space_bytes, st.weights->data(),
+                                                    id, descriptors.matrix, &matrix, nullptr, nullptr),
+                            shape, options);
+    ROSETTA_GRU_CUDNN_CHECK(cudnnGetRNNWeightParams(ctx.cudnn(), st.rnn, 0, st.weight_space_bytes, st.weights->data(),
+                                                    id, nullptr, nullptr, descriptors.bias, &bias),
+                            shape, options);
+    const std::int64_t matrix_elements = dense_elements(descriptors.matrix, shape, options, id, "the matrix");
+    const std::int64_t bias_elements = dense_elements(descriptors.bias, shape, options, id, "the bias");
+    ROSETTA_CHECK(matrix && bias && matrix_elements == shape.h * columns && bias_elements == shape.h,
+                  "cuDNN reports linear layer " << id << " with a " << matrix_elements << "-element matrix and a "
+                                                << bias_elements << "-element bias, expected " << shape.h * columns
+                                                << " and " << shape.h << " (" << describe(shape, options) << ")");
+    const auto offset = [&](const void* p, std::int64_t elements) {
+      const std::ptrdiff_t bytes = static_cast<const char*>(p) - base;
+      const std::size_t end = static_cast<std::size_t>(bytes) + static_cast<std::size_t>(elements) * sizeof(float);
+      ROSETTA_CHECK(bytes >= 0 && end <= st.weight_space_bytes,
+                    "cuDNN places linear layer " << id << " outside its weight space (" << describe(shape, options)
+                                                 << ")");
+      return static_cast<std::size_t>(bytes);
+    };
+    matrices.push_back(GruWeightSegment{input_side ? GruTensor::w_ih : GruTensor::w_hh, gate * shape.h * columns,
+                                        offset(matrix, matrix_elements),
+                                        static_cast<std::size_t>(matrix_elements) * sizeof(float)});
+    biases.push_back(GruWeightSegment{input_side ? GruTensor::b_ih : GruTensor::b_hh, gate * shape.h,
+                                      offset(bias, bias_elements),
+                                      static_cast<std::size_t>(bias_elements) * sizeof(float)});
+  }
+  std::vector<GruWeightSegment> merged;
+  for (const std::vector<GruWeightSegment>* list : {&matrices, &biases})
+    for (const GruWeightSegment& s : *list) {
+      if (!merged.empty()) {
+        GruWeightSegment& last = merged.back();
+        if (last.tensor == s.tensor &&
+            last.tensor_offset + static_cast<std::int64_t>(last.bytes / sizeof(float)) == s.tensor_offset &&
+            last.space_offset + last.bytes == s.space_offset) {
+          last.bytes += s.bytes;
+          continue;
+        }
+      }
+      merged.push_back(s);
+    }
+  return merged;
+}
+
+const CudnnGruState& state_for(const Context& ctx, const CudnnGruPlan& plan, const char* pass) {
+  ROSETTA_CHECK(ctx.device() == Device::cuda && plan.cudnn,
+                pass << " needs a CUDA context and a cuDNN plan (" << describe(plan.shape, plan.options) << ")");
+  return *plan.cudnn;
+}
+
+const float* tensor_of(const GruWeights& w, GruTensor t) {
+  const float* const tensors[4] = {w.w_ih, w.w_hh, w.b_ih, w.b_hh};
+  return tensors[static_cast<int>(t)];
+}
+float* tensor_of(const GruGradients& g, GruTensor t) {
+  float* const tensors[4] = {g.w_ih, g.w_hh, g.b_ih, g.b_hh};
+  return tensors[static_cast<int>(t)];
+}
+
+// PyTorch's four tensors -> the plan's weight space, on ctx's stream.
+void pack_weights(const Context& ctx, const CudnnGruState& st, const GruWeights& weights) {
+  char* space = static_cast<char*>(st.weights->data());
+  for (const GruWeightSegment& s : st.segments)
+    ROSETTA_CUDA_CHECK(cudaMemcpyAsync(space + s.space_offset, tensor_of(weights, s.tensor) + s.tensor_offset, s.bytes,
+                                       cudaMemcpyDeviceToDevice, ctx.stream()));
+}
+
+// The plan's weight-gradient space -> PyTorch's four gradient tensors, on ctx's stream.
+void unpack_gradients(const Context& ctx, const CudnnGruState& st, const GruGradients& grads) {
+  const char* space = static_cast<const char*>(st.weight_grads->data());
+  for (const GruWeightSegment& s : st.segments)
+    ROSETTA_CUDA_CHECK(cudaMemcpyAsync(tensor_of(grads, s.tensor) + s.tensor_offset, space + s.space_offset, s.bytes,
+                                       cudaMemcpyDeviceToDevice, ctx.stream()));
+}
+
+// cudnnRNNForward in training mode on the weight space as it stands.
+void run_forward(const Context& ctx, const CudnnGruPlan& plan, const float* x, float* h) {
+  const CudnnGruState& st = *plan.cudnn;
+  const auto* lengths = static_cast<const std::int32_t*>(st.seq_lengths->data());
+  ROSETTA_GRU_CUDNN_CHECK(
+      cudnnRNNForward(ctx.cudnn(), st.rnn, CUDNN_FWD_MODE_TRAINING, lengths, st.x, x, st.y, h, st.state,
+                      st.zero_state->data(), st.spare_state->data(), st.state, nullptr, nullptr, st.weight_space_bytes,
+                      st.weights->data(), st.workspace_bytes, ctx.workspace(st.workspace_bytes), st.reserve_bytes,
+                      st.reserve->data()),
+      plan.shape, plan.options);
+}
+
+// cudnnRNNBackwardData_v8 (dx) then cudnnRNNBackwardWeights_v8 into the zeroed weight-gradient space.
+void run_backward(const Context& ctx, const CudnnGruPlan& plan, const float* x, const float* h, const float* dh,
+                  float* dx) {
+  const CudnnGruState& st = *plan.cudnn;
+  const auto* lengths = static_cast<const std::int32_t*>(st.seq_lengths->data());
+  void* workspace = ctx.workspace(st.workspace_bytes);
+  ROSETTA_GRU_CUDNN_CHECK(
+      cudnnRNNBackwardData_v8(ctx.cudnn(), st.rnn, lengths, st.y, h, dh, st.x, dx, st.state, st.zero_state->data(),
+                              st.zero_state->data(), st.spare_state->data(), st.state, nullptr, nullptr, nullptr,
+                              st.weight_space_bytes, st.weights->data(), st.workspace_bytes, workspace,
+                              st.reserve_bytes, st.reserve->data()),
+      plan.shape, plan.options);
+  ROSETTA_CUDA_CHECK(cudaMemsetAsync(st.weight_grads->data(), 0, st.weight_space_bytes, ctx.stream()));
+  ROSETTA_GRU_CUDNN_CHECK(
+      cudnnRNNBackwardWeights_v8(ctx.cudnn(), st.rnn, CUDNN_WGRAD_MODE_ADD, lengths, st.x, x, st.state,
+                                 st.zero_state->data(), st.y, h, st.weight_space_bytes, st.weight_grads->data(),
+                                 st.workspace_bytes, workspace, st.reserve_bytes, st.reserve->data()),
+      plan.shape, plan.options);
+}
+
+// A forward and backward on zero-filled temporary buffers, so a persistent algorithm cuDNN turns down fails here,
+// at plan time, rather than in the first training step.
+void trial_run(const Context& ctx, const CudnnGruPlan& plan) {
+  const GruShape& s = plan.shape;
+  const auto bytes = [](std::int64_t elements) { return static_cast<std::size_t>(elements) * sizeof(float); };
+  const std::unique_ptr<Storage> x = device_buffer(bytes(s.t * s.n * s.i)), dx = device_buffer(bytes(s.t * s.n * s.i)),
+                                 h = device_buffer(bytes(s.t * s.n * s.h)), dh = device_buffer(bytes(s.t * s.n * s.h));
+  ROSETTA_CUDA_CHECK(cudaMemsetAsync(x->data(), 0, x->bytes(), ctx.stream()));
+  ROSETTA_CUDA_CHECK(cudaMemsetAsync(dh->data(), 0, dh->bytes(), ctx.stream()));
+  run_forward(ctx, plan, static_cast<const float*>(x->data()), static_cast<float*>(h->data()));
+  run_backward(ctx, plan, static_cast<const float*>(x->data()), static_cast<const float*>(h->data()),
+               static_cast<const float*>(dh->data()), static_cast<float*>(dx->data()));
+  ctx.synchronize();  // the buffers are freed on return
+}
+
+}  // namespace
+
+CudnnGruPlan make_cudnn_gru_plan(const Context& ctx, const GruShape& shape, const CudnnGruOptions& options) {
+  validate_gru_shape(shape);
+  ROSETTA_CHECK(ctx.device() == Device::cuda,
+                "a cuDNN GRU plan needs a CUDA context (" << describe(shape, options) << ")");
+  ROSETTA_CHECK(options.precision != Precision::bf16,
+                "the GRU takes f32 tensors; precision bf16 is not implemented (" << describe(shape, options) << ")");
+  cudnnHandle_t handle = ctx.cudnn();
+  auto st = std::make_shared<CudnnGruState>();
+  const int T = static_cast<int>(shape.t), N = static_cast<int>(shape.n), I = static_cast<int>(shape.i),
+            H = static_cast<int>(shape.h);
+
+  ROSETTA_GRU_CUDNN_CHECK(cudnnCreateDropoutDescriptor(&st->dropout), shape, options);
+  ROSETTA_GRU_CUDNN_CHECK(cudnnSetDropoutDescriptor(st->dropout, handle, 0.0f, nullptr, 0, 0), shape, options);
+  st->math_type = options.precision == Precision::fp32 ? CUDNN_FMA_MATH : CUDNN_DEFAULT_MATH;
+  ROSETTA_GRU_CUDNN_CHECK(cudnnCreateRNNDescriptor(&st->rnn), shape, options);
+  ROSETTA_GRU_CUDNN_CHECK(cudnnSetRNNDescriptor_v8(st->rnn, cudnn_algorithm(options.algorithm), CUDNN_GRU,
+                                                   CUDNN_RNN_DOUBLE_BIAS, CUDNN_UNIDIRECTIONAL, CUDNN_LINEAR_INPUT,
+                                                   CUDNN_DATA_FLOAT, CUDNN_DATA_FLOAT, st->math_type, I, H, H, 1,
+                                                   st->dropout, CUDNN_RNN_PADDED_IO_ENABLED),
+                          shape, options);
+  if (options.algorithm == GruCudnnAlgorithm::persist_dynamic)
+    ROSETTA_GRU_CUDNN_CHECK(cudnnBuildRNNDynamic(handle, st->rnn, N), shape, options);
+
+  const std::vector<int> lengths(static_cast<std::size_t>(N), T);
+  ROSETTA_GRU_CUDNN_CHECK(cudnnCreateRNNDataDescriptor(&st->x), shape, options);
+  ROSETTA_GRU_CUDNN_CHECK(cudnnSetRNNDataDescriptor(st->x, CUDNN_DATA_FLOAT, CUDNN_RNN_DATA_LAYOUT_SEQ_MAJOR_UNPACKED,
+                                                    T, N, I, lengths.data(), nullptr),
+                          shape, options);
+  ROSETTA_GRU_CUDNN_CHECK(cudnnCreateRNNDataDescriptor(&st->y), shape, options);
+  ROSETTA_GRU_CUDNN_CHECK(cudnnSetRNNDataDescriptor(st->y, CUDNN_DATA_FLOAT, CUDNN_RNN_DATA_LAYOUT_SEQ_MAJOR_UNPACKED,
+                                                    T, N, H, lengths.data(), nullptr),
+                          shape, options);
+  const int state_dims[3] = {1, N, H}, state_strides[3] = {N * H, H, 1};
+  ROSETTA_GRU_CUDNN_CHECK(cudnnCreateTensorDescriptor(&st->state), shape, options);
+  ROSETTA_GRU_CUDNN_CHECK(cudnnSetTensorNdDescriptor(st->state, CUDNN_DATA_FLOAT, 3, state_dims, state_strides), shape,
+                          options);
+
+  ROSETTA_GRU_CUDNN_CHECK(cudnnGetRNNWeightSpaceSize(handle, st->rnn, &st->weight_space_bytes), shape, options);
+  ROSETTA_GRU_CUDNN_CHECK(cudnnGetRNNTempSpaceSizes(handle, st->rnn, CUDNN_FWD_MODE_TRAINING, st->x,
+                                                    &st->workspace_bytes, &st->reserve_bytes),
+                          shape, options);
+  const std::size_t state_bytes = static_cast<std::size_t>(N) * static_cast<std::size_t>(H) * sizeof(float);
+  st->weights = device_buffer(st->weight_space_bytes);
+  st->weight_grads = device_buffer(st->weight_space_bytes);
+  st->reserve = device_buffer(st->reserve_bytes);
+  st->seq_lengths = device_buffer(lengths.size() * sizeof(std::int32_t));
+  st->zero_state = device_buffer(state_bytes);
+  st->spare_state = device_buffer(state_bytes);
+  ROSETTA_CUDA_CHECK(cudaMemsetAsync(st->weights->data(), 0, st->weight_space_bytes, ctx.stream()));
+  ROSETTA_CUDA_CHECK(cudaMemsetAsync(st->weight_grads->data(), 0, st->weight_space_bytes, ctx.stream()));
+  ROSETTA_CUDA_CHECK(cudaMemsetAsync(st->zero_state->data(), 0, state_bytes, ctx.stream()));
+  ROSETTA_CUDA_CHECK(cudaMemcpyAsync(st->seq_lengths->data(), lengths.data(), lengths.size() * sizeof(std::int32_t),
+                                     cudaMemcpyHostToDevice, ctx.stream()));
+  ctx.synchronize();  // `lengths` is freed on return
+  ctx.workspace(st->workspace_bytes);
+  st->segments = map_weight_space(ctx, *st, shape, options);
+
+  CudnnGruPlan plan{shape, options, st};
+  if (options.algorithm != GruCudnnAlgorithm::standard) trial_run(ctx, plan);
+  return plan;
+}
+
+void gru_cudnn_forward(const Context& ctx, const CudnnGruPlan& plan, const float* x, const GruWeights& weights,
+                       float* h) {
+  pack_weights(ctx, state_for(ctx, plan, "gru_cudnn_forward"), weights);
+  run_forward(ctx, plan, x, h);
+}
+
+void gru_cudnn_backward(const Context& ctx, const CudnnGruPlan& plan, const float* x, const float* h, const float* dh,
+                        float* dx, const GruGradients& grads) {
+  const CudnnGruState& st = state_for(ctx, plan, "gru_cudnn_backward");
+  run_backward(ctx, plan, x, h, dh, dx);
+  unpack_gradients(ctx, st, grads);
+}
+
+}  // namespace cuda
+}  // namespace rosetta::kernels

@@ -1,0 +1,61 @@
+// The cuDNN side of a CudnnGruPlan (kernels/gru.h): descriptors, the buffers cuDNN's RNN API keeps between
+// calls, and the map from PyTorch's four GRU tensors to cuDNN's weight space. Included by kernels/cuda/gru_cudnn.cpp
+// and by tests and benchmarks that inspect a plan.
+//
+// Weight spaces: rosetta's parameter arena keeps PyTorch's weight_ih_l0 (3H, I), weight_hh_l0 (3H, H), bias_ih_l0
+// and bias_hh_l0 (3H), each padded to the arena's alignment, so cuDNN cannot read them in place. The plan owns a
+// weight space and a weight-gradient space in cuDNN's layout; `segments` lists, for every gate matrix and bias
+// vector cudnnGetRNNWeightParams reports (linear-layer ids 0-2: the input side's r, z, n; 3-5: the recurrent
+// side's r, z, n, which is PyTorch's row order), where its rows sit in the PyTorch tensor and in cuDNN's space,
+// with runs that are contiguous on both sides merged. The forward copies tensors -> space, the backward copies the
+// gradient space -> gradient tensors: a few device-to-device copies of ~150 KB per step.
+//
+// Invariants: made only by make_cudnn_gru_plan and never changed afterwards; owns and destroys its descriptors and
+// buffers. The reserve space carries one forward to its backward, so one plan serves one sequence at a time.
+#pragma once
+#include <cudnn.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "kernels/gru.h"
+#include "runtime/allocator.h"
+
+namespace rosetta::kernels {
+
+// Which of the four PyTorch tensors a segment belongs to, in GruWeights / GruGradients order.
+enum class GruTensor : int { w_ih = 0, w_hh = 1, b_ih = 2, b_hh = 3 };
+
+struct GruWeightSegment {
+  GruTensor tensor;
+  std::int64_t tensor_offset;  // elements into the PyTorch tensor
+  std::size_t space_offset;    // bytes into cuDNN's weight space
+  std::size_t bytes;
+};
+
+struct CudnnGruState {
+  cudnnDropoutDescriptor_t dropout = nullptr;  // no dropout (one layer), required by the RNN descriptor
+  cudnnRNNDescriptor_t rnn = nullptr;
+  cudnnRNNDataDescriptor_t x = nullptr;  // (T, N, I) sequence-major unpacked, every length T
+  cudnnRNNDataDescriptor_t y = nullptr;  // (T, N, H)
+  cudnnTensorDescriptor_t state = nullptr;  // (1, N, H): hx, hy, dhy, dhx
+  cudnnMathType_t math_type = CUDNN_FMA_MATH;
+
+  std::size_t weight_space_bytes = 0, workspace_bytes = 0, reserve_bytes = 0;
+  std::unique_ptr<Storage> weights;       // cuDNN's weight space
+  std::unique_ptr<Storage> weight_grads;  // its gradient, same layout
+  std::unique_ptr<Storage> reserve;       // written by the forward, read (and modified) by the backward
+  std::unique_ptr<Storage> seq_lengths;   // (N) int32 = T, device memory (devSeqLengths)
+  std::unique_ptr<Storage> zero_state;    // (N, H) zeros: h[-1] and the gradient of the final state
+  std::unique_ptr<Storage> spare_state;   // (N, H): cuDNN writes hy and dhx here; rosetta does not read them
+  std::vector<GruWeightSegment> segments;
+
+  CudnnGruState() = default;
+  CudnnGruState(const CudnnGruState&) = delete;
+  CudnnGruState& operator=(const CudnnGruState&) = delete;
+  ~CudnnGruState();
+};
+
+}  // namespace rosetta::kernels

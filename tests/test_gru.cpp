@@ -1,0 +1,655 @@
+// GRU: the double reference (kernels/reference/gru.h) against torch.nn.GRU (optional oracle) and central
+// differences for the input and all four parameters; the float CPU twin against the reference; the layer (PyTorch
+// names, default init, wiring, ntc == tnc, no allocation after setup); and on a GPU the naive CUDA twin and cuDNN
+// (standard, and each persistent algorithm cuDNN accepts) against the reference at the workload's size, tf32, the
+// batch-first layout, determinism, CUDA graph capture and no allocation per step.
+//
+// Tolerance rules (u = 2^-24, the float unit roundoff). Errors are normwise per tensor: max |actual - expected|
+// over the tensor, divided by max |expected| (a gradient entry near zero is judged on the tensor's scale, where a
+// wrong term would show). A wrong or missing term moves a result by O(1) of its tensor's scale.
+// - The float twins round every GEMM output once (CPU: double accumulation) or sum in float (cuBLAS, cuDNN), and
+//   apply sigmoid and tanh in float; over T steps those roundings add up through the recurrence, which with these
+//   weights (|w| <= 1/sqrt(H) or 0.5) does not amplify them. The CPU twin measures 1e-7 to 5e-7 on every shape
+//   here, the workload's T = 150 included: bound 1e-5. The GPU paths sum hundreds to thousands of float terms in
+//   orders of their own (the weight gradients add T N = 9600) and cuDNN evaluates the activations its own way;
+//   their expected error is ~1e-6: bound 1e-4.
+// - tf32 rounds GEMM operands to 10 mantissa bits (2^-11 ~ 5e-4 relative), ~1e-3 normwise: bound 2e-2.
+// - The same GPU computation on the same values twice (ntc vs tnc, graph replay vs eager) differs at most by
+//   reduction order inside cuDNN: bound 1e-5 where it is not bit-identical by construction.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "kernels/gru.h"
+#include "kernels/reference/gru.h"
+#include "layers/gru.h"
+#include "runtime/allocator.h"
+#include "tests/support/cuda.h"
+#include "tests/support/gradcheck.h"
+#include "tests/support/python.h"
+#if ROSETTA_WITH_CUDA
+#include "kernels/cuda/gru_cudnn_state.h"
+#include "runtime/cuda_graph.h"
+#endif
+
+namespace rosetta {
+namespace {
+
+using kernels::GruShape;
+using testing::random_floats;
+
+GruShape make_shape(std::int64_t t, std::int64_t n, std::int64_t i, std::int64_t h) { return GruShape{t, n, i, h}; }
+
+// Inputs of one forward and backward: x (T, N, I), the four parameters, dh (T, N, H).
+struct GruData {
+  GruShape s;
+  std::vector<float> x, w_ih, w_hh, b_ih, b_hh, dh;
+};
+
+// Parameters U(-bound, bound), x and dh U(-1, 1); dh only at the last step when last_step_only (the model's case).
+GruData make_data(const GruShape& s, std::uint64_t seed, float bound, bool last_step_only = false) {
+  GruData d;
+  d.s = s;
+  const auto count = [](std::int64_t n) { return static_cast<std::size_t>(n); };
+  d.x = random_floats(count(s.t * s.n * s.i), -1, 1, seed, 1);
+  d.w_ih = random_floats(count(3 * s.h * s.i), -bound, bound, seed, 2);
+  d.w_hh = random_floats(count(3 * s.h * s.h), -bound, bound, seed, 3);
+  d.b_ih = random_floats(count(3 * s.h), -bound, bound, seed, 4);
+  d.b_hh = random_floats(count(3 * s.h), -bound, bound, seed, 5);
+  d.dh = random_floats(count(s.t * s.n * s.h), -1, 1, seed, 6);
+  if (last_step_only) std::fill(d.dh.begin(), d.dh.end() - s.n * s.h, 0.0f);
+  return d;
+}
+
+std::vector<double> to_double(const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); }
+
+template <typename T>
+struct Result {
+  std::vector<T> h, dx, dw_ih, dw_hh, db_ih, db_hh;
+};
+
+template <typename T>
+Result<T> sized_result(const GruShape& s) {
+  const auto count = [](std::int64_t n) { return static_cast<std::size_t>(n); };
+  Result<T> r;
+  r.h.resize(count(s.t * s.n * s.h));
+  r.dx.resize(count(s.t * s.n * s.i));
+  r.dw_ih.resize(count(3 * s.h * s.i));
+  r.dw_hh.resize(count(3 * s.h * s.h));
+  r.db_ih.resize(count(3 * s.h));
+  r.db_hh.resize(count(3 * s.h));
+  return r;
+}
+
+// The double reference, forward and backward.
+Result<double> reference(const GruData& d) {
+  const GruShape& s = d.s;
+  const std::vector<double> x = to_double(d.x), w_ih = to_double(d.w_ih), w_hh = to_double(d.w_hh),
+                            b_ih = to_double(d.b_ih), b_hh = to_double(d.b_hh), dh = to_double(d.dh);
+  Result<double> r = sized_result<double>(s);
+  std::vector<double> reserve(static_cast<std::size_t>(kernels::gru_reserve_elements(s)));
+  kernels::reference::gru_forward(s, x.data(), w_ih.data(), w_hh.data(), b_ih.data(), b_hh.data(), r.h.data(),
+                                  reserve.data());
+  kernels::reference::gru_backward(s, x.data(), w_ih.data(), w_hh.data(), r.h.data(), reserve.data(), dh.data(),
+                                   r.dx.data(), r.dw_ih.data(), r.dw_hh.data(), r.db_ih.data(), r.db_hh.data());
+  return r;
+}
+
+// The float CPU twin.
+Result<float> cpu_twin(const GruData& d) {
+  Context& ctx = Context::cpu();
+  Result<float> r = sized_result<float>(d.s);
+  std::vector<float> reserve(static_cast<std::size_t>(kernels::gru_reserve_elements(d.s)));
+  const kernels::GruWeights w{d.w_ih.data(), d.w_hh.data(), d.b_ih.data(), d.b_hh.data()};
+  kernels::cpu::gru_forward(ctx, d.s, d.x.data(), w, r.h.data(), reserve.data(), Precision::fp32);
+  kernels::cpu::gru_backward(ctx, d.s, d.x.data(), w, r.h.data(), reserve.data(), d.dh.data(), r.dx.data(),
+                             {r.dw_ih.data(), r.dw_hh.data(), r.db_ih.data(), r.db_hh.data()}, Precision::fp32);
+  return r;
+}
+
+// max |actual - expected| / max |expected| over a tensor.
+double normwise_error(const std::vector<float>& actual, const std::vector<double>& expected) {
+  double error = 0, scale = 0;
+  for (std::size_t i = 0; i < actual.size() && i < expected.size(); ++i) {
+    const double e = std::abs(double(actual[i]) - expected[i]);
+    error = std::isnan(e) ? std::numeric_limits<double>::infinity() : std::max(error, e);
+    scale = std::max(scale, std::abs(expected[i]));
+  }
+  return scale > 0 ? error / scale : error;
+}
+
+void expect_normwise(const std::vector<float>& actual, const std::vector<double>& expected, double bound,
+                     const std::string& what) {
+  ASSERT_EQ(actual.size(), expected.size()) << what;
+  const double error = normwise_error(actual, expected);
+  EXPECT_LE(error, bound) << what << ": normwise error " << error;
+}
+
+void expect_result_close(const Result<float>& a, const Result<double>& e, double bound, const std::string& what) {
+  expect_normwise(a.h, e.h, bound, what + " h");
+  expect_normwise(a.dx, e.dx, bound, what + " dx");
+  expect_normwise(a.dw_ih, e.dw_ih, bound, what + " d weight_ih");
+  expect_normwise(a.dw_hh, e.dw_hh, bound, what + " d weight_hh");
+  expect_normwise(a.db_ih, e.db_ih, bound, what + " d bias_ih");
+  expect_normwise(a.db_hh, e.db_hh, bound, what + " d bias_hh");
+}
+
+constexpr double kCpuBound = 1e-5;    // see the tolerance rules above
+constexpr double kGpuBound = 1e-4;    // see the tolerance rules above
+constexpr double kTf32Bound = 2e-2;   // see the tolerance rules above
+constexpr double kRepeatBound = 1e-5;  // see the tolerance rules above
+
+// ---- reference ---------------------------------------------------------------------------------------------
+
+// One step, one unit, by hand: with zero weights every pre-activation is its bias.
+TEST(GruReference, OneCellByHand) {
+  const GruShape s = make_shape(1, 1, 1, 1);
+  const double x = 0.5, w_ih[3] = {0, 0, 0}, w_hh[3] = {0, 0, 0}, b_ih[3] = {0.1, -0.2, 0.3},
+               b_hh[3] = {0.4, 0.5, -0.6};
+  double h = 0, reserve[4] = {};
+  kernels::reference::gru_forward(s, &x, w_ih, w_hh, b_ih, b_hh, &h, reserve);
+  const double r = 1 / (1 + std::exp(-(0.1 + 0.4))), z = 1 / (1 + std::exp(-(-0.2 + 0.5)));
+  const double n = std::tanh(0.3 + r * -0.6);
+  EXPECT_DOUBLE_EQ(reserve[0], r);
+  EXPECT_DOUBLE_EQ(reserve[1], z);
+  EXPECT_DOUBLE_EQ(reserve[2], n);
+  EXPECT_DOUBLE_EQ(reserve[3], -0.6);
+  EXPECT_DOUBLE_EQ(h, (1 - z) * n);  // h[-1] = 0
+}
+
+TEST(GruReference, MatchesTorchGruForwardAndBackward) {
+  ROSETTA_REQUIRE_TORCH();
+  const GruShape s = make_shape(4, 2, 3, 5);
+  const GruData d = make_data(s, 11, 0.5f);
+  const Result<double> r = reference(d);
+  // Values are parsed as float32 (the 9 printed digits identify each float exactly), then widened to float64.
+  const auto tensor = [](const std::vector<float>& v) {
+    return "torch.tensor(" + testing::python_list(v) + ", dtype=torch.float32).double()";
+  };
+  std::ostringstream script;
+  script << "import torch\n"
+         << "T, N, I, H = " << s.t << ", " << s.n << ", " << s.i << ", " << s.h << "\n"
+         << "gru = torch.nn.GRU(I, H).double()\n"
+         << "with torch.no_grad():\n"
+         << "    gru.weight_ih_l0.copy_(" << tensor(d.w_ih) << ".view(3 * H, I))\n"
+         << "    gru.weight_hh_l0.copy_(" << tensor(d.w_hh) << ".view(3 * H, H))\n"
+         << "    gru.bias_ih_l0.copy_(" << tensor(d.b_ih) << ")\n"
+         << "    gru.bias_hh_l0.copy_(" << tensor(d.b_hh) << ")\n"
+         << "x = " << tensor(d.x) << ".view(T, N, I).requires_grad_()\n"
+         << "dh = " << tensor(d.dh) << ".view(T, N, H)\n"
+         << "out, _ = gru(x)\n"
+         << "(out * dh).sum().backward()\n"
+         << "for t in [out, x.grad, gru.weight_ih_l0.grad, gru.weight_hh_l0.grad, gru.bias_ih_l0.grad,\n"
+         << "          gru.bias_hh_l0.grad]:\n"
+         << "    print(' '.join(repr(v) for v in t.detach().reshape(-1).tolist()))\n";
+  const std::vector<double> torch = testing::python_numbers(script.str());
+  std::vector<double> ours;
+  for (const std::vector<double>* part : {&r.h, &r.dx, &r.dw_ih, &r.dw_hh, &r.db_ih, &r.db_hh})
+    ours.insert(ours.end(), part->begin(), part->end());
+  ASSERT_EQ(torch.size(), ours.size());
+  // Both in float64 from the same float inputs: only the order of a few dozen roundings differs (~1e-16).
+  for (std::size_t i = 0; i < ours.size(); ++i) EXPECT_NEAR(ours[i], torch[i], 1e-12) << "element " << i;
+}
+
+// Central differences of L = sum(w * h(...)) in double, for x and each parameter.
+class GruGradCheck : public ::testing::Test {
+ protected:
+  const GruShape s = make_shape(4, 2, 3, 5);
+  const GruData d = make_data(s, 21, 0.5f);
+
+  // h for the data with one input replaced by `v`.
+  std::vector<double> forward_with(int which, const std::vector<double>& v) const {
+    std::vector<double> in[5] = {to_double(d.x), to_double(d.w_ih), to_double(d.w_hh), to_double(d.b_ih),
+                                 to_double(d.b_hh)};
+    in[which] = v;
+    std::vector<double> h(static_cast<std::size_t>(s.t * s.n * s.h)),
+        reserve(static_cast<std::size_t>(kernels::gru_reserve_elements(s)));
+    kernels::reference::gru_forward(s, in[0].data(), in[1].data(), in[2].data(), in[3].data(), in[4].data(), h.data(),
+                                    reserve.data());
+    return h;
+  }
+
+  // The gradient of sum(dy * h) with respect to input `which` at `v`.
+  std::vector<double> backward_with(int which, const std::vector<double>& v, const std::vector<double>& dy) const {
+    std::vector<double> in[5] = {to_double(d.x), to_double(d.w_ih), to_double(d.w_hh), to_double(d.b_ih),
+                                 to_double(d.b_hh)};
+    in[which] = v;
+    std::vector<double> h(static_cast<std::size_t>(s.t * s.n * s.h)),
+        reserve(static_cast<std::size_t>(kernels::gru_reserve_elements(s)));
+    kernels::reference::gru_forward(s, in[0].data(), in[1].data(), in[2].data(), in[3].data(), in[4].data(), h.data(),
+                                    reserve.data());
+    std::vector<double> grads[5] = {std::vector<double>(in[0].size()), std::vector<double>(in[1].size()),
+                                    std::vector<double>(in[2].size()), std::vector<double>(in[3].size()),
+                                    std::vector<double>(in[4].size())};
+    kernels::reference::gru_backward(s, in[0].data(), in[1].data(), in[2].data(), h.data(), reserve.data(), dy.data(),
+                                     grads[0].data(), grads[1].data(), grads[2].data(), grads[3].data(),
+                                     grads[4].data());
+    return grads[which];
+  }
+
+  void check(int which, const std::vector<float>& at) const {
+    const int checked = testing::check_gradient([&](const std::vector<double>& v) { return forward_with(which, v); },
+                                                [&](const std::vector<double>& v, const std::vector<double>& dy) {
+                                                  return backward_with(which, v, dy);
+                                                },
+                                                to_double(at));
+    EXPECT_EQ(checked, static_cast<int>(at.size()));
+  }
+};
+
+TEST_F(GruGradCheck, Input) { check(0, d.x); }
+TEST_F(GruGradCheck, WeightIh) { check(1, d.w_ih); }
+TEST_F(GruGradCheck, WeightHh) { check(2, d.w_hh); }
+TEST_F(GruGradCheck, BiasIh) { check(3, d.b_ih); }
+TEST_F(GruGradCheck, BiasHh) { check(4, d.b_hh); }
+
+// ---- CPU twin ----------------------------------------------------------------------------------------------
+
+// Shapes that cover the CPU GEMM's full and partial tiles (3H = 210 > 64 columns, TN = 35 rows), T = 1 (no
+// recurrent GEMM, an empty dW_hh sum) and the brief's gradient-check size.
+TEST(GruCpu, FloatTwinMatchesDoubleReference) {
+  for (const GruShape& s : {make_shape(4, 2, 3, 5), make_shape(7, 5, 33, 70), make_shape(1, 3, 4, 6)}) {
+    const GruData d = make_data(s, 31, 0.5f);
+    expect_result_close(cpu_twin(d), reference(d), kCpuBound, "CPU twin " + s.str());
+  }
+}
+
+TEST(GruCpu, TwinIsDeterministicAndAllocatesNothingAfterTheWorkspaceGrew) {
+  const GruData d = make_data(make_shape(6, 3, 7, 9), 41, 0.5f);
+  Context::cpu().workspace(kernels::gru_workspace_bytes(d.s));
+  const auto before = allocation_count();
+  const Result<float> first = cpu_twin(d), second = cpu_twin(d);
+  EXPECT_EQ(allocation_count(), before);
+  EXPECT_EQ(first.h, second.h);
+  EXPECT_EQ(first.dx, second.dx);
+  EXPECT_EQ(first.dw_ih, second.dw_ih);
+  EXPECT_EQ(first.dw_hh, second.dw_hh);
+  EXPECT_EQ(first.db_ih, second.db_ih);
+  EXPECT_EQ(first.db_hh, second.db_hh);
+}
+
+TEST(GruCpu, SwapLeadingAxesTransposes) {
+  // x (2, 3, 2) -> y (3, 2, 2): y[j, i, :] = x[i, j, :].
+  const std::vector<float> x = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11};
+  std::vector<float> y(12);
+  kernels::cpu::swap_leading_axes(Context::cpu(), x.data(), y.data(), 2, 3, 2);
+  EXPECT_EQ(y, (std::vector<float>{0, 1, 6, 7, 2, 3, 8, 9, 4, 5, 10, 11}));
+}
+
+TEST(GruShape, RejectsEmptyShapesAndNamesAlgorithms) {
+  EXPECT_THROW(kernels::validate_gru_shape(make_shape(0, 1, 1, 1)), Error);
+  EXPECT_EQ(make_shape(150, 64, 125, 100).str(), "T 150 N 64 I 125 H 100");
+  for (auto a : {kernels::GruCudnnAlgorithm::standard, kernels::GruCudnnAlgorithm::persist_static,
+                 kernels::GruCudnnAlgorithm::persist_dynamic, kernels::GruCudnnAlgorithm::persist_static_small_h}) {
+    kernels::GruCudnnAlgorithm parsed = kernels::GruCudnnAlgorithm::standard;
+    EXPECT_TRUE(kernels::gru_cudnn_algorithm_from_name(kernels::gru_cudnn_algorithm_name(a), &parsed));
+    EXPECT_EQ(parsed, a);
+  }
+  kernels::GruCudnnAlgorithm unused;
+  EXPECT_FALSE(kernels::gru_cudnn_algorithm_from_name("fastest", &unused));
+}
+
+// ---- layer ---------------------------------------------------------------------------------------------------
+
+// A GRU layer with the data's parameters in a fresh arena on `device`.
+struct LayerUnderTest {
+  ParameterSet params;
+  GRU gru;
+  LayerUnderTest(const GruData& d, Device device) : gru(params, "gru", d.s.i, d.s.h) {
+    params.allocate(device);
+    params.value(gru.weight_ih_index()).copy_from(Tensor::from_vector({3 * d.s.h, d.s.i}, d.w_ih));
+    params.value(gru.weight_hh_index()).copy_from(Tensor::from_vector({3 * d.s.h, d.s.h}, d.w_hh));
+    params.value(gru.bias_ih_index()).copy_from(Tensor::from_vector({3 * d.s.h}, d.b_ih));
+    params.value(gru.bias_hh_index()).copy_from(Tensor::from_vector({3 * d.s.h}, d.b_hh));
+  }
+};
+
+// (T, N, C) host values -> (N, T, C)
+std::vector<float> to_batch_first(const std::vector<float>& tnc, std::int64_t t, std::int64_t n, std::int64_t c) {
+  std::vector<float> ntc(tnc.size());
+  kernels::cpu::swap_leading_axes(Context::cpu(), tnc.data(), ntc.data(), t, n, c);
+  return ntc;
+}
+
+// Runs the layer once (forward, backward) on `device` in `options`' layout; returns time-major results.
+Result<float> run_layer(const GruData& d, Device device, const GruOptions& options) {
+  Context& ctx = Context::of(device);
+  LayerUnderTest layer(d, device);
+  const GruShape& s = d.s;
+  const bool ntc = options.layout == SequenceLayout::ntc;
+  const Shape input = ntc ? Shape{s.n, s.t, s.i} : Shape{s.t, s.n, s.i};
+  const Shape output = ntc ? Shape{s.n, s.t, s.h} : Shape{s.t, s.n, s.h};
+  layer.gru.setup(ctx, input, options);
+  EXPECT_EQ(layer.gru.output_shape(), output);
+  const Tensor x = Tensor::from_vector(input, ntc ? to_batch_first(d.x, s.t, s.n, s.i) : d.x).to(device);
+  const Tensor dh = Tensor::from_vector(output, ntc ? to_batch_first(d.dh, s.t, s.n, s.h) : d.dh).to(device);
+  const Tensor& h = layer.gru.forward(ctx, x);
+  const Tensor& dx = layer.gru.backward(ctx, dh);
+  Result<float> r;
+  r.h = h.to_vector();
+  r.dx = dx.to_vector();
+  if (ntc) {
+    r.h = to_batch_first(r.h, s.n, s.t, s.h);  // (N, T, H) -> (T, N, H)
+    r.dx = to_batch_first(r.dx, s.n, s.t, s.i);
+  }
+  r.dw_ih = layer.params.grad(layer.gru.weight_ih_index()).to_vector();
+  r.dw_hh = layer.params.grad(layer.gru.weight_hh_index()).to_vector();
+  r.db_ih = layer.params.grad(layer.gru.bias_ih_index()).to_vector();
+  r.db_hh = layer.params.grad(layer.gru.bias_hh_index()).to_vector();
+  return r;
+}
+
+GruOptions layer_options(GruImplementation implementation, SequenceLayout layout,
+                         Precision precision = Precision::fp32) {
+  GruOptions o;
+  o.implementation = implementation;
+  o.layout = layout;
+  o.precision = precision;
+  return o;
+}
+
+TEST(GruLayer, DeclaresPyTorchNamesAndShapes) {
+  ParameterSet params;
+  GRU gru(params, "gru", 125, 100);
+  const std::vector<std::pair<std::string, Shape>> expected = {{"gru.weight_ih_l0", {300, 125}},
+                                                               {"gru.weight_hh_l0", {300, 100}},
+                                                               {"gru.bias_ih_l0", {300}},
+                                                               {"gru.bias_hh_l0", {300}}};
+  ASSERT_EQ(params.size(), 4);
+  for (const auto& [name, shape] : expected) {
+    const int i = params.find(name);
+    ASSERT_GE(i, 0) << name;
+    EXPECT_EQ(params.shape(i), shape) << name;
+  }
+}
+
+TEST(GruLayer, DefaultInitIsUniformWithinOneOverSqrtH) {
+  ParameterSet params;
+  GRU gru(params, "gru", 125, 100);
+  params.allocate(Device::cpu);
+  gru.init_default(7);
+  for (int i = 0; i < params.size(); ++i) {
+    const std::vector<float> v = params.value(i).to_vector();
+    float lo = 1, hi = -1;
+    for (float e : v) lo = std::min(lo, e), hi = std::max(hi, e);
+    // U(-0.1, 0.1) for H = 100; with >= 300 draws the extremes come within 0.01 of the bounds.
+    EXPECT_GE(lo, -0.1f) << params.name(i);
+    EXPECT_LE(hi, 0.1f) << params.name(i);
+    EXPECT_LT(lo, -0.09f) << params.name(i);
+    EXPECT_GT(hi, 0.09f) << params.name(i);
+  }
+}
+
+TEST(GruLayer, CpuLayerMatchesReferenceInBothLayouts) {
+  const GruData d = make_data(make_shape(5, 3, 6, 7), 51, 0.5f);
+  const Result<double> expected = reference(d);
+  const Result<float> tnc = run_layer(d, Device::cpu, layer_options(GruImplementation::cudnn, SequenceLayout::tnc));
+  const Result<float> ntc = run_layer(d, Device::cpu, layer_options(GruImplementation::naive, SequenceLayout::ntc));
+  expect_result_close(tnc, expected, kCpuBound, "CPU layer tnc");
+  // The transposes only move floats and the CPU twin runs the same sums: bit-identical.
+  EXPECT_EQ(ntc.h, tnc.h);
+  EXPECT_EQ(ntc.dx, tnc.dx);
+  EXPECT_EQ(ntc.dw_ih, tnc.dw_ih);
+  EXPECT_EQ(ntc.dw_hh, tnc.dw_hh);
+}
+
+TEST(GruLayer, RejectsAWrongInputShape) {
+  ParameterSet params;
+  GRU gru(params, "gru", 4, 3);
+  params.allocate(Device::cpu);
+  EXPECT_THROW(gru.setup(Context::cpu(), {5, 2, 3}, GruOptions{}), Error);
+  gru.setup(Context::cpu(), {5, 2, 4}, GruOptions{});
+  EXPECT_THROW(gru.forward(Context::cpu(), Tensor::zeros({2, 5, 4}, DType::f32)), Error);
+}
+
+TEST(GruLayer, ForwardAndBackwardAllocateNothingAfterSetup) {
+  const GruData d = make_data(make_shape(5, 3, 6, 7), 52, 0.5f);
+  for (SequenceLayout layout : {SequenceLayout::tnc, SequenceLayout::ntc}) {
+    LayerUnderTest layer(d, Device::cpu);
+    const Shape input = layout == SequenceLayout::ntc ? Shape{3, 5, 6} : Shape{5, 3, 6};
+    layer.gru.setup(Context::cpu(), input, layer_options(GruImplementation::naive, layout));
+    const Tensor x = Tensor::zeros(input, DType::f32);
+    const Tensor dh = Tensor::zeros(layer.gru.output_shape(), DType::f32);
+    const auto before = allocation_count();
+    for (int step = 0; step < 2; ++step) {
+      layer.gru.forward(Context::cpu(), x);
+      layer.gru.backward(Context::cpu(), dh);
+    }
+    EXPECT_EQ(allocation_count(), before) << sequence_layout_name(layout);
+  }
+}
+
+#if ROSETTA_WITH_CUDA  // a CPU-only build has no CUDA twin to link
+
+// ---- GPU -------------------------------------------------------------------------------------------------------
+
+struct DeviceData {
+  Tensor x, w_ih, w_hh, b_ih, b_hh, dh;
+  explicit DeviceData(const GruData& d)
+      : x(testing::to_cuda(d.x)),
+        w_ih(testing::to_cuda(d.w_ih)),
+        w_hh(testing::to_cuda(d.w_hh)),
+        b_ih(testing::to_cuda(d.b_ih)),
+        b_hh(testing::to_cuda(d.b_hh)),
+        dh(testing::to_cuda(d.dh)) {}
+  kernels::GruWeights weights() const {
+    return {w_ih.data<float>(), w_hh.data<float>(), b_ih.data<float>(), b_hh.data<float>()};
+  }
+};
+
+struct DeviceResult {
+  Tensor h, dx, dw_ih, dw_hh, db_ih, db_hh;
+  explicit DeviceResult(const GruShape& s)
+      : h(Tensor::empty({s.t * s.n * s.h}, DType::f32, Device::cuda)),
+        dx(Tensor::empty({s.t * s.n * s.i}, DType::f32, Device::cuda)),
+        dw_ih(Tensor::empty({3 * s.h * s.i}, DType::f32, Device::cuda)),
+        dw_hh(Tensor::empty({3 * s.h * s.h}, DType::f32, Device::cuda)),
+        db_ih(Tensor::empty({3 * s.h}, DType::f32, Device::cuda)),
+        db_hh(Tensor::empty({3 * s.h}, DType::f32, Device::cuda)) {}
+  kernels::GruGradients grads() const {
+    return {dw_ih.data<float>(), dw_hh.data<float>(), db_ih.data<float>(), db_hh.data<float>()};
+  }
+  Result<float> host() const {
+    return {h.to_vector(), dx.to_vector(), dw_ih.to_vector(), dw_hh.to_vector(), db_ih.to_vector(), db_hh.to_vector()};
+  }
+};
+
+Result<float> cuda_naive(const GruData& d, Precision precision) {
+  Context& gpu = Context::cuda();
+  const DeviceData in(d);
+  DeviceResult out(d.s);
+  Tensor reserve = Tensor::empty({kernels::gru_reserve_elements(d.s)}, DType::f32, Device::cuda);
+  kernels::cuda::gru_forward(gpu, d.s, in.x.data<float>(), in.weights(), out.h.data<float>(), reserve.data<float>(),
+                             precision);
+  kernels::cuda::gru_backward(gpu, d.s, in.x.data<float>(), in.weights(), out.h.data<float>(), reserve.data<float>(),
+                              in.dh.data<float>(), out.dx.data<float>(), out.grads(), precision);
+  return out.host();
+}
+
+Result<float> cuda_cudnn(const GruData& d, const kernels::CudnnGruPlan& plan) {
+  Context& gpu = Context::cuda();
+  const DeviceData in(d);
+  DeviceResult out(d.s);
+  kernels::cuda::gru_cudnn_forward(gpu, plan, in.x.data<float>(), in.weights(), out.h.data<float>());
+  kernels::cuda::gru_cudnn_backward(gpu, plan, in.x.data<float>(), out.h.data<float>(), in.dh.data<float>(),
+                                    out.dx.data<float>(), out.grads());
+  return out.host();
+}
+
+kernels::CudnnGruPlan cudnn_plan(const GruShape& s, Precision precision,
+                                 kernels::GruCudnnAlgorithm algorithm = kernels::GruCudnnAlgorithm::standard) {
+  return kernels::cuda::make_cudnn_gru_plan(Context::cuda(), s, kernels::CudnnGruOptions{precision, algorithm});
+}
+
+const GruShape kWorkload = make_shape(150, 64, 125, 100);
+
+// The workload's shape with PyTorch's init scale and dh at every step, and its double reference (computed once).
+const GruData& workload_data() {
+  static const GruData d = make_data(kWorkload, 61, 0.1f);
+  return d;
+}
+const Result<double>& workload_reference() {
+  static const Result<double> r = reference(workload_data());
+  return r;
+}
+
+const GruData& small_data() {
+  static const GruData d = make_data(make_shape(9, 5, 13, 24), 62, 0.5f);
+  return d;
+}
+
+TEST(GruCuda, NaiveMatchesReference) {
+  ROSETTA_REQUIRE_CUDA();
+  expect_result_close(cuda_naive(small_data(), Precision::fp32), reference(small_data()), kGpuBound, "naive small");
+  expect_result_close(cuda_naive(workload_data(), Precision::fp32), workload_reference(), kGpuBound,
+                      "naive workload");
+}
+
+TEST(GruCuda, CudnnMatchesReference) {
+  ROSETTA_REQUIRE_CUDA();
+  expect_result_close(cuda_cudnn(small_data(), cudnn_plan(small_data().s, Precision::fp32)), reference(small_data()),
+                      kGpuBound, "cuDNN small");
+  // The model's case too: only the last step's output carries a gradient.
+  const GruData last = make_data(kWorkload, 63, 0.1f, /*last_step_only=*/true);
+  const kernels::CudnnGruPlan plan = cudnn_plan(kWorkload, Precision::fp32);
+  EXPECT_EQ(plan.cudnn->math_type, CUDNN_FMA_MATH);
+  expect_result_close(cuda_cudnn(workload_data(), plan), workload_reference(), kGpuBound, "cuDNN workload");
+  expect_result_close(cuda_cudnn(last, plan), reference(last), kGpuBound, "cuDNN workload, last step only");
+}
+
+TEST(GruCuda, CudnnWeightSpaceMapCoversEveryParameterOnce) {
+  ROSETTA_REQUIRE_CUDA();
+  const GruShape s = small_data().s;
+  const kernels::CudnnGruPlan plan = cudnn_plan(s, Precision::fp32);
+  std::size_t bytes[4] = {};
+  for (const kernels::GruWeightSegment& seg : plan.cudnn->segments) {
+    bytes[static_cast<int>(seg.tensor)] += seg.bytes;
+    EXPECT_LE(seg.space_offset + seg.bytes, plan.cudnn->weight_space_bytes);
+  }
+  EXPECT_EQ(bytes[0], static_cast<std::size_t>(3 * s.h * s.i) * sizeof(float));
+  EXPECT_EQ(bytes[1], static_cast<std::size_t>(3 * s.h * s.h) * sizeof(float));
+  EXPECT_EQ(bytes[2], static_cast<std::size_t>(3 * s.h) * sizeof(float));
+  EXPECT_EQ(bytes[3], static_cast<std::size_t>(3 * s.h) * sizeof(float));
+}
+
+TEST(GruCuda, PersistentAlgorithmsMatchReferenceWhereCudnnAcceptsThem) {
+  ROSETTA_REQUIRE_CUDA();
+  std::string rejected;
+  int accepted = 0;
+  for (auto algorithm : {kernels::GruCudnnAlgorithm::persist_static, kernels::GruCudnnAlgorithm::persist_dynamic,
+                         kernels::GruCudnnAlgorithm::persist_static_small_h}) {
+    kernels::CudnnGruPlan plan;
+    try {
+      plan = cudnn_plan(kWorkload, Precision::fp32, algorithm);
+    } catch (const Error& e) {
+      rejected += std::string("\n") + e.what();
+      continue;
+    }
+    ++accepted;
+    expect_result_close(cuda_cudnn(workload_data(), plan), workload_reference(), kGpuBound,
+                        std::string("cuDNN ") + kernels::gru_cudnn_algorithm_name(algorithm));
+  }
+  if (accepted == 0) GTEST_SKIP() << "cuDNN accepts no persistent algorithm here:" << rejected;
+  if (!rejected.empty()) std::printf("[rosetta] persistent algorithms cuDNN rejected:%s\n", rejected.c_str());
+}
+
+TEST(GruCuda, Tf32StaysNearReference) {
+  ROSETTA_REQUIRE_CUDA();
+  const GruData d = make_data(make_shape(20, 16, 32, 48), 64, 0.2f);
+  const Result<double> expected = reference(d);
+  const kernels::CudnnGruPlan plan = cudnn_plan(d.s, Precision::tf32);
+  EXPECT_EQ(plan.cudnn->math_type, CUDNN_DEFAULT_MATH);
+  expect_result_close(cuda_cudnn(d, plan), expected, kTf32Bound, "cuDNN tf32");
+  expect_result_close(cuda_naive(d, Precision::tf32), expected, kTf32Bound, "naive tf32");
+}
+
+TEST(GruCuda, NaiveIsDeterministic) {
+  ROSETTA_REQUIRE_CUDA();
+  // No atomics anywhere: cuBLAS GEMMs and bias_backward reduce in a fixed order.
+  const Result<float> first = cuda_naive(small_data(), Precision::fp32);
+  const Result<float> second = cuda_naive(small_data(), Precision::fp32);
+  EXPECT_EQ(first.h, second.h);
+  EXPECT_EQ(first.dx, second.dx);
+  EXPECT_EQ(first.dw_ih, second.dw_ih);
+  EXPECT_EQ(first.dw_hh, second.dw_hh);
+  EXPECT_EQ(first.db_ih, second.db_ih);
+  EXPECT_EQ(first.db_hh, second.db_hh);
+}
+
+TEST(GruCuda, PlanNeedsACudaContextAndNamesTheShape) {
+  ROSETTA_REQUIRE_CUDA();
+  try {
+    kernels::cuda::make_cudnn_gru_plan(Context::cpu(), make_shape(3, 2, 4, 5), {});
+    FAIL() << "a CPU context was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("T 3 N 2 I 4 H 5"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(cudnn_plan(make_shape(3, 2, 4, 5), Precision::bf16), Error);
+}
+
+TEST(GruCudaLayer, BothImplementationsAndLayoutsMatchTheReference) {
+  ROSETTA_REQUIRE_CUDA();
+  const GruData d = small_data();
+  const Result<double> expected = reference(d);
+  for (GruImplementation implementation : {GruImplementation::cudnn, GruImplementation::naive}) {
+    const Result<float> tnc = run_layer(d, Device::cuda, layer_options(implementation, SequenceLayout::tnc));
+    const Result<float> ntc = run_layer(d, Device::cuda, layer_options(implementation, SequenceLayout::ntc));
+    const std::string name = gru_implementation_name(implementation);
+    expect_result_close(tnc, expected, kGpuBound, name + " layer tnc");
+    expect_result_close(ntc, expected, kGpuBound, name + " layer ntc");
+    // Same kernels on the same (transposed back and forth) values. The naive path has no atomics, so the layouts
+    // agree to the bit; cuDNN does not promise bitwise repeatability, so it gets kRepeatBound.
+    if (implementation == GruImplementation::naive) {
+      EXPECT_EQ(ntc.h, tnc.h);
+      EXPECT_EQ(ntc.dx, tnc.dx);
+      EXPECT_EQ(ntc.dw_hh, tnc.dw_hh);
+    } else {
+      expect_normwise(ntc.h, to_double(tnc.h), kRepeatBound, "cuDNN ntc vs tnc h");
+      expect_normwise(ntc.dx, to_double(tnc.dx), kRepeatBound, "cuDNN ntc vs tnc dx");
+      expect_normwise(ntc.dw_hh, to_double(tnc.dw_hh), kRepeatBound, "cuDNN ntc vs tnc dW_hh");
+    }
+  }
+}
+
+TEST(GruCudaLayer, StepAllocatesNothingAndReplaysAsACudaGraph) {
+  ROSETTA_REQUIRE_CUDA();
+  Context& gpu = Context::cuda();
+  const GruData d = small_data();
+  for (GruImplementation implementation : {GruImplementation::cudnn, GruImplementation::naive}) {
+    const std::string name = gru_implementation_name(implementation);
+    LayerUnderTest layer(d, Device::cuda);
+    layer.gru.setup(gpu, {d.s.t, d.s.n, d.s.i}, layer_options(implementation, SequenceLayout::tnc));
+    const Tensor x = Tensor::from_vector({d.s.t, d.s.n, d.s.i}, d.x).to(Device::cuda);
+    const Tensor dh = Tensor::from_vector({d.s.t, d.s.n, d.s.h}, d.dh).to(Device::cuda);
+    const auto step = [&] {
+      layer.gru.forward(gpu, x);
+      layer.gru.backward(gpu, dh);
+    };
+    step();
+    gpu.synchronize();
+    const std::vector<float> eager_dw = layer.params.grad(layer.gru.weight_hh_index()).to_vector();
+    const auto before = allocation_count();
+    step();
+    gpu.synchronize();
+    EXPECT_EQ(allocation_count(), before) << name;
+
+    layer.params.zero_grads(gpu);
+    CudaGraph graph;
+    graph.capture(gpu, step);
+    graph.launch(gpu);
+    gpu.synchronize();
+    expect_normwise(layer.params.grad(layer.gru.weight_hh_index()).to_vector(), to_double(eager_dw), kRepeatBound,
+                    name + " graph replay dW_hh");
+  }
+}
+
+#endif  // ROSETTA_WITH_CUDA
+
+}  // namespace
+}  // namespace rosetta
