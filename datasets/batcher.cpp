@@ -23,9 +23,12 @@ Shape with_leading(std::int64_t n, const Shape& example) {
 
 }  // namespace
 
-Batcher::Batcher(const Dataset& data, std::int64_t batch_size, Device device, bool shuffle, std::uint64_t seed)
-    : data_(data), batch_size_(batch_size), device_(device), shuffle_(shuffle), seed_(seed) {
+Batcher::Batcher(const Dataset& data, std::int64_t batch_size, Device device, bool shuffle, std::uint64_t seed,
+                 bool time_major)
+    : data_(data), batch_size_(batch_size), device_(device), shuffle_(shuffle), seed_(seed), time_major_(time_major) {
   data_.validate();
+  ROSETTA_CHECK(!time_major || (data_.example_shape().rank() >= 1 && data_.inputs.dtype() != DType::u8),
+                "time-major batches need sequence examples (not pixels); dataset '" << data_.name << "'");
   ROSETTA_CHECK(batch_size >= 1, "batch size must be >= 1, got " << batch_size);
   ROSETTA_CHECK(data_.size() >= batch_size, "dataset '" << data_.name << "' has " << data_.size()
                                                         << " examples, fewer than one batch of " << batch_size);
@@ -75,7 +78,13 @@ Batcher::~Batcher() {
 #endif
 }
 
-Shape Batcher::input_shape() const { return with_leading(batch_size_, data_.example_shape()); }
+Shape Batcher::input_shape() const {
+  const Shape example = data_.example_shape();
+  if (!time_major_) return with_leading(batch_size_, example);
+  std::int64_t dims[Shape::kMaxDims + 1] = {example[0], batch_size_};
+  std::copy(example.begin() + 1, example.end(), dims + 2);
+  return Shape(dims, dims + 1 + example.rank());
+}
 
 void Batcher::start_epoch(std::int64_t epoch) {
   ROSETTA_CHECK(epoch >= 0, "epoch must be >= 0, got " << epoch);
@@ -112,6 +121,14 @@ void Batcher::gather(std::int64_t batch, void* inputs, std::int32_t* labels) con
   const std::size_t row_bytes = static_cast<std::size_t>(example_numel_) * dtype_size(data_.inputs.dtype());
   const char* source = static_cast<const char*>(data_.inputs.raw());
   char* out = static_cast<char*>(inputs);
+  if (time_major_) {  // example j's step t goes to out[t][j]
+    const std::int64_t steps = data_.example_shape()[0];
+    const std::size_t step_bytes = row_bytes / static_cast<std::size_t>(steps);
+    for (std::int64_t j = 0; j < batch_size_; ++j)
+      for (std::int64_t t = 0; t < steps; ++t)
+        std::memcpy(out + (t * batch_size_ + j) * step_bytes, source + rows[j] * row_bytes + t * step_bytes, step_bytes);
+    return;
+  }
   for (std::int64_t j = 0; j < batch_size_; ++j) {
     std::memcpy(out + j * row_bytes, source + rows[j] * row_bytes, row_bytes);
   }

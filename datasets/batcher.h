@@ -52,7 +52,11 @@ struct Batch {
 class Batcher {
  public:
   // `data` is held by value (tensors share storage: nothing is copied). Needs data.size() >= batch_size.
-  Batcher(const Dataset& data, std::int64_t batch_size, Device device, bool shuffle, std::uint64_t seed);
+  // `time_major` delivers sequences time-major: examples of shape (T, rest...) become a batch (T, B, rest...)
+  // instead of (B, T, rest...) (IMDB tokens in TNC order for cuDNN's RNN). The reordering is part of the host
+  // gather, so it costs nothing on the device.
+  Batcher(const Dataset& data, std::int64_t batch_size, Device device, bool shuffle, std::uint64_t seed,
+          bool time_major = false);
   ~Batcher();
   Batcher(const Batcher&) = delete;
   Batcher& operator=(const Batcher&) = delete;
@@ -60,7 +64,7 @@ class Batcher {
   std::int64_t batch_size() const { return batch_size_; }
   std::int64_t batches_per_epoch() const { return data_.size() / batch_size_; }
   Device device() const { return device_; }
-  Shape input_shape() const;                          // (B, example dims...)
+  Shape input_shape() const;                          // (B, example dims...), or (T, B, rest...) time-major
   DType input_dtype() const { return data_.batch_dtype(); }
   const Dataset& dataset() const { return data_; }
 
@@ -90,6 +94,7 @@ class Batcher {
   Device device_;
   bool shuffle_;
   std::uint64_t seed_;
+  bool time_major_;
   std::int64_t example_numel_;           // elements of one example
   std::vector<std::int64_t> order_;      // (N,) dataset row per order position
   float pixel_table_[256];               // pixel_value(byte) for every byte

@@ -10,6 +10,7 @@
 #include "bench/cli/info.h"
 #include "bench/cli/inspect.h"
 #include "bench/cli/train_cnn.h"
+#include "bench/cli/train_gru.h"
 #include "runtime/error.h"
 
 namespace rosetta::cli {
@@ -25,10 +26,12 @@ int run(int argc, char** argv) {
   inspect->add_option("file", inspect_path, "FILE.safetensors")->required();
   inspect->callback([&] { print_inspection(inspect_path); });
 
-  CLI::App* train = app.add_subcommand("train", "train a workload: cnn");
+  CLI::App* train = app.add_subcommand("train", "train a workload: cnn, gru");
   train->require_subcommand(1);
   TrainCnnOptions cnn;
   add_train_cnn_command(*train, cnn);
+  TrainGruOptions gru;
+  add_train_gru_command(*train, gru);
 
   CLI::App* extract = app.add_subcommand("extract", "extract features with a pretrained network: resnet50");
   extract->require_subcommand(1);

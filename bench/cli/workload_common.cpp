@@ -133,14 +133,11 @@ void print_epoch_line(int epoch, int epochs, const Tensor& step_losses, std::int
 }
 
 double test_accuracy(const Dataset& test, std::int64_t batch, std::int64_t max_batches, const Context& ctx,
-                     const EvaluateBatch& evaluate) {
+                     const EvaluateBatch& evaluate, bool time_major) {
   if (max_batches == 0 || test.size() < batch) return std::nan("");
-  Batcher batches(test, batch, ctx.device(), /*shuffle=*/false, 0);
+  Batcher batches(test, batch, ctx.device(), /*shuffle=*/false, 0, time_major);
   const std::int64_t count = max_batches < 0 ? batches.batches_per_epoch() : std::min(max_batches, batches.batches_per_epoch());
-  Shape input_shape = test.example_shape();
-  std::vector<std::int64_t> dims{batch};
-  dims.insert(dims.end(), input_shape.begin(), input_shape.end());
-  Tensor inputs = Tensor::empty(Shape(dims.begin(), dims.end()), test.batch_dtype(), ctx.device());
+  Tensor inputs = Tensor::empty(batches.input_shape(), batches.input_dtype(), ctx.device());
   Tensor labels = Tensor::empty({batch}, DType::i32, ctx.device());
   Tensor correct = Tensor::zeros({1}, DType::i32, ctx.device());
   batches.start_epoch(0);

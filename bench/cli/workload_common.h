@@ -65,8 +65,9 @@ void print_epoch_line(int epoch, int epochs, const Tensor& step_losses, std::int
 // file order) and returns the fraction correct, or NaN when no batch ran. `correct` is a (1,) i32 counter on
 // the device that evaluate adds to.
 using EvaluateBatch = std::function<void(const Tensor& inputs, const Tensor& labels, const Tensor& correct)>;
+// `time_major` as in Batcher: (T, B) token batches for sequence models.
 double test_accuracy(const Dataset& test, std::int64_t batch, std::int64_t max_batches, const Context& ctx,
-                     const EvaluateBatch& evaluate);
+                     const EvaluateBatch& evaluate, bool time_major = false);
 
 struct TrainingSummary {
   std::string workload;

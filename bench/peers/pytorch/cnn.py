@@ -31,27 +31,22 @@ Invariants:
 """
 
 import argparse
-import json
 import os
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import cifar10  # noqa: E402
 import record as record_fields  # noqa: E402
-import safetensors_io  # noqa: E402
+import training  # noqa: E402
+from training import UsageError, positive_int  # noqa: E402
 
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 FEATURES = 100 * 8 * 8  # 6400: conv4 output (C, H, W) after the second 2x2 pool
-
-
-class UsageError(Exception):
-    """Bad input or an impossible option combination: one line, exit 2."""
 
 
 class CifarVGG(nn.Module):
@@ -82,13 +77,6 @@ class CifarVGG(nn.Module):
         x = F.relu(self.fc1(x))  # (N, 512)
         x = F.dropout(x, self.p_fc, self.training)
         return self.fc2(x)  # (N, 10) logits
-
-
-def positive_int(text):
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be a positive integer, got %s" % text)
-    return value
 
 
 def parse_args(argv):
@@ -128,124 +116,6 @@ def set_precision(precision):
     return state
 
 
-def load_initial_weights(model, path):
-    """Loads `path` into `model` with strict name, dtype and shape checks (UsageError on any mismatch)."""
-    try:
-        tensors, _ = safetensors_io.load_with_dtypes(path)
-    except safetensors_io.SafetensorsError as error:
-        raise UsageError(str(error))
-    expected = model.state_dict()
-    missing = [name for name in expected if name not in tensors]
-    unexpected = [name for name in tensors if name not in expected]
-    if missing or unexpected:
-        raise UsageError("%s: missing tensors %s, unexpected tensors %s" % (path, missing, unexpected))
-    for name, parameter in expected.items():
-        tag, array = tensors[name]
-        if tag != "F32":
-            raise UsageError("%s: tensor %r is %s, expected F32" % (path, name, tag))
-        if tuple(array.shape) != tuple(parameter.shape):
-            raise UsageError("%s: tensor %r has shape %s, the model expects %s"
-                             % (path, name, list(array.shape), list(parameter.shape)))
-    model.load_state_dict({name: torch.from_numpy(array) for name, (_, array) in tensors.items()}, strict=True)
-
-
-class Feeder:
-    """Gathers a batch by indices on the host and moves it to the device (pinned, non_blocking on CUDA).
-
-    On CUDA each batch is gathered straight into a pinned buffer from PyTorch's caching host allocator, which
-    records the copy's event and reuses the block only after the copy has finished.
-    """
-
-    def __init__(self, images, labels, device, channels_last):
-        self.images = images  # (N, 3, 32, 32) float32, CPU
-        self.labels = labels  # (N,) int64, CPU
-        self.device = device
-        self.pinned = device.type == "cuda"
-        self.channels_last = channels_last
-
-    def __call__(self, indices):  # indices: (B,) int64, CPU
-        if self.pinned:
-            x = torch.empty((len(indices),) + tuple(self.images.shape[1:]), dtype=self.images.dtype, pin_memory=True)
-            y = torch.empty((len(indices),), dtype=self.labels.dtype, pin_memory=True)
-            torch.index_select(self.images, 0, indices, out=x)
-            torch.index_select(self.labels, 0, indices, out=y)
-            x = x.to(self.device, non_blocking=True)
-            y = y.to(self.device, non_blocking=True)
-        else:
-            x = self.images.index_select(0, indices)
-            y = self.labels.index_select(0, indices)
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return x, y
-
-
-def synchronize(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def train(args, model, step_model, optimizer, feeder, num_train, device):
-    """The timed loop. Returns (losses as a CPU float tensor, seconds per epoch, steps per epoch)."""
-    steps_per_epoch = num_train // args.batch
-    total_steps = args.epochs * steps_per_epoch
-    if args.max_steps is not None:
-        total_steps = min(total_steps, args.max_steps)
-    generator = torch.Generator()
-    generator.manual_seed(args.seed)
-    mark_step = None
-    if args.mode == "compile-cudagraphs":
-        # CUDA graph trees must know where an iteration starts, as forward outputs are overwritten on replay.
-        mark_step = getattr(getattr(torch, "compiler", None), "cudagraph_mark_step_begin", None)
-    model.train()
-    losses = []  # detached device scalars, one per step
-    epoch_seconds, epoch_steps = [], []
-    step = 0
-    synchronize(device)
-    epoch_start = time.perf_counter()
-    for epoch in range(args.epochs):
-        if step == total_steps:
-            break
-        if args.no_shuffle:
-            order = torch.arange(num_train)
-        else:
-            order = torch.randperm(num_train, generator=generator)
-        first_step = step
-        for i in range(steps_per_epoch):
-            if step == total_steps:
-                break
-            x, y = feeder(order[i * args.batch:(i + 1) * args.batch])
-            if mark_step is not None:
-                mark_step()
-            optimizer.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(step_model(x), y)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.detach())
-            step += 1
-        synchronize(device)
-        epoch_end = time.perf_counter()
-        epoch_seconds.append(epoch_end - epoch_start)
-        epoch_steps.append(step - first_step)
-        print("epoch %d: %d steps, %.3f s, last loss %.6f"
-              % (epoch + 1, step - first_step, epoch_seconds[-1], losses[-1].item()), flush=True)
-        epoch_start = time.perf_counter()  # the progress line stays outside the clock
-    return torch.stack(losses).cpu(), epoch_seconds, epoch_steps
-
-
-def evaluate(model, feeder, num_test, batch, max_batches):
-    """Test accuracy over complete batches (at most max_batches), eval mode, no grad."""
-    batches = num_test // batch if max_batches is None else min(max_batches, num_test // batch)
-    if batches == 0:
-        return None
-    model.eval()
-    correct = 0
-    with torch.no_grad():
-        for i in range(batches):
-            x, y = feeder(torch.arange(i * batch, (i + 1) * batch))
-            correct += int((model(x).argmax(dim=1) == y).sum())
-    return correct / (batches * batch)
-
-
 def run(args):
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
@@ -261,17 +131,14 @@ def run(args):
         raise UsageError("--test-batches must be >= 0")
     if args.test_batches is None and args.max_steps is not None:
         args.test_batches = 0  # a cut-short run's accuracy means nothing, and evaluating costs ~30 s on a CPU
-    for option, path in (("--log-steps", args.log_steps), ("--json", args.json)):
-        folder = os.path.dirname(os.path.abspath(path)) if path else None
-        if folder and not (os.path.isdir(folder) and os.access(folder, os.W_OK)):
-            raise UsageError("%s %s: folder %s does not exist or is not writable" % (option, path, folder))
+    training.check_output_folders(("--log-steps", args.log_steps), ("--json", args.json))
 
     matmul_tf32, cudnn_tf32 = set_precision(args.precision)
     torch.backends.cudnn.benchmark = args.cudnn_benchmark == "on"
     torch.manual_seed(args.seed)  # dropout masks (CPU and CUDA generators)
 
     model = CifarVGG(dropout=not args.no_dropout)
-    load_initial_weights(model, args.init)
+    training.load_weights(model, args.init)
     try:
         train_x, train_y = cifar10.load_split(args.data, train=True)
         test_x, test_y = cifar10.load_split(args.data, train=False) if args.test_batches != 0 else (None, None)
@@ -296,53 +163,25 @@ def run(args):
              args.cudnn_benchmark, args.channels_last, args.batch, args.epochs, not args.no_shuffle,
              not args.no_dropout), flush=True)
 
-    feeder = Feeder(torch.from_numpy(train_x), torch.from_numpy(train_y), device, args.channels_last)
-    losses, epoch_seconds, epoch_steps = train(args, model, step_model, optimizer, feeder, len(train_x), device)
+    layout = (lambda x: x.contiguous(memory_format=torch.channels_last)) if args.channels_last else None
+    feeder = training.Feeder(torch.from_numpy(train_x), torch.from_numpy(train_y), device, layout)
+    losses, epoch_seconds, epoch_steps = training.train(args, model, step_model, optimizer, feeder, len(train_x),
+                                                        device, "cnn")
 
     accuracy = None
     if test_x is not None:
-        test_feeder = Feeder(torch.from_numpy(test_x), torch.from_numpy(test_y), device, args.channels_last)
-        accuracy = evaluate(model, test_feeder, len(test_x), args.batch, args.test_batches)
+        test_feeder = training.Feeder(torch.from_numpy(test_x), torch.from_numpy(test_y), device, layout)
+        accuracy = training.evaluate(model, test_feeder, len(test_x), args.batch, args.test_batches)
 
-    seconds_total = sum(epoch_seconds)
-    steady_seconds = sum(epoch_seconds[1:]) if len(epoch_seconds) > 1 else None
-    steady_images = sum(epoch_steps[1:]) * args.batch
-    record = record_fields.base_record("cnn", device, args.mode, args.precision, args.batch)
-    record.update({
-        "epochs": len(epoch_seconds),
-        "steps": len(losses),
-        "seconds_total": seconds_total,
-        "seconds_without_first_epoch": steady_seconds,
-        "seconds_per_epoch": epoch_seconds,
-        "images_per_second": steady_images / steady_seconds if steady_seconds else None,
-        "test_accuracy": accuracy,
-        "final_loss": float(losses[-1]),
-        "channels_last": bool(args.channels_last),
-        "cudnn_benchmark": args.cudnn_benchmark == "on",
-        "data": args.data_name,
-    })
-    print("cnn: %d steps in %.3f s (without the first epoch: %s s, %s images/s), final loss %.6f, test accuracy %s"
-          % (record["steps"], seconds_total,
-             "%.3f" % steady_seconds if steady_seconds else "n/a",
-             "%.1f" % record["images_per_second"] if record["images_per_second"] else "n/a",
-             record["final_loss"], "%.4f" % accuracy if accuracy is not None else "n/a"), flush=True)
-
-    if args.log_steps:
-        lines = "".join("%d %.9g\n" % (i + 1, float(v)) for i, v in enumerate(losses))
-        record_fields.atomic_write_text(args.log_steps, lines)
-    if args.json:
-        record_fields.atomic_write_text(args.json, json.dumps(record, indent=2) + "\n")
+    record = training.training_record("cnn", args, device, losses, epoch_seconds, epoch_steps, accuracy,
+                                      "images_per_second")
+    record.update({"channels_last": bool(args.channels_last), "cudnn_benchmark": args.cudnn_benchmark == "on"})
+    training.write_outputs(args, losses, record)
     return record
 
 
 def main(argv=None):
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        run(args)
-    except UsageError as error:
-        print("cnn: error: %s" % error, file=sys.stderr)
-        return 2
-    return 0
+    return training.main("cnn", parse_args, run, argv)
 
 
 if __name__ == "__main__":

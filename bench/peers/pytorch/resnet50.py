@@ -37,6 +37,8 @@ sys.path.insert(0, HERE)
 
 import record as record_fields  # noqa: E402
 import safetensors_io  # noqa: E402
+import training  # noqa: E402
+from training import UsageError, positive_int, synchronize  # noqa: E402
 
 import torch  # noqa: E402
 import torchvision  # noqa: E402
@@ -44,17 +46,6 @@ import torchvision  # noqa: E402
 FEATURES = 2048
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-class UsageError(Exception):
-    """Bad input or an impossible option combination: one line, exit 2."""
-
-
-def positive_int(text):
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be a positive integer, got %s" % text)
-    return value
 
 
 def parse_args(argv):
@@ -77,34 +68,8 @@ def parse_args(argv):
 
 
 def load_weights(model, path):
-    """Loads `path` into `model` (fc already Identity) with strict name, dtype and shape checks."""
-    try:
-        tensors, _ = safetensors_io.load_with_dtypes(path)
-    except safetensors_io.SafetensorsError as error:
-        raise UsageError(str(error))
-    expected = {name: value for name, value in model.state_dict().items() if not name.endswith("num_batches_tracked")}
-    ignored = [name for name in tensors if name.startswith("fc.") or name.endswith("num_batches_tracked")]
-    missing = [name for name in expected if name not in tensors]
-    unexpected = [name for name in tensors if name not in expected and name not in ignored]
-    problems = []
-    if missing:
-        problems.append("missing %s" % ", ".join(missing))
-    if unexpected:
-        problems.append("unexpected %s" % ", ".join(unexpected))
-    for name, parameter in expected.items():
-        if name not in tensors:
-            continue
-        tag, array = tensors[name]
-        if tag != "F32":
-            problems.append("%s has dtype %s, expected F32" % (name, tag))
-        elif tuple(array.shape) != tuple(parameter.shape):
-            problems.append("%s has shape %s, expected %s" % (name, tuple(array.shape), tuple(parameter.shape)))
-    if problems:
-        raise UsageError("%s: %s" % (path, "; ".join(problems)))
-    state = {name: torch.from_numpy(tensors[name][1]) for name in expected}
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if unexpected or any(not name.endswith("num_batches_tracked") for name in missing):
-        raise UsageError("%s: torchvision refused the state: missing %s, unexpected %s" % (path, missing, unexpected))
+    """Loads `path` into `model` (fc already Identity); fc.* and the BN counters do not count."""
+    training.load_weights(model, path, ignore=lambda name: name.startswith("fc.") or name.endswith("num_batches_tracked"))
 
 
 def read_images(path, batch):
@@ -121,11 +86,6 @@ def read_images(path, batch):
     if shape[0] % batch != 0:
         raise UsageError("%s: %d images are not a whole number of batches of --batch %d" % (path, shape[0], batch))
     return torch.from_numpy(array)
-
-
-def synchronize(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def run(args):
@@ -231,13 +191,7 @@ def run(args):
 
 
 def main(argv=None):
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        run(args)
-    except UsageError as error:
-        print("resnet50: error: %s" % error, file=sys.stderr)
-        return 2
-    return 0
+    return training.main("resnet50", parse_args, run, argv)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,29 @@
+// `rosetta train gru`: the IMDB GRU workload by DESIGN.md's protocol (3 epochs of 390 complete batches of 64,
+// Adam). The timed region is the training loop of all epochs, shuffle and host-to-device feed included; the
+// first epoch (plans, graph capture) is reported separately. Test accuracy after training, complete batches.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "bench/cli/workload_common.h"
+
+namespace rosetta::cli {
+
+struct TrainGruOptions {
+  TrainingFlags common;         // --device --epochs --batch --lr --seed --precision ... (workload_common.h)
+  std::string data_path;        // imdb.npz (Keras) or a token file rosetta wrote; empty: the synthetic set
+  std::string data_name;        // for the record; default "imdb" with data_path, else "synthetic"
+  bool synthetic = false;
+  std::string rnn = "cudnn";    // cudnn | naive (CUDA only)
+  std::string rnn_algorithm = "standard";
+  std::string layout = "tnc";   // tnc | ntc
+  std::string export_data_path; // write the data set as a preprocessed token .npz and stop
+  std::int64_t synthetic_train = 25000, synthetic_test = 25000;
+  std::int64_t synthetic_min_length = 20;  // shortest synthetic review (datasets/synthetic_text.h)
+  std::int64_t synthetic_signal_words = 25;  // sentiment words per class (fewer: easier)
+};
+
+void add_train_gru_command(CLI::App& train, TrainGruOptions& options);
+void run_train_gru(const TrainGruOptions& options);
+
+}  // namespace rosetta::cli

@@ -1,0 +1,212 @@
+"""What the PyTorch peers' training and inference scripts share, so each workload file holds only its model,
+its data and its record fields.
+
+Invariants:
+- UsageError is bad input or an impossible option combination; main() turns it into one line
+  "<workload>: error: ..." and exit code 2.
+- load_weights loads rosetta's safetensors file with strict checks: every expected name present as F32 with the
+  model's shape, nothing unexpected (names the caller ignores aside); all problems are reported at once.
+- train() is the timed loop of DESIGN.md: per-epoch shuffle (torch.randperm on a seeded CPU generator, or file
+  order), the host-to-device feed, forward, backward, optimizer step. The clock is read only after a device
+  synchronize, at the start and at each epoch end; losses stay on the device until after the loop.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+import record as record_fields
+import safetensors_io
+
+
+class UsageError(Exception):
+    """Bad input or an impossible option combination: one line, exit 2."""
+
+
+def positive_int(text):
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be a positive integer, got %s" % text)
+    return value
+
+
+def synchronize(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def check_output_folders(*options):
+    """Each (option, path) pair: the path's folder must exist and be writable, before any work is done."""
+    for option, path in options:
+        folder = os.path.dirname(os.path.abspath(path)) if path else None
+        if folder and not (os.path.isdir(folder) and os.access(folder, os.W_OK)):
+            raise UsageError("%s %s: folder %s does not exist or is not writable" % (option, path, folder))
+
+
+def load_weights(model, path, ignore=lambda name: False):
+    """Loads `path` into `model`'s state_dict with strict checks; `ignore(name)` names file or model entries that
+    do not count (ResNet-50: fc.* and num_batches_tracked)."""
+    try:
+        tensors, _ = safetensors_io.load_with_dtypes(path)
+    except safetensors_io.SafetensorsError as error:
+        raise UsageError(str(error))
+    expected = {name: value for name, value in model.state_dict().items() if not ignore(name)}
+    problems = []
+    missing = [name for name in expected if name not in tensors]
+    unexpected = [name for name in tensors if name not in expected and not ignore(name)]
+    if missing:
+        problems.append("missing %s" % ", ".join(missing))
+    if unexpected:
+        problems.append("unexpected %s" % ", ".join(unexpected))
+    for name, parameter in expected.items():
+        if name not in tensors:
+            continue
+        tag, array = tensors[name]
+        if tag != "F32":
+            problems.append("%s has dtype %s, expected F32" % (name, tag))
+        elif tuple(array.shape) != tuple(parameter.shape):
+            problems.append("%s has shape %s, expected %s" % (name, tuple(array.shape), tuple(parameter.shape)))
+    if problems:
+        raise UsageError("%s: %s" % (path, "; ".join(problems)))
+    state = {name: torch.from_numpy(tensors[name][1]) for name in expected}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected or any(not ignore(name) for name in missing):
+        raise UsageError("%s: the model refused the state: missing %s, unexpected %s" % (path, missing, unexpected))
+
+
+class Feeder:
+    """Gathers a batch by example indices on the host and moves it to the device (pinned, non_blocking on CUDA).
+
+    On CUDA each batch is gathered straight into a pinned buffer from PyTorch's caching host allocator, which
+    records the copy's event and reuses the block only after the copy has finished. `transform` (on the device
+    batch) adapts the layout: channels_last images, time-major tokens.
+    """
+
+    def __init__(self, inputs, labels, device, transform=None):
+        self.inputs = inputs  # (N, example dims...), CPU
+        self.labels = labels  # (N,) int64, CPU
+        self.device = device
+        self.pinned = device.type == "cuda"
+        self.transform = transform
+
+    def __call__(self, indices):  # indices: (B,) int64, CPU
+        if self.pinned:
+            x = torch.empty((len(indices),) + tuple(self.inputs.shape[1:]), dtype=self.inputs.dtype, pin_memory=True)
+            y = torch.empty((len(indices),), dtype=self.labels.dtype, pin_memory=True)
+            torch.index_select(self.inputs, 0, indices, out=x)
+            torch.index_select(self.labels, 0, indices, out=y)
+            x = x.to(self.device, non_blocking=True)
+            y = y.to(self.device, non_blocking=True)
+        else:
+            x = self.inputs.index_select(0, indices)
+            y = self.labels.index_select(0, indices)
+        return (self.transform(x) if self.transform else x), y
+
+
+def train(args, model, step_model, optimizer, feeder, num_train, device, workload):
+    """The timed loop. Returns (losses as a CPU float tensor, seconds per epoch, steps per epoch)."""
+    steps_per_epoch = num_train // args.batch
+    total_steps = args.epochs * steps_per_epoch
+    if args.max_steps is not None:
+        total_steps = min(total_steps, args.max_steps)
+    generator = torch.Generator()
+    generator.manual_seed(args.seed)
+    mark_step = None
+    if args.mode == "compile-cudagraphs":
+        # CUDA graph trees must know where an iteration starts, as forward outputs are overwritten on replay.
+        mark_step = getattr(getattr(torch, "compiler", None), "cudagraph_mark_step_begin", None)
+    model.train()
+    losses = []  # detached device scalars, one per step
+    epoch_seconds, epoch_steps = [], []
+    step = 0
+    synchronize(device)
+    epoch_start = time.perf_counter()
+    for epoch in range(args.epochs):
+        if step == total_steps:
+            break
+        order = torch.arange(num_train) if args.no_shuffle else torch.randperm(num_train, generator=generator)
+        first_step = step
+        for i in range(steps_per_epoch):
+            if step == total_steps:
+                break
+            x, y = feeder(order[i * args.batch:(i + 1) * args.batch])
+            if mark_step is not None:
+                mark_step()
+            optimizer.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(step_model(x), y)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.detach())
+            step += 1
+        synchronize(device)
+        epoch_end = time.perf_counter()
+        epoch_seconds.append(epoch_end - epoch_start)
+        epoch_steps.append(step - first_step)
+        print("%s: epoch %d: %d steps, %.3f s, last loss %.6f"
+              % (workload, epoch + 1, step - first_step, epoch_seconds[-1], losses[-1].item()), flush=True)
+        epoch_start = time.perf_counter()  # the progress line stays outside the clock
+    return torch.stack(losses).cpu(), epoch_seconds, epoch_steps
+
+
+def evaluate(model, feeder, num_test, batch, max_batches):
+    """Test accuracy over complete batches (at most max_batches), eval mode, no grad."""
+    batches = num_test // batch if max_batches is None else min(max_batches, num_test // batch)
+    if batches == 0:
+        return None
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for i in range(batches):
+            x, y = feeder(torch.arange(i * batch, (i + 1) * batch))
+            correct += int((model(x).argmax(dim=1) == y).sum())
+    return correct / (batches * batch)
+
+
+def training_record(workload, args, device, losses, epoch_seconds, epoch_steps, accuracy, examples_key):
+    """The record fields of a training run; the caller adds its workload's own."""
+    seconds_total = sum(epoch_seconds)
+    steady_seconds = sum(epoch_seconds[1:]) if len(epoch_seconds) > 1 else None
+    steady_examples = sum(epoch_steps[1:]) * args.batch
+    record = record_fields.base_record(workload, device, args.mode, args.precision, args.batch)
+    record.update({
+        "epochs": len(epoch_seconds),
+        "steps": len(losses),
+        "seconds_total": seconds_total,
+        "seconds_without_first_epoch": steady_seconds,
+        "seconds_per_epoch": epoch_seconds,
+        examples_key: steady_examples / steady_seconds if steady_seconds else None,
+        "test_accuracy": accuracy,
+        "final_loss": float(losses[-1]),
+        "data": args.data_name,
+    })
+    print("%s: %d steps in %.3f s (without the first epoch: %s s, %s %s), final loss %.6f, test accuracy %s"
+          % (workload, record["steps"], seconds_total,
+             "%.3f" % steady_seconds if steady_seconds else "n/a",
+             "%.1f" % record[examples_key] if record[examples_key] else "n/a", examples_key.replace("_", " "),
+             record["final_loss"], "%.4f" % accuracy if accuracy is not None else "n/a"), flush=True)
+    return record
+
+
+def write_outputs(args, losses, record):
+    """--log-steps ("<step> <loss>", 1-based, %.9g) and --json, each written atomically."""
+    if args.log_steps:
+        lines = "".join("%d %.9g\n" % (i + 1, float(v)) for i, v in enumerate(losses))
+        record_fields.atomic_write_text(args.log_steps, lines)
+    if args.json:
+        record_fields.atomic_write_text(args.json, json.dumps(record, indent=2) + "\n")
+
+
+def main(workload, parse_args, run, argv=None):
+    """Runs `run(parse_args(argv))`; a UsageError is one line on stderr and exit code 2."""
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        run(args)
+    except UsageError as error:
+        print("%s: error: %s" % (workload, error), file=sys.stderr)
+        return 2
+    return 0

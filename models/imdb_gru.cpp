@@ -1,0 +1,77 @@
+#include "models/imdb_gru.h"
+
+#include <cmath>
+
+#include "kernels/dispatch.h"
+#include "kernels/elementwise.h"
+#include "kernels/gru.h"
+#include "kernels/loss.h"
+#include "layers/init.h"
+
+namespace rosetta {
+
+ImdbGRU::ImdbGRU(Device device)
+    : embedding_(params_, "embedding", kVocabulary, kEmbedding),
+      gru_(params_, "gru", kEmbedding, kHidden),
+      l_out_(params_, "l_out", kHidden, kClasses) {
+  params_.allocate(device);
+}
+
+void ImdbGRU::init_default(std::uint64_t seed) {
+  embedding_.init_default(seed);
+  gru_.init_default(seed);
+  const float bound = 1.0f / std::sqrt(static_cast<float>(kHidden));  // nn.Linear: 1 / sqrt(in_features)
+  uniform(params_, l_out_.weight_index(), bound, seed);
+  uniform(params_, l_out_.bias_index(), bound, seed);
+}
+
+void ImdbGRU::setup(const Context& ctx, const ImdbGruOptions& options) {
+  ROSETTA_CHECK(ctx.device() == params_.values().device(), "model parameters and context are on different devices");
+  const std::int64_t t = options.steps, n = options.batch;
+  batch_first_ = options.gru.layout == SequenceLayout::ntc;
+  token_shape_ = batch_first_ ? Shape{n, t} : Shape{t, n};
+  embedding_.setup(ctx, token_shape_);                                  // (T, N, E) or (N, T, E)
+  gru_.setup(ctx, embedding_.output_shape(), options.gru);              // (T, N, H) or (N, T, H)
+  l_out_.setup(ctx, {n, kHidden}, options.gru.precision);               // (N, 2)
+  loss_.setup(ctx, {n, kClasses});
+  dh_tnc_ = Tensor::zeros({t, n, kHidden}, DType::f32, ctx.device());  // only the last step is ever written
+  if (batch_first_) {
+    h_tnc_ = Tensor::empty({t, n, kHidden}, DType::f32, ctx.device());
+    dh_ntc_ = Tensor::empty({n, t, kHidden}, DType::f32, ctx.device());
+  }
+  adam_ = std::make_unique<Adam>(params_, options.lr);
+}
+
+const Tensor& ImdbGRU::forward(const Context& ctx, const Tensor& tokens) {
+  const Tensor& h = gru_.forward(ctx, embedding_.forward(ctx, tokens));
+  const std::int64_t t = dh_tnc_.dim(0), n = dh_tnc_.dim(1);
+  if (batch_first_) {
+    ROSETTA_KERNEL(ctx.device(), swap_leading_axes)(ctx, h.data<float>(), h_tnc_.data<float>(), n, t, kHidden);
+  }
+  const Tensor& h_tnc = batch_first_ ? h_tnc_ : h;
+  return l_out_.forward(ctx, h_tnc.view((t - 1) * n * kHidden, {n, kHidden}));  // the last step, (N, H)
+}
+
+void ImdbGRU::backward(const Context& ctx, const Tensor& dlogits) {
+  const Tensor& dlast = l_out_.backward(ctx, dlogits);  // (N, H)
+  const std::int64_t t = dh_tnc_.dim(0), n = dh_tnc_.dim(1);
+  const Device d = ctx.device();
+  ROSETTA_KERNEL(d, copy)(ctx, dlast.data<float>(), dh_tnc_.data<float>() + (t - 1) * n * kHidden, n * kHidden);
+  if (batch_first_) ROSETTA_KERNEL(d, swap_leading_axes)(ctx, dh_tnc_.data<float>(), dh_ntc_.data<float>(), t, n, kHidden);
+  embedding_.backward(ctx, gru_.backward(ctx, batch_first_ ? dh_ntc_ : dh_tnc_));
+}
+
+void ImdbGRU::step(const Context& ctx, const Tensor& tokens, const Tensor& labels) {
+  ROSETTA_CHECK(adam_ != nullptr, "ImdbGRU::step before setup");
+  loss_.forward(ctx, forward(ctx, tokens), labels);
+  backward(ctx, loss_.dlogits());
+  adam_->step(ctx);
+}
+
+void ImdbGRU::evaluate(const Context& ctx, const Tensor& tokens, const Tensor& labels, const Tensor& correct) {
+  const Tensor& logits = forward(ctx, tokens);
+  ROSETTA_KERNEL(ctx.device(), count_correct)(ctx, logits.data<float>(), labels.data<std::int32_t>(),
+                                              correct.data<std::int32_t>(), logits.dim(0), logits.dim(1));
+}
+
+}  // namespace rosetta
