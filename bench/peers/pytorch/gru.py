@@ -1,0 +1,161 @@
+"""PyTorch peer of rosetta's GRU workload (IMDB sentiment, the seed's PyTorch notebook), timed by rosetta's protocol.
+
+Runs with torch 1.13 (CPU; the CI equivalence test) and torch 2.x + CUDA (the GPU host). Usage:
+    python3 gru.py --data TOKENS.npz --init rosetta_init.safetensors [--json result.json] [--log-steps F] ...
+Equivalence mode (compare per-step losses with rosetta's, file order):
+    python3 gru.py --data TOKENS.npz --init FILE --device cpu --no-shuffle --max-steps 20 --log-steps F
+
+Workload (keep exact): embedding(30000 x 125) -> GRU(125 -> 100, one layer) -> output at the last time step ->
+l_out(100 -> 2); mean softmax cross-entropy; Adam lr 1e-3, betas (0.9, 0.999), eps 1e-8; batch 64; 3 epochs of
+390 complete batches; tokens fed time-major (T, N) to cuDNN (--layout tnc, the seed's lesson) or batch-first
+(--layout ntc, nn.GRU(batch_first=True)).
+
+Data: the preprocessed tokens rosetta writes with `rosetta train gru --export-data F.npz` (x_train, x_test (N, 150)
+int32, y_train, y_test (N,) int32), or the Keras imdb.npz itself, preprocessed here exactly as the seed does (train
+and test concatenated, [1] + [w + 3], w >= 30000 -> 2, keep the LAST 150 tokens, pad 0 AFTER).
+
+Invariants: as cnn.py (training.py): initial weights only from --init with strict checks, explicit and recorded
+precision, the timed region is the whole training loop with shuffle and feed, one-line errors with exit 2, atomic
+output files.
+"""
+
+import argparse
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import numpy as np  # noqa: E402
+
+import record as record_fields  # noqa: E402
+import training  # noqa: E402
+from training import UsageError, positive_int  # noqa: E402
+
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+
+VOCABULARY, EMBEDDING, HIDDEN, CLASSES, MAX_LENGTH = 30000, 125, 100, 2, 150
+
+
+class ImdbGRU(nn.Module):
+    """The seed notebook's GRU model; parameter names are rosetta's safetensors names."""
+
+    def __init__(self, batch_first):
+        super().__init__()
+        self.embedding = nn.Embedding(VOCABULARY, EMBEDDING)
+        self.gru = nn.GRU(EMBEDDING, HIDDEN, num_layers=1, batch_first=batch_first)
+        self.l_out = nn.Linear(HIDDEN, CLASSES)
+        self.batch_first = batch_first
+
+    def forward(self, tokens):  # (T, N) or (N, T) int64
+        out, _ = self.gru(self.embedding(tokens))  # (T, N, H) or (N, T, H)
+        last = out[:, -1] if self.batch_first else out[-1]  # (N, H)
+        return self.l_out(last)  # (N, 2) logits
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description="PyTorch peer of rosetta's IMDB GRU workload.")
+    parser.add_argument("--data", required=True, help="token .npz from rosetta --export-data, or Keras imdb.npz")
+    parser.add_argument("--data-name", default="imdb", help="name of the data set for the record")
+    parser.add_argument("--init", required=True, help="rosetta's initial weights (.safetensors)")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--epochs", type=positive_int, default=3)
+    parser.add_argument("--batch", type=positive_int, default=64)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--seed", type=int, default=0, help="shuffle generator seed")
+    parser.add_argument("--precision", choices=["fp32", "tf32"], default="fp32")
+    parser.add_argument("--mode", choices=["eager", "compile"], default="eager")
+    parser.add_argument("--layout", choices=["tnc", "ntc"], default="tnc")
+    parser.add_argument("--max-steps", type=positive_int, default=None, help="stop after N training steps")
+    parser.add_argument("--test-batches", type=int, default=None,
+                        help="test batches to evaluate (default: all, or 0 with --max-steps; 0: skip)")
+    parser.add_argument("--no-shuffle", action="store_true", help="batches in file order every epoch")
+    parser.add_argument("--log-steps", metavar="FILE", help='one line per step: "<step> <loss>" (1-based)')
+    parser.add_argument("--json", metavar="FILE", help="write the result record here")
+    return parser.parse_args(argv)
+
+
+def seed_preprocess(sequences):
+    """The seed's imdb_for_library: [1] + [w + 3], w >= 30000 -> 2, keep the last 150, pad 0 after."""
+    out = np.zeros((len(sequences), MAX_LENGTH), dtype=np.int32)
+    for i, sequence in enumerate(sequences):
+        tokens = [1] + [int(w) + 3 for w in sequence]
+        tokens = [2 if w >= VOCABULARY else w for w in tokens][-MAX_LENGTH:]
+        out[i, :len(tokens)] = tokens
+    return out
+
+
+def load_data(path):
+    """(x_train, y_train, x_test, y_test) as int64 torch tensors, x (N, 150)."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {name: f[name] for name in ("x_train", "y_train", "x_test", "y_test")}
+    except ValueError:  # object arrays: the Keras file, whose lists are pickled (numpy's own reader)
+        with np.load(path, allow_pickle=True) as f:
+            arrays = {name: f[name] for name in ("x_train", "y_train", "x_test", "y_test")}
+        arrays["x_train"] = seed_preprocess(arrays["x_train"])
+        arrays["x_test"] = seed_preprocess(arrays["x_test"])
+    except (OSError, KeyError) as error:
+        raise UsageError("%s: %s" % (path, error))
+    for name in ("x_train", "x_test"):
+        x = arrays[name]
+        if x.ndim != 2 or x.shape[1] != MAX_LENGTH or x.min() < 0 or x.max() >= VOCABULARY:
+            raise UsageError("%s: %s is %s with ids in [%d, %d], expected (N, %d) ids in [0, %d)"
+                             % (path, name, x.shape, x.min(), x.max(), MAX_LENGTH, VOCABULARY))
+    return tuple(torch.from_numpy(arrays[name].astype(np.int64)) for name in ("x_train", "y_train", "x_test", "y_test"))
+
+
+def run(args):
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: no CUDA device available to torch %s" % torch.__version__)
+    if device.type == "cpu" and args.precision == "tf32":
+        raise UsageError("--precision tf32 needs --device cuda (the CPU computes in fp32)")
+    if args.mode != "eager" and not hasattr(torch, "compile"):
+        raise UsageError("--mode %s needs torch.compile (torch 2.0+)" % args.mode)
+    if args.test_batches is not None and args.test_batches < 0:
+        raise UsageError("--test-batches must be >= 0")
+    if args.test_batches is None and args.max_steps is not None:
+        args.test_batches = 0
+    training.check_output_folders(("--log-steps", args.log_steps), ("--json", args.json))
+    allow_tf32 = args.precision == "tf32"
+    if record_fields.set_tf32(allow_tf32) != (allow_tf32, allow_tf32):
+        raise UsageError("--precision %s: the TF32 switches did not take" % args.precision)
+    torch.manual_seed(args.seed)
+
+    batch_first = args.layout == "ntc"
+    model = ImdbGRU(batch_first)
+    training.load_weights(model, args.init)
+    train_x, train_y, test_x, test_y = load_data(args.data)
+    if len(train_x) < args.batch:
+        raise UsageError("--batch %d exceeds the %d training reviews" % (args.batch, len(train_x)))
+    model.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.999), eps=1e-8)
+    step_model = model if args.mode == "eager" else torch.compile(model)
+    print("gru: torch %s on %s, mode %s, precision %s, layout %s, batch %d, epochs %d, shuffle %s"
+          % (torch.__version__, record_fields.device_name(device), args.mode, args.precision, args.layout,
+             args.batch, args.epochs, not args.no_shuffle), flush=True)
+
+    # Batches are gathered example-major; tnc feeds them time-major (T, N), as the seed's cuDNN lesson says.
+    layout = None if batch_first else (lambda x: x.t().contiguous())
+    feeder = training.Feeder(train_x, train_y, device, layout)
+    losses, epoch_seconds, epoch_steps = training.train(args, model, step_model, optimizer, feeder, len(train_x),
+                                                        device, "gru")
+    accuracy = None
+    if args.test_batches != 0:
+        accuracy = training.evaluate(model, training.Feeder(test_x, test_y, device, layout), len(test_x), args.batch,
+                                     args.test_batches)
+    record = training.training_record("gru", args, device, losses, epoch_seconds, epoch_steps, accuracy,
+                                      "sequences_per_second")
+    record.update({"layout": args.layout})
+    training.write_outputs(args, losses, record)
+    return record
+
+
+def main(argv=None):
+    return training.main("gru", parse_args, run, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
