@@ -174,7 +174,7 @@ nlohmann::json training_record(const TrainingSummary& s) {
   r["seconds_setup"] = s.setup_seconds;
   r["seconds_without_first_epoch"] = steady;
   r["seconds_per_epoch"] = s.epoch_seconds;
-  r["images_per_second"] = steady > 0 ? double(steady_steps * s.batch) / steady : double(s.steps * s.batch) / s.seconds_total;
+  r[s.workload == "gru" ? "sequences_per_second" : "images_per_second"] = steady > 0 ? double(steady_steps * s.batch) / steady : double(s.steps * s.batch) / s.seconds_total;
   r["test_accuracy"] = std::isnan(s.test_accuracy) ? nlohmann::json(nullptr) : nlohmann::json(s.test_accuracy);
   r["final_loss"] = s.steps > 0 ? s.step_losses.data<float>()[s.steps - 1] : 0.0f;
   r["data"] = s.data;

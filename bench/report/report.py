@@ -5,7 +5,7 @@ Usage:
 RESULTS are JSON files (one record object, or a list of them) or folders (every *.json directly inside).
 
 Output: one markdown table per workload (framework and version, mode and layout switches, precision, device,
-data, seconds, steady-state seconds per epoch, images/s or s/1000 images (ResNet's "seconds_per_1000_images"),
+data, seconds, steady-state seconds per epoch, examples/s (images or sequences) or s/1000 images (ResNet's "seconds_per_1000_images"),
 test accuracy, final loss, driver/CUDA/cuDNN versions, commit, date), rosetta's rows first; and, with --out-png,
 one horizontal bar chart per workload of its throughput (matplotlib when importable, else a message and no chart).
 
@@ -108,18 +108,24 @@ def throughput(record):
     value = record.get("seconds_per_1000_images")
     if number(value, 0) is not None:
         return value, "s / 1000 images (lower is better)", False
-    value = record.get("images_per_second")
+    value = examples_per_second(record)
     if number(value, 0) is not None:
-        return value, "images / s, steady state (higher is better)", True
+        return value, "examples / s, steady state (higher is better)", True
     return None
 
 
+def examples_per_second(record):
+    """Images/s (CNN) or sequences/s (GRU), steady state."""
+    value = record.get("images_per_second")
+    return value if value is not None else record.get("sequences_per_second")
+
+
 def workload_table(records):
-    has_images = any(r.get("images_per_second") is not None for r in records)
+    has_images = any(examples_per_second(r) is not None for r in records)
     has_per_1000 = any(r.get("seconds_per_1000_images") is not None for r in records)
     columns = ["framework", "mode", "precision", "device", "data", "seconds", "steady s/epoch"]
     if has_images or not has_per_1000:
-        columns.append("images/s")
+        columns.append("examples/s")
     if has_per_1000:
         columns.append("s/1000 images")
     columns += ["test accuracy", "final loss", "driver", "CUDA", "cuDNN", "commit", "date"]
@@ -134,7 +140,7 @@ def workload_table(records):
             "data": record.get("data"),
             "seconds": number(record.get("seconds_total"), 2),
             "steady s/epoch": number(steady_seconds_per_epoch(record), 3),
-            "images/s": number(record.get("images_per_second"), 0),
+            "examples/s": number(examples_per_second(record), 0),
             "s/1000 images": number(record.get("seconds_per_1000_images"), 3),
             "test accuracy": None if accuracy is None else "%.2f %%" % (100 * record["test_accuracy"]),
             "final loss": number(record.get("final_loss"), 4),
@@ -154,7 +160,7 @@ def markdown(records):
         by_workload.setdefault(record["workload"], []).append(record)
     sections = ["# Results", "",
                 "seconds: the whole timed training loop (or timed pass), first epoch with cuDNN autotuning or "
-                "compilation included; steady s/epoch and images/s leave the first epoch out.", ""]
+                "compilation included; steady s/epoch and examples/s leave the first epoch out.", ""]
     for workload in sorted(by_workload):
         sections += ["## %s" % workload, "", workload_table(by_workload[workload]), ""]
     return "\n".join(sections)
