@@ -24,13 +24,22 @@ std::string utc_now() {
   return buf;
 }
 
-// The kernel driver's version ("580.159.04"), as nvidia-smi shows it; the CUDA API version when unreadable.
+// The kernel driver's version ("580.159.04"): from the kernel module's file, else from nvidia-smi (some virtual
+// machines hide the file), else the CUDA API version the driver reports.
 std::string driver_version(const std::string& cuda_api_version) {
   std::ifstream in("/proc/driver/nvidia/version");
   std::string word, previous;
   while (in >> word) {
     if (previous == "Module" && !word.empty() && std::isdigit(static_cast<unsigned char>(word[0]))) return word;
     previous = word;
+  }
+  if (std::FILE* smi = popen("nvidia-smi --query-gpu=driver_version --format=csv,noheader 2>/dev/null", "r")) {
+    char line[64] = {};
+    const bool read = std::fgets(line, sizeof line, smi) != nullptr;
+    pclose(smi);
+    std::string version = read ? line : "";
+    while (!version.empty() && std::isspace(static_cast<unsigned char>(version.back()))) version.pop_back();
+    if (!version.empty() && std::isdigit(static_cast<unsigned char>(version[0]))) return version;
   }
   return "CUDA " + cuda_api_version;
 }
