@@ -3,51 +3,30 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
-#include <algorithm>
-#include <sstream>
 
 #include "runtime/device.h"
-#include "tests/support/paths.h"
-#include "tests/support/temp_dir.h"
+#include "tests/support/cli.h"
 
 namespace rosetta {
 namespace {
 
-struct CliRun {
-  int status;
-  std::string output;
-};
-
-CliRun train(const testing::TempDir& dir, const std::string& args) {
-  const std::string log = dir.file("run.log");
-  const int status = testing::run_command("'" + testing::cli_path() + "' train cnn " + args, log);
-  return {status, testing::read_file(log)};
+testing::CliRun train(const testing::TempDir& dir, const std::string& args) {
+  return testing::run_rosetta(dir, "train cnn " + args);
 }
 
-// Exit 2 with exactly one line, which mentions `needle`.
-void expect_one_line_error(const CliRun& run, const std::string& needle) {
-  EXPECT_EQ(run.status, 2) << run.output;
-  EXPECT_EQ(std::count(run.output.begin(), run.output.end(), '\n'), 1) << run.output;
-  EXPECT_NE(run.output.find(needle), std::string::npos) << run.output;
-  EXPECT_EQ(run.output.find("terminate"), std::string::npos) << run.output;
-}
+using testing::expect_one_line_error;
 
 TEST(CliTrainCnn, FiftyCpuStepsLowerTheLossAndWriteEverything) {
   testing::TempDir dir;
-  const CliRun run = train(dir, "--device cpu --batch 16 --epochs 1 --max-steps 50 --synthetic-train 1024 "
+  const testing::CliRun run = train(dir, "--device cpu --batch 16 --epochs 1 --max-steps 50 --synthetic-train 1024 "
                              "--synthetic-test 64 --synthetic-label-noise 0 --test-batches 4 --log-steps " + dir.file("steps.txt") +
                              " --json " + dir.file("record.json") + " --save " + dir.file("final.safetensors"));
   ASSERT_EQ(run.status, 0) << run.output;
   EXPECT_NE(run.output.find("CPU reference path"), std::string::npos) << "a CPU run says so: " << run.output;
 
-  std::istringstream steps(testing::read_file(dir.file("steps.txt")));
-  std::vector<double> losses;
-  long step;
-  double loss;
-  while (steps >> step >> loss) losses.push_back(loss);
+  const std::vector<double> losses = testing::read_step_log(dir.file("steps.txt"));
   ASSERT_EQ(losses.size(), 50u);
-  double first = 0, last = 0;
-  for (int i = 0; i < 5; ++i) first += losses[i], last += losses[losses.size() - 1 - i];
+  const auto [first, last] = testing::first_and_last_mean(losses, 5);
   // As in test_cifar_vgg: a learning model ends well below 0.9x its first losses; one that does not stays at 1x.
   EXPECT_LT(last, 0.9 * first);
 
@@ -61,9 +40,9 @@ TEST(CliTrainCnn, FiftyCpuStepsLowerTheLossAndWriteEverything) {
   EXPECT_EQ(record["steps"], 50);
   EXPECT_FLOAT_EQ(record["final_loss"].get<double>(), losses.back());
 
-  const std::string inspect = dir.file("inspect.txt");
-  ASSERT_EQ(testing::run_command("'" + testing::cli_path() + "' inspect " + dir.file("final.safetensors"), inspect), 0);
-  EXPECT_NE(testing::read_file(inspect).find("fc1.weight"), std::string::npos);
+  const testing::CliRun inspect = testing::run_rosetta(dir, "inspect " + dir.file("final.safetensors"));
+  ASSERT_EQ(inspect.status, 0) << inspect.output;
+  EXPECT_NE(inspect.output.find("fc1.weight"), std::string::npos);
 }
 
 TEST(CliTrainCnn, BadArgumentsAreOneLineAndExitTwo) {

@@ -13,48 +13,21 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <sstream>
 
-#include "tests/support/paths.h"
-#include "tests/support/python.h"
-#include "tests/support/temp_dir.h"
+#include "tests/support/equivalence.h"
 
 namespace rosetta {
 namespace {
 
-std::vector<double> read_losses(const std::string& path) {
-  std::istringstream in(testing::read_file(path));
-  std::vector<double> losses;
-  long step;
-  double loss;
-  while (in >> step >> loss) {
-    EXPECT_EQ(step, long(losses.size()) + 1) << path;
-    losses.push_back(loss);
-  }
-  return losses;
-}
-
 TEST(EquivalenceCnn, TwentyStepsMatchPyTorchOnTheCpu) {
   if (!testing::torch_unavailable_reason().empty()) GTEST_SKIP() << testing::torch_unavailable_reason();
-  const testing::TempDir temp;
-  const std::string dir = temp.path().string();
-  const std::string rosetta = testing::cli_path();
-  const std::string twin = testing::python_interpreter() + " " + testing::source_dir() + "/bench/peers/pytorch/cnn.py";
-  const std::string common = " --data " + dir + "/data --init " + dir + "/init.safetensors"
-                             " --device cpu --no-shuffle --no-dropout --max-steps 20 --batch 64 --test-batches 0";
-
-  ASSERT_EQ(testing::run_command(rosetta + " train cnn --synthetic --export-data " + dir + "/data", dir + "/export.log"), 0)
-      << testing::read_file(dir + "/export.log");
-  ASSERT_EQ(testing::run_command(rosetta + " train cnn --device cpu --max-steps 0 --seed 7 --save " + dir + "/init.safetensors",
-                                 dir + "/init.log"), 0)
-      << testing::read_file(dir + "/init.log");
-  ASSERT_EQ(testing::run_command(rosetta + " train cnn" + common + " --log-steps " + dir + "/rosetta.txt", dir + "/rosetta.log"), 0)
-      << testing::read_file(dir + "/rosetta.log");
-  ASSERT_EQ(testing::run_command(twin + common + " --log-steps " + dir + "/torch.txt", dir + "/torch.log"), 0)
-      << testing::read_file(dir + "/torch.log");
-
-  const std::vector<double> ours = read_losses(dir + "/rosetta.txt");
-  const std::vector<double> theirs = read_losses(dir + "/torch.txt");
+  const testing::TempDir dir;
+  testing::EquivalenceRun run;
+  ASSERT_NO_FATAL_FAILURE(testing::run_equivalence(
+      dir, "cnn", dir.file("data"), "cnn.py",
+      "--device cpu --no-shuffle --no-dropout --max-steps 20 --batch 64 --test-batches 0", &run));
+  const std::vector<double>& ours = run.rosetta;
+  const std::vector<double>& theirs = run.pytorch;
   ASSERT_EQ(ours.size(), 20u);
   ASSERT_EQ(theirs.size(), 20u);
   for (std::size_t i = 0; i < ours.size(); ++i) {

@@ -11,15 +11,9 @@
 #include "datasets/synthetic.h"
 #include "layers/checkpoint.h"
 #include "models/cifar_vgg.h"
-#include "runtime/cuda_graph.h"
-#include "runtime/timer.h"
 
 namespace rosetta::cli {
 namespace {
-
-// Steps run eagerly before the step is captured: the first one lets cuBLAS and cuDNN finish their lazy
-// initialisation outside the capture.
-constexpr std::int64_t kEagerStepsBeforeCapture = 2;
 
 DatasetSplits load_data(const TrainCnnOptions& o) {
   if (!o.data_dir.empty()) return read_cifar10(o.data_dir);
@@ -87,54 +81,26 @@ void run_train_cnn(const TrainCnnOptions& options) {
   }
   print_run_header("cnn", device, c.precision, conv.autotune, use_graph, data_name, c.batch);
 
+  ROSETTA_CHECK_ARG(data.train.size() >= c.batch,
+                    "--batch " << c.batch << " exceeds the " << data.train.size() << " training examples");
   Batcher batches(data.train, c.batch, device, !c.no_shuffle, c.seed);
-  const std::int64_t steps_per_epoch = batches.batches_per_epoch();
-  ROSETTA_CHECK_ARG(steps_per_epoch > 0, "the training set has fewer than --batch " << c.batch << " examples");
-  const std::int64_t total_steps = c.max_steps > 0 ? std::min<std::int64_t>(c.max_steps, steps_per_epoch * c.epochs)
-                                                   : steps_per_epoch * c.epochs;
-  Tensor images = Tensor::empty({c.batch, CifarVGG::kChannels, CifarVGG::kSize, CifarVGG::kSize}, DType::f32, device);
-  Tensor labels = Tensor::empty({c.batch}, DType::i32, device);
-  Tensor step_losses = Tensor::empty({total_steps}, DType::f32, Device::cpu, device == Device::cuda);  // (steps,)
   AlgorithmCacheFile algo_cache(device, c.algo_cache_path);
-  CudaGraph graph;
-
-  // Timed from here: planning (cuDNN autotuning) counts into the first epoch, as the seed's cudnn.benchmark did.
-  SteadyTimer total;
   CifarVggOptions mo;
   mo.batch = c.batch, mo.lr = c.lr, mo.momentum = o.momentum, mo.dropout = !o.no_dropout, mo.seed = c.seed,
   mo.conv = conv;
-  model.setup(ctx, mo);
-  const double setup_seconds = total.elapsed_s();
-
-  std::vector<double> epoch_seconds;
-  std::int64_t step = 0;
-  for (int epoch = 0; epoch < c.epochs && step < total_steps; ++epoch) {
-    SteadyTimer epoch_timer;
-    const std::int64_t first = step;
-    batches.start_epoch(epoch);
-    for (std::int64_t b = 0; b < steps_per_epoch && step < total_steps; ++b, ++step) {
-      batches.next_into(ctx, images, labels);
-      if (use_graph && step >= kEagerStepsBeforeCapture) {
-        if (!graph.captured()) graph.capture(ctx, [&] { model.step(ctx, images, labels); });
-        graph.launch(ctx);
-      } else {
-        model.step(ctx, images, labels);
-      }
-      step_losses.view(step, {1}).copy_from(model.loss(), ctx.stream());
-    }
-    ctx.synchronize();
-    epoch_seconds.push_back(epoch_timer.elapsed_s() + (epoch == 0 ? setup_seconds : 0.0));
-    print_epoch_line(epoch, c.epochs, step_losses, first, step, c.batch, epoch_seconds.back(), total.elapsed_s());
-  }
-  const double seconds_total = total.elapsed_s();
+  TrainingSummary summary;
+  summary.workload = "cnn", summary.device = device, summary.precision = c.precision, summary.batch = c.batch;
+  summary.epochs = c.epochs, summary.data = data_name;
+  run_timed_training(ctx, batches, c, use_graph,
+                     {[&] { model.setup(ctx, mo); },
+                      [&](const Tensor& images, const Tensor& labels) { model.step(ctx, images, labels); },
+                      [&]() -> const Tensor& { return model.loss(); }},
+                     summary);
   algo_cache.save();
-
-  const double accuracy = test_accuracy(data.test, c.batch, c.test_batches, ctx, [&](const Tensor& x, const Tensor& y, const Tensor& correct) {
-    model.evaluate(ctx, x, y, correct);
-  });
-
-  TrainingSummary summary{"cnn", device, c.precision, c.batch, c.epochs, step, steps_per_epoch, epoch_seconds, seconds_total,
-                          setup_seconds, accuracy, step_losses, data_name};
+  summary.test_accuracy = test_accuracy(data.test, c.batch, c.test_batches, ctx,
+                                        [&](const Tensor& x, const Tensor& y, const Tensor& correct) {
+                                          model.evaluate(ctx, x, y, correct);
+                                        });
   print_summary(summary);
   nlohmann::json record = training_record(summary);
   record["autotune"] = conv.autotune;
@@ -144,7 +110,7 @@ void run_train_cnn(const TrainCnnOptions& options) {
   record["momentum"] = o.momentum;
   record["dropout"] = !o.no_dropout;
   if (!c.json_path.empty()) write_record(c.json_path, record);
-  if (!c.log_steps_path.empty()) write_step_log(c.log_steps_path, step_losses, step);
+  if (!c.log_steps_path.empty()) write_step_log(c.log_steps_path, summary.step_losses, summary.steps);
   if (!c.save_path.empty()) save_parameters(model.parameters(), c.save_path, {{"workload", "cnn"}});
 }
 

@@ -10,14 +10,9 @@
 #include "datasets/synthetic_text.h"
 #include "layers/checkpoint.h"
 #include "models/imdb_gru.h"
-#include "runtime/cuda_graph.h"
-#include "runtime/timer.h"
 
 namespace rosetta::cli {
 namespace {
-
-// As for the CNN: eager steps before the capture let cuDNN and cuBLAS finish their lazy initialisation.
-constexpr std::int64_t kEagerStepsBeforeCapture = 2;
 
 DatasetSplits load_data(const TrainGruOptions& o) {
   if (!o.data_path.empty()) return read_imdb(o.data_path);
@@ -107,49 +102,22 @@ void run_train_gru(const TrainGruOptions& o) {
   }
 
   const bool time_major = gru.layout == SequenceLayout::tnc;
+  ROSETTA_CHECK_ARG(data.train.size() >= c.batch,
+                    "--batch " << c.batch << " exceeds the " << data.train.size() << " training examples");
   Batcher batches(data.train, c.batch, device, !c.no_shuffle, c.seed, time_major);
-  const std::int64_t steps_per_epoch = batches.batches_per_epoch();
-  const std::int64_t total_steps = c.max_steps > 0 ? std::min<std::int64_t>(c.max_steps, steps_per_epoch * c.epochs)
-                                                   : steps_per_epoch * c.epochs;
-  Tensor tokens = Tensor::empty(batches.input_shape(), DType::i32, device);  // (T, N) or (N, T)
-  Tensor labels = Tensor::empty({c.batch}, DType::i32, device);
-  Tensor step_losses = Tensor::empty({total_steps}, DType::f32, Device::cpu, device == Device::cuda);  // (steps,)
-  CudaGraph graph;
-
-  SteadyTimer total;  // timed from here: plans count into the first epoch
   ImdbGruOptions mo;
   mo.batch = c.batch, mo.steps = data.train.example_shape()[0], mo.lr = c.lr, mo.gru = gru;
-  model.setup(ctx, mo);
-  const double setup_seconds = total.elapsed_s();
-
-  std::vector<double> epoch_seconds;
-  std::int64_t step = 0;
-  for (int epoch = 0; epoch < c.epochs && step < total_steps; ++epoch) {
-    SteadyTimer epoch_timer;
-    const std::int64_t first = step;
-    batches.start_epoch(epoch);
-    for (std::int64_t b = 0; b < steps_per_epoch && step < total_steps; ++b, ++step) {
-      batches.next_into(ctx, tokens, labels);
-      if (use_graph && step >= kEagerStepsBeforeCapture) {
-        if (!graph.captured()) graph.capture(ctx, [&] { model.step(ctx, tokens, labels); });
-        graph.launch(ctx);
-      } else {
-        model.step(ctx, tokens, labels);
-      }
-      step_losses.view(step, {1}).copy_from(model.loss(), ctx.stream());
-    }
-    ctx.synchronize();
-    epoch_seconds.push_back(epoch_timer.elapsed_s() + (epoch == 0 ? setup_seconds : 0.0));
-    print_epoch_line(epoch, c.epochs, step_losses, first, step, c.batch, epoch_seconds.back(), total.elapsed_s());
-  }
-  const double seconds_total = total.elapsed_s();
-
-  const double accuracy = test_accuracy(
+  TrainingSummary summary;
+  summary.workload = "gru", summary.device = device, summary.precision = c.precision, summary.batch = c.batch;
+  summary.epochs = c.epochs, summary.data = data_name;
+  run_timed_training(ctx, batches, c, use_graph,
+                     {[&] { model.setup(ctx, mo); },
+                      [&](const Tensor& tokens, const Tensor& labels) { model.step(ctx, tokens, labels); },
+                      [&]() -> const Tensor& { return model.loss(); }},
+                     summary);
+  summary.test_accuracy = test_accuracy(
       data.test, c.batch, c.test_batches, ctx,
       [&](const Tensor& x, const Tensor& y, const Tensor& correct) { model.evaluate(ctx, x, y, correct); }, time_major);
-
-  TrainingSummary summary{"gru", device, c.precision, c.batch, c.epochs, step, steps_per_epoch, epoch_seconds,
-                          seconds_total, setup_seconds, accuracy, step_losses, data_name};
   print_summary(summary);
   nlohmann::json record = training_record(summary);
   record["graph"] = use_graph;
@@ -159,7 +127,7 @@ void run_train_gru(const TrainGruOptions& o) {
   record["mode"] = std::string(use_graph ? "graph" : "eager") + ", " + o.rnn + ", " + o.layout;
   record["lr"] = c.lr;
   if (!c.json_path.empty()) write_record(c.json_path, record);
-  if (!c.log_steps_path.empty()) write_step_log(c.log_steps_path, step_losses, step);
+  if (!c.log_steps_path.empty()) write_step_log(c.log_steps_path, summary.step_losses, summary.steps);
   if (!c.save_path.empty()) save_parameters(model.parameters(), c.save_path, {{"workload", "gru"}});
 }
 

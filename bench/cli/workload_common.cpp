@@ -8,6 +8,8 @@
 
 #include "bench/cli/result_record.h"
 #include "datasets/batcher.h"
+#include "runtime/cuda_graph.h"
+#include "runtime/timer.h"
 #if ROSETTA_WITH_CUDA
 #include "kernels/cuda/conv_algorithm_cache.h"
 #endif
@@ -148,6 +150,46 @@ double test_accuracy(const Dataset& test, std::int64_t batch, std::int64_t max_b
   ctx.synchronize();
   const std::int32_t right = correct.to(Device::cpu).data<std::int32_t>()[0];
   return double(right) / double(count * batch);
+}
+
+void run_timed_training(const Context& ctx, Batcher& batches, const TrainingFlags& flags, bool use_graph,
+                        const TrainingSteps& model, TrainingSummary& summary) {
+  // Eager steps before the capture let cuBLAS and cuDNN finish their lazy initialisation outside it.
+  constexpr std::int64_t kEagerStepsBeforeCapture = 2;
+  const Device device = ctx.device();
+  summary.steps_per_epoch = batches.batches_per_epoch();
+  const std::int64_t all_steps = summary.steps_per_epoch * flags.epochs;
+  const std::int64_t total_steps = flags.max_steps > 0 ? std::min(flags.max_steps, all_steps) : all_steps;
+  Tensor inputs = Tensor::empty(batches.input_shape(), batches.input_dtype(), device);  // the step's fixed batch
+  Tensor labels = Tensor::empty({batches.batch_size()}, DType::i32, device);          // (B,)
+  summary.step_losses = Tensor::empty({total_steps}, DType::f32, Device::cpu, device == Device::cuda);  // (steps,)
+  CudaGraph graph;
+
+  SteadyTimer total;
+  model.setup();
+  summary.setup_seconds = total.elapsed_s();
+  std::int64_t step = 0;
+  for (int epoch = 0; epoch < flags.epochs && step < total_steps; ++epoch) {
+    SteadyTimer epoch_timer;
+    const std::int64_t first = step;
+    batches.start_epoch(epoch);
+    for (std::int64_t b = 0; b < summary.steps_per_epoch && step < total_steps; ++b, ++step) {
+      batches.next_into(ctx, inputs, labels);
+      if (use_graph && step >= kEagerStepsBeforeCapture) {
+        if (!graph.captured()) graph.capture(ctx, [&] { model.step(inputs, labels); });
+        graph.launch(ctx);
+      } else {
+        model.step(inputs, labels);
+      }
+      summary.step_losses.view(step, {1}).copy_from(model.loss(), ctx.stream());
+    }
+    ctx.synchronize();
+    summary.epoch_seconds.push_back(epoch_timer.elapsed_s() + (epoch == 0 ? summary.setup_seconds : 0.0));
+    print_epoch_line(epoch, flags.epochs, summary.step_losses, first, step, batches.batch_size(),
+                     summary.epoch_seconds.back(), total.elapsed_s());
+  }
+  summary.seconds_total = total.elapsed_s();
+  summary.steps = step;
 }
 
 void print_summary(const TrainingSummary& s) {

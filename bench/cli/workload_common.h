@@ -14,6 +14,10 @@
 #include "runtime/context.h"
 #include "runtime/tensor.h"
 
+namespace rosetta {
+class Batcher;
+}
+
 // A bad command-line value: one line, exit code 2.
 #define ROSETTA_CHECK_ARG(cond, message) \
   do {                                   \
@@ -73,17 +77,32 @@ struct TrainingSummary {
   std::string workload;
   Device device;
   std::string precision;
-  std::int64_t batch;
-  int epochs;
-  std::int64_t steps;
-  std::int64_t steps_per_epoch;
-  std::vector<double> epoch_seconds;  // the first includes setup (autotuning)
-  double seconds_total;
-  double setup_seconds;
-  double test_accuracy;
-  Tensor step_losses;  // (>= steps,) f32 on the CPU
+  std::int64_t batch = 0;
+  int epochs = 0;
   std::string data;
+  std::int64_t steps = 0;
+  std::int64_t steps_per_epoch = 0;
+  std::vector<double> epoch_seconds;  // the first includes setup (autotuning)
+  double seconds_total = 0;
+  double setup_seconds = 0;
+  Tensor step_losses;  // (>= steps,) f32 on the CPU
+  double test_accuracy = 0;
 };
+
+// The model's side of the timed loop. `step` reads the batch from the fixed tensors it is given, so it can be
+// captured in a CUDA graph; `setup` runs inside the timing, so planning and cuDNN autotuning count into the first
+// epoch, as the seed's cudnn.benchmark did.
+struct TrainingSteps {
+  std::function<void()> setup;
+  std::function<void(const Tensor& inputs, const Tensor& labels)> step;
+  std::function<const Tensor&()> loss;  // the last step's (1,) mean loss on the device
+};
+// The timed loop of DESIGN.md: flags.epochs epochs of complete batches (at most flags.max_steps steps), shuffle
+// and host-to-device feed included, the step captured in a CUDA graph after two eager steps when use_graph.
+// Prints a line per epoch and fills summary's steps, steps_per_epoch, epoch_seconds, seconds_total,
+// setup_seconds and step_losses.
+void run_timed_training(const Context& ctx, Batcher& batches, const TrainingFlags& flags, bool use_graph,
+                        const TrainingSteps& model, TrainingSummary& summary);
 void print_summary(const TrainingSummary& s);
 nlohmann::json training_record(const TrainingSummary& s);
 // One line per step: "<step> <loss>" (1-based step, %.9g).

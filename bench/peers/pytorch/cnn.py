@@ -40,7 +40,7 @@ sys.path.insert(0, HERE)
 import cifar10  # noqa: E402
 import record as record_fields  # noqa: E402
 import training  # noqa: E402
-from training import UsageError, positive_int  # noqa: E402
+from training import UsageError  # noqa: E402
 
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
@@ -81,13 +81,8 @@ class CifarVGG(nn.Module):
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description="PyTorch peer of rosetta's CIFAR-10 CNN workload.")
-    parser.add_argument("--data", required=True, help="folder with data_batch_1..5.bin and test_batch.bin")
+    training.add_training_arguments(parser, "folder with data_batch_1..5.bin and test_batch.bin", epochs=10, lr=0.01)
     parser.add_argument("--data-name", default="cifar10", help="name of the data set for the record")
-    parser.add_argument("--init", required=True, help="rosetta's initial weights (.safetensors)")
-    parser.add_argument("--device", choices=["cpu", "cuda"], default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--epochs", type=positive_int, default=10)
-    parser.add_argument("--batch", type=positive_int, default=64)
-    parser.add_argument("--lr", type=float, default=0.01)
     parser.add_argument("--momentum", type=float, default=0.9)
     parser.add_argument("--seed", type=int, default=0, help="shuffle generator and dropout seed")
     parser.add_argument("--precision", choices=["fp32", "tf32"], default="fp32")
@@ -95,14 +90,7 @@ def parse_args(argv):
                         help="compile: torch.compile(model); compile-cudagraphs: mode='reduce-overhead'")
     parser.add_argument("--channels-last", action="store_true", help="NHWC model and input memory format")
     parser.add_argument("--cudnn-benchmark", choices=["on", "off"], default="on")
-    parser.add_argument("--max-steps", type=positive_int, default=None, help="stop after N training steps")
-    parser.add_argument("--test-batches", type=int, default=None,
-                        help="test batches to evaluate (default: all complete batches, or 0 with --max-steps; "
-                             "0: skip, test_accuracy null)")
-    parser.add_argument("--no-shuffle", action="store_true", help="batches in file order every epoch")
     parser.add_argument("--no-dropout", action="store_true", help="dropout p = 0")
-    parser.add_argument("--log-steps", metavar="FILE", help='one line per step: "<step> <loss>" (1-based)')
-    parser.add_argument("--json", metavar="FILE", help="write the result record here")
     return parser.parse_args(argv)
 
 
@@ -117,14 +105,7 @@ def set_precision(precision):
 
 
 def run(args):
-    device = torch.device(args.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda: no CUDA device available to torch %s" % torch.__version__)
-    if device.type == "cpu" and args.precision == "tf32":
-        raise UsageError("--precision tf32 needs --device cuda (the CPU computes in fp32)")
-    if args.mode != "eager" and not hasattr(torch, "compile"):
-        raise UsageError("--mode %s needs torch.compile (torch 2.0+); this is torch %s"
-                         % (args.mode, torch.__version__))
+    device = training.check_device(args)
     if args.mode == "compile-cudagraphs" and device.type != "cuda":
         raise UsageError("--mode compile-cudagraphs needs --device cuda")
     if args.test_batches is not None and args.test_batches < 0:

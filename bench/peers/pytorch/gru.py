@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 
 import record as record_fields  # noqa: E402
 import training  # noqa: E402
-from training import UsageError, positive_int  # noqa: E402
+from training import UsageError  # noqa: E402
 
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
@@ -56,23 +56,13 @@ class ImdbGRU(nn.Module):
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description="PyTorch peer of rosetta's IMDB GRU workload.")
-    parser.add_argument("--data", required=True, help="token .npz from rosetta --export-data, or Keras imdb.npz")
+    training.add_training_arguments(parser, "token .npz from rosetta --export-data, or Keras imdb.npz", epochs=3,
+                                   lr=1e-3)
     parser.add_argument("--data-name", default="imdb", help="name of the data set for the record")
-    parser.add_argument("--init", required=True, help="rosetta's initial weights (.safetensors)")
-    parser.add_argument("--device", choices=["cpu", "cuda"], default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--epochs", type=positive_int, default=3)
-    parser.add_argument("--batch", type=positive_int, default=64)
-    parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0, help="shuffle generator seed")
     parser.add_argument("--precision", choices=["fp32", "tf32"], default="fp32")
     parser.add_argument("--mode", choices=["eager", "compile"], default="eager")
     parser.add_argument("--layout", choices=["tnc", "ntc"], default="tnc")
-    parser.add_argument("--max-steps", type=positive_int, default=None, help="stop after N training steps")
-    parser.add_argument("--test-batches", type=int, default=None,
-                        help="test batches to evaluate (default: all, or 0 with --max-steps; 0: skip)")
-    parser.add_argument("--no-shuffle", action="store_true", help="batches in file order every epoch")
-    parser.add_argument("--log-steps", metavar="FILE", help='one line per step: "<step> <loss>" (1-based)')
-    parser.add_argument("--json", metavar="FILE", help="write the result record here")
     return parser.parse_args(argv)
 
 
@@ -107,13 +97,7 @@ def load_data(path):
 
 
 def run(args):
-    device = torch.device(args.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda: no CUDA device available to torch %s" % torch.__version__)
-    if device.type == "cpu" and args.precision == "tf32":
-        raise UsageError("--precision tf32 needs --device cuda (the CPU computes in fp32)")
-    if args.mode != "eager" and not hasattr(torch, "compile"):
-        raise UsageError("--mode %s needs torch.compile (torch 2.0+)" % args.mode)
+    device = training.check_device(args)
     if args.test_batches is not None and args.test_batches < 0:
         raise UsageError("--test-batches must be >= 0")
     if args.test_batches is None and args.max_steps is not None:

@@ -89,13 +89,7 @@ def read_images(path, batch):
 
 
 def run(args):
-    device = torch.device(args.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda: no CUDA device available to torch %s" % torch.__version__)
-    if device.type == "cpu" and args.precision == "tf32":
-        raise UsageError("--precision tf32 needs --device cuda (the CPU computes in fp32)")
-    if args.mode == "compile" and not hasattr(torch, "compile"):
-        raise UsageError("--mode compile needs torch.compile (torch 2.0+); this is torch %s" % torch.__version__)
+    device = training.check_device(args)
     if args.input and (args.images is not None or args.image_size is not None):
         raise UsageError("--input excludes --images and --image-size (the file sets both)")
     for option, path in (("--features-out", args.features_out), ("--json", args.json)):

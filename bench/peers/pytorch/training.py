@@ -40,6 +40,35 @@ def synchronize(device):
         torch.cuda.synchronize(device)
 
 
+def add_training_arguments(parser, data_help, epochs, lr):
+    """The arguments every training peer takes, with its workload's defaults."""
+    parser.add_argument("--data", required=True, help=data_help)
+    parser.add_argument("--init", required=True, help="rosetta's initial weights (.safetensors)")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--epochs", type=positive_int, default=epochs)
+    parser.add_argument("--batch", type=positive_int, default=64)
+    parser.add_argument("--lr", type=float, default=lr)
+    parser.add_argument("--max-steps", type=positive_int, default=None, help="stop after N training steps")
+    parser.add_argument("--test-batches", type=int, default=None,
+                        help="test batches to evaluate (default: all complete batches, or 0 with --max-steps; "
+                             "0: skip, test_accuracy null)")
+    parser.add_argument("--no-shuffle", action="store_true", help="batches in file order every epoch")
+    parser.add_argument("--log-steps", metavar="FILE", help='one line per step: "<step> <loss>" (1-based)')
+    parser.add_argument("--json", metavar="FILE", help="write the result record here")
+
+
+def check_device(args):
+    """The device exists, and the precision and mode are possible on it."""
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: no CUDA device available to torch %s" % torch.__version__)
+    if device.type == "cpu" and args.precision == "tf32":
+        raise UsageError("--precision tf32 needs --device cuda (the CPU computes in fp32)")
+    if args.mode != "eager" and not hasattr(torch, "compile"):
+        raise UsageError("--mode %s needs torch.compile (torch 2.0+); this is torch %s" % (args.mode, torch.__version__))
+    return device
+
+
 def check_output_folders(*options):
     """Each (option, path) pair: the path's folder must exist and be writable, before any work is done."""
     for option, path in options:
