@@ -1,4 +1,4 @@
-// 2-D convolution (cross-correlation, as PyTorch), NCHW, groups 1, dilation 1.
+// 2-D convolution (cross-correlation, as PyTorch), groups 1, dilation 1, in NCHW or NHWC (ConvLayout).
 //
 // A ConvPlan is made once per (layer, batch shape), outside the training step: on CUDA it owns the cuDNN
 // descriptors and the chosen forward / backward-data / backward-filter algorithms (autotuned with
@@ -25,12 +25,20 @@ struct ConvShape {
   std::string str() const;  // "x(64, 3, 32, 32) w(50, 3, 3, 3) pad 1 stride 1"
 };
 
+// Memory layout of a convolution's tensors. ConvShape always names the logical dimensions (N, C, H, W), (K, C, R, S).
+//   nchw: x (N, C, H, W), w (K, C, R, S), y (N, K, OH, OW)
+//   nhwc: x (N, H, W, C), w (K, R, S, C) (cuDNN's NHWC filter order), y (N, OH, OW, K)
+// CPU plans run NHWC forward-only, by transposing to NCHW in the workspace around the NCHW passes.
+enum class ConvLayout : std::int32_t { nchw = 0, nhwc = 1 };
+const char* conv_layout_name(ConvLayout layout);  // "nchw", "nhwc"
+
 struct ConvOptions {
   Precision precision = Precision::fp32;  // fp32: CUDNN_FMA_MATH; tf32: CUDNN_TENSOR_OP_MATH allowed
   bool autotune = true;                   // false: cudnnGetConvolution*Algorithm_v7 heuristics (the ablation)
   bool deterministic = false;             // true: only algorithms cuDNN reports as deterministic (no atomics)
   bool forward_only = false;              // true: plan (search, cache) the forward pass only; the backward
                                           // passes of such a plan throw (inference models)
+  ConvLayout layout = ConvLayout::nchw;   // of x, w and y (and the fused forward's z)
 };
 
 struct CudnnConvState;  // defined in kernels/cuda; null on the CPU

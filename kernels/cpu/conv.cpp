@@ -9,6 +9,8 @@
 // columns, which the compiler vectorises. Every output element is a float sum over the depth in ascending order,
 // computed by exactly one thread, so results are bit-identical for any OpenMP thread count and run to run.
 // The im2col buffer is the context's workspace, sized by make_conv_plan: the passes allocate nothing.
+// NHWC plans (forward only) transpose x and w to NCHW in the workspace, after the im2col buffer, run the NCHW
+// forward into the workspace and transpose y back: the same sums as NCHW, so the results equal NCHW's bit for bit.
 // kernels/reference/conv.h is the definition these passes are tested against. The fused bias-activation forward
 // is conv2d_forward followed by one pass over the output.
 #include "kernels/conv.h"
@@ -17,12 +19,15 @@
 #include <climits>
 #include <sstream>
 
+#include "kernels/layout.h"
 #include "runtime/error.h"
 #if ROSETTA_WITH_CUDA
 #include "kernels/cuda/conv_state.h"
 #endif
 
 namespace rosetta::kernels {
+
+const char* conv_layout_name(ConvLayout layout) { return layout == ConvLayout::nhwc ? "nhwc" : "nchw"; }
 
 std::string ConvShape::str() const {
   std::ostringstream os;
@@ -60,6 +65,11 @@ void validate(const ConvShape& shape, const ConvOptions& options) {
       "convolution takes f32 tensors; precision bf16 needs bf16 data, which this op does not take: " << shape.str());
 }
 
+// Floats of an NHWC forward's NCHW copies, after the im2col buffer: x (N, C, H, W), w (K, C, R, S), y (N, K, OH, OW).
+std::int64_t nhwc_copies_floats(const ConvShape& s) {
+  return s.n * s.c * s.h * s.w + s.k * s.c * s.r * s.s + s.n * s.k * s.out_h() * s.out_w();
+}
+
 }  // namespace
 
 ConvPlan make_conv_plan(const Context& ctx, const ConvShape& shape, const ConvOptions& options) {
@@ -71,6 +81,9 @@ ConvPlan make_conv_plan(const Context& ctx, const ConvShape& shape, const ConvOp
 #else
     ROSETTA_FAIL("a CUDA convolution plan needs a CUDA build: " << shape.str());
 #endif
+  } else if (options.layout == ConvLayout::nhwc) {
+    ROSETTA_CHECK(options.forward_only, "CPU NHWC convolutions are forward-only (plan with forward_only): " << shape.str());
+    ctx.workspace(im2col_bytes(shape) + static_cast<std::size_t>(nhwc_copies_floats(shape)) * sizeof(float));
   } else {
     ctx.workspace(im2col_bytes(shape));
   }
@@ -228,16 +241,38 @@ void check_backward_planned(const ConvPlan& plan, const char* pass) {
 
 }  // namespace
 
+namespace {
+
+// The NCHW forward: x (N, C, H, W), w (K, C, R, S) -> y (N, K, OH, OW); col is the im2col buffer (unused when
+// pointwise).
+void forward_nchw(const ConvShape& s, const float* x, const float* w, float* y, float* col) {
+  const std::int64_t p = s.out_h() * s.out_w(), crs = s.c * s.r * s.s;
+  for (std::int64_t n = 0; n < s.n; ++n) {
+    const float* x_n = x + n * s.c * s.h * s.w;          // (C, H, W)
+    if (!is_pointwise(s)) im2col(s, x_n, col);            // (CRS, P)
+    gemm(s.k, p, crs, StridedMatrix{w, crs, 1}, is_pointwise(s) ? x_n : col, p, y + n * s.k * p, p, false);
+  }
+}
+
+}  // namespace
+
 void conv2d_forward(const Context& ctx, const ConvPlan& plan, const float* x, const float* w, float* y) {
   check_cpu_plan(ctx, plan, "conv2d_forward");
   const ConvShape& s = plan.shape;
-  const std::int64_t p = s.out_h() * s.out_w(), crs = s.c * s.r * s.s;
-  float* col = is_pointwise(s) ? nullptr : im2col_buffer(ctx, s);
-  for (std::int64_t n = 0; n < s.n; ++n) {
-    const float* x_n = x + n * s.c * s.h * s.w;  // (C, H, W)
-    if (col) im2col(s, x_n, col);                // (CRS, P)
-    gemm(s.k, p, crs, StridedMatrix{w, crs, 1}, col ? col : x_n, p, y + n * s.k * p, p, false);
+  if (plan.options.layout == ConvLayout::nchw) {
+    forward_nchw(s, x, w, y, is_pointwise(s) ? nullptr : im2col_buffer(ctx, s));
+    return;
   }
+  const std::size_t col_floats = im2col_bytes(s) / sizeof(float);
+  float* col = static_cast<float*>(ctx.workspace(col_floats * sizeof(float) +
+                                                 static_cast<std::size_t>(nhwc_copies_floats(s)) * sizeof(float)));
+  float* x_nchw = col + col_floats;                   // (N, C, H, W)
+  float* w_kcrs = x_nchw + s.n * s.c * s.h * s.w;     // (K, C, R, S)
+  float* y_nchw = w_kcrs + s.k * s.c * s.r * s.s;     // (N, K, OH, OW)
+  nhwc_to_nchw(ctx, x, x_nchw, s.n, s.c, s.h * s.w);
+  nhwc_to_nchw(ctx, w, w_kcrs, s.k, s.c, s.r * s.s);
+  forward_nchw(s, x_nchw, w_kcrs, y_nchw, col);
+  nchw_to_nhwc(ctx, y_nchw, y, s.n, s.k, s.out_h() * s.out_w());
 }
 
 void conv2d_backward_data(const Context& ctx, const ConvPlan& plan, const float* dy, const float* w, float* dx) {
@@ -271,15 +306,18 @@ void conv2d_bias_activation_forward(const Context& ctx, const ConvPlan& plan, co
   conv2d_forward(ctx, plan, x, w, y);
   const ConvShape& s = plan.shape;
   const std::int64_t p = s.out_h() * s.out_w();
-  parallel_for(s.n * s.k, [&](std::int64_t plane) {  // plane = n * K + k
-    const float b = bias[plane % s.k];
-    float* y_plane = y + plane * p;
-    const float* z_plane = z + plane * p;
-    for (std::int64_t i = 0; i < p; ++i) {
-      float v = y_plane[i];
-      if (z_scale != 0.0f) v += z_scale * z_plane[i];
+  // y viewed as (outer, K, inner): NCHW (N, K, P), NHWC (N * P, K, 1).
+  const bool nhwc = plan.options.layout == ConvLayout::nhwc;
+  const std::int64_t outer = nhwc ? s.n * p : s.n, inner = nhwc ? 1 : p;
+  parallel_for(outer * s.k, [&](std::int64_t row) {  // row = o * K + k
+    const float b = bias[row % s.k];
+    float* y_row = y + row * inner;
+    const float* z_row = z + row * inner;
+    for (std::int64_t i = 0; i < inner; ++i) {
+      float v = y_row[i];
+      if (z_scale != 0.0f) v += z_scale * z_row[i];
       v += b;
-      y_plane[i] = relu && v < 0.0f ? 0.0f : v;  // NaN passes, as cuDNN's NaN-propagating ReLU
+      y_row[i] = relu && v < 0.0f ? 0.0f : v;  // NaN passes, as cuDNN's NaN-propagating ReLU
     }
   });
 }

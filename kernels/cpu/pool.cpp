@@ -1,6 +1,10 @@
-// CPU twin of max pooling (the plain-loop reference, kernels/reference/pool.h, in float) and of global average
-// pooling (inference only, so its plain loop is here).
+// CPU twin of max pooling (the plain-loop reference, kernels/reference/pool.h, in float), and of the NHWC max pool
+// and global average pooling (inference only, so their plain loops are here).
 #include "kernels/pool.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
 
 #include "kernels/reference/pool.h"
 
@@ -16,6 +20,29 @@ void maxpool2d_backward(const Context&, const float* dy, const std::int32_t* arg
                         std::int64_t c, std::int64_t h, std::int64_t w, int window, int stride, int pad) {
   reference::check_maxpool2d_args(n, c, h, w, window, stride, pad);
   reference::maxpool2d_backward(dy, argmax, dx, n, c, h, w, window, stride, pad);
+}
+
+void maxpool2d_forward_nhwc(const Context&, const float* x, float* y, std::int64_t n, std::int64_t c, std::int64_t h,
+                            std::int64_t w, int window, int stride, int pad) {
+  reference::check_maxpool2d_args(n, c, h, w, window, stride, pad);
+  const std::int64_t oh_n = reference::pool_out_size(h, window, stride, pad);
+  const std::int64_t ow_n = reference::pool_out_size(w, window, stride, pad);
+  for (std::int64_t image = 0; image < n; ++image)
+    for (std::int64_t oh = 0; oh < oh_n; ++oh)
+      for (std::int64_t ow = 0; ow < ow_n; ++ow) {
+        const std::int64_t h0 = oh * stride - pad, w0 = ow * stride - pad;
+        const std::int64_t h_begin = std::max<std::int64_t>(h0, 0), w_begin = std::max<std::int64_t>(w0, 0);
+        const std::int64_t h_end = std::min(h0 + window, h), w_end = std::min(w0 + window, w);
+        for (std::int64_t ch = 0; ch < c; ++ch) {
+          float best = -std::numeric_limits<float>::infinity();
+          for (std::int64_t ih = h_begin; ih < h_end; ++ih)
+            for (std::int64_t iw = w_begin; iw < w_end; ++iw) {
+              const float v = x[((image * h + ih) * w + iw) * c + ch];
+              if (v > best || std::isnan(v)) best = v;
+            }
+          y[((image * oh_n + oh) * ow_n + ow) * c + ch] = best;
+        }
+      }
 }
 
 void global_avgpool_forward(const Context&, const float* x, float* y, std::int64_t n, std::int64_t c, std::int64_t hw,

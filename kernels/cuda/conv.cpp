@@ -84,17 +84,24 @@ std::size_t allocatable_bytes() {
   return free_bytes > kSearchMemoryMargin ? free_bytes - kSearchMemoryMargin : 0;
 }
 
-// Descriptors of `shape` in float NCHW; every pass's convolution descriptor set to the search math type.
-std::shared_ptr<CudnnConvState> create_descriptors(const ConvShape& shape, Precision precision) {
+cudnnTensorFormat_t tensor_format(ConvLayout layout) {
+  return layout == ConvLayout::nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
+}
+
+// Descriptors of `shape` in float, in the options' layout (an NHWC filter is (K, R, S, C) in memory); every pass's
+// convolution descriptor set to the search math type.
+std::shared_ptr<CudnnConvState> create_descriptors(const ConvShape& shape, const ConvOptions& options) {
+  const Precision precision = options.precision;
+  const cudnnTensorFormat_t format = tensor_format(options.layout);
   auto state = std::make_shared<CudnnConvState>();
   const int n = static_cast<int>(shape.n), c = static_cast<int>(shape.c), h = static_cast<int>(shape.h),
             w = static_cast<int>(shape.w), k = static_cast<int>(shape.k), r = static_cast<int>(shape.r),
             s = static_cast<int>(shape.s);
   ROSETTA_CONV_CUDNN_CHECK(cudnnCreateTensorDescriptor(&state->x), shape);
-  ROSETTA_CONV_CUDNN_CHECK(cudnnSetTensor4dDescriptor(state->x, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, n, c, h, w),
+  ROSETTA_CONV_CUDNN_CHECK(cudnnSetTensor4dDescriptor(state->x, format, CUDNN_DATA_FLOAT, n, c, h, w),
                            shape);
   ROSETTA_CONV_CUDNN_CHECK(cudnnCreateFilterDescriptor(&state->w), shape);
-  ROSETTA_CONV_CUDNN_CHECK(cudnnSetFilter4dDescriptor(state->w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, k, c, r, s),
+  ROSETTA_CONV_CUDNN_CHECK(cudnnSetFilter4dDescriptor(state->w, CUDNN_DATA_FLOAT, format, k, c, r, s),
                            shape);
   for (cudnnConvolutionDescriptor_t& descriptor : state->conv) {
     ROSETTA_CONV_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&descriptor), shape);
@@ -112,10 +119,10 @@ std::shared_ptr<CudnnConvState> create_descriptors(const ConvShape& shape, Preci
                                    << ", " << shape.k << ", " << shape.out_h() << ", " << shape.out_w()
                                    << ") for convolution " << shape.str());
   ROSETTA_CONV_CUDNN_CHECK(cudnnCreateTensorDescriptor(&state->y), shape);
-  ROSETTA_CONV_CUDNN_CHECK(cudnnSetTensor4dDescriptor(state->y, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, yn, yk, yh, yw),
+  ROSETTA_CONV_CUDNN_CHECK(cudnnSetTensor4dDescriptor(state->y, format, CUDNN_DATA_FLOAT, yn, yk, yh, yw),
                            shape);
   ROSETTA_CONV_CUDNN_CHECK(cudnnCreateTensorDescriptor(&state->bias), shape);
-  ROSETTA_CONV_CUDNN_CHECK(cudnnSetTensor4dDescriptor(state->bias, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, k, 1, 1),
+  ROSETTA_CONV_CUDNN_CHECK(cudnnSetTensor4dDescriptor(state->bias, format, CUDNN_DATA_FLOAT, 1, k, 1, 1),
                            shape);
   ROSETTA_CONV_CUDNN_CHECK(cudnnCreateActivationDescriptor(&state->relu), shape);
   ROSETTA_CONV_CUDNN_CHECK(cudnnSetActivationDescriptor(state->relu, CUDNN_ACTIVATION_RELU, CUDNN_PROPAGATE_NAN, 0.0),
@@ -363,7 +370,7 @@ const CudnnConvState& state_for(const Context& ctx, const ConvPlan& plan, const 
 std::shared_ptr<CudnnConvState> make_cudnn_conv_state(const Context& ctx, const ConvShape& shape,
                                                       const ConvOptions& options) {
   require_cuda(ctx, shape);
-  std::shared_ptr<CudnnConvState> state = create_descriptors(shape, options.precision);
+  std::shared_ptr<CudnnConvState> state = create_descriptors(shape, options);
   // A forward-only plan searches, caches and records the forward pass alone; its backward choices stay unset.
   const std::vector<ConvPass> passes = options.forward_only ? std::vector<ConvPass>{ConvPass::forward}
                                                             : std::vector<ConvPass>(std::begin(kPasses), std::end(kPasses));
@@ -400,7 +407,7 @@ std::shared_ptr<CudnnConvState> make_cudnn_conv_state(const Context& ctx, const 
 
 std::vector<ConvAlgorithmChoice> find_conv_algorithms(const Context& ctx, const ConvPlan& plan, ConvPass pass) {
   require_cuda(ctx, plan.shape);
-  const std::shared_ptr<CudnnConvState> state = create_descriptors(plan.shape, plan.options.precision);
+  const std::shared_ptr<CudnnConvState> state = create_descriptors(plan.shape, plan.options);
   SearchBuffers buffers(ctx, plan.shape);
   return search_pass(ctx, plan.shape, plan.options, *state, buffers, pass);
 }
@@ -408,7 +415,7 @@ std::vector<ConvAlgorithmChoice> find_conv_algorithms(const Context& ctx, const 
 ConvPlan conv_plan_with_choice(const Context& ctx, const ConvPlan& plan, ConvPass pass,
                                const ConvAlgorithmChoice& choice) {
   const CudnnConvState& original = state_for(ctx, plan, "conv_plan_with_choice");
-  std::shared_ptr<CudnnConvState> state = create_descriptors(plan.shape, plan.options.precision);
+  std::shared_ptr<CudnnConvState> state = create_descriptors(plan.shape, plan.options);
   for (ConvPass p : kPasses)
     if (!plan.options.forward_only || p == ConvPass::forward || p == pass)
       apply_choice(ctx, plan.shape, plan.options.precision, *state, p, p == pass ? choice : original.of(p));

@@ -6,7 +6,7 @@
 //                 "w": 32, "k": 50, "r": 3, "s": 3, "pad_h": 1, "pad_w": 1, "stride_h": 1, "stride_w": 1,
 //                 "dilation_h": 1, "dilation_w": 1, "groups": 1, "precision": "fp32", "deterministic": false,
 //                 "algo": 1, "math_type": 3, "workspace_bytes": 0, "time_ms": 0.05, "algo_deterministic": true}]}
-// Every entry is validated before any is added, so a bad file changes nothing.
+// "layout" is "NCHW" or "NHWC". Every entry is validated before any is added, so a bad file changes nothing.
 #include "kernels/cuda/conv_algorithm_cache.h"
 
 #include <algorithm>
@@ -109,7 +109,8 @@ std::pair<ConvAlgorithmKey, ConvAlgorithmChoice> parse_entry(const nlohmann::jso
   if (!pass_from_name(read.string("pass"), &pass))
     read.fail("pass", "expected forward, backward_data or backward_filter");
   if (read.string("dtype") != "f32") read.fail("dtype", "expected f32");
-  if (read.string("layout") != "NCHW") read.fail("layout", "expected NCHW");
+  const std::string layout = read.string("layout");
+  if (layout != "NCHW" && layout != "NHWC") read.fail("layout", "expected NCHW or NHWC");
   Precision precision{};
   if (!precision_from_name(read.string("precision").c_str(), &precision) || precision == Precision::bf16)
     read.fail("precision", "expected fp32 or tf32");
@@ -132,6 +133,7 @@ std::pair<ConvAlgorithmKey, ConvAlgorithmChoice> parse_entry(const nlohmann::jso
   ConvOptions options;
   options.precision = precision;
   options.deterministic = read.boolean("deterministic");
+  options.layout = layout == "NHWC" ? ConvLayout::nhwc : ConvLayout::nchw;
   const int device = static_cast<int>(read.integer("device", 0, 1023));
 
   ConvAlgorithmChoice choice;
@@ -149,7 +151,7 @@ nlohmann::json entry_json(const ConvAlgorithmKey& key, const ConvAlgorithmChoice
   return nlohmann::json{{"pass", conv_pass_name(static_cast<ConvPass>(key.pass))},
                         {"device", key.device},
                         {"dtype", "f32"},
-                        {"layout", "NCHW"},
+                        {"layout", key.layout == CUDNN_TENSOR_NHWC ? "NHWC" : "NCHW"},
                         {"n", key.n},
                         {"c", key.c},
                         {"h", key.h},
@@ -190,7 +192,7 @@ ConvAlgorithmKey make_conv_algorithm_key(int device, const ConvShape& shape, con
   std::memset(&key, 0, sizeof key);
   key.device = device;
   key.data_type = CUDNN_DATA_FLOAT;
-  key.layout = CUDNN_TENSOR_NCHW;
+  key.layout = options.layout == ConvLayout::nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
   key.pass = static_cast<std::int32_t>(pass);
   key.n = shape.n;
   key.c = shape.c;

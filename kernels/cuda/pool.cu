@@ -1,4 +1,4 @@
-// CUDA twin of max pooling (kernels/pool.inc). One thread per output in the forward, one per input element in the
+// CUDA twin of max pooling (kernels/pool.inc), NCHW and (forward only) NHWC. One thread per output in the forward, one per input element in the
 // backward (a gather over the windows that cover it: no atomics, deterministic). Each thread performs exactly the
 // comparisons and float additions of kernels/reference/pool.h in the same order, so results, argmax included,
 // are bit-identical to the CPU twin. Global average pooling: one thread per (n, c) output, the CPU twin's float sum
@@ -36,6 +36,26 @@ __global__ void maxpool2d_forward_kernel(const float* x, float* y, std::int32_t*
       }
     y[out] = best;
     argmax[out] = static_cast<std::int32_t>(best_index);
+  }
+}
+
+// x (n, h, w, c) -> y (n, oh, ow, c): one thread per output, consecutive threads on consecutive channels.
+__global__ void maxpool2d_forward_nhwc_kernel(const float* x, float* y, std::int64_t c, std::int64_t h, std::int64_t w,
+                                              std::int64_t oh_n, std::int64_t ow_n, int window, int stride, int pad,
+                                              std::int64_t outputs) {
+  for (std::int64_t out = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; out < outputs;
+       out += std::int64_t(blockDim.x) * gridDim.x) {
+    const std::int64_t ch = out % c, ow = out / c % ow_n, oh = out / (c * ow_n) % oh_n, image = out / (c * ow_n * oh_n);
+    const std::int64_t h0 = oh * stride - pad, w0 = ow * stride - pad;
+    const std::int64_t h_begin = h0 < 0 ? 0 : h0, w_begin = w0 < 0 ? 0 : w0;
+    const std::int64_t h_end = h0 + window < h ? h0 + window : h, w_end = w0 + window < w ? w0 + window : w;
+    float best = -std::numeric_limits<float>::infinity();
+    for (std::int64_t ih = h_begin; ih < h_end; ++ih)
+      for (std::int64_t iw = w_begin; iw < w_end; ++iw) {
+        const float v = x[((image * h + ih) * w + iw) * c + ch];
+        if (v > best || isnan(v)) best = v;
+      }
+    y[out] = best;
   }
 }
 
@@ -95,6 +115,19 @@ void maxpool2d_forward(const Context& ctx, const float* x, float* y, std::int32_
                                                                              stride, pad, outputs);
   ROSETTA_LAUNCH_CHECK("maxpool2d_forward (" << n << ", " << c << ", " << h << ", " << w << ") window " << window
                                              << " stride " << stride << " pad " << pad);
+}
+
+void maxpool2d_forward_nhwc(const Context& ctx, const float* x, float* y, std::int64_t n, std::int64_t c,
+                            std::int64_t h, std::int64_t w, int window, int stride, int pad) {
+  reference::check_maxpool2d_args(n, c, h, w, window, stride, pad);
+  const std::int64_t oh_n = reference::pool_out_size(h, window, stride, pad);
+  const std::int64_t ow_n = reference::pool_out_size(w, window, stride, pad);
+  const std::int64_t outputs = n * c * oh_n * ow_n;
+  if (outputs == 0) return;
+  maxpool2d_forward_nhwc_kernel<<<grid_for(outputs), kThreads, 0, ctx.stream()>>>(x, y, c, h, w, oh_n, ow_n, window,
+                                                                                  stride, pad, outputs);
+  ROSETTA_LAUNCH_CHECK("maxpool2d_forward_nhwc (" << n << ", " << h << ", " << w << ", " << c << ") window " << window
+                                                  << " stride " << stride << " pad " << pad);
 }
 
 void maxpool2d_backward(const Context& ctx, const float* dy, const std::int32_t* argmax, float* dx, std::int64_t n,
