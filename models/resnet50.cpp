@@ -4,6 +4,7 @@
 
 #include "kernels/batchnorm.h"
 #include "kernels/dispatch.h"
+#include "kernels/layout.h"
 #include "kernels/pool.h"
 #include "kernels/residual.h"
 #include "layers/checkpoint.h"
@@ -68,11 +69,19 @@ void ConvBn::setup(const Context& ctx, const Shape& input, const ResNet50Options
   conv.precision = options.precision;
   conv.autotune = options.autotune;
   conv.forward_only = true;
+  conv.layout = options.layout;
   plan_ = kernels::make_conv_plan(ctx, shape, conv);
   fold_ = options.fold_bn;
   fused_ = options.fold_bn && options.fuse && kernels::conv_bias_activation_supported(plan_, relu_);
   // Zeroed: the fused forward without a residual passes y as its z with scale 0, so y must hold no NaN.
-  y_ = Tensor::zeros({shape.n, shape.k, shape.out_h(), shape.out_w()}, DType::f32, ctx.device());
+  const Shape y = options.layout == kernels::ConvLayout::nhwc ? Shape{shape.n, shape.out_h(), shape.out_w(), shape.k}
+                                                               : Shape{shape.n, shape.k, shape.out_h(), shape.out_w()};
+  y_ = Tensor::zeros(y, DType::f32, ctx.device());
+}
+
+Shape ConvBn::output_dims() const {
+  const kernels::ConvShape& s = plan_.shape;
+  return {s.n, s.k, s.out_h(), s.out_w()};
 }
 
 void ConvBn::fold_into(const Tensor& weight, const Tensor& bias) const {
@@ -81,7 +90,8 @@ void ConvBn::fold_into(const Tensor& weight, const Tensor& bias) const {
 
 const Tensor& ConvBn::forward(const Context& ctx, const Tensor& x, const Tensor* residual) {
   const kernels::ConvShape& s = plan_.shape;
-  ROSETTA_CHECK(x.shape() == Shape({s.n, s.c, s.h, s.w}),
+  const bool nhwc = plan_.options.layout == kernels::ConvLayout::nhwc;
+  ROSETTA_CHECK(x.shape() == (nhwc ? Shape({s.n, s.h, s.w, s.c}) : Shape({s.n, s.c, s.h, s.w})),
                 params_.name(weight_) << " input " << x.shape().str() << ", planned " << s.str());
   ROSETTA_CHECK(residual == nullptr || residual->shape() == y_.shape(),
                 params_.name(weight_) << " residual " << residual->shape().str() << ", output " << y_.shape().str());
@@ -89,17 +99,18 @@ const Tensor& ConvBn::forward(const Context& ctx, const Tensor& x, const Tensor*
   const Device d = ctx.device();
   const float* z = residual ? residual->data<float>() : nullptr;
   float* y = y_.data<float>();
-  const std::int64_t planes = s.out_h() * s.out_w();
+  // y viewed as (outer, K, inner) by the epilogue kernel: NCHW (N, K, OH * OW), NHWC (N * OH * OW, K, 1).
+  const std::int64_t outer = nhwc ? s.n * s.out_h() * s.out_w() : s.n, inner = nhwc ? 1 : s.out_h() * s.out_w();
   if (fused_) {
     ROSETTA_KERNEL(d, conv2d_bias_activation_forward)(ctx, plan_, x.data<float>(), folded_weight_.data<float>(),
                                                       folded_bias_.data<float>(), z ? z : y, z ? 1.0f : 0.0f, relu_, y);
   } else if (fold_) {
     ROSETTA_KERNEL(d, conv2d_forward)(ctx, plan_, x.data<float>(), folded_weight_.data<float>(), y);
-    ROSETTA_KERNEL(d, bias_residual_activation)(ctx, y, folded_bias_.data<float>(), z, relu_, s.n, s.k, planes);
+    ROSETTA_KERNEL(d, bias_residual_activation)(ctx, y, folded_bias_.data<float>(), z, relu_, outer, s.k, inner);
   } else {
     ROSETTA_KERNEL(d, conv2d_forward)(ctx, plan_, x.data<float>(), params_.value(weight_).data<float>(), y);
     bn_.forward(ctx, y_, y_);
-    if (z || relu_) ROSETTA_KERNEL(d, bias_residual_activation)(ctx, y, nullptr, z, relu_, s.n, s.k, planes);
+    if (z || relu_) ROSETTA_KERNEL(d, bias_residual_activation)(ctx, y, nullptr, z, relu_, outer, s.k, inner);
   }
   return y_;
 }
@@ -161,6 +172,8 @@ void ResNet50::setup(const Context& ctx, const ResNet50Options& options) {
                                                                                           << ", size " << options.image_size);
   ROSETTA_CHECK(options.precision == Precision::fp32 || options.precision == Precision::tf32,
                 "ResNet50 runs in fp32 or tf32, not " << precision_name(options.precision));
+  const bool nhwc = options.layout == kernels::ConvLayout::nhwc;
+  ROSETTA_CHECK(!nhwc || options.fold_bn, "ResNet50 in NHWC needs fold_bn (BatchNorm2d runs NCHW only)");
   options_ = options;
   const Device device = ctx.device();
   const Shape images{options.batch, kChannels, options.image_size, options.image_size};  // (B, 3, S, S)
@@ -176,23 +189,30 @@ void ResNet50::setup(const Context& ctx, const ResNet50Options& options) {
     normalized_ = Tensor::empty(images, DType::f32, device);
   }
 
+  if (nhwc) channels_last_ = Tensor::empty({options.batch, options.image_size, options.image_size, kChannels},
+                                             DType::f32, device);
   stem_->setup(ctx, images, options);  // (B, 64, S/2, S/2)
-  const Shape stem = stem_->output_shape();
+  const Shape stem = stem_->output_dims();
   const std::int64_t pooled_size = (stem[2] + 2 * 1 - 3) / 2 + 1;
-  pooled_ = Tensor::empty({options.batch, kStemChannels, pooled_size, pooled_size}, DType::f32, device);
-  argmax_ = Tensor::empty(pooled_.shape(), DType::i32, device);
-  Shape x = pooled_.shape();
+  Shape x{options.batch, kStemChannels, pooled_size, pooled_size};  // the dimensions (N, C, H, W) of each input
+  if (nhwc) {
+    pooled_ = Tensor::empty({options.batch, pooled_size, pooled_size, kStemChannels}, DType::f32, device);
+  } else {
+    pooled_ = Tensor::empty(x, DType::f32, device);
+    argmax_ = Tensor::empty(x, DType::i32, device);
+  }
   for (Bottleneck& block : blocks_) {
     if (block.downsample) block.downsample->setup(ctx, x, options);
     block.conv1->setup(ctx, x, options);
-    block.conv2->setup(ctx, block.conv1->output_shape(), options);
-    block.conv3->setup(ctx, block.conv2->output_shape(), options);
-    x = block.conv3->output_shape();
+    block.conv2->setup(ctx, block.conv1->output_dims(), options);
+    block.conv3->setup(ctx, block.conv2->output_dims(), options);
+    x = block.conv3->output_dims();
   }
   features_ = Tensor::empty({options.batch, kFeatures}, DType::f32, device);
 
   if (options.fold_bn) {
-    // The folded arena is built on the host (in double, layers/batchnorm2d.h) and copied to the device once.
+    // The folded arena is built on the host (in double, layers/batchnorm2d.h) and copied to the device once. In
+    // NHWC each weight is folded (K, C, R, S) into a scratch tensor and stored (K, R, S, C).
     std::int64_t elements = 0;
     for (const ConvBn* unit : units_) elements += aligned(unit->weight_shape().numel()) + aligned(unit->out_channels());
     const Tensor host = Tensor::zeros({elements}, DType::f32);
@@ -200,8 +220,15 @@ void ResNet50::setup(const Context& ctx, const ResNet50Options& options) {
     std::int64_t offset = 0;
     for (const ConvBn* unit : units_) {
       offsets.push_back(offset);
-      unit->fold_into(host.view(offset, unit->weight_shape()),
-                      host.view(offset + aligned(unit->weight_shape().numel()), {unit->out_channels()}));
+      const Shape& w = unit->weight_shape();  // (K, C, R, S)
+      const Tensor weight = host.view(offset, w), bias = host.view(offset + aligned(w.numel()), {w[0]});
+      if (nhwc) {
+        const Tensor kcrs = Tensor::empty(w, DType::f32);
+        unit->fold_into(kcrs, bias);
+        kernels::cpu::nchw_to_nhwc(Context::cpu(), kcrs.data<float>(), weight.data<float>(), w[0], w[1], w[2] * w[3]);
+      } else {
+        unit->fold_into(weight, bias);
+      }
       offset += aligned(unit->weight_shape().numel()) + aligned(unit->out_channels());
     }
     folded_ = host.to(device);
@@ -225,9 +252,20 @@ const Tensor& ResNet50::forward(const Context& ctx, const Tensor& images) {
                                                    n + 9, 0.0f, expected[0], kChannels, expected[2] * expected[3]);
     x = &normalized_;
   }
+  const bool nhwc = options_.layout == kernels::ConvLayout::nhwc;
+  if (nhwc) {
+    ROSETTA_KERNEL(d, nchw_to_nhwc)(ctx, x->data<float>(), channels_last_.data<float>(), expected[0], kChannels,
+                                    expected[2] * expected[3]);
+    x = &channels_last_;
+  }
   const Tensor& stem = stem_->forward(ctx, *x, nullptr);
-  ROSETTA_KERNEL(d, maxpool2d_forward)(ctx, stem.data<float>(), pooled_.data<float>(), argmax_.data<std::int32_t>(),
-                                       stem.dim(0), stem.dim(1), stem.dim(2), stem.dim(3), 3, 2, 1);
+  const Shape dims = stem_->output_dims();  // (B, 64, S/2, S/2)
+  if (nhwc)
+    ROSETTA_KERNEL(d, maxpool2d_forward_nhwc)(ctx, stem.data<float>(), pooled_.data<float>(), dims[0], dims[1], dims[2],
+                                              dims[3], 3, 2, 1);
+  else
+    ROSETTA_KERNEL(d, maxpool2d_forward)(ctx, stem.data<float>(), pooled_.data<float>(), argmax_.data<std::int32_t>(),
+                                         dims[0], dims[1], dims[2], dims[3], 3, 2, 1);
   x = &pooled_;
   for (Bottleneck& block : blocks_) {
     const Tensor* identity = block.downsample ? &block.downsample->forward(ctx, *x, nullptr) : x;
@@ -235,8 +273,9 @@ const Tensor& ResNet50::forward(const Context& ctx, const Tensor& images) {
     const Tensor& b = block.conv2->forward(ctx, a, nullptr);
     x = &block.conv3->forward(ctx, b, identity);
   }
-  ROSETTA_KERNEL(d, global_avgpool_forward)(ctx, x->data<float>(), features_.data<float>(), x->dim(0), x->dim(1),
-                                            x->dim(2) * x->dim(3), /*channels_last=*/false);
+  const Shape last = blocks_.back().conv3->output_dims();  // (B, 2048, h, w)
+  ROSETTA_KERNEL(d, global_avgpool_forward)(ctx, x->data<float>(), features_.data<float>(), last[0], last[1],
+                                            last[2] * last[3], /*channels_last=*/nhwc);
   return features_;
 }
 

@@ -18,6 +18,12 @@
 // ablation). Convolution plans are forward-only (kernels/conv.h), autotuned through the algorithm cache. The
 // parameters must be loaded before setup(): it snapshots them. forward() allocates nothing, creates nothing and
 // never waits for the host, so it can be captured in a CUDA graph as is.
+//
+// Layout: with ResNet50Options::layout nhwc (needs fold_bn) every activation is channels-last (N, H, W, C): the
+// forward first transposes the images (after the optional normalisation, which runs in NCHW) to (B, S, S, 3), the
+// convolutions run on NHWC descriptors with the folded weights stored (K, R, S, C) (converted at setup), the max
+// pool and the global average pool read NHWC, and the features are (B, 2048) either way. Images are always given
+// NCHW (B, 3, S, S).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -38,6 +44,7 @@ struct ResNet50Options {
   bool fold_bn = true;                    // BatchNorm folded into the convolutions at setup
   bool fuse = true;                       // bias + residual + ReLU inside the convolution (needs fold_bn)
   bool normalize = false;                 // (x - ImageNet mean) / ImageNet std per channel first
+  kernels::ConvLayout layout = kernels::ConvLayout::nchw;  // of the activations; nhwc needs fold_bn
 };
 
 // One convolution (no bias) and the BatchNorm after it, with the epilogue the network needs there: an optional
@@ -47,13 +54,15 @@ class ConvBn {
   ConvBn(ParameterSet& params, const std::string& conv_name, const std::string& bn_name, std::int64_t in_channels,
          std::int64_t out_channels, int kernel, int stride, int pad, bool relu);
 
-  // Plans the convolution (forward-only) for `input` (N, C, H, W) and allocates the output (zeroed). With fold_bn
-  // the model then hands the unit its folded weight and bias through use_folded().
+  // Plans the convolution (forward-only) for an input of dimensions `input` (N, C, H, W) (stored in
+  // options.layout) and allocates the output (zeroed). With fold_bn the model then hands the unit its folded weight
+  // and bias through use_folded() (in NHWC, the weight in (K, R, S, C) order).
   void setup(const Context& ctx, const Shape& input, const ResNet50Options& options);
   // y = act(bn(conv(x)) + residual) (residual may be null).
   const Tensor& forward(const Context& ctx, const Tensor& x, const Tensor* residual);
 
-  const Shape& output_shape() const { return y_.shape(); }
+  const Shape& output_shape() const { return y_.shape(); }  // as stored: (N, K, OH, OW) or (N, OH, OW, K)
+  Shape output_dims() const;                                // (N, K, OH, OW) whatever the layout
   const kernels::ConvPlan& plan() const { return plan_; }
   const std::string& name() const { return params_.name(weight_); }  // "<conv name>.weight"
   bool fused() const { return fused_; }
@@ -61,7 +70,7 @@ class ConvBn {
   std::int64_t out_channels() const { return out_channels_; }
   // Writes the folded weight and bias into `weight` (K, C, R, S) and `bias` (K) (CPU) from the parameters.
   void fold_into(const Tensor& weight, const Tensor& bias) const;
-  // Points the unit at its folded weight and bias (views on the context's device).
+  // Points the unit at its folded weight and bias (views on the context's device, the weight in the plan's layout).
   void use_folded(const Tensor& weight, const Tensor& bias) { folded_weight_ = weight, folded_bias_ = bias; }
 
  private:
@@ -73,9 +82,9 @@ class ConvBn {
   BatchNorm2d bn_;
   bool fold_ = true, fused_ = false;
   kernels::ConvPlan plan_;
-  Tensor folded_weight_;  // (K, C, R, S)
+  Tensor folded_weight_;  // (K, C, R, S), or (K, R, S, C) in NHWC
   Tensor folded_bias_;    // (K)
-  Tensor y_;              // (N, K, OH, OW)
+  Tensor y_;              // (N, K, OH, OW), or (N, OH, OW, K) in NHWC
 };
 
 class ResNet50 {
@@ -99,7 +108,8 @@ class ResNet50 {
   void init_random(std::uint64_t seed);
 
   void setup(const Context& ctx, const ResNet50Options& options);
-  // images (B, 3, S, S) f32 on the device -> features (B, 2048), valid until the next forward.
+  // images (B, 3, S, S) f32 on the device (NCHW in either layout) -> features (B, 2048), valid until the next
+  // forward.
   const Tensor& forward(const Context& ctx, const Tensor& images);
 
   // How many of the 53 convolutions run fused (cudnnConvolutionBiasActivationForward).
@@ -121,8 +131,9 @@ class ResNet50 {
   Tensor folded_;      // the folded arena: each unit's weight (K, C, R, S) and bias (K), 64-element aligned
   Tensor normalize_;   // (4, 3): BN-form ImageNet normalisation: weight 1, bias 0, mean, var = std^2 (eps 0)
   Tensor normalized_;  // (B, 3, S, S)
-  Tensor pooled_;      // (B, 64, S/4, S/4): after the 3x3/2 max pool
-  Tensor argmax_;      // (B, 64, S/4, S/4) i32: the max pool's arg-max (unused by inference, required by the kernel)
+  Tensor channels_last_;  // (B, S, S, 3): the images transposed, in NHWC
+  Tensor pooled_;      // (B, 64, S/4, S/4) or (B, S/4, S/4, 64): after the 3x3/2 max pool
+  Tensor argmax_;      // (B, 64, S/4, S/4) i32, NCHW only: the max pool's arg-max (unused, required by the kernel)
   Tensor features_;    // (B, 2048)
 };
 

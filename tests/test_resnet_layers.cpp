@@ -1,8 +1,10 @@
 // The ResNet-50 layers' kernels: BatchNorm2d inference (kernels/batchnorm.inc), the residual epilogue
 // (kernels/residual.inc), global average pooling (kernels/pool.inc), the fused convolution + bias + residual + ReLU
-// (kernels/conv.inc) and BN folding (layers/batchnorm2d.h). CPU twins against double-precision definitions and
-// hand cases; on a GPU each CUDA twin against the CPU twin (bit for bit where the .inc promises it) for ResNet-50's
-// shapes, strided, 1x1 and 7x7 (skipped without a device).
+// (kernels/conv.inc) and BN folding (layers/batchnorm2d.h), and the NHWC path: layout transposes
+// (kernels/layout.inc), the NHWC max pool and the NHWC convolution (each the transposed NCHW result, bit for bit, on
+// the CPU). CPU twins against double-precision definitions and hand cases; on a GPU each CUDA twin against the CPU
+// twin (bit for bit where the .inc promises it) for ResNet-50's shapes, strided, 1x1 and 7x7, in NCHW and NHWC
+// (skipped without a device).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -10,6 +12,7 @@
 
 #include "kernels/batchnorm.h"
 #include "kernels/conv.h"
+#include "kernels/layout.h"
 #include "kernels/pool.h"
 #include "kernels/residual.h"
 #include "layers/batchnorm2d.h"
@@ -155,7 +158,100 @@ TEST(BatchNormFolding, FoldedConvolutionEqualsConvolutionThenBatchNorm) {
   testing::expect_all_close(folded, unfolded.to_vector(), 1e-5, 1e-5, "folded vs unfolded");
 }
 
+TEST(Layout, TransposesFollowTheirDefinitionAndInvert) {
+  const std::int64_t n = 2, c = 3, hw = 5;
+  const std::vector<float> x = random_values(n * c * hw, 40, -1, 1);  // (n, c, hw)
+  std::vector<float> nhwc(x.size()), back(x.size());
+  kernels::cpu::nchw_to_nhwc(cpu(), x.data(), nhwc.data(), n, c, hw);
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t ch = 0; ch < c; ++ch)
+      for (std::int64_t p = 0; p < hw; ++p) EXPECT_EQ(nhwc[(i * hw + p) * c + ch], x[(i * c + ch) * hw + p]);
+  kernels::cpu::nhwc_to_nchw(cpu(), nhwc.data(), back.data(), n, c, hw);
+  EXPECT_EQ(back, x);
+}
+
+// The NHWC max pool is the NCHW one transposed, bit for bit, NaN included (ResNet's 3x3/2 pad 1 and a 2x2/2).
+TEST(MaxPoolNhwc, IsTheTransposedNchwPool) {
+  const std::int64_t n = 2, c = 5, h = 9, w = 7;
+  std::vector<float> x = random_values(n * c * h * w, 41, -2, 2);  // (n, c, h, w)
+  x[17] = std::nanf("");
+  std::vector<float> x_nhwc(x.size());
+  kernels::cpu::nchw_to_nhwc(cpu(), x.data(), x_nhwc.data(), n, c, h * w);
+  for (int window : {3, 2}) {
+    const int stride = 2, pad = window == 3 ? 1 : 0;
+    SCOPED_TRACE("window " + std::to_string(window));
+    const std::int64_t oh = (h + 2 * pad - window) / stride + 1, ow = (w + 2 * pad - window) / stride + 1;
+    std::vector<float> y(n * c * oh * ow), expected(y.size()), y_nhwc(y.size());
+    std::vector<std::int32_t> argmax(y.size());
+    kernels::cpu::maxpool2d_forward(cpu(), x.data(), y.data(), argmax.data(), n, c, h, w, window, stride, pad);
+    kernels::cpu::nchw_to_nhwc(cpu(), y.data(), expected.data(), n, c, oh * ow);
+    kernels::cpu::maxpool2d_forward_nhwc(cpu(), x_nhwc.data(), y_nhwc.data(), n, c, h, w, window, stride, pad);
+    ASSERT_EQ(y_nhwc.size(), expected.size());
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+      if (std::isnan(expected[i])) EXPECT_TRUE(std::isnan(y_nhwc[i])) << i;
+      else EXPECT_EQ(y_nhwc[i], expected[i]) << i;
+    }
+  }
+}
+
+// The CPU NHWC convolution (x (N, H, W, C), w (K, R, S, C)) runs the NCHW sums on transposed copies: its fused
+// output is the NCHW output transposed, bit for bit. NHWC CPU plans are forward-only.
+TEST(NhwcConvolution, CpuIsTheTransposedNchwConvolution) {
+  for (const kernels::ConvShape& s : kResNetShapes) {
+    SCOPED_TRACE(s.str());
+    kernels::ConvOptions options;
+    options.forward_only = true;
+    const kernels::ConvPlan nchw_plan = kernels::make_conv_plan(cpu(), s, options);
+    options.layout = kernels::ConvLayout::nhwc;
+    const kernels::ConvPlan nhwc_plan = kernels::make_conv_plan(cpu(), s, options);
+    const std::vector<float> x = random_values(x_size(s), 42, -1, 1), w = random_values(w_size(s), 43, -1, 1),
+                             bias = random_values(s.k, 44, -1, 1), z = random_values(y_size(s), 45, -1, 1);
+    const std::int64_t p = s.out_h() * s.out_w();
+    std::vector<float> x_nhwc(x.size()), w_krsc(w.size()), z_nhwc(z.size());
+    kernels::cpu::nchw_to_nhwc(cpu(), x.data(), x_nhwc.data(), s.n, s.c, s.h * s.w);
+    kernels::cpu::nchw_to_nhwc(cpu(), w.data(), w_krsc.data(), s.k, s.c, s.r * s.s);
+    kernels::cpu::nchw_to_nhwc(cpu(), z.data(), z_nhwc.data(), s.n, s.k, p);
+    std::vector<float> y(y_size(s)), expected(y.size()), y_nhwc(y.size());
+    kernels::cpu::conv2d_bias_activation_forward(cpu(), nchw_plan, x.data(), w.data(), bias.data(), z.data(), 1.0f,
+                                                 true, y.data());
+    kernels::cpu::nchw_to_nhwc(cpu(), y.data(), expected.data(), s.n, s.k, p);
+    kernels::cpu::conv2d_bias_activation_forward(cpu(), nhwc_plan, x_nhwc.data(), w_krsc.data(), bias.data(),
+                                                 z_nhwc.data(), 1.0f, true, y_nhwc.data());
+    EXPECT_EQ(y_nhwc, expected);
+    kernels::cpu::conv2d_forward(cpu(), nchw_plan, x.data(), w.data(), y.data());
+    kernels::cpu::nchw_to_nhwc(cpu(), y.data(), expected.data(), s.n, s.k, p);
+    kernels::cpu::conv2d_forward(cpu(), nhwc_plan, x_nhwc.data(), w_krsc.data(), y_nhwc.data());
+    EXPECT_EQ(y_nhwc, expected);
+  }
+  kernels::ConvOptions training;
+  training.layout = kernels::ConvLayout::nhwc;
+  EXPECT_THROW(kernels::make_conv_plan(cpu(), kResNetShapes[0], training), Error);
+}
+
 #if ROSETTA_WITH_CUDA
+TEST(ResNetLayersCuda, LayoutTransposesAndNhwcMaxPoolAreBitIdentical) {
+  ROSETTA_REQUIRE_CUDA();
+  const Context& gpu = Context::cuda();
+  const std::int64_t n = 2, c = 64, h = 16, w = 12;  // the stem's max pool: 3x3, stride 2, pad 1
+  const std::vector<float> x = random_values(n * c * h * w, 46, -3, 3);
+  const Tensor dx = testing::to_cuda(x);
+  std::vector<float> nhwc(x.size()), nchw(x.size());
+  kernels::cpu::nchw_to_nhwc(cpu(), x.data(), nhwc.data(), n, c, h * w);
+  kernels::cpu::nhwc_to_nchw(cpu(), x.data(), nchw.data(), n, c, h * w);
+  Tensor dnhwc = Tensor::empty({n * c * h * w}, DType::f32, Device::cuda);
+  Tensor dnchw = Tensor::empty({n * c * h * w}, DType::f32, Device::cuda);
+  kernels::cuda::nchw_to_nhwc(gpu, dx.data<float>(), dnhwc.data<float>(), n, c, h * w);
+  kernels::cuda::nhwc_to_nchw(gpu, dx.data<float>(), dnchw.data<float>(), n, c, h * w);
+  EXPECT_EQ(dnhwc.to_vector(), nhwc);
+  EXPECT_EQ(dnchw.to_vector(), nchw);
+  const std::int64_t oh = (h + 2 - 3) / 2 + 1, ow = (w + 2 - 3) / 2 + 1;
+  std::vector<float> pooled(n * c * oh * ow);
+  kernels::cpu::maxpool2d_forward_nhwc(cpu(), nhwc.data(), pooled.data(), n, c, h, w, 3, 2, 1);
+  Tensor dpooled = Tensor::empty({n * c * oh * ow}, DType::f32, Device::cuda);
+  kernels::cuda::maxpool2d_forward_nhwc(gpu, dnhwc.data<float>(), dpooled.data<float>(), n, c, h, w, 3, 2, 1);
+  EXPECT_EQ(dpooled.to_vector(), pooled);
+}
+
 TEST(ResNetLayersCuda, BatchNormResidualAndPoolAreBitIdentical) {
   ROSETTA_REQUIRE_CUDA();
   const Context& gpu = Context::cuda();
@@ -190,19 +286,21 @@ TEST(ResNetLayersCuda, BatchNormResidualAndPoolAreBitIdentical) {
   }
 }
 
-// The fused cuDNN forward against the CPU twin for each ResNet-50 convolution kind, with and without a residual,
-// ReLU and (where cuDNN supports it) identity. Tolerances per precision, relative to the largest output: fp32 1e-5
+// The fused cuDNN forward against the CPU twin for each ResNet-50 convolution kind, in NCHW and NHWC (cuDNN NHWC
+// descriptors, (K, R, S, C) filter), with and without a residual, ReLU and (where cuDNN supports it) identity. Tolerances per precision, relative to the largest output: fp32 1e-5
 // (FMA math, sums of at most 147 terms of O(1) values in other orders), tf32 5e-3 (operands rounded to 10 mantissa
 // bits, ~1e-3 relative per product, partly cancelling).
 TEST(ResNetLayersCuda, FusedConvolutionMatchesTheCpu) {
   ROSETTA_REQUIRE_CUDA();
   const Context& gpu = Context::cuda();
+  for (kernels::ConvLayout layout : {kernels::ConvLayout::nchw, kernels::ConvLayout::nhwc})
   for (Precision precision : {Precision::fp32, Precision::tf32})
     for (const kernels::ConvShape& s : kResNetShapes) {
-      SCOPED_TRACE(s.str() + " " + precision_name(precision));
+      SCOPED_TRACE(s.str() + " " + precision_name(precision) + " " + kernels::conv_layout_name(layout));
       kernels::ConvOptions options;
       options.precision = precision;
       options.forward_only = true;
+      options.layout = layout;  // x, w, z, y hold random values read in this layout by both twins
       const kernels::ConvPlan cpu_plan = kernels::make_conv_plan(cpu(), s, options);
       const kernels::ConvPlan gpu_plan = kernels::make_conv_plan(gpu, s, options);
       const std::vector<float> x = random_values(x_size(s), 30, 0, 1), w = random_values(w_size(s), 31, -1, 1),
