@@ -1,8 +1,9 @@
 // ResNet50 (models/resnet50.h): parameter names and shapes against torchvision's, weight-file errors (missing,
 // wrong shape, wrong dtype, truncated; fc.* and num_batches_tracked tolerated), BN folding against the unfolded
-// network, the CPU forward of the whole network against torchvision's resnet50 (Debian's python3-torchvision, skipped
-// without it), and on a GPU: every convolution unit and the whole network against the CPU in fp32 and tf32, fused
-// against unfused, and a captured CUDA graph against eager (skipped without a device).
+// network, NHWC against NCHW on the CPU (bit for bit), the CPU forward of the whole network against torchvision's
+// resnet50 (Debian's python3-torchvision, skipped without it), and on a GPU: every convolution unit and the whole
+// network against the CPU in fp32 and tf32, NCHW and NHWC, fused against unfused, and a captured CUDA graph against
+// eager in both layouts (skipped without a device).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -34,8 +35,10 @@ Tensor random_images(std::int64_t n, std::int64_t size, std::uint64_t seed) {
   return images;
 }
 
-ResNet50Options small_options(bool fold, bool fuse = true, Precision precision = Precision::fp32) {
+ResNet50Options small_options(bool fold, bool fuse = true, Precision precision = Precision::fp32,
+                              kernels::ConvLayout layout = kernels::ConvLayout::nchw) {
   ResNet50Options o;
+  o.layout = layout;
   o.batch = kBatch;
   o.image_size = kSize;
   o.fold_bn = fold;
@@ -195,6 +198,25 @@ TEST(ResNet50, FoldedEqualsUnfoldedOnCpu) {
   EXPECT_LT(relative_max_error(fused, unfolded), 1e-5);
 }
 
+// The CPU NHWC network runs the NCHW sums on transposed data (kernels/cpu/conv.cpp, the NHWC pools): the same
+// features, bit for bit, folded and fused, with and without the normalisation. NHWC without fold_bn is refused.
+TEST(ResNet50, NhwcEqualsNchwOnCpu) {
+  const Tensor images = random_images(kBatch, kSize, 13);
+  for (bool fuse : {false, true})
+    for (bool normalize : {false, true}) {
+      SCOPED_TRACE(std::string(fuse ? "fused" : "folded") + (normalize ? " normalized" : ""));
+      ResNet50Options nchw = small_options(true, fuse);
+      ResNet50Options nhwc = small_options(true, fuse, Precision::fp32, kernels::ConvLayout::nhwc);
+      nchw.normalize = nhwc.normalize = normalize;
+      const std::vector<float> expected = features(Device::cpu, nchw, 5, images);
+      EXPECT_GT(norm(expected), 0.0);
+      EXPECT_EQ(features(Device::cpu, nhwc, 5, images), expected);
+    }
+  ResNet50 model(Device::cpu);
+  EXPECT_THROW(model.setup(Context::cpu(), small_options(false, false, Precision::fp32, kernels::ConvLayout::nhwc)),
+               Error);
+}
+
 TEST(ResNet50, NormalizeIsTheImageNetTransform) {
   const Tensor images = random_images(kBatch, kSize, 12);
   Tensor normalized = Tensor::empty(images.shape(), DType::f32);
@@ -260,9 +282,15 @@ double gpu_tolerance(Precision precision) { return precision == Precision::fp32 
 
 struct Mode {
   bool fold, fuse;
+  kernels::ConvLayout layout;
   const char* name;
 };
-constexpr Mode kModes[] = {{false, false, "unfolded"}, {true, false, "folded"}, {true, true, "folded+fused"}};
+// NHWC needs folded BatchNorm (ResNet50Options::layout).
+constexpr Mode kModes[] = {{false, false, kernels::ConvLayout::nchw, "unfolded"},
+                           {true, false, kernels::ConvLayout::nchw, "folded"},
+                           {true, true, kernels::ConvLayout::nchw, "folded+fused"},
+                           {true, false, kernels::ConvLayout::nhwc, "nhwc folded"},
+                           {true, true, kernels::ConvLayout::nhwc, "nhwc folded+fused"}};
 
 Tensor random_tensor(const Shape& shape, std::uint64_t seed) {
   Tensor t = Tensor::empty(shape, DType::f32);
@@ -277,14 +305,16 @@ TEST(ResNet50Cuda, EveryUnitMatchesTheCpu) {
       ResNet50 cpu_model(Device::cpu), gpu_model(Device::cuda);
       cpu_model.init_random(8);
       gpu_model.init_random(8);
-      cpu_model.setup(Context::cpu(), small_options(mode.fold, mode.fuse));
-      gpu_model.setup(Context::cuda(), small_options(mode.fold, mode.fuse, precision));
+      // Both in the mode's layout (the CPU NHWC unit is the NCHW sums on transposed data, tested above).
+      cpu_model.setup(Context::cpu(), small_options(mode.fold, mode.fuse, Precision::fp32, mode.layout));
+      gpu_model.setup(Context::cuda(), small_options(mode.fold, mode.fuse, precision, mode.layout));
       for (std::size_t u = 0; u < cpu_model.units().size(); ++u) {
         ConvBn& cpu_unit = *cpu_model.units()[u];
         ConvBn& gpu_unit = *gpu_model.units()[u];
         SCOPED_TRACE(cpu_unit.name() + " " + precision_name(precision) + " " + mode.name);
         const kernels::ConvShape& s = cpu_unit.plan().shape;
-        const Tensor x = random_tensor({s.n, s.c, s.h, s.w}, 100 + u);
+        const bool nhwc = mode.layout == kernels::ConvLayout::nhwc;
+        const Tensor x = random_tensor(nhwc ? Shape{s.n, s.h, s.w, s.c} : Shape{s.n, s.c, s.h, s.w}, 100 + u);
         const bool residual = cpu_unit.name().find("conv3") != std::string::npos;
         const Tensor z = random_tensor(cpu_unit.output_shape(), 200 + u);
         const Tensor z_gpu = z.to(Device::cuda);
@@ -307,7 +337,7 @@ TEST(ResNet50Cuda, NetworkMatchesTheCpu) {
     for (const Mode& mode : kModes) {
       SCOPED_TRACE(std::string(precision_name(precision)) + " " + mode.name);
       const std::vector<float> actual =
-          features(Device::cuda, small_options(mode.fold, mode.fuse, precision), 4, images);
+          features(Device::cuda, small_options(mode.fold, mode.fuse, precision, mode.layout), 4, images);
       EXPECT_LT(relative_max_error(actual, expected), gpu_tolerance(precision));
     }
 }
@@ -323,12 +353,13 @@ TEST(ResNet50Cuda, FusesEveryReluConvolution) {
   EXPECT_LE(model.fused_convolutions(), 53);
 }
 
-TEST(ResNet50Cuda, GraphReplayEqualsEagerForward) {
-  ROSETTA_REQUIRE_CUDA();
+// A captured CUDA graph of the forward replays bit-identically to the eager forward, with fresh images each time.
+void graph_replay_equals_eager(kernels::ConvLayout layout) {
+  SCOPED_TRACE(kernels::conv_layout_name(layout));
   Context& ctx = Context::cuda();
   ResNet50 model(Device::cuda);
   model.init_random(6);
-  ResNet50Options options = small_options(true, true);
+  ResNet50Options options = small_options(true, true, Precision::fp32, layout);
   options.normalize = true;
   model.setup(ctx, options);
   Tensor images = random_images(kBatch, kSize, 40).to(Device::cuda);
@@ -345,6 +376,12 @@ TEST(ResNet50Cuda, GraphReplayEqualsEagerForward) {
     graph.launch(ctx);
     EXPECT_EQ(features_out.to_vector(), eager);  // the same kernels on the same data: bit-identical
   }
+}
+
+TEST(ResNet50Cuda, GraphReplayEqualsEagerForward) {
+  ROSETTA_REQUIRE_CUDA();
+  for (kernels::ConvLayout layout : {kernels::ConvLayout::nchw, kernels::ConvLayout::nhwc})
+    graph_replay_equals_eager(layout);
 }
 #endif
 
