@@ -1,13 +1,13 @@
 // Google Benchmark of the ResNet-50 feature extractor's forward (models/resnet50.h), the workload's unit of work.
 //
-// GPU, 224x224 images: the forward at batch 1, 32, 64, 128 and 256 in each precision (fp32, tf32) and layout (nchw)
+// GPU, 224x224 images: the forward at batch 1, 32, 64, 128 and 256 in each precision (fp32, tf32) and layout (nchw, nhwc)
 // with every optimisation on (BN folded, fused bias/residual/ReLU, autotuned algorithms, the forward replayed from a
 // CUDA graph): "gpu/<precision>/<layout>/batch:<B>". The ablations at batch 32, each with one switch off:
-// "gpu/<precision>/nchw/batch:32/no-<switch>" for graph, fuse, fold-bn and autotune. Timed with CUDA events around
+// "gpu/<precision>/nchw/batch:32/no-<switch>" for graph, fuse, fold-bn and autotune (NCHW only: NHWC needs fold-bn). Timed with CUDA events around
 // each forward (manual time). Each benchmark builds its model (random weights), plans it, runs 3 untimed forwards
 // and then a fixed number of timed ones, so setup and autotuning stay outside the timing and only one model at a
 // time holds device memory.
-// CPU: batch 1 of 64x64 images through the CPU twins (real time), to follow the reference path's cost.
+// CPU: batch 1 of 64x64 images through the CPU twins in each layout (real time), to follow the reference path's cost.
 // Counter: images/s.
 //
 // Run: build with -DROSETTA_BENCHMARKS=ON, then ./build/bench/bench_resnet50 [--benchmark_filter=gpu/fp32].
@@ -38,7 +38,7 @@ constexpr Variant kAblations[] = {{"/no-graph", false, true, true, true},
                                   {"/no-autotune", true, true, true, false}};
 
 void run_forward(benchmark::State& state, Device device, std::int64_t batch, std::int64_t size, Precision precision,
-                 const Variant& variant) {
+                 kernels::ConvLayout layout, const Variant& variant) {
   Context& ctx = Context::of(device);
   ResNet50 model(device);
   model.init_random(1);
@@ -49,6 +49,7 @@ void run_forward(benchmark::State& state, Device device, std::int64_t batch, std
   options.fold_bn = variant.fold_bn;
   options.fuse = variant.fuse;
   options.autotune = variant.autotune;
+  options.layout = layout;
   model.setup(ctx, options);
   Tensor images = Tensor::zeros({batch, ResNet50::kChannels, size, size}, DType::f32, device);  // (B, 3, S, S)
   for (int i = 0; i < kWarmupForwards; ++i) model.forward(ctx, images);
@@ -81,20 +82,27 @@ void run_forward(benchmark::State& state, Device device, std::int64_t batch, std
 }
 
 void register_gpu_benchmarks() {
+  using kernels::ConvLayout;
   for (Precision precision : {Precision::fp32, Precision::tf32}) {
-    const std::string prefix = std::string("gpu/") + precision_name(precision) + "/nchw/batch:";
-    for (std::int64_t batch : {1, 32, 64, 128, 256}) {
-      // About 2 s of timed forwards at the slowest (fp32, batch 256), more iterations for the small batches.
-      const int iterations = batch <= 32 ? 50 : 20;
-      benchmark::RegisterBenchmark((prefix + std::to_string(batch)).c_str(),
-                                   [=](benchmark::State& s) { run_forward(s, Device::cuda, batch, 224, precision, kAllOn); })
-          ->UseManualTime()
-          ->Iterations(iterations)
-          ->Unit(benchmark::kMillisecond);
+    for (ConvLayout layout : {ConvLayout::nchw, ConvLayout::nhwc}) {
+      const std::string prefix =
+          std::string("gpu/") + precision_name(precision) + "/" + kernels::conv_layout_name(layout) + "/batch:";
+      for (std::int64_t batch : {1, 32, 64, 128, 256}) {
+        // About 2 s of timed forwards at the slowest (fp32, batch 256), more iterations for the small batches.
+        const int iterations = batch <= 32 ? 50 : 20;
+        benchmark::RegisterBenchmark(
+            (prefix + std::to_string(batch)).c_str(),
+            [=](benchmark::State& s) { run_forward(s, Device::cuda, batch, 224, precision, layout, kAllOn); })
+            ->UseManualTime()
+            ->Iterations(iterations)
+            ->Unit(benchmark::kMillisecond);
+      }
     }
+    const std::string prefix = std::string("gpu/") + precision_name(precision) + "/nchw/batch:";
     for (const Variant& v : kAblations)
-      benchmark::RegisterBenchmark((prefix + "32" + v.suffix).c_str(),
-                                   [=](benchmark::State& s) { run_forward(s, Device::cuda, 32, 224, precision, v); })
+      benchmark::RegisterBenchmark(
+          (prefix + "32" + v.suffix).c_str(),
+          [=](benchmark::State& s) { run_forward(s, Device::cuda, 32, 224, precision, ConvLayout::nchw, v); })
           ->UseManualTime()
           ->Iterations(50)
           ->Unit(benchmark::kMillisecond);
@@ -102,11 +110,13 @@ void register_gpu_benchmarks() {
 }
 
 void register_cpu_benchmarks() {
-  benchmark::RegisterBenchmark("cpu/fp32/nchw/batch:1/64x64",
-                               [](benchmark::State& s) { run_forward(s, Device::cpu, 1, 64, Precision::fp32, kAllOn); })
-      ->Iterations(3)
-      ->UseRealTime()
-      ->Unit(benchmark::kMillisecond);
+  for (kernels::ConvLayout layout : {kernels::ConvLayout::nchw, kernels::ConvLayout::nhwc})
+    benchmark::RegisterBenchmark(
+        (std::string("cpu/fp32/") + kernels::conv_layout_name(layout) + "/batch:1/64x64").c_str(),
+        [=](benchmark::State& s) { run_forward(s, Device::cpu, 1, 64, Precision::fp32, layout, kAllOn); })
+        ->Iterations(3)
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
 }
 
 }  // namespace

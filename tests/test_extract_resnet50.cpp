@@ -66,6 +66,23 @@ TEST(ExtractResNet50, RecordAndFeatures) {
   EXPECT_EQ(features.find("features")->shape, Shape({4, 2048}));
 }
 
+// --layout nhwc on the CPU: the NCHW sums on transposed data (models/resnet50.h), so the same features bit for bit,
+// and the record names the layout.
+TEST(ExtractResNet50, NhwcFeaturesEqualNchw) {
+  const testing::TempDir dir;
+  const std::string common = kSmall + std::string("--random-weights --images 2 --image-size 64 --features-out ");
+  for (const char* layout : {"nchw", "nhwc"}) {
+    const std::string log = dir.file(std::string(layout) + ".log");
+    ASSERT_EQ(testing::run_command(rosetta_extract() + common + dir.file(std::string(layout) + ".safetensors") +
+                                       " --layout " + layout + " --json " + dir.file(std::string(layout) + ".json"),
+                                   log),
+              0)
+        << testing::read_file(log);
+  }
+  EXPECT_EQ(nlohmann::json::parse(testing::read_file(dir.file("nhwc.json")))["layout"], "nhwc");
+  EXPECT_EQ(read_features(dir.file("nhwc.safetensors")), read_features(dir.file("nchw.safetensors")));
+}
+
 // Rosetta's CPU features against the twin's for the same weights file and images, within 1e-5 of the feature norm
 // (both fp32 on the CPU, different summation orders; measured 6e-8: see tests/test_resnet50.cpp).
 TEST(ExtractResNet50, FeaturesMatchThePyTorchTwin) {
@@ -114,7 +131,8 @@ TEST(ExtractResNet50, BadArgumentsExitTwoWithOneLine) {
       {"--random-weights --images 5", "multiple of --batch"},
       {"--random-weights --images 2 --image-size 16", "--image-size"},
       {"--random-weights --images 2 --precision fp16", "--precision fp16"},
-      {"--random-weights --images 2 --layout nhwc", "--layout nhwc"},
+      {"--random-weights --images 2 --layout nchwc", "--layout nchwc"},
+      {"--random-weights --images 2 --layout nhwc --fold-bn off", "--layout nhwc needs --fold-bn on"},
       {"--random-weights --images 2 --fold-bn maybe", "--fold-bn maybe"},
       {"--weights " + dir.file("missing.safetensors") + " --images 2", "missing.safetensors"},
       {"--weights " + dir.file("junk.safetensors") + " --images 2", "junk.safetensors"},

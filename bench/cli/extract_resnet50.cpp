@@ -65,7 +65,8 @@ void add_extract_resnet50_command(CLI::App& extract, ExtractResNet50Options& o) 
                     ->capture_default_str();
   auto* size = cmd->add_option("--image-size", o.image_size, "random images are S x S")->capture_default_str();
   cmd->add_option("--precision", o.precision, "fp32 (strict FP32) or tf32")->capture_default_str();
-  cmd->add_option("--layout", o.layout, "memory layout of the activations: nchw")->capture_default_str();
+  cmd->add_option("--layout", o.layout, "memory layout of the activations: nchw, or nhwc (channels-last; needs --fold-bn on)")
+      ->capture_default_str();
   cmd->add_option("--seed", o.seed, "seed of the random images and --random-weights")->capture_default_str();
   cmd->add_option("--json", o.json_path, "write the result record (JSON) here");
   cmd->add_option("--features-out", o.features_path, "write the features here (safetensors, \"features\" (N, 2048))");
@@ -89,9 +90,11 @@ void run_extract_resnet50(const ExtractResNet50Options& o) {
   ResNet50Options mo;
   mo.batch = o.batch;
   mo.precision = parse_precision(o.precision, {Precision::fp32, Precision::tf32});
-  ROSETTA_CHECK_ARG(o.layout == "nchw", "--layout " << o.layout << ": expected nchw");
+  ROSETTA_CHECK_ARG(o.layout == "nchw" || o.layout == "nhwc", "--layout " << o.layout << ": expected nchw or nhwc");
+  mo.layout = o.layout == "nhwc" ? kernels::ConvLayout::nhwc : kernels::ConvLayout::nchw;
   mo.autotune = parse_on_off("--autotune", o.autotune);
   mo.fold_bn = parse_on_off("--fold-bn", o.fold_bn);
+  ROSETTA_CHECK_ARG(mo.fold_bn || mo.layout == kernels::ConvLayout::nchw, "--layout nhwc needs --fold-bn on");
   mo.fuse = parse_on_off("--fuse", o.fuse) && mo.fold_bn;  // only a folded network has a bias to fuse
   mo.normalize = o.normalize;
   const bool use_graph = parse_on_off("--graph", o.graph) && device == Device::cuda;
