@@ -166,18 +166,19 @@ TEST(ExtractResNet50Cuda, GraphRunsInEachPrecision) {
   const std::vector<float> cpu = read_features(dir.file("cpu.safetensors"));
   // Tolerances as tests/test_resnet50.cpp: fp32 1e-4, tf32 1e-2 of the feature norm. Both layouts share the
   // algorithm cache file, so later runs load NCHW and NHWC entries written by earlier ones.
-  for (const std::string layout : {"nchw", "nhwc"})
-  for (const std::string precision : {"fp32", "tf32"})
-    for (const std::string graph : {"on", "off"}) {
-      SCOPED_TRACE(layout + " " + precision + " graph " + graph);
-      const std::string out = dir.file("gpu.safetensors");
-      ASSERT_EQ(testing::run_command(base + " --layout " + layout + " --precision " + precision + " --graph " + graph +
-                                         " --features-out " + out + " --json " + dir.file("r.json"),
-                                     dir.file("gpu.log")),
-                0)
-          << testing::read_file(dir.file("gpu.log"));
-      EXPECT_LT(relative_max_error(read_features(out), cpu), precision == "fp32" ? 1e-4 : 1e-2);
-    }
+  for (const std::string layout : {"nchw", "nhwc"}) {
+    for (const std::string precision : {"fp32", "tf32"})
+      for (const std::string graph : {"on", "off"}) {
+        SCOPED_TRACE(layout + " " + precision + " graph " + graph);
+        const std::string out = dir.file("gpu.safetensors");
+        ASSERT_EQ(testing::run_command(base + " --layout " + layout + " --precision " + precision + " --graph " + graph +
+                                           " --features-out " + out + " --json " + dir.file("r.json"),
+                                       dir.file("gpu.log")),
+                  0)
+            << testing::read_file(dir.file("gpu.log"));
+        EXPECT_LT(relative_max_error(read_features(out), cpu), precision == "fp32" ? 1e-4 : 1e-2);
+      }
+  }
 }
 
 }  // namespace

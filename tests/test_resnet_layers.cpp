@@ -293,39 +293,40 @@ TEST(ResNetLayersCuda, BatchNormResidualAndPoolAreBitIdentical) {
 TEST(ResNetLayersCuda, FusedConvolutionMatchesTheCpu) {
   ROSETTA_REQUIRE_CUDA();
   const Context& gpu = Context::cuda();
-  for (kernels::ConvLayout layout : {kernels::ConvLayout::nchw, kernels::ConvLayout::nhwc})
-  for (Precision precision : {Precision::fp32, Precision::tf32})
-    for (const kernels::ConvShape& s : kResNetShapes) {
-      SCOPED_TRACE(s.str() + " " + precision_name(precision) + " " + kernels::conv_layout_name(layout));
-      kernels::ConvOptions options;
-      options.precision = precision;
-      options.forward_only = true;
-      options.layout = layout;  // x, w, z, y hold random values read in this layout by both twins
-      const kernels::ConvPlan cpu_plan = kernels::make_conv_plan(cpu(), s, options);
-      const kernels::ConvPlan gpu_plan = kernels::make_conv_plan(gpu, s, options);
-      const std::vector<float> x = random_values(x_size(s), 30, 0, 1), w = random_values(w_size(s), 31, -1, 1),
-                               bias = random_values(s.k, 32, -1, 1), z = random_values(y_size(s), 33, -1, 1);
-      const Tensor dx = testing::to_cuda(x), dw = testing::to_cuda(w), db = testing::to_cuda(bias),
-                   dz = testing::to_cuda(z);
-      for (bool relu : {false, true}) {
-        if (!kernels::conv_bias_activation_supported(gpu_plan, relu)) continue;
-        for (bool residual : {false, true}) {
-          std::vector<float> expected(y_size(s));
-          kernels::cpu::conv2d_bias_activation_forward(cpu(), cpu_plan, x.data(), w.data(), bias.data(),
-                                                       residual ? z.data() : expected.data(), residual ? 1.0f : 0.0f,
-                                                       relu, expected.data());
-          Tensor dy = Tensor::zeros({y_size(s)}, DType::f32, Device::cuda);
-          kernels::cuda::conv2d_bias_activation_forward(gpu, gpu_plan, dx.data<float>(), dw.data<float>(),
-                                                        db.data<float>(), residual ? dz.data<float>() : dy.data<float>(),
-                                                        residual ? 1.0f : 0.0f, relu, dy.data<float>());
-          double largest = 0;
-          for (float v : expected) largest = std::max(largest, double(std::abs(v)));
-          const double tol = precision == Precision::fp32 ? 1e-5 : 5e-3;
-          testing::expect_all_close(dy.to_vector(), expected, tol, tol * largest,
-                                    std::string(relu ? "relu" : "identity") + (residual ? " + residual" : ""));
+  for (kernels::ConvLayout layout : {kernels::ConvLayout::nchw, kernels::ConvLayout::nhwc}) {
+    for (Precision precision : {Precision::fp32, Precision::tf32})
+      for (const kernels::ConvShape& s : kResNetShapes) {
+        SCOPED_TRACE(s.str() + " " + precision_name(precision) + " " + kernels::conv_layout_name(layout));
+        kernels::ConvOptions options;
+        options.precision = precision;
+        options.forward_only = true;
+        options.layout = layout;  // x, w, z, y hold random values read in this layout by both twins
+        const kernels::ConvPlan cpu_plan = kernels::make_conv_plan(cpu(), s, options);
+        const kernels::ConvPlan gpu_plan = kernels::make_conv_plan(gpu, s, options);
+        const std::vector<float> x = random_values(x_size(s), 30, 0, 1), w = random_values(w_size(s), 31, -1, 1),
+                                 bias = random_values(s.k, 32, -1, 1), z = random_values(y_size(s), 33, -1, 1);
+        const Tensor dx = testing::to_cuda(x), dw = testing::to_cuda(w), db = testing::to_cuda(bias),
+                     dz = testing::to_cuda(z);
+        for (bool relu : {false, true}) {
+          if (!kernels::conv_bias_activation_supported(gpu_plan, relu)) continue;
+          for (bool residual : {false, true}) {
+            std::vector<float> expected(y_size(s));
+            kernels::cpu::conv2d_bias_activation_forward(cpu(), cpu_plan, x.data(), w.data(), bias.data(),
+                                                         residual ? z.data() : expected.data(), residual ? 1.0f : 0.0f,
+                                                         relu, expected.data());
+            Tensor dy = Tensor::zeros({y_size(s)}, DType::f32, Device::cuda);
+            kernels::cuda::conv2d_bias_activation_forward(gpu, gpu_plan, dx.data<float>(), dw.data<float>(),
+                                                          db.data<float>(), residual ? dz.data<float>() : dy.data<float>(),
+                                                          residual ? 1.0f : 0.0f, relu, dy.data<float>());
+            double largest = 0;
+            for (float v : expected) largest = std::max(largest, double(std::abs(v)));
+            const double tol = precision == Precision::fp32 ? 1e-5 : 5e-3;
+            testing::expect_all_close(dy.to_vector(), expected, tol, tol * largest,
+                                      std::string(relu ? "relu" : "identity") + (residual ? " + residual" : ""));
+          }
         }
       }
-    }
+  }
 }
 #endif
 
