@@ -29,7 +29,8 @@ std::int64_t aligned(std::int64_t elements) {
 
 // The bf16 bits of a bf16 tensor (Tensor::data has no element type for bf16: uint16_t would also fit f16).
 std::uint16_t* bf16_data(const Tensor& t) {
-  ROSETTA_CHECK(t.dtype() == DType::bf16, "tensor " << t.shape().str() << " holds " << dtype_name(t.dtype()) << ", not BF16");
+  ROSETTA_CHECK(t.dtype() == DType::bf16,
+                "tensor " << t.shape().str() << " holds " << dtype_name(t.dtype()) << ", not BF16");
   return static_cast<std::uint16_t*>(t.raw());
 }
 

@@ -413,7 +413,8 @@ TEST(ResNet50Cuda, Bf16UnitsMatchTheCpuTwin) {
     const Tensor z = random_tensor(cpu_unit.output_shape(), 200 + u);
     const Tensor x_cpu = bf16_tensor(x, Device::cpu), z_cpu = bf16_tensor(z, Device::cpu);
     const Tensor x_gpu = bf16_tensor(x, Device::cuda), z_gpu = bf16_tensor(z, Device::cuda);
-    const std::vector<float> expected = bf16_values(cpu_unit.forward(Context::cpu(), x_cpu, residual ? &z_cpu : nullptr));
+    const std::vector<float> expected =
+        bf16_values(cpu_unit.forward(Context::cpu(), x_cpu, residual ? &z_cpu : nullptr));
     const std::vector<float> actual =
         bf16_values(gpu_unit.forward(Context::cuda(), x_gpu, residual ? &z_gpu : nullptr));
     double largest = 0;

@@ -64,8 +64,10 @@ void add_extract_resnet50_command(CLI::App& extract, ExtractResNet50Options& o) 
   auto* count = cmd->add_option("--images", o.images, "random images to extract (a multiple of --batch)")
                     ->capture_default_str();
   auto* size = cmd->add_option("--image-size", o.image_size, "random images are S x S")->capture_default_str();
-  cmd->add_option("--precision", o.precision, "fp32 (strict FP32), tf32, or bf16 (bf16 weights and activations, "
-                                                  "float accumulation and features; needs --layout nhwc)")->capture_default_str();
+  cmd->add_option("--precision", o.precision,
+                  "fp32 (strict FP32), tf32, or bf16 (bf16 weights and activations, float accumulation and features; "
+                  "needs --layout nhwc)")
+      ->capture_default_str();
   cmd->add_option("--layout", o.layout, "memory layout of the activations: nchw, or nhwc (channels-last; needs --fold-bn on)")
       ->capture_default_str();
   cmd->add_option("--seed", o.seed, "seed of the random images and --random-weights")->capture_default_str();

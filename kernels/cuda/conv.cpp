@@ -99,7 +99,8 @@ cudnnTensorFormat_t tensor_format(ConvLayout layout) {
   return layout == ConvLayout::nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
 }
 
-// Descriptors of `shape` in float (bf16 x, w, y for precision bf16; always float compute), in the options' layout (an NHWC filter is (K, R, S, C) in memory); every pass's
+// Descriptors of `shape` in float (bf16 x, w, y for precision bf16; always float compute), in the options' layout
+// (an NHWC filter is (K, R, S, C) in memory); every pass's
 // convolution descriptor set to the search math type.
 std::shared_ptr<CudnnConvState> create_descriptors(const ConvShape& shape, const ConvOptions& options) {
   const Precision precision = options.precision;

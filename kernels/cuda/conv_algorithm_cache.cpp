@@ -6,7 +6,8 @@
 //                 "w": 32, "k": 50, "r": 3, "s": 3, "pad_h": 1, "pad_w": 1, "stride_h": 1, "stride_w": 1,
 //                 "dilation_h": 1, "dilation_w": 1, "groups": 1, "precision": "fp32", "deterministic": false,
 //                 "algo": 1, "math_type": 3, "workspace_bytes": 0, "time_ms": 0.05, "algo_deterministic": true}]}
-// "layout" is "NCHW" or "NHWC"; "dtype" is "bf16" exactly when "precision" is "bf16". Every entry is validated before any is added, so a bad file changes nothing.
+// "layout" is "NCHW" or "NHWC"; "dtype" is "bf16" exactly when "precision" is "bf16".
+// Every entry is validated before any is added, so a bad file changes nothing.
 #include "kernels/cuda/conv_algorithm_cache.h"
 
 #include <algorithm>

@@ -42,7 +42,8 @@ struct ConvAlgorithmKey {
   std::int32_t reserved;       // always 0; makes the size a multiple of 8 so the struct has no tail padding
 };
 
-// The zeroed key of `shape` for `pass` on CUDA device `device`, in float (bf16 for precision bf16), options.layout, dilation 1, groups 1.
+// The zeroed key of `shape` for `pass` on CUDA device `device`, in float (bf16 for precision bf16), options.layout,
+// dilation 1, groups 1.
 ConvAlgorithmKey make_conv_algorithm_key(int device, const ConvShape& shape, const ConvOptions& options, ConvPass pass);
 bool operator==(const ConvAlgorithmKey& a, const ConvAlgorithmKey& b);
 inline bool operator!=(const ConvAlgorithmKey& a, const ConvAlgorithmKey& b) { return !(a == b); }
