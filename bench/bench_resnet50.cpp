@@ -1,12 +1,13 @@
 // Google Benchmark of the ResNet-50 feature extractor's forward (models/resnet50.h), the workload's unit of work.
 //
-// GPU, 224x224 images: the forward at batch 1, 32, 64, 128 and 256 in each precision (fp32, tf32) and layout (nchw, nhwc)
-// with every optimisation on (BN folded, fused bias/residual/ReLU, autotuned algorithms, the forward replayed from a
-// CUDA graph): "gpu/<precision>/<layout>/batch:<B>". The ablations at batch 32, each with one switch off:
-// "gpu/<precision>/nchw/batch:32/no-<switch>" for graph, fuse, fold-bn and autotune (NCHW only: NHWC needs fold-bn). Timed with CUDA events around
-// each forward (manual time). Each benchmark builds its model (random weights), plans it, runs 3 untimed forwards
-// and then a fixed number of timed ones, so setup and autotuning stay outside the timing and only one model at a
-// time holds device memory.
+// GPU, 224x224 images: the forward at batch 1, 32, 64, 128 and 256 in each precision (fp32, tf32) and layout (nchw,
+// nhwc), and in bf16 (nhwc only; unfused, see models/resnet50.h), with every optimisation on (BN folded, fused
+// bias/residual/ReLU, autotuned algorithms, the forward replayed from a CUDA graph):
+// "gpu/<precision>/<layout>/batch:<B>". The ablations at batch 32, each with one switch off:
+// "gpu/<precision>/nchw/batch:32/no-<switch>" for graph, fuse, fold-bn and autotune (NCHW only: NHWC needs fold-bn).
+// Timed with CUDA events around each forward (manual time). Each benchmark builds its model (random weights), plans
+// it, runs 3 untimed forwards and then a fixed number of timed ones, so setup and autotuning stay outside the timing
+// and only one model at a time holds device memory.
 // CPU: batch 1 of 64x64 images through the CPU twins in each layout (real time), to follow the reference path's cost.
 // Counter: images/s.
 //
@@ -83,8 +84,9 @@ void run_forward(benchmark::State& state, Device device, std::int64_t batch, std
 
 void register_gpu_benchmarks() {
   using kernels::ConvLayout;
-  for (Precision precision : {Precision::fp32, Precision::tf32}) {
+  for (Precision precision : {Precision::fp32, Precision::tf32, Precision::bf16}) {
     for (ConvLayout layout : {ConvLayout::nchw, ConvLayout::nhwc}) {
+      if (precision == Precision::bf16 && layout == ConvLayout::nchw) continue;  // bf16 runs NHWC only
       const std::string prefix =
           std::string("gpu/") + precision_name(precision) + "/" + kernels::conv_layout_name(layout) + "/batch:";
       for (std::int64_t batch : {1, 32, 64, 128, 256}) {
@@ -98,6 +100,7 @@ void register_gpu_benchmarks() {
             ->Unit(benchmark::kMillisecond);
       }
     }
+    if (precision == Precision::bf16) continue;  // the ablations are NCHW
     const std::string prefix = std::string("gpu/") + precision_name(precision) + "/nchw/batch:";
     for (const Variant& v : kAblations)
       benchmark::RegisterBenchmark(

@@ -33,7 +33,9 @@ enum class ConvLayout : std::int32_t { nchw = 0, nhwc = 1 };
 const char* conv_layout_name(ConvLayout layout);  // "nchw", "nhwc"
 
 struct ConvOptions {
-  Precision precision = Precision::fp32;  // fp32: CUDNN_FMA_MATH; tf32: CUDNN_TENSOR_OP_MATH allowed
+  Precision precision = Precision::fp32;  // fp32: CUDNN_FMA_MATH; tf32: CUDNN_TENSOR_OP_MATH allowed; bf16: bf16
+                                          // x, w, y (conv2d_forward_bf16), float accumulation, tensor ops;
+                                          // needs layout nhwc and forward_only
   bool autotune = true;                   // false: cudnnGetConvolution*Algorithm_v7 heuristics (the ablation)
   bool deterministic = false;             // true: only algorithms cuDNN reports as deterministic (no atomics)
   bool forward_only = false;              // true: plan (search, cache) the forward pass only; the backward
@@ -54,7 +56,7 @@ ConvPlan make_conv_plan(const Context& ctx, const ConvShape& shape, const ConvOp
 
 // Whether conv2d_bias_activation_forward can run `plan` with (relu) or without (identity) the ReLU: always on
 // the CPU; on CUDA, cudnnConvolutionBiasActivationForward takes the identity activation only with the
-// IMPLICIT_PRECOMP_GEMM forward algorithm, ReLU with any.
+// IMPLICIT_PRECOMP_GEMM forward algorithm, ReLU with any. Never for a bf16 plan (the fused forward takes floats).
 bool conv_bias_activation_supported(const ConvPlan& plan, bool relu);
 
 namespace cpu {

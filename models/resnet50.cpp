@@ -4,6 +4,7 @@
 
 #include "kernels/batchnorm.h"
 #include "kernels/dispatch.h"
+#include "kernels/elementwise.h"
 #include "kernels/layout.h"
 #include "kernels/pool.h"
 #include "kernels/residual.h"
@@ -24,6 +25,13 @@ constexpr double kImageNetStd[3] = {0.229, 0.224, 0.225};
 
 std::int64_t aligned(std::int64_t elements) {
   return (elements + ParameterSet::kAlignment - 1) / ParameterSet::kAlignment * ParameterSet::kAlignment;
+}
+
+// The bf16 bits of a bf16 tensor (Tensor::data has no element type for bf16: uint16_t would also fit f16).
+std::uint16_t* bf16_data(const Tensor& t) {
+  ROSETTA_CHECK(t.dtype() == DType::bf16,
+                "tensor " << t.shape().str() << " holds " << dtype_name(t.dtype()) << ", not BF16");
+  return static_cast<std::uint16_t*>(t.raw());
 }
 
 bool ends_with(const std::string& s, const std::string& suffix) {
@@ -76,7 +84,7 @@ void ConvBn::setup(const Context& ctx, const Shape& input, const ResNet50Options
   // Zeroed: the fused forward without a residual passes y as its z with scale 0, so y must hold no NaN.
   const Shape y = options.layout == kernels::ConvLayout::nhwc ? Shape{shape.n, shape.out_h(), shape.out_w(), shape.k}
                                                                : Shape{shape.n, shape.k, shape.out_h(), shape.out_w()};
-  y_ = Tensor::zeros(y, DType::f32, ctx.device());
+  y_ = Tensor::zeros(y, options.precision == Precision::bf16 ? DType::bf16 : DType::f32, ctx.device());
 }
 
 Shape ConvBn::output_dims() const {
@@ -97,10 +105,18 @@ const Tensor& ConvBn::forward(const Context& ctx, const Tensor& x, const Tensor*
                 params_.name(weight_) << " residual " << residual->shape().str() << ", output " << y_.shape().str());
   ROSETTA_CHECK(!fold_ || folded_weight_.defined(), params_.name(weight_) << ": folded weights not set");
   const Device d = ctx.device();
-  const float* z = residual ? residual->data<float>() : nullptr;
-  float* y = y_.data<float>();
   // y viewed as (outer, K, inner) by the epilogue kernel: NCHW (N, K, OH * OW), NHWC (N * OH * OW, K, 1).
   const std::int64_t outer = nhwc ? s.n * s.out_h() * s.out_w() : s.n, inner = nhwc ? 1 : s.out_h() * s.out_w();
+  if (plan_.options.precision == Precision::bf16) {  // NHWC, folded, unfused: bf16 x, w, y, z; float bias
+    std::uint16_t* y = bf16_data(y_);
+    ROSETTA_KERNEL(d, conv2d_forward_bf16)(ctx, plan_, bf16_data(x), bf16_data(folded_weight_), y);
+    ROSETTA_KERNEL(d, bias_residual_activation_bf16)(ctx, y, folded_bias_.data<float>(),
+                                                     residual ? bf16_data(*residual) : nullptr, relu_, outer,
+                                                     s.k, inner);
+    return y_;
+  }
+  const float* z = residual ? residual->data<float>() : nullptr;
+  float* y = y_.data<float>();
   if (fused_) {
     ROSETTA_KERNEL(d, conv2d_bias_activation_forward)(ctx, plan_, x.data<float>(), folded_weight_.data<float>(),
                                                       folded_bias_.data<float>(), z ? z : y, z ? 1.0f : 0.0f, relu_, y);
@@ -170,10 +186,11 @@ void ResNet50::setup(const Context& ctx, const ResNet50Options& options) {
   ROSETTA_CHECK(options.batch > 0 && options.image_size >= 32,
                 "ResNet50 needs a positive batch and images of at least 32x32, got batch " << options.batch
                                                                                           << ", size " << options.image_size);
-  ROSETTA_CHECK(options.precision == Precision::fp32 || options.precision == Precision::tf32,
-                "ResNet50 runs in fp32 or tf32, not " << precision_name(options.precision));
   const bool nhwc = options.layout == kernels::ConvLayout::nhwc;
+  const bool bf16 = options.precision == Precision::bf16;
   ROSETTA_CHECK(!nhwc || options.fold_bn, "ResNet50 in NHWC needs fold_bn (BatchNorm2d runs NCHW only)");
+  ROSETTA_CHECK(!bf16 || nhwc, "ResNet50 in bf16 needs the NHWC layout (cuDNN's bf16 tensor-core convolutions)");
+  const DType activations = bf16 ? DType::bf16 : DType::f32;
   options_ = options;
   const Device device = ctx.device();
   const Shape images{options.batch, kChannels, options.image_size, options.image_size};  // (B, 3, S, S)
@@ -191,12 +208,13 @@ void ResNet50::setup(const Context& ctx, const ResNet50Options& options) {
 
   if (nhwc) channels_last_ = Tensor::empty({options.batch, options.image_size, options.image_size, kChannels},
                                              DType::f32, device);
+  if (bf16) channels_last_bf16_ = Tensor::empty(channels_last_.shape(), DType::bf16, device);
   stem_->setup(ctx, images, options);  // (B, 64, S/2, S/2)
   const Shape stem = stem_->output_dims();
   const std::int64_t pooled_size = (stem[2] + 2 * 1 - 3) / 2 + 1;
   Shape x{options.batch, kStemChannels, pooled_size, pooled_size};  // the dimensions (N, C, H, W) of each input
   if (nhwc) {
-    pooled_ = Tensor::empty({options.batch, pooled_size, pooled_size, kStemChannels}, DType::f32, device);
+    pooled_ = Tensor::empty({options.batch, pooled_size, pooled_size, kStemChannels}, activations, device);
   } else {
     pooled_ = Tensor::empty(x, DType::f32, device);
     argmax_ = Tensor::empty(x, DType::i32, device);
@@ -232,9 +250,14 @@ void ResNet50::setup(const Context& ctx, const ResNet50Options& options) {
       offset += aligned(unit->weight_shape().numel()) + aligned(unit->out_channels());
     }
     folded_ = host.to(device);
+    if (bf16) {  // the whole arena rounded to bf16 once; the convolutions read the weights from it, biases stay float
+      folded_bf16_ = Tensor::empty(folded_.shape(), DType::bf16, device);
+      ROSETTA_KERNEL(device, f32_to_bf16)(ctx, folded_.data<float>(), bf16_data(folded_bf16_), elements);
+    }
     for (std::size_t u = 0; u < units_.size(); ++u) {
       ConvBn& unit = *units_[u];
-      unit.use_folded(folded_.view(offsets[u], unit.weight_shape()),
+      const Tensor& weights = bf16 ? folded_bf16_ : folded_;
+      unit.use_folded(weights.view(offsets[u], unit.weight_shape()),
                       folded_.view(offsets[u] + aligned(unit.weight_shape().numel()), {unit.out_channels()}));
     }
   }
@@ -258,9 +281,17 @@ const Tensor& ResNet50::forward(const Context& ctx, const Tensor& images) {
                                     expected[2] * expected[3]);
     x = &channels_last_;
   }
+  if (options_.precision == Precision::bf16) {
+    ROSETTA_KERNEL(d, f32_to_bf16)(ctx, channels_last_.data<float>(), bf16_data(channels_last_bf16_),
+                                   channels_last_.numel());
+    x = &channels_last_bf16_;
+  }
   const Tensor& stem = stem_->forward(ctx, *x, nullptr);
   const Shape dims = stem_->output_dims();  // (B, 64, S/2, S/2)
-  if (nhwc)
+  if (options_.precision == Precision::bf16)
+    ROSETTA_KERNEL(d, maxpool2d_forward_nhwc_bf16)(ctx, bf16_data(stem), bf16_data(pooled_),
+                                                   dims[0], dims[1], dims[2], dims[3], 3, 2, 1);
+  else if (nhwc)
     ROSETTA_KERNEL(d, maxpool2d_forward_nhwc)(ctx, stem.data<float>(), pooled_.data<float>(), dims[0], dims[1], dims[2],
                                               dims[3], 3, 2, 1);
   else
@@ -274,8 +305,12 @@ const Tensor& ResNet50::forward(const Context& ctx, const Tensor& images) {
     x = &block.conv3->forward(ctx, b, identity);
   }
   const Shape last = blocks_.back().conv3->output_dims();  // (B, 2048, h, w)
-  ROSETTA_KERNEL(d, global_avgpool_forward)(ctx, x->data<float>(), features_.data<float>(), last[0], last[1],
-                                            last[2] * last[3], /*channels_last=*/nhwc);
+  if (options_.precision == Precision::bf16)
+    ROSETTA_KERNEL(d, global_avgpool_forward_bf16)(ctx, bf16_data(*x), features_.data<float>(), last[0],
+                                                   last[1], last[2] * last[3], /*channels_last=*/true);
+  else
+    ROSETTA_KERNEL(d, global_avgpool_forward)(ctx, x->data<float>(), features_.data<float>(), last[0], last[1],
+                                              last[2] * last[3], /*channels_last=*/nhwc);
   return features_;
 }
 

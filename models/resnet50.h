@@ -24,6 +24,13 @@
 // convolutions run on NHWC descriptors with the folded weights stored (K, R, S, C) (converted at setup), the max
 // pool and the global average pool read NHWC, and the features are (B, 2048) either way. Images are always given
 // NCHW (B, 3, S, S).
+//
+// Precision bf16 (needs nhwc, so fold_bn): the folded weights are rounded to bf16 once at setup (the biases stay
+// float), the transposed images are rounded to bf16, every convolution runs conv2d_forward_bf16 (bf16 in and out,
+// float accumulation) followed by the bf16 epilogue kernel (bias + residual + ReLU in float, one rounding), the max
+// pool and the global average pool read bf16, and the features are float (B, 2048). Nothing runs fused in bf16. The
+// CPU twin computes each layer in float on the bf16-rounded inputs and rounds its output to bf16, so it is the
+// reference the GPU's bf16 network is compared against.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -39,7 +46,7 @@ namespace rosetta {
 struct ResNet50Options {
   std::int64_t batch = 32;
   std::int64_t image_size = 224;
-  Precision precision = Precision::fp32;  // fp32 or tf32 (the convolutions' math)
+  Precision precision = Precision::fp32;  // fp32 or tf32 (the convolutions' math), or bf16 (needs nhwc)
   bool autotune = true;                   // cudnnFind through the algorithm cache; false: cuDNN heuristics
   bool fold_bn = true;                    // BatchNorm folded into the convolutions at setup
   bool fuse = true;                       // bias + residual + ReLU inside the convolution (needs fold_bn)
@@ -82,9 +89,9 @@ class ConvBn {
   BatchNorm2d bn_;
   bool fold_ = true, fused_ = false;
   kernels::ConvPlan plan_;
-  Tensor folded_weight_;  // (K, C, R, S), or (K, R, S, C) in NHWC
+  Tensor folded_weight_;  // (K, C, R, S), or (K, R, S, C) in NHWC (bf16 in bf16)
   Tensor folded_bias_;    // (K)
-  Tensor y_;              // (N, K, OH, OW), or (N, OH, OW, K) in NHWC
+  Tensor y_;              // (N, K, OH, OW), or (N, OH, OW, K) in NHWC; bf16 in bf16
 };
 
 class ResNet50 {
@@ -132,7 +139,9 @@ class ResNet50 {
   Tensor normalize_;   // (4, 3): BN-form ImageNet normalisation: weight 1, bias 0, mean, var = std^2 (eps 0)
   Tensor normalized_;  // (B, 3, S, S)
   Tensor channels_last_;  // (B, S, S, 3): the images transposed, in NHWC
-  Tensor pooled_;      // (B, 64, S/4, S/4) or (B, S/4, S/4, 64): after the 3x3/2 max pool
+  Tensor channels_last_bf16_;  // (B, S, S, 3) bf16: the transposed images rounded, in bf16
+  Tensor folded_bf16_;    // bf16: the folded arena rounded (bf16 only; the units read their weights from it)
+  Tensor pooled_;      // (B, 64, S/4, S/4) or (B, S/4, S/4, 64) (bf16 in bf16): after the 3x3/2 max pool
   Tensor argmax_;      // (B, 64, S/4, S/4) i32, NCHW only: the max pool's arg-max (unused, required by the kernel)
   Tensor features_;    // (B, 2048)
 };

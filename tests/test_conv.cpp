@@ -391,6 +391,14 @@ TEST(ConvAlgorithmKey, EqualForEqualInputsAndDifferentForEveryField) {
   ConvOptions tf32;
   tf32.precision = Precision::tf32;
   variants.push_back(make_conv_algorithm_key(0, base, tf32, ConvPass::forward));
+  ConvOptions bf16;  // bf16 data (data_type) and precision both change
+  bf16.precision = Precision::bf16;
+  bf16.layout = kernels::ConvLayout::nhwc;
+  ConvOptions nhwc;
+  nhwc.layout = kernels::ConvLayout::nhwc;
+  EXPECT_NE(make_conv_algorithm_key(0, base, bf16, ConvPass::forward).data_type,
+            make_conv_algorithm_key(0, base, nhwc, ConvPass::forward).data_type);
+  variants.push_back(make_conv_algorithm_key(0, base, bf16, ConvPass::forward));
   ConvOptions deterministic;
   deterministic.deterministic = true;
   variants.push_back(make_conv_algorithm_key(0, base, deterministic, ConvPass::forward));
@@ -508,6 +516,41 @@ TEST_F(ConvCacheFile, MalformedFileIsAnInputErrorNamingTheFile) {
   std::string tf32_math_in_fp32 = valid;  // the forward entry is fp32: only CUDNN_FMA_MATH (3) may run it
   tf32_math_in_fp32.replace(tf32_math_in_fp32.find("\"math_type\": 3"), 14, "\"math_type\": 1");
   expect_input_error(tf32_math_in_fp32, "math_type");
+}
+
+// A bf16 entry (NHWC, tensor-op math) round-trips with "dtype": "bf16"; a bf16 dtype on an fp32 entry is refused.
+TEST_F(ConvCacheFile, Bf16EntryRoundTripsAndItsDtypeMustMatch) {
+  ConvOptions bf16;
+  bf16.precision = Precision::bf16;
+  bf16.layout = kernels::ConvLayout::nhwc;
+  bf16.forward_only = true;
+  ConvAlgorithmChoice choice;
+  choice.algo = 1, choice.math_type = 1, choice.workspace_bytes = 4096, choice.time_ms = 0.25f;
+  ConvAlgorithmCache written, read;
+  written.insert(make_conv_algorithm_key(0, make_shape(32, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1), bf16, ConvPass::forward),
+                 choice);
+  written.save(path(), kH100);
+  std::string text;
+  {
+    std::ifstream in(path());
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  EXPECT_NE(text.find("\"dtype\": \"bf16\""), std::string::npos) << text;
+  EXPECT_EQ(read.load(path(), kH100).entries, 1u);
+  EXPECT_EQ(read.entries(), written.entries());
+
+  ConvAlgorithmCache fp32;
+  fill_two_entries(fp32);
+  fp32.save(path(), kH100);
+  {
+    std::ifstream in(path());
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  text.replace(text.find("\"dtype\": \"f32\""), 15, "\"dtype\": \"bf16\"");
+  write(text);
+  ConvAlgorithmCache refused;
+  EXPECT_THROW(refused.load(path(), kH100), InputError);
+  EXPECT_EQ(refused.size(), 0u);
 }
 
 TEST(ConvCuda, PassWithACpuContextNamesTheShape) {

@@ -3,7 +3,8 @@
 // network, NHWC against NCHW on the CPU (bit for bit), the CPU forward of the whole network against torchvision's
 // resnet50 (Debian's python3-torchvision, skipped without it), and on a GPU: every convolution unit and the whole
 // network against the CPU in fp32 and tf32, NCHW and NHWC, fused against unfused, and a captured CUDA graph against
-// eager in both layouts (skipped without a device).
+// eager in both layouts; bf16 (NHWC): the whole network against fp32 on the CPU, and on a GPU every bf16 unit and
+// the network against the CPU bf16 twin, and graph replay (skipped without a device).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/elementwise.h"
 #include "layers/checkpoint.h"
 #include "models/resnet50.h"
 #include "runtime/cuda_graph.h"
@@ -217,6 +219,26 @@ TEST(ResNet50, NhwcEqualsNchwOnCpu) {
                Error);
 }
 
+// The bf16 network (NHWC; every layer's output rounded to bf16, float features) against the float network on the
+// CPU. Each layer adds ~2^-9 relative rounding to its output, and the bf16 weights and images ~2^-9 each; through 53
+// convolutions these mostly average out in the features (spatial means, independent roundings), measured 5.2e-4 of
+// the feature norm (max abs error / norm over the batch's 4096 features); the bound 2e-2 (~2^-6, the error of a
+// handful of bf16 roundings not averaging out at all) leaves a factor 40. bf16 in NCHW is refused.
+TEST(ResNet50, Bf16IsNearFp32OnCpu) {
+  const Tensor images = random_images(kBatch, kSize, 17);
+  const std::vector<float> expected =
+      features(Device::cpu, small_options(true, true, Precision::fp32, kernels::ConvLayout::nhwc), 5, images);
+  const std::vector<float> bf16 =
+      features(Device::cpu, small_options(true, true, Precision::bf16, kernels::ConvLayout::nhwc), 5, images);
+  EXPECT_GT(norm(expected), 0.0);
+  const double error = relative_max_error(bf16, expected);
+  RecordProperty("bf16_vs_fp32_relative_max_error", std::to_string(error));
+  EXPECT_LT(error, 2e-2);
+  EXPECT_GT(error, 0.0);  // bf16 really ran
+  ResNet50 model(Device::cpu);
+  EXPECT_THROW(model.setup(Context::cpu(), small_options(true, true, Precision::bf16)), Error);
+}
+
 TEST(ResNet50, NormalizeIsTheImageNetTransform) {
   const Tensor images = random_images(kBatch, kSize, 12);
   Tensor normalized = Tensor::empty(images.shape(), DType::f32);
@@ -353,13 +375,76 @@ TEST(ResNet50Cuda, FusesEveryReluConvolution) {
   EXPECT_LE(model.fused_convolutions(), 53);
 }
 
+// bf16 bits of a float tensor's values, as a bf16 tensor on `device`.
+Tensor bf16_tensor(const Tensor& values, Device device) {
+  Tensor host = Tensor::empty(values.shape(), DType::bf16);
+  kernels::cpu::f32_to_bf16(Context::cpu(), values.data<float>(), static_cast<std::uint16_t*>(host.raw()),
+                            values.numel());
+  return host.to(device);
+}
+// The values of a bf16 tensor (on any device), widened to float.
+std::vector<float> bf16_values(const Tensor& t) {
+  const Tensor host = t.to(Device::cpu);
+  std::vector<float> v(static_cast<std::size_t>(host.numel()));
+  kernels::cpu::bf16_to_f32(Context::cpu(), static_cast<const std::uint16_t*>(host.raw()), v.data(), host.numel());
+  return v;
+}
+
+// Every bf16 unit (cuDNN bf16 forward, then the bf16 epilogue) against the CPU bf16 twin on the same bf16 inputs. The
+// convolutions differ by their float sums' order, so a rounding to bf16 can flip by one step (2^-8 relative) at the
+// convolution output and again at the unit's output: rtol 2^-6 (two flips, doubled); atol 2^-6 of the largest output,
+// for outputs where the bias or the residual cancelled a larger convolution value.
+TEST(ResNet50Cuda, Bf16UnitsMatchTheCpuTwin) {
+  ROSETTA_REQUIRE_CUDA();
+  ResNet50 cpu_model(Device::cpu), gpu_model(Device::cuda);
+  cpu_model.init_random(8);
+  gpu_model.init_random(8);
+  const ResNet50Options options = small_options(true, true, Precision::bf16, kernels::ConvLayout::nhwc);
+  cpu_model.setup(Context::cpu(), options);
+  gpu_model.setup(Context::cuda(), options);
+  EXPECT_EQ(gpu_model.fused_convolutions(), 0);
+  for (std::size_t u = 0; u < cpu_model.units().size(); ++u) {
+    ConvBn& cpu_unit = *cpu_model.units()[u];
+    ConvBn& gpu_unit = *gpu_model.units()[u];
+    SCOPED_TRACE(cpu_unit.name() + " bf16");
+    const kernels::ConvShape& s = cpu_unit.plan().shape;
+    const Tensor x = random_tensor(Shape{s.n, s.h, s.w, s.c}, 100 + u);
+    const bool residual = cpu_unit.name().find("conv3") != std::string::npos;
+    const Tensor z = random_tensor(cpu_unit.output_shape(), 200 + u);
+    const Tensor x_cpu = bf16_tensor(x, Device::cpu), z_cpu = bf16_tensor(z, Device::cpu);
+    const Tensor x_gpu = bf16_tensor(x, Device::cuda), z_gpu = bf16_tensor(z, Device::cuda);
+    const std::vector<float> expected =
+        bf16_values(cpu_unit.forward(Context::cpu(), x_cpu, residual ? &z_cpu : nullptr));
+    const std::vector<float> actual =
+        bf16_values(gpu_unit.forward(Context::cuda(), x_gpu, residual ? &z_gpu : nullptr));
+    double largest = 0;
+    for (float v : expected) largest = std::max(largest, double(std::abs(v)));
+    const double tol = std::ldexp(1.0, -6);
+    testing::expect_all_close(actual, expected, tol, tol * largest, cpu_unit.name());
+  }
+}
+
+// The GPU bf16 network against the CPU bf16 twin and against the CPU fp32 network: both within 2e-2 of the feature
+// norm, the CPU bf16-vs-fp32 bound (Bf16IsNearFp32OnCpu): the GPU's bf16 roundings differ from the CPU's only where
+// a float sum's order flips a rounding, so it is no further from either than bf16 is from fp32.
+TEST(ResNet50Cuda, Bf16NetworkMatchesTheCpu) {
+  ROSETTA_REQUIRE_CUDA();
+  const Tensor images = random_images(kBatch, kSize, 31);
+  const ResNet50Options bf16 = small_options(true, true, Precision::bf16, kernels::ConvLayout::nhwc);
+  const std::vector<float> cpu_bf16 = features(Device::cpu, bf16, 4, images);
+  const std::vector<float> cpu_fp32 = features(Device::cpu, small_options(true), 4, images);
+  const std::vector<float> gpu_bf16 = features(Device::cuda, bf16, 4, images);
+  EXPECT_LT(relative_max_error(gpu_bf16, cpu_bf16), 2e-2);
+  EXPECT_LT(relative_max_error(gpu_bf16, cpu_fp32), 2e-2);
+}
+
 // A captured CUDA graph of the forward replays bit-identically to the eager forward, with fresh images each time.
-void graph_replay_equals_eager(kernels::ConvLayout layout) {
-  SCOPED_TRACE(kernels::conv_layout_name(layout));
+void graph_replay_equals_eager(kernels::ConvLayout layout, Precision precision) {
+  SCOPED_TRACE(std::string(kernels::conv_layout_name(layout)) + " " + precision_name(precision));
   Context& ctx = Context::cuda();
   ResNet50 model(Device::cuda);
   model.init_random(6);
-  ResNet50Options options = small_options(true, true, Precision::fp32, layout);
+  ResNet50Options options = small_options(true, true, precision, layout);
   options.normalize = true;
   model.setup(ctx, options);
   Tensor images = random_images(kBatch, kSize, 40).to(Device::cuda);
@@ -381,7 +466,8 @@ void graph_replay_equals_eager(kernels::ConvLayout layout) {
 TEST(ResNet50Cuda, GraphReplayEqualsEagerForward) {
   ROSETTA_REQUIRE_CUDA();
   for (kernels::ConvLayout layout : {kernels::ConvLayout::nchw, kernels::ConvLayout::nhwc})
-    graph_replay_equals_eager(layout);
+    graph_replay_equals_eager(layout, Precision::fp32);
+  graph_replay_equals_eager(kernels::ConvLayout::nhwc, Precision::bf16);
 }
 #endif
 

@@ -4,14 +4,17 @@
 // (kernels/layout.inc), the NHWC max pool and the NHWC convolution (each the transposed NCHW result, bit for bit, on
 // the CPU). CPU twins against double-precision definitions and hand cases; on a GPU each CUDA twin against the CPU
 // twin (bit for bit where the .inc promises it) for ResNet-50's shapes, strided, 1x1 and 7x7, in NCHW and NHWC
-// (skipped without a device).
+// (skipped without a device). The bf16 inference twins (NHWC convolution, max pool, epilogue, average pool): the CPU
+// twins against the float ops on rounded values, the CUDA twins against the CPU twins.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "kernels/batchnorm.h"
 #include "kernels/conv.h"
+#include "kernels/elementwise.h"
 #include "kernels/layout.h"
 #include "kernels/pool.h"
 #include "kernels/residual.h"
@@ -228,6 +231,87 @@ TEST(NhwcConvolution, CpuIsTheTransposedNchwConvolution) {
   EXPECT_THROW(kernels::make_conv_plan(cpu(), kResNetShapes[0], training), Error);
 }
 
+// bf16 helpers: vectors of bf16 bits rounded from floats (round to nearest even) and widened back.
+std::vector<std::uint16_t> to_bf16(const std::vector<float>& x) {
+  std::vector<std::uint16_t> y(x.size());
+  kernels::cpu::f32_to_bf16(cpu(), x.data(), y.data(), static_cast<std::int64_t>(x.size()));
+  return y;
+}
+std::vector<float> from_bf16(const std::vector<std::uint16_t>& x) {
+  std::vector<float> y(x.size());
+  kernels::cpu::bf16_to_f32(cpu(), x.data(), y.data(), static_cast<std::int64_t>(x.size()));
+  return y;
+}
+std::vector<float> rounded(const std::vector<float>& x) { return from_bf16(to_bf16(x)); }
+std::vector<float> absolute(std::vector<float> x) {
+  for (float& v : x) v = std::abs(v);
+  return x;
+}
+
+// The bf16 CPU twins are the float ops on bf16-rounded inputs with the output rounded once: the NHWC convolution,
+// max pool, epilogue and average pool equal exactly the float twins run on the rounded values (then rounded, where
+// the output is bf16). Against the float convolution on the unrounded values, each output is within
+//   2^-8 * sum_i |x_i| |w_i|  (x and w rounded: each product off by at most (1 + 2^-9)^2 - 1 < 2^-8 relative)
+// + 2^-8 * |y|               (the output rounding, 2^-9 relative, doubled for the float sums' own rounding).
+// bf16 plans must be NHWC and forward-only.
+TEST(Bf16Kernels, CpuTwinsAreTheFloatOpsOnRoundedValues) {
+  for (const kernels::ConvShape& s : kResNetShapes) {
+    SCOPED_TRACE(s.str());
+    kernels::ConvOptions options;
+    options.forward_only = true;
+    options.layout = kernels::ConvLayout::nhwc;
+    const kernels::ConvPlan f32_plan = kernels::make_conv_plan(cpu(), s, options);
+    options.precision = Precision::bf16;
+    const kernels::ConvPlan bf16_plan = kernels::make_conv_plan(cpu(), s, options);
+    EXPECT_FALSE(kernels::conv_bias_activation_supported(bf16_plan, true));
+    const std::vector<float> x = random_values(x_size(s), 50, -1, 1), w = random_values(w_size(s), 51, -1, 1);
+    std::vector<float> exact(y_size(s)), on_rounded(y_size(s)), magnitude(y_size(s));
+    kernels::cpu::conv2d_forward(cpu(), f32_plan, x.data(), w.data(), exact.data());
+    kernels::cpu::conv2d_forward(cpu(), f32_plan, rounded(x).data(), rounded(w).data(), on_rounded.data());
+    kernels::cpu::conv2d_forward(cpu(), f32_plan, absolute(x).data(), absolute(w).data(), magnitude.data());
+    std::vector<std::uint16_t> y(y_size(s));
+    kernels::cpu::conv2d_forward_bf16(cpu(), bf16_plan, to_bf16(x).data(), to_bf16(w).data(), y.data());
+    EXPECT_EQ(y, to_bf16(on_rounded));
+    const std::vector<float> actual = from_bf16(y);
+    for (std::size_t i = 0; i < actual.size(); ++i)
+      EXPECT_LE(std::abs(actual[i] - exact[i]), std::ldexp(magnitude[i] + std::abs(exact[i]), -8)) << i;
+    EXPECT_THROW(kernels::cpu::conv2d_forward(cpu(), bf16_plan, x.data(), w.data(), exact.data()), Error);
+  }
+  kernels::ConvOptions nchw;
+  nchw.precision = Precision::bf16;
+  nchw.forward_only = true;
+  EXPECT_THROW(kernels::make_conv_plan(cpu(), kResNetShapes[0], nchw), Error);
+
+  const std::int64_t n = 2, c = 8, h = 9, w = 7, hw = h * w;
+  std::vector<float> x = random_values(n * hw * c, 52, -3, 3);  // (n, h, w, c)
+  x[11] = std::nanf("");
+  const std::vector<float> xr = rounded(x);
+  const std::int64_t oh = (h + 2 - 3) / 2 + 1, ow = (w + 2 - 3) / 2 + 1;
+  std::vector<float> pooled(n * oh * ow * c);
+  kernels::cpu::maxpool2d_forward_nhwc(cpu(), xr.data(), pooled.data(), n, c, h, w, 3, 2, 1);
+  std::vector<std::uint16_t> pooled_bf16(pooled.size());
+  kernels::cpu::maxpool2d_forward_nhwc_bf16(cpu(), to_bf16(x).data(), pooled_bf16.data(), n, c, h, w, 3, 2, 1);
+  EXPECT_EQ(pooled_bf16, to_bf16(pooled));  // the NaN window included: the same NaN bits
+
+  x[11] = 0.5f;
+  const std::vector<float> bias = random_values(c, 53, -1, 1), z = random_values(x.size(), 54, -2, 2);
+  for (bool residual : {false, true}) {
+    std::vector<float> y = rounded(x);
+    kernels::cpu::bias_residual_activation(cpu(), y.data(), bias.data(), residual ? rounded(z).data() : nullptr, true,
+                                           n * hw, c, 1);
+    std::vector<std::uint16_t> y_bf16 = to_bf16(x);
+    kernels::cpu::bias_residual_activation_bf16(cpu(), y_bf16.data(), bias.data(),
+                                                residual ? to_bf16(z).data() : nullptr, true, n * hw, c, 1);
+    EXPECT_EQ(y_bf16, to_bf16(y)) << (residual ? "residual" : "bias only");
+  }
+  for (bool channels_last : {false, true}) {
+    std::vector<float> mean(n * c), mean_bf16(n * c);
+    kernels::cpu::global_avgpool_forward(cpu(), rounded(x).data(), mean.data(), n, c, hw, channels_last);
+    kernels::cpu::global_avgpool_forward_bf16(cpu(), to_bf16(x).data(), mean_bf16.data(), n, c, hw, channels_last);
+    EXPECT_EQ(mean_bf16, mean);
+  }
+}
+
 #if ROSETTA_WITH_CUDA
 TEST(ResNetLayersCuda, LayoutTransposesAndNhwcMaxPoolAreBitIdentical) {
   ROSETTA_REQUIRE_CUDA();
@@ -326,6 +410,87 @@ TEST(ResNetLayersCuda, FusedConvolutionMatchesTheCpu) {
           }
         }
       }
+  }
+}
+// bf16 bits to and from the device (Tensor::data has no bf16 element type, so through raw()).
+Tensor bf16_to_cuda(const std::vector<std::uint16_t>& bits) {
+  Tensor host = Tensor::empty({static_cast<std::int64_t>(bits.size())}, DType::bf16);
+  std::copy(bits.begin(), bits.end(), static_cast<std::uint16_t*>(host.raw()));
+  return host.to(Device::cuda);
+}
+std::vector<std::uint16_t> bf16_from_cuda(const Tensor& device) {
+  const Tensor host = device.to(Device::cpu);
+  const std::uint16_t* p = static_cast<const std::uint16_t*>(host.raw());
+  return std::vector<std::uint16_t>(p, p + host.numel());
+}
+std::uint16_t* bf16_ptr(const Tensor& t) { return static_cast<std::uint16_t*>(t.raw()); }
+
+// The bf16 max pool, epilogue and average pool run the CPU twins' float ops in the same order: bit-identical.
+TEST(ResNetLayersCuda, Bf16PoolAndEpilogueAreBitIdentical) {
+  ROSETTA_REQUIRE_CUDA();
+  const Context& gpu = Context::cuda();
+  const std::int64_t n = 2, c = 64, h = 16, w = 12, hw = h * w;
+  const std::vector<std::uint16_t> x = to_bf16(random_values(n * hw * c, 55, -3, 3));  // (n, h, w, c)
+  const Tensor dx = bf16_to_cuda(x);
+  const std::int64_t oh = (h + 2 - 3) / 2 + 1, ow = (w + 2 - 3) / 2 + 1;
+  std::vector<std::uint16_t> pooled(n * oh * ow * c);
+  kernels::cpu::maxpool2d_forward_nhwc_bf16(cpu(), x.data(), pooled.data(), n, c, h, w, 3, 2, 1);
+  Tensor dpooled = Tensor::empty({n * oh * ow * c}, DType::bf16, Device::cuda);
+  kernels::cuda::maxpool2d_forward_nhwc_bf16(gpu, bf16_ptr(dx), bf16_ptr(dpooled), n, c, h, w, 3, 2, 1);
+  EXPECT_EQ(bf16_from_cuda(dpooled), pooled);
+
+  const std::vector<float> bias = random_values(c, 56, -1, 1);
+  const std::vector<std::uint16_t> z = to_bf16(random_values(x.size(), 57, -2, 2));
+  const Tensor dbias = testing::to_cuda(bias), dz = bf16_to_cuda(z);
+  for (bool residual : {false, true}) {
+    std::vector<std::uint16_t> y = x;
+    kernels::cpu::bias_residual_activation_bf16(cpu(), y.data(), bias.data(), residual ? z.data() : nullptr, true,
+                                                n * hw, c, 1);
+    const Tensor dy = bf16_to_cuda(x);
+    kernels::cuda::bias_residual_activation_bf16(gpu, bf16_ptr(dy), dbias.data<float>(),
+                                                 residual ? bf16_ptr(dz) : nullptr, true, n * hw, c, 1);
+    EXPECT_EQ(bf16_from_cuda(dy), y) << (residual ? "residual" : "bias only");
+  }
+  for (bool channels_last : {false, true}) {
+    std::vector<float> mean(n * c);
+    kernels::cpu::global_avgpool_forward_bf16(cpu(), x.data(), mean.data(), n, c, hw, channels_last);
+    Tensor dmean = Tensor::empty({n * c}, DType::f32, Device::cuda);
+    kernels::cuda::global_avgpool_forward_bf16(gpu, bf16_ptr(dx), dmean.data<float>(), n, c, hw, channels_last);
+    EXPECT_EQ(dmean.to_vector(), mean);
+  }
+}
+
+// cuDNN's bf16 NHWC forward (bf16 x, w, y; float accumulation) against the CPU bf16 twin. Products of bf16 values are
+// exact in float, so the two differ by the order of the float sums (at most ~1e-3 of sum |x_i w_i|, far more than
+// the ~1e-5 expected) and then by the final rounding to bf16, which that can flip by one bf16 step: 2^-8 relative,
+// doubled (rtol 2^-7).
+TEST(ResNetLayersCuda, Bf16ConvolutionMatchesTheCpu) {
+  ROSETTA_REQUIRE_CUDA();
+  const Context& gpu = Context::cuda();
+  for (const kernels::ConvShape& s : kResNetShapes) {
+    SCOPED_TRACE(s.str());
+    kernels::ConvOptions options;
+    options.precision = Precision::bf16;
+    options.forward_only = true;
+    options.layout = kernels::ConvLayout::nhwc;
+    const kernels::ConvPlan cpu_plan = kernels::make_conv_plan(cpu(), s, options);
+    const kernels::ConvPlan gpu_plan = kernels::make_conv_plan(gpu, s, options);
+    const std::vector<float> xf = random_values(x_size(s), 58, -1, 1), wf = random_values(w_size(s), 59, -1, 1);
+    const std::vector<std::uint16_t> x = to_bf16(xf), w = to_bf16(wf);
+    std::vector<std::uint16_t> expected(y_size(s));
+    kernels::cpu::conv2d_forward_bf16(cpu(), cpu_plan, x.data(), w.data(), expected.data());
+    kernels::ConvOptions f32_options = options;
+    f32_options.precision = Precision::fp32;
+    std::vector<float> magnitude(y_size(s));  // sum |x_i w_i| per output
+    kernels::cpu::conv2d_forward(cpu(), kernels::make_conv_plan(cpu(), s, f32_options), absolute(from_bf16(x)).data(),
+                                 absolute(from_bf16(w)).data(), magnitude.data());
+    const Tensor dx = bf16_to_cuda(x), dw = bf16_to_cuda(w);
+    Tensor dy = Tensor::zeros({y_size(s)}, DType::bf16, Device::cuda);
+    kernels::cuda::conv2d_forward_bf16(gpu, gpu_plan, bf16_ptr(dx), bf16_ptr(dw), bf16_ptr(dy));
+    const std::vector<float> actual = from_bf16(bf16_from_cuda(dy)), reference = from_bf16(expected);
+    double largest = 0;
+    for (float v : magnitude) largest = std::max(largest, double(v));
+    testing::expect_all_close(actual, reference, std::ldexp(1.0, -7), 1e-3 * largest, "bf16 forward");
   }
 }
 #endif

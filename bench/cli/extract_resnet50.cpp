@@ -64,7 +64,10 @@ void add_extract_resnet50_command(CLI::App& extract, ExtractResNet50Options& o) 
   auto* count = cmd->add_option("--images", o.images, "random images to extract (a multiple of --batch)")
                     ->capture_default_str();
   auto* size = cmd->add_option("--image-size", o.image_size, "random images are S x S")->capture_default_str();
-  cmd->add_option("--precision", o.precision, "fp32 (strict FP32) or tf32")->capture_default_str();
+  cmd->add_option("--precision", o.precision,
+                  "fp32 (strict FP32), tf32, or bf16 (bf16 weights and activations, float accumulation and features; "
+                  "needs --layout nhwc)")
+      ->capture_default_str();
   cmd->add_option("--layout", o.layout, "memory layout of the activations: nchw, or nhwc (channels-last; needs --fold-bn on)")
       ->capture_default_str();
   cmd->add_option("--seed", o.seed, "seed of the random images and --random-weights")->capture_default_str();
@@ -89,13 +92,16 @@ void run_extract_resnet50(const ExtractResNet50Options& o) {
   const Device device = resolve_device(o.device);
   ResNet50Options mo;
   mo.batch = o.batch;
-  mo.precision = parse_precision(o.precision, {Precision::fp32, Precision::tf32});
+  mo.precision = parse_precision(o.precision, {Precision::fp32, Precision::tf32, Precision::bf16});
   ROSETTA_CHECK_ARG(o.layout == "nchw" || o.layout == "nhwc", "--layout " << o.layout << ": expected nchw or nhwc");
   mo.layout = o.layout == "nhwc" ? kernels::ConvLayout::nhwc : kernels::ConvLayout::nchw;
+  ROSETTA_CHECK_ARG(mo.precision != Precision::bf16 || mo.layout == kernels::ConvLayout::nhwc,
+                    "--precision bf16 needs --layout nhwc");
   mo.autotune = parse_on_off("--autotune", o.autotune);
   mo.fold_bn = parse_on_off("--fold-bn", o.fold_bn);
   ROSETTA_CHECK_ARG(mo.fold_bn || mo.layout == kernels::ConvLayout::nchw, "--layout nhwc needs --fold-bn on");
-  mo.fuse = parse_on_off("--fuse", o.fuse) && mo.fold_bn;  // only a folded network has a bias to fuse
+  // Only a folded network has a bias to fuse; bf16 never fuses (cuDNN's fused forward runs in floats here).
+  mo.fuse = parse_on_off("--fuse", o.fuse) && mo.fold_bn && mo.precision != Precision::bf16;
   mo.normalize = o.normalize;
   const bool use_graph = parse_on_off("--graph", o.graph) && device == Device::cuda;
   ROSETTA_CHECK_ARG(o.batch > 0, "--batch must be positive, got " << o.batch);

@@ -11,6 +11,8 @@
 // The im2col buffer is the context's workspace, sized by make_conv_plan: the passes allocate nothing.
 // NHWC plans (forward only) transpose x and w to NCHW in the workspace, after the im2col buffer, run the NCHW
 // forward into the workspace and transpose y back: the same sums as NCHW, so the results equal NCHW's bit for bit.
+// bf16 plans (NHWC, forward-only) convert x and w to float in the workspace, after the NCHW copies, run the float
+// NHWC forward and round y to bf16: the reference a bf16 cuDNN forward (float accumulation) is measured against.
 // kernels/reference/conv.h is the definition these passes are tested against. The fused bias-activation forward
 // is conv2d_forward followed by one pass over the output.
 #include "kernels/conv.h"
@@ -19,6 +21,7 @@
 #include <climits>
 #include <sstream>
 
+#include "kernels/elementwise.h"
 #include "kernels/layout.h"
 #include "runtime/error.h"
 #if ROSETTA_WITH_CUDA
@@ -60,9 +63,8 @@ void validate(const ConvShape& shape, const ConvOptions& options) {
   ROSETTA_CHECK(shape.n <= INT_MAX && shape.c <= INT_MAX && shape.h <= INT_MAX && shape.w <= INT_MAX &&
                     shape.k <= INT_MAX && shape.r <= INT_MAX && shape.s <= INT_MAX,
                 "convolution dimension beyond 32 bits: " << shape.str());
-  ROSETTA_CHECK(
-      options.precision != Precision::bf16,
-      "convolution takes f32 tensors; precision bf16 needs bf16 data, which this op does not take: " << shape.str());
+  ROSETTA_CHECK(options.precision != Precision::bf16 || (options.layout == ConvLayout::nhwc && options.forward_only),
+                "bf16 convolutions run NHWC and forward-only (conv2d_forward_bf16): " << shape.str());
 }
 
 // Floats of an NHWC forward's NCHW copies, after the im2col buffer: x (N, C, H, W), w (K, C, R, S), y (N, K, OH, OW).
@@ -83,7 +85,9 @@ ConvPlan make_conv_plan(const Context& ctx, const ConvShape& shape, const ConvOp
 #endif
   } else if (options.layout == ConvLayout::nhwc) {
     ROSETTA_CHECK(options.forward_only, "CPU NHWC convolutions are forward-only (plan with forward_only): " << shape.str());
-    ctx.workspace(im2col_bytes(shape) + static_cast<std::size_t>(nhwc_copies_floats(shape)) * sizeof(float));
+    // A bf16 plan adds the float copies of its x, w and y after the NCHW copies (the same sizes).
+    const int copies = options.precision == Precision::bf16 ? 2 : 1;
+    ctx.workspace(im2col_bytes(shape) + static_cast<std::size_t>(copies * nhwc_copies_floats(shape)) * sizeof(float));
   } else {
     ctx.workspace(im2col_bytes(shape));
   }
@@ -91,6 +95,7 @@ ConvPlan make_conv_plan(const Context& ctx, const ConvShape& shape, const ConvOp
 }
 
 bool conv_bias_activation_supported(const ConvPlan& plan, bool relu) {
+  if (plan.options.precision == Precision::bf16) return false;
   if (!plan.cudnn) return true;
 #if ROSETTA_WITH_CUDA
   return relu || plan.cudnn->of(cuda::ConvPass::forward).algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM;
@@ -254,25 +259,54 @@ void forward_nchw(const ConvShape& s, const float* x, const float* w, float* y, 
   }
 }
 
+// The workspace of an NHWC plan: the im2col buffer, then the NCHW copies (nhwc_copies_floats), then for a bf16 plan
+// (copies 2) the float copies of its NHWC x, w and y (the same sizes).
+float* nhwc_workspace(const Context& ctx, const ConvShape& s, int copies) {
+  return static_cast<float*>(
+      ctx.workspace(im2col_bytes(s) + static_cast<std::size_t>(copies * nhwc_copies_floats(s)) * sizeof(float)));
+}
+
+// The NHWC forward: x and w transposed to NCHW in the workspace, the NCHW forward, y transposed back.
+void forward_nhwc(const Context& ctx, const ConvShape& s, const float* x, const float* w, float* y) {
+  float* col = nhwc_workspace(ctx, s, 1);
+  float* x_nchw = col + im2col_bytes(s) / sizeof(float);  // (N, C, H, W)
+  float* w_kcrs = x_nchw + s.n * s.c * s.h * s.w;         // (K, C, R, S)
+  float* y_nchw = w_kcrs + s.k * s.c * s.r * s.s;         // (N, K, OH, OW)
+  nhwc_to_nchw(ctx, x, x_nchw, s.n, s.c, s.h * s.w);
+  nhwc_to_nchw(ctx, w, w_kcrs, s.k, s.c, s.r * s.s);
+  forward_nchw(s, x_nchw, w_kcrs, y_nchw, col);
+  nchw_to_nhwc(ctx, y_nchw, y, s.n, s.k, s.out_h() * s.out_w());
+}
+
 }  // namespace
 
 void conv2d_forward(const Context& ctx, const ConvPlan& plan, const float* x, const float* w, float* y) {
   check_cpu_plan(ctx, plan, "conv2d_forward");
   const ConvShape& s = plan.shape;
+  ROSETTA_CHECK(plan.options.precision != Precision::bf16,
+                "conv2d_forward with a bf16 plan (use conv2d_forward_bf16): " << s.str());
   if (plan.options.layout == ConvLayout::nchw) {
     forward_nchw(s, x, w, y, is_pointwise(s) ? nullptr : im2col_buffer(ctx, s));
     return;
   }
-  const std::size_t col_floats = im2col_bytes(s) / sizeof(float);
-  float* col = static_cast<float*>(ctx.workspace(col_floats * sizeof(float) +
-                                                 static_cast<std::size_t>(nhwc_copies_floats(s)) * sizeof(float)));
-  float* x_nchw = col + col_floats;                   // (N, C, H, W)
-  float* w_kcrs = x_nchw + s.n * s.c * s.h * s.w;     // (K, C, R, S)
-  float* y_nchw = w_kcrs + s.k * s.c * s.r * s.s;     // (N, K, OH, OW)
-  nhwc_to_nchw(ctx, x, x_nchw, s.n, s.c, s.h * s.w);
-  nhwc_to_nchw(ctx, w, w_kcrs, s.k, s.c, s.r * s.s);
-  forward_nchw(s, x_nchw, w_kcrs, y_nchw, col);
-  nchw_to_nhwc(ctx, y_nchw, y, s.n, s.k, s.out_h() * s.out_w());
+  forward_nhwc(ctx, s, x, w, y);
+}
+
+void conv2d_forward_bf16(const Context& ctx, const ConvPlan& plan, const std::uint16_t* x, const std::uint16_t* w,
+                         std::uint16_t* y) {
+  check_cpu_plan(ctx, plan, "conv2d_forward_bf16");
+  const ConvShape& s = plan.shape;
+  ROSETTA_CHECK(plan.options.precision == Precision::bf16, "conv2d_forward_bf16 with a "
+                                                               << precision_name(plan.options.precision)
+                                                               << " plan: " << s.str());
+  const std::int64_t x_n = s.n * s.h * s.w * s.c, w_n = s.k * s.r * s.s * s.c, y_n = s.n * s.out_h() * s.out_w() * s.k;
+  float* x_f32 = nhwc_workspace(ctx, s, 2) + im2col_bytes(s) / sizeof(float) + nhwc_copies_floats(s);  // (N, H, W, C)
+  float* w_f32 = x_f32 + x_n;  // (K, R, S, C)
+  float* y_f32 = w_f32 + w_n;  // (N, OH, OW, K)
+  bf16_to_f32(ctx, x, x_f32, x_n);
+  bf16_to_f32(ctx, w, w_f32, w_n);
+  forward_nhwc(ctx, s, x_f32, w_f32, y_f32);
+  f32_to_bf16(ctx, y_f32, y, y_n);
 }
 
 void conv2d_backward_data(const Context& ctx, const ConvPlan& plan, const float* dy, const float* w, float* dx) {

@@ -8,6 +8,9 @@
 // reported as FMA are preferred. (cudnnFind/Get may report math types other than the descriptor's.)
 // tf32 searches under CUDNN_TENSOR_OP_MATH, accepts any result but CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION (FP16
 // down-conversion, below TF32's precision) and runs each pass under the math type its result reports.
+// bf16 (NHWC, forward-only plans) has x, w and y descriptors in CUDNN_DATA_BFLOAT16 and the convolution descriptor's
+// compute type CUDNN_DATA_FLOAT (float accumulation, PyTorch's autocast setting), searched under
+// CUDNN_TENSOR_OP_MATH with tf32's rules; it runs through conv2d_forward_bf16 (the fused forward takes floats).
 //
 // Algorithm choice, per pass: autotune asks the process-wide cache, else runs cudnnFind*AlgorithmEx with the
 // workspace set to the largest any algorithm of the pass asks for, capped at the free device memory less a
@@ -25,6 +28,7 @@
 
 #include "kernels/cuda/conv_state.h"
 #include "kernels/elementwise.h"
+#include "kernels/half.h"
 #include "runtime/allocator.h"
 #include "runtime/cuda_check.h"
 
@@ -63,6 +67,13 @@ namespace {
 // Device memory left free while searching: cuDNN's own allocations, the other stream's feeds.
 constexpr std::size_t kSearchMemoryMargin = std::size_t(512) << 20;
 
+cudnnDataType_t data_type(Precision precision) {
+  return precision == Precision::bf16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
+}
+
+// Bytes of one element of x, w and y.
+std::size_t element_bytes(Precision precision) { return precision == Precision::bf16 ? 2 : sizeof(float); }
+
 cudnnMathType_t search_math_type(Precision precision) {
   return precision == Precision::fp32 ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH;
 }
@@ -88,20 +99,22 @@ cudnnTensorFormat_t tensor_format(ConvLayout layout) {
   return layout == ConvLayout::nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
 }
 
-// Descriptors of `shape` in float, in the options' layout (an NHWC filter is (K, R, S, C) in memory); every pass's
+// Descriptors of `shape` in float (bf16 x, w, y for precision bf16; always float compute), in the options' layout
+// (an NHWC filter is (K, R, S, C) in memory); every pass's
 // convolution descriptor set to the search math type.
 std::shared_ptr<CudnnConvState> create_descriptors(const ConvShape& shape, const ConvOptions& options) {
   const Precision precision = options.precision;
   const cudnnTensorFormat_t format = tensor_format(options.layout);
+  const cudnnDataType_t type = data_type(precision);
   auto state = std::make_shared<CudnnConvState>();
   const int n = static_cast<int>(shape.n), c = static_cast<int>(shape.c), h = static_cast<int>(shape.h),
             w = static_cast<int>(shape.w), k = static_cast<int>(shape.k), r = static_cast<int>(shape.r),
             s = static_cast<int>(shape.s);
   ROSETTA_CONV_CUDNN_CHECK(cudnnCreateTensorDescriptor(&state->x), shape);
-  ROSETTA_CONV_CUDNN_CHECK(cudnnSetTensor4dDescriptor(state->x, format, CUDNN_DATA_FLOAT, n, c, h, w),
+  ROSETTA_CONV_CUDNN_CHECK(cudnnSetTensor4dDescriptor(state->x, format, type, n, c, h, w),
                            shape);
   ROSETTA_CONV_CUDNN_CHECK(cudnnCreateFilterDescriptor(&state->w), shape);
-  ROSETTA_CONV_CUDNN_CHECK(cudnnSetFilter4dDescriptor(state->w, CUDNN_DATA_FLOAT, format, k, c, r, s),
+  ROSETTA_CONV_CUDNN_CHECK(cudnnSetFilter4dDescriptor(state->w, type, format, k, c, r, s),
                            shape);
   for (cudnnConvolutionDescriptor_t& descriptor : state->conv) {
     ROSETTA_CONV_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&descriptor), shape);
@@ -119,7 +132,7 @@ std::shared_ptr<CudnnConvState> create_descriptors(const ConvShape& shape, const
                                    << ", " << shape.k << ", " << shape.out_h() << ", " << shape.out_w()
                                    << ") for convolution " << shape.str());
   ROSETTA_CONV_CUDNN_CHECK(cudnnCreateTensorDescriptor(&state->y), shape);
-  ROSETTA_CONV_CUDNN_CHECK(cudnnSetTensor4dDescriptor(state->y, format, CUDNN_DATA_FLOAT, yn, yk, yh, yw),
+  ROSETTA_CONV_CUDNN_CHECK(cudnnSetTensor4dDescriptor(state->y, format, type, yn, yk, yh, yw),
                            shape);
   ROSETTA_CONV_CUDNN_CHECK(cudnnCreateTensorDescriptor(&state->bias), shape);
   ROSETTA_CONV_CUDNN_CHECK(cudnnSetTensor4dDescriptor(state->bias, format, CUDNN_DATA_FLOAT, 1, k, 1, 1),
@@ -134,18 +147,28 @@ std::shared_ptr<CudnnConvState> create_descriptors(const ConvShape& shape, const
 }
 
 // Temporary x, w and y buffers that cudnnFind*AlgorithmEx reads and writes; freed when the search ends. Filled
-// with non-zero values, since some kernels run faster on zeros than on real data.
+// with non-zero values, since some kernels run faster on zeros than on real data. Float buffers are sized in floats
+// whatever the precision; a bf16 buffer is filled through the float fill with a word whose two bf16 halves are the
+// same value (so every element is that value).
 struct SearchBuffers {
   Storage x, w, y;
-  SearchBuffers(const Context& ctx, const ConvShape& shape)
+  SearchBuffers(const Context& ctx, const ConvShape& shape, Precision precision)
       : x(Memory::device, bytes(shape.n * shape.c * shape.h * shape.w)),
         w(Memory::device, bytes(shape.k * shape.c * shape.r * shape.s)),
         y(Memory::device, bytes(shape.n * shape.k * shape.out_h() * shape.out_w())) {
-    fill(ctx, static_cast<float*>(x.data()), 0.5f, shape.n * shape.c * shape.h * shape.w);
-    fill(ctx, static_cast<float*>(w.data()), 0.25f, shape.k * shape.c * shape.r * shape.s);
-    fill(ctx, static_cast<float*>(y.data()), 0.125f, shape.n * shape.k * shape.out_h() * shape.out_w());
+    fill_with(ctx, x, 0.5f, precision);
+    fill_with(ctx, w, 0.25f, precision);
+    fill_with(ctx, y, 0.125f, precision);
   }
   static std::size_t bytes(std::int64_t elements) { return static_cast<std::size_t>(elements) * sizeof(float); }
+  static void fill_with(const Context& ctx, Storage& buffer, float value, Precision precision) {
+    float word = value;
+    if (precision == Precision::bf16) {
+      const std::uint32_t half = f32_to_bf16_bits(value);
+      word = bits_float((half << 16) | half);
+    }
+    fill(ctx, static_cast<float*>(buffer.data()), word, static_cast<std::int64_t>(buffer.bytes() / sizeof(float)));
+  }
 };
 
 // The legacy API of each pass, behind one interface (descriptors in the order each function takes them).
@@ -387,7 +410,7 @@ std::shared_ptr<CudnnConvState> make_cudnn_conv_state(const Context& ctx, const 
     }
     const bool all_cached = std::all_of(passes.begin(), passes.end(), [&](ConvPass p) { return cached[int(p)]; });
     if (!all_cached) {
-      SearchBuffers buffers(ctx, shape);
+      SearchBuffers buffers(ctx, shape, options.precision);
       for (ConvPass pass : passes)
         if (!cached[static_cast<int>(pass)])
           chosen[static_cast<int>(pass)] = search_pass(ctx, shape, options, *state, buffers, pass).front();
@@ -408,7 +431,7 @@ std::shared_ptr<CudnnConvState> make_cudnn_conv_state(const Context& ctx, const 
 std::vector<ConvAlgorithmChoice> find_conv_algorithms(const Context& ctx, const ConvPlan& plan, ConvPass pass) {
   require_cuda(ctx, plan.shape);
   const std::shared_ptr<CudnnConvState> state = create_descriptors(plan.shape, plan.options);
-  SearchBuffers buffers(ctx, plan.shape);
+  SearchBuffers buffers(ctx, plan.shape, plan.options.precision);
   return search_pass(ctx, plan.shape, plan.options, *state, buffers, pass);
 }
 
@@ -454,15 +477,36 @@ const char* conv_math_type_name(int math_type) {
   return "?";
 }
 
-void conv2d_forward(const Context& ctx, const ConvPlan& plan, const float* x, const float* w, float* y) {
-  const CudnnConvState& state = state_for(ctx, plan, "conv2d_forward");
+namespace {
+
+// cudnnConvolutionForward with the planned algorithm: y = conv(x, w), in the plan's data type.
+void run_forward(const Context& ctx, const ConvPlan& plan, const CudnnConvState& state, const void* x, const void* w,
+                 void* y) {
   const ConvAlgorithmChoice& choice = state.of(ConvPass::forward);
   const std::size_t bytes = static_cast<std::size_t>(choice.workspace_bytes);
-  const float one = 1.0f, zero = 0.0f;
+  const float one = 1.0f, zero = 0.0f;  // float scaling factors for float and bf16 data alike
   ROSETTA_CONV_CUDNN_CHECK(cudnnConvolutionForward(ctx.cudnn(), &one, state.x, x, state.w, w, state.conv[0],
                                                    static_cast<cudnnConvolutionFwdAlgo_t>(choice.algo),
                                                    ctx.workspace(bytes), bytes, &zero, state.y, y),
                            plan.shape);
+}
+
+}  // namespace
+
+void conv2d_forward(const Context& ctx, const ConvPlan& plan, const float* x, const float* w, float* y) {
+  const CudnnConvState& state = state_for(ctx, plan, "conv2d_forward");
+  ROSETTA_CHECK(plan.options.precision != Precision::bf16,
+                "conv2d_forward with a bf16 plan (use conv2d_forward_bf16): " << plan.shape.str());
+  run_forward(ctx, plan, state, x, w, y);
+}
+
+void conv2d_forward_bf16(const Context& ctx, const ConvPlan& plan, const std::uint16_t* x, const std::uint16_t* w,
+                         std::uint16_t* y) {
+  const CudnnConvState& state = state_for(ctx, plan, "conv2d_forward_bf16");
+  ROSETTA_CHECK(plan.options.precision == Precision::bf16, "conv2d_forward_bf16 with a "
+                                                               << precision_name(plan.options.precision)
+                                                               << " plan: " << plan.shape.str());
+  run_forward(ctx, plan, state, x, w, y);
 }
 
 void conv2d_backward_data(const Context& ctx, const ConvPlan& plan, const float* dy, const float* w, float* dx) {

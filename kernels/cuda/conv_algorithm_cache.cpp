@@ -6,7 +6,8 @@
 //                 "w": 32, "k": 50, "r": 3, "s": 3, "pad_h": 1, "pad_w": 1, "stride_h": 1, "stride_w": 1,
 //                 "dilation_h": 1, "dilation_w": 1, "groups": 1, "precision": "fp32", "deterministic": false,
 //                 "algo": 1, "math_type": 3, "workspace_bytes": 0, "time_ms": 0.05, "algo_deterministic": true}]}
-// "layout" is "NCHW" or "NHWC". Every entry is validated before any is added, so a bad file changes nothing.
+// "layout" is "NCHW" or "NHWC"; "dtype" is "bf16" exactly when "precision" is "bf16".
+// Every entry is validated before any is added, so a bad file changes nothing.
 #include "kernels/cuda/conv_algorithm_cache.h"
 
 #include <algorithm>
@@ -108,12 +109,15 @@ std::pair<ConvAlgorithmKey, ConvAlgorithmChoice> parse_entry(const nlohmann::jso
   ConvPass pass{};
   if (!pass_from_name(read.string("pass"), &pass))
     read.fail("pass", "expected forward, backward_data or backward_filter");
-  if (read.string("dtype") != "f32") read.fail("dtype", "expected f32");
+  const std::string dtype = read.string("dtype");
+  if (dtype != "f32" && dtype != "bf16") read.fail("dtype", "expected f32 or bf16");
   const std::string layout = read.string("layout");
   if (layout != "NCHW" && layout != "NHWC") read.fail("layout", "expected NCHW or NHWC");
   Precision precision{};
-  if (!precision_from_name(read.string("precision").c_str(), &precision) || precision == Precision::bf16)
-    read.fail("precision", "expected fp32 or tf32");
+  if (!precision_from_name(read.string("precision").c_str(), &precision))
+    read.fail("precision", "expected fp32, tf32 or bf16");
+  if ((precision == Precision::bf16) != (dtype == "bf16"))
+    read.fail("dtype", "bf16 data goes with precision bf16 (and only with it)");
   read.integer("dilation_h", 1, 1);  // rosetta's convolutions have dilation 1 and one group
   read.integer("dilation_w", 1, 1);
   read.integer("groups", 1, 1);
@@ -150,7 +154,7 @@ std::pair<ConvAlgorithmKey, ConvAlgorithmChoice> parse_entry(const nlohmann::jso
 nlohmann::json entry_json(const ConvAlgorithmKey& key, const ConvAlgorithmChoice& choice) {
   return nlohmann::json{{"pass", conv_pass_name(static_cast<ConvPass>(key.pass))},
                         {"device", key.device},
-                        {"dtype", "f32"},
+                        {"dtype", key.data_type == CUDNN_DATA_BFLOAT16 ? "bf16" : "f32"},
                         {"layout", key.layout == CUDNN_TENSOR_NHWC ? "NHWC" : "NCHW"},
                         {"n", key.n},
                         {"c", key.c},
@@ -191,7 +195,7 @@ ConvAlgorithmKey make_conv_algorithm_key(int device, const ConvShape& shape, con
   ConvAlgorithmKey key;
   std::memset(&key, 0, sizeof key);
   key.device = device;
-  key.data_type = CUDNN_DATA_FLOAT;
+  key.data_type = options.precision == Precision::bf16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
   key.layout = options.layout == ConvLayout::nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
   key.pass = static_cast<std::int32_t>(pass);
   key.n = shape.n;

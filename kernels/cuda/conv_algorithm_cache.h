@@ -31,18 +31,19 @@ const char* conv_pass_name(ConvPass pass);
 
 struct ConvAlgorithmKey {
   std::int32_t device;      // CUDA device index
-  std::int32_t data_type;   // cudnnDataType_t of x, w and y (CUDNN_DATA_FLOAT)
+  std::int32_t data_type;   // cudnnDataType_t of x, w and y (CUDNN_DATA_FLOAT, or CUDNN_DATA_BFLOAT16 in bf16)
   std::int32_t layout;      // cudnnTensorFormat_t (CUDNN_TENSOR_NCHW or CUDNN_TENSOR_NHWC)
   std::int32_t pass;        // ConvPass
   std::int64_t n, c, h, w;  // input (N, C, H, W)
   std::int64_t k, r, s;     // filter (K, C, R, S)
   std::int32_t pad_h, pad_w, stride_h, stride_w, dilation_h, dilation_w, groups;
-  std::int32_t precision;      // rosetta::Precision: fp32 allows only CUDNN_FMA_MATH, tf32 allows tensor ops
+  std::int32_t precision;      // rosetta::Precision: fp32 allows only CUDNN_FMA_MATH, tf32 / bf16 allow tensor ops
   std::int32_t deterministic;  // 1: only algorithms cuDNN reports as deterministic
   std::int32_t reserved;       // always 0; makes the size a multiple of 8 so the struct has no tail padding
 };
 
-// The zeroed key of `shape` for `pass` on CUDA device `device`, in float, options.layout, dilation 1, groups 1.
+// The zeroed key of `shape` for `pass` on CUDA device `device`, in float (bf16 for precision bf16), options.layout,
+// dilation 1, groups 1.
 ConvAlgorithmKey make_conv_algorithm_key(int device, const ConvShape& shape, const ConvOptions& options, ConvPass pass);
 bool operator==(const ConvAlgorithmKey& a, const ConvAlgorithmKey& b);
 inline bool operator!=(const ConvAlgorithmKey& a, const ConvAlgorithmKey& b) { return !(a == b); }

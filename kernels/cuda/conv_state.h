@@ -18,7 +18,7 @@
 namespace rosetta::kernels {
 
 struct CudnnConvState {
-  cudnnTensorDescriptor_t x = nullptr;                           // (N, C, H, W) float, the plan's layout; also dx
+  cudnnTensorDescriptor_t x = nullptr;                           // (N, C, H, W) float or bf16, plan layout; also dx
   cudnnTensorDescriptor_t y = nullptr;                           // (N, K, OH, OW); also dy
   cudnnFilterDescriptor_t w = nullptr;                           // (K, C, R, S); also dw
   cudnnConvolutionDescriptor_t conv[cuda::kConvPassCount] = {};  // by ConvPass

@@ -2,10 +2,12 @@
 // backward (a gather over the windows that cover it: no atomics, deterministic). Each thread performs exactly the
 // comparisons and float additions of kernels/reference/pool.h in the same order, so results, argmax included,
 // are bit-identical to the CPU twin. Global average pooling: one thread per (n, c) output, the CPU twin's float sum
-// in the same order (consecutive threads read consecutive channels in NHWC, consecutive planes in NCHW).
+// in the same order (consecutive threads read consecutive channels in NHWC, consecutive planes in NCHW). The bf16
+// variants run the same kernels on bf16 bits, compared and summed as floats.
 #include <limits>
 
 #include "kernels/cuda/launch.h"
+#include "kernels/half.h"
 #include "kernels/pool.h"
 #include "kernels/reference/pool.h"
 #include "runtime/cuda_check.h"
@@ -39,8 +41,15 @@ __global__ void maxpool2d_forward_kernel(const float* x, float* y, std::int32_t*
   }
 }
 
+__device__ float as_float(float v) { return v; }
+__device__ float as_float(std::uint16_t v) { return bf16_bits_to_f32(v); }
+// Stores a value read from the same element type (exact for bf16).
+__device__ void store(float* y, float v) { *y = v; }
+__device__ void store(std::uint16_t* y, float v) { *y = f32_to_bf16_bits(v); }
+
 // x (n, h, w, c) -> y (n, oh, ow, c): one thread per output, consecutive threads on consecutive channels.
-__global__ void maxpool2d_forward_nhwc_kernel(const float* x, float* y, std::int64_t c, std::int64_t h, std::int64_t w,
+template <typename T>
+__global__ void maxpool2d_forward_nhwc_kernel(const T* x, T* y, std::int64_t c, std::int64_t h, std::int64_t w,
                                               std::int64_t oh_n, std::int64_t ow_n, int window, int stride, int pad,
                                               std::int64_t outputs) {
   for (std::int64_t out = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; out < outputs;
@@ -52,10 +61,10 @@ __global__ void maxpool2d_forward_nhwc_kernel(const float* x, float* y, std::int
     float best = -std::numeric_limits<float>::infinity();
     for (std::int64_t ih = h_begin; ih < h_end; ++ih)
       for (std::int64_t iw = w_begin; iw < w_end; ++iw) {
-        const float v = x[((image * h + ih) * w + iw) * c + ch];
+        const float v = as_float(x[((image * h + ih) * w + iw) * c + ch]);
         if (v > best || isnan(v)) best = v;
       }
-    y[out] = best;
+    store(y + out, best);
   }
 }
 
@@ -90,16 +99,42 @@ __global__ void maxpool2d_backward_kernel(const float* dy, const std::int32_t* a
   }
 }
 
-__global__ void global_avgpool_kernel(const float* x, float* y, std::int64_t c, std::int64_t hw,
+template <typename T>
+__global__ void global_avgpool_kernel(const T* x, float* y, std::int64_t c, std::int64_t hw,
                                       std::int64_t channel_stride, std::int64_t position_stride, std::int64_t outputs) {
   for (std::int64_t out = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; out < outputs;
        out += std::int64_t(blockDim.x) * gridDim.x) {
     const std::int64_t image = out / c, ch = out % c;
-    const float* x_nc = x + image * c * hw + ch * channel_stride;
+    const T* x_nc = x + image * c * hw + ch * channel_stride;
     float sum = 0.0f;
-    for (std::int64_t i = 0; i < hw; ++i) sum = __fadd_rn(sum, x_nc[i * position_stride]);
+    for (std::int64_t i = 0; i < hw; ++i) sum = __fadd_rn(sum, as_float(x_nc[i * position_stride]));
     y[out] = __fdiv_rn(sum, static_cast<float>(hw));
   }
+}
+
+template <typename T>
+void maxpool_nhwc(const Context& ctx, const T* x, T* y, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w,
+                  int window, int stride, int pad, const char* name) {
+  reference::check_maxpool2d_args(n, c, h, w, window, stride, pad);
+  const std::int64_t oh_n = reference::pool_out_size(h, window, stride, pad);
+  const std::int64_t ow_n = reference::pool_out_size(w, window, stride, pad);
+  const std::int64_t outputs = n * c * oh_n * ow_n;
+  if (outputs == 0) return;
+  maxpool2d_forward_nhwc_kernel<T><<<grid_for(outputs), kThreads, 0, ctx.stream()>>>(x, y, c, h, w, oh_n, ow_n, window,
+                                                                                     stride, pad, outputs);
+  ROSETTA_LAUNCH_CHECK(name << " (" << n << ", " << h << ", " << w << ", " << c << ") window " << window << " stride "
+                            << stride << " pad " << pad);
+}
+
+template <typename T>
+void avgpool(const Context& ctx, const T* x, float* y, std::int64_t n, std::int64_t c, std::int64_t hw,
+             bool channels_last, const char* name) {
+  ROSETTA_CHECK(n >= 0 && c > 0 && hw > 0, "global average pooling of (" << n << ", " << c << ", " << hw << ")");
+  const std::int64_t outputs = n * c;
+  if (outputs == 0) return;
+  global_avgpool_kernel<T><<<grid_for(outputs), kThreads, 0, ctx.stream()>>>(x, y, c, hw, channels_last ? 1 : hw,
+                                                                             channels_last ? c : 1, outputs);
+  ROSETTA_LAUNCH_CHECK(name << " (" << n << ", " << c << ", " << hw << ")" << (channels_last ? " channels-last" : ""));
 }
 
 }  // namespace
@@ -117,19 +152,6 @@ void maxpool2d_forward(const Context& ctx, const float* x, float* y, std::int32_
                                              << " stride " << stride << " pad " << pad);
 }
 
-void maxpool2d_forward_nhwc(const Context& ctx, const float* x, float* y, std::int64_t n, std::int64_t c,
-                            std::int64_t h, std::int64_t w, int window, int stride, int pad) {
-  reference::check_maxpool2d_args(n, c, h, w, window, stride, pad);
-  const std::int64_t oh_n = reference::pool_out_size(h, window, stride, pad);
-  const std::int64_t ow_n = reference::pool_out_size(w, window, stride, pad);
-  const std::int64_t outputs = n * c * oh_n * ow_n;
-  if (outputs == 0) return;
-  maxpool2d_forward_nhwc_kernel<<<grid_for(outputs), kThreads, 0, ctx.stream()>>>(x, y, c, h, w, oh_n, ow_n, window,
-                                                                                  stride, pad, outputs);
-  ROSETTA_LAUNCH_CHECK("maxpool2d_forward_nhwc (" << n << ", " << h << ", " << w << ", " << c << ") window " << window
-                                                  << " stride " << stride << " pad " << pad);
-}
-
 void maxpool2d_backward(const Context& ctx, const float* dy, const std::int32_t* argmax, float* dx, std::int64_t n,
                         std::int64_t c, std::int64_t h, std::int64_t w, int window, int stride, int pad) {
   reference::check_maxpool2d_args(n, c, h, w, window, stride, pad);
@@ -143,15 +165,24 @@ void maxpool2d_backward(const Context& ctx, const float* dy, const std::int32_t*
                                               << " stride " << stride << " pad " << pad);
 }
 
+void maxpool2d_forward_nhwc(const Context& ctx, const float* x, float* y, std::int64_t n, std::int64_t c,
+                            std::int64_t h, std::int64_t w, int window, int stride, int pad) {
+  maxpool_nhwc(ctx, x, y, n, c, h, w, window, stride, pad, "maxpool2d_forward_nhwc");
+}
+
+void maxpool2d_forward_nhwc_bf16(const Context& ctx, const std::uint16_t* x, std::uint16_t* y, std::int64_t n,
+                                 std::int64_t c, std::int64_t h, std::int64_t w, int window, int stride, int pad) {
+  maxpool_nhwc(ctx, x, y, n, c, h, w, window, stride, pad, "maxpool2d_forward_nhwc_bf16");
+}
+
 void global_avgpool_forward(const Context& ctx, const float* x, float* y, std::int64_t n, std::int64_t c,
                             std::int64_t hw, bool channels_last) {
-  ROSETTA_CHECK(n >= 0 && c > 0 && hw > 0, "global average pooling of (" << n << ", " << c << ", " << hw << ")");
-  const std::int64_t outputs = n * c;
-  if (outputs == 0) return;
-  global_avgpool_kernel<<<grid_for(outputs), kThreads, 0, ctx.stream()>>>(x, y, c, hw, channels_last ? 1 : hw,
-                                                                          channels_last ? c : 1, outputs);
-  ROSETTA_LAUNCH_CHECK("global_avgpool_forward (" << n << ", " << c << ", " << hw << ")"
-                                                  << (channels_last ? " channels-last" : ""));
+  avgpool(ctx, x, y, n, c, hw, channels_last, "global_avgpool_forward");
+}
+
+void global_avgpool_forward_bf16(const Context& ctx, const std::uint16_t* x, float* y, std::int64_t n, std::int64_t c,
+                                 std::int64_t hw, bool channels_last) {
+  avgpool(ctx, x, y, n, c, hw, channels_last, "global_avgpool_forward_bf16");
 }
 
 }  // namespace rosetta::kernels::cuda
