@@ -132,7 +132,8 @@ void run_extract_resnet50(const ExtractResNet50Options& o) {
     save_parameters(model.parameters(), o.save_weights_path, {{"workload", "resnet50"}});
 
   const std::string data = o.input_path.empty() ? "random" : std::filesystem::path(o.input_path).filename().string();
-  print_run_header("resnet50", device, o.precision, mo.autotune, use_graph, data, o.batch);
+  print_run_header("resnet50", device, o.precision, data, o.batch,
+                   std::string("autotune ") + on_off(mo.autotune) + ", CUDA graph " + on_off(use_graph));
   std::printf("  %lld images of %lldx%lld, layout %s, BN %s, fused convolutions %s, normalize %s, weights %s\n",
               static_cast<long long>(count), static_cast<long long>(size), static_cast<long long>(size),
               o.layout.c_str(), mo.fold_bn ? "folded" : "unfolded", mo.fuse ? "on" : "off", o.normalize ? "on" : "off",

@@ -79,7 +79,8 @@ void run_train_cnn(const TrainCnnOptions& options) {
     std::printf("0 steps: saved the initial weights%s\n", c.save_path.empty() ? " nowhere (no --save)" : "");
     return;
   }
-  print_run_header("cnn", device, c.precision, conv.autotune, use_graph, data_name, c.batch);
+  print_run_header("cnn", device, c.precision, data_name, c.batch,
+                   std::string("autotune ") + on_off(conv.autotune) + ", CUDA graph " + on_off(use_graph));
 
   ROSETTA_CHECK_ARG(data.train.size() >= c.batch,
                     "--batch " << c.batch << " exceeds the " << data.train.size() << " training examples");

@@ -95,11 +95,11 @@ void run_train_gru(const TrainGruOptions& o) {
     std::printf("0 steps: saved the initial weights%s\n", c.save_path.empty() ? " nowhere (no --save)" : "");
     return;
   }
-  print_run_header("gru", device, c.precision, false, use_graph, data_name, c.batch);
-  if (device == Device::cuda) {
-    std::printf("  GRU: %s, layout %s%s\n", o.rnn.c_str(), o.layout.c_str(),
-                o.rnn == "cudnn" ? (", algorithm " + o.rnn_algorithm).c_str() : "");
-  }
+  const std::string gru_text = device == Device::cpu ? "the CPU reference GRU"
+                               : o.rnn == "cudnn"     ? "cuDNN GRU (" + o.rnn_algorithm + ")"
+                                                      : "hand-built GRU";
+  print_run_header("gru", device, c.precision, data_name, c.batch,
+                   gru_text + ", layout " + o.layout + ", CUDA graph " + on_off(use_graph));
 
   const bool time_major = gru.layout == SequenceLayout::tnc;
   ROSETTA_CHECK_ARG(data.train.size() >= c.batch,

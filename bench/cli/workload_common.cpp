@@ -101,11 +101,10 @@ void AlgorithmCacheFile::save() const {
 #endif
 }
 
-void print_run_header(const char* workload, Device device, const std::string& precision, bool autotune, bool graph,
-                      const std::string& data, std::int64_t batch) {
-  std::printf("rosetta %s on %s: precision %s, batch %lld, data %s, autotune %s, CUDA graph %s\n", workload,
-              device_name(device), precision.c_str(), static_cast<long long>(batch), data.c_str(),
-              autotune ? "on" : "off", graph ? "on" : "off");
+void print_run_header(const char* workload, Device device, const std::string& precision, const std::string& data,
+                      std::int64_t batch, const std::string& switches) {
+  std::printf("rosetta %s on %s: precision %s, batch %lld, data %s, %s\n", workload, device_name(device),
+              precision.c_str(), static_cast<long long>(batch), data.c_str(), switches.c_str());
   if (device == Device::cpu) std::printf("  (no GPU in use: this is the CPU reference path, slow by design)\n");
   std::fflush(stdout);
 }

@@ -59,8 +59,11 @@ class AlgorithmCacheFile {
   std::string path_;  // empty: not used
 };
 
-void print_run_header(const char* workload, Device device, const std::string& precision, bool autotune, bool graph,
-                      const std::string& data, std::int64_t batch);
+// "rosetta cnn on cuda: precision fp32, batch 64, data synthetic, <switches>" (switches: the workload's own,
+// e.g. "autotune on, CUDA graph on"); on the CPU a second line says it is the reference path.
+void print_run_header(const char* workload, Device device, const std::string& precision, const std::string& data,
+                      std::int64_t batch, const std::string& switches);
+inline const char* on_off(bool value) { return value ? "on" : "off"; }
 // "epoch 1/10  loss 1.9321  12345 images/s  4.2 s (total 4.2 s)"; losses [first, last) are in step_losses.
 void print_epoch_line(int epoch, int epochs, const Tensor& step_losses, std::int64_t first, std::int64_t last,
                       std::int64_t batch, double epoch_seconds, double total_seconds);
