@@ -2,6 +2,8 @@
 // for range after; the pixels are copied unchanged into one (N, 3, 32, 32) u8 tensor.
 #include "datasets/cifar10.h"
 
+#include "runtime/atomic_file.h"
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -94,7 +96,7 @@ DatasetSplits read_cifar10(const std::string& directory) {
 }
 
 namespace {
-// Records [first, first + kCifar10Records) of `data` into `path`, via `path`.tmp and a rename.
+// Records [first, first + kCifar10Records) of `data` into `path`, written atomically.
 void write_file(const Dataset& data, std::int64_t first, const std::string& path) {
   std::vector<std::uint8_t> bytes(static_cast<std::size_t>(kCifar10FileBytes));
   const std::uint8_t* pixels = data.inputs.data<std::uint8_t>();
@@ -104,21 +106,9 @@ void write_file(const Dataset& data, std::int64_t first, const std::string& path
     record[0] = static_cast<std::uint8_t>(labels[first + r]);
     std::memcpy(record + 1, pixels + (first + r) * kCifar10ImageBytes, kCifar10ImageBytes);
   }
-  const std::string tmp = path + ".tmp";
-  {
-    std::unique_ptr<std::FILE, FileCloser> file(std::fopen(tmp.c_str(), "wb"));
-    if (!file) ROSETTA_INPUT_ERROR(tmp << ": cannot create: " << std::strerror(errno));
-    const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), file.get()) == bytes.size() && std::fflush(file.get()) == 0;
-    if (!ok) {
-      file.reset();
-      std::remove(tmp.c_str());
-      ROSETTA_INPUT_ERROR(tmp << ": write failed: " << std::strerror(errno));
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    ROSETTA_INPUT_ERROR(path << ": cannot rename the finished file into place: " << std::strerror(errno));
-  }
+  AtomicFile file(path);
+  file.write(bytes.data(), bytes.size());
+  file.commit();
 }
 
 void check_writable(const Dataset& data, std::int64_t examples) {

@@ -8,6 +8,8 @@
 //     crc-32, compressed size, uncompressed size, name length, extra length; the data follows.
 #include "datasets/zip.h"
 
+#include "runtime/atomic_file.h"
+
 #include <zlib.h>
 
 #include <algorithm>
@@ -338,13 +340,10 @@ void write_zip_stored(const std::string& path, const std::vector<ZipEntryView>& 
   std::vector<std::uint8_t> header;
   std::uint64_t offset = 0;
 
-  const std::string tmp = path + ".tmp";
   {
-    File file(std::fopen(tmp.c_str(), "wb"));
-    if (!file) ROSETTA_INPUT_ERROR(tmp << ": cannot create: " << std::strerror(errno));
-    bool ok = true;
+    AtomicFile file(path);
     auto write = [&](const std::uint8_t* data, std::size_t size) {
-      ok = ok && (size == 0 || std::fwrite(data, 1, size, file.get()) == size);
+      file.write(data, size);
       offset += size;
     };
     for (const ZipEntryView& m : members) {
@@ -383,22 +382,7 @@ void write_zip_stored(const std::string& path, const std::vector<ZipEntryView>& 
     store_le<std::uint32_t>(header, cd_offset);
     store_le<std::uint16_t>(header, 0);  // comment length
     write(header.data(), header.size());
-    ok = ok && std::fflush(file.get()) == 0;
-    if (!ok) {
-      const int saved = errno;
-      file.reset();
-      std::remove(tmp.c_str());
-      ROSETTA_INPUT_ERROR(tmp << ": write failed: " << std::strerror(saved));
-    }
-    const int closed = std::fclose(file.release());
-    if (closed != 0) {
-      std::remove(tmp.c_str());
-      ROSETTA_INPUT_ERROR(tmp << ": write failed on close: " << std::strerror(errno));
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    ROSETTA_INPUT_ERROR(path << ": cannot rename the finished file into place: " << std::strerror(errno));
+    file.commit();
   }
 }
 

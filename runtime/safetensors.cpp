@@ -5,6 +5,8 @@
 // file, the tensor and the field. File text quoted in a message is escaped, so the message stays one line.
 #include "runtime/safetensors.h"
 
+#include "runtime/atomic_file.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -377,59 +379,6 @@ std::string build_header(const NamedTensors& tensors, const SafetensorsMetadata&
   return text;
 }
 
-// A file created next to `target` under a fresh name, renamed onto `target` by commit(). Until then the
-// destructor closes and removes it, so a failed write leaves neither a partial target nor a temporary.
-class TemporaryFile {
- public:
-  explicit TemporaryFile(const std::string& target) : target_(target) {
-    static std::atomic<std::uint64_t> counter{0};
-    const auto clock = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-    for (int attempt = 0; attempt < 16; ++attempt) {  // O_EXCL: a name in use by another writer is skipped
-      const std::uint64_t tag = clock ^ (static_cast<std::uint64_t>(::getpid()) << 32) ^ (counter++ * 0x9E3779B97F4A7C15ull);
-      char suffix[32];
-      std::snprintf(suffix, sizeof suffix, ".tmp-%016llx", static_cast<unsigned long long>(tag));
-      path_ = target_ + suffix;
-      fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-      if (fd_ >= 0 || errno != EEXIST) break;
-    }
-    if (fd_ < 0) ROSETTA_INPUT_ERROR(target_ << ": cannot create the file " << path_ << ": " << errno_text());
-  }
-  ~TemporaryFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!committed_) ::unlink(path_.c_str());
-  }
-  TemporaryFile(const TemporaryFile&) = delete;
-  TemporaryFile& operator=(const TemporaryFile&) = delete;
-
-  void write(const void* data, std::size_t bytes) {
-    const char* p = static_cast<const char*>(data);
-    while (bytes > 0) {
-      const ssize_t written = ::write(fd_, p, bytes);
-      if (written < 0 && errno == EINTR) continue;
-      if (written <= 0) ROSETTA_INPUT_ERROR(target_ << ": cannot write: " << errno_text());
-      p += written;
-      bytes -= static_cast<std::size_t>(written);
-    }
-  }
-
-  // Flushes to disk, closes, and renames onto the target.
-  void commit() {
-    if (::fsync(fd_) != 0) ROSETTA_INPUT_ERROR(target_ << ": cannot flush: " << errno_text());
-    const int fd = fd_;
-    fd_ = -1;
-    if (::close(fd) != 0) ROSETTA_INPUT_ERROR(target_ << ": cannot close: " << errno_text());
-    if (::rename(path_.c_str(), target_.c_str()) != 0)
-      ROSETTA_INPUT_ERROR(target_ << ": cannot replace it with the new file: " << errno_text());
-    committed_ = true;
-  }
-
- private:
-  std::string target_;
-  std::string path_;
-  int fd_ = -1;
-  bool committed_ = false;
-};
-
 }  // namespace
 
 std::string printable_text(const std::string& text, std::size_t max_chars) {
@@ -504,7 +453,7 @@ void SafetensorsFile::read_into(const SafetensorsEntry& entry, const Tensor& des
 
 void write_safetensors(const std::string& path, const NamedTensors& tensors, const SafetensorsMetadata& metadata) {
   const std::string header = build_header(tensors, metadata, path);
-  TemporaryFile file(path);
+  AtomicFile file(path);
   unsigned char length[kLengthBytes];
   for (std::uint64_t i = 0, n = header.size(); i < kLengthBytes; ++i, n >>= 8) length[i] = static_cast<unsigned char>(n & 0xFF);
   file.write(length, kLengthBytes);

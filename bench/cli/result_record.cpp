@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "bench/cli/info.h"
+#include "runtime/atomic_file.h"
 #include "commit.h"
 #include "runtime/error.h"
 #if ROSETTA_WITH_CUDA
@@ -70,25 +71,6 @@ nlohmann::json base_record(const std::string& workload, Device device) {
   return r;
 }
 
-void write_text_file(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) ROSETTA_INPUT_ERROR(path << ": cannot open for writing");
-    out << text;
-    out.flush();
-    if (!out) {
-      out.close();
-      std::remove(tmp.c_str());
-      ROSETTA_INPUT_ERROR(path << ": write failed");
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    ROSETTA_INPUT_ERROR(path << ": cannot rename the finished file into place");
-  }
-}
-
-void write_record(const std::string& path, const nlohmann::json& record) { write_text_file(path, record.dump(2) + "\n"); }
+void write_record(const std::string& path, const nlohmann::json& record) { write_file_atomically(path, record.dump(2) + "\n"); }
 
 }  // namespace rosetta::cli

@@ -1,7 +1,7 @@
 // The JSON result record of DESIGN.md ("Results"), one per run, shared by every workload and by the peers'
 // records: workload, framework and version, device name, driver/CUDA/cuDNN versions, precision, batch size,
 // epochs or images, seconds (with and without the autotuning epoch), throughput, accuracy, final loss, commit,
-// date. Written to a temporary file and renamed into place.
+// date. Written atomically (runtime/atomic_file.h).
 #pragma once
 #include <nlohmann/json.hpp>
 #include <string>
@@ -14,7 +14,5 @@ namespace rosetta::cli {
 // device, driver, cuda, cudnn, cublas, commit, date.
 nlohmann::json base_record(const std::string& workload, Device device);
 void write_record(const std::string& path, const nlohmann::json& record);
-// A file of text lines written atomically (temporary file + rename); used for --log-steps.
-void write_text_file(const std::string& path, const std::string& text);
 
 }  // namespace rosetta::cli

@@ -8,6 +8,7 @@
 
 #include "bench/cli/result_record.h"
 #include "datasets/batcher.h"
+#include "runtime/atomic_file.h"
 #include "runtime/cuda_graph.h"
 #include "runtime/timer.h"
 #if ROSETTA_WITH_CUDA
@@ -230,7 +231,7 @@ void write_step_log(const std::string& path, const Tensor& step_losses, std::int
     std::snprintf(line, sizeof line, "%lld %.9g\n", static_cast<long long>(i + 1), l[i]);
     text += line;
   }
-  write_text_file(path, text);
+  write_file_atomically(path, text);
 }
 
 }  // namespace rosetta::cli

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <type_traits>
 
+#include "runtime/atomic_file.h"
 #include "runtime/cuda_check.h"
 
 namespace rosetta::kernels::cuda {
@@ -333,18 +334,7 @@ void ConvAlgorithmCache::save(const std::string& path, const ConvCacheIdentity& 
   std::error_code error;
   if (target.has_parent_path()) std::filesystem::create_directories(target.parent_path(), error);
   if (error) ROSETTA_INPUT_ERROR("cannot write conv algorithm cache " << path << ": " << error.message());
-  const std::string temporary = path + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::trunc);
-    out << doc.dump(1) << '\n';
-    out.close();
-    if (!out) ROSETTA_INPUT_ERROR("cannot write conv algorithm cache " << temporary << ": " << std::strerror(errno));
-  }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    const int rename_errno = errno;
-    std::remove(temporary.c_str());
-    ROSETTA_INPUT_ERROR("cannot write conv algorithm cache " << path << ": " << std::strerror(rename_errno));
-  }
+  write_file_atomically(path, doc.dump(1) + "\n");
 }
 
 ConvAlgorithmCache& conv_algorithm_cache() {
