@@ -2,7 +2,8 @@
 //
 // GPU, the workload's shape (T 150, N 64, I 125, H 100): the GRU's forward, and forward + backward ("train"), for
 //   cudnn/<algorithm>   cuDNN's RNN API: standard and every persistent algorithm cuDNN accepts for the shape
-//                       (rejected ones are listed on stderr, not registered)
+//                       (rejected ones are listed on stderr, not registered), on the packed (T, N, C) layout
+//   cudnn/standard-padded-io   the standard algorithm on the unpacked layout with padded I/O (the ablation)
 //   naive               one cuBLAS GEMM and one fused gate kernel per step (the ablation)
 // each in the time-major layout (tnc) and batch-first (ntc, which adds the transposes a batch-first framework
 // pays), in fp32; cudnn/standard and naive also in tf32. Plus the embedding (30000 x 125) forward and its
@@ -136,6 +137,11 @@ std::vector<Variant> gru_variants(Precision precision) {
     o.algorithm = algorithm;
     variants.push_back({std::string("cudnn/") + kernels::gru_cudnn_algorithm_name(algorithm), o});
   }
+  GruOptions padded;  // the standard algorithm on the unpacked layout with padded I/O (the ablation)
+  padded.precision = precision;
+  padded.implementation = GruImplementation::cudnn;
+  padded.cudnn_padded_io = true;
+  variants.push_back({"cudnn/standard-padded-io", padded});
   GruOptions naive;
   naive.precision = precision;
   naive.implementation = GruImplementation::naive;

@@ -63,7 +63,7 @@ void GRU::setup(const Context& ctx, const Shape& input, const GruOptions& option
   reserve_ = Tensor();
 #if ROSETTA_WITH_CUDA
   if (device == Device::cuda && options.implementation == GruImplementation::cudnn) {
-    const kernels::CudnnGruOptions cudnn{options.precision, options.algorithm};
+    const kernels::CudnnGruOptions cudnn{options.precision, options.algorithm, options.cudnn_padded_io};
     plan_ = kernels::cuda::make_cudnn_gru_plan(ctx, shape_, cudnn);
   } else
 #endif

@@ -31,6 +31,7 @@ struct GruOptions {
   GruImplementation implementation = GruImplementation::cudnn;
   kernels::GruCudnnAlgorithm algorithm = kernels::GruCudnnAlgorithm::standard;
   SequenceLayout layout = SequenceLayout::tnc;
+  bool cudnn_padded_io = false;  // kernels::CudnnGruOptions::padded_io (an ablation)
 };
 
 class GRU {

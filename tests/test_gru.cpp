@@ -483,8 +483,10 @@ Result<float> cuda_cudnn(const GruData& d, const kernels::CudnnGruPlan& plan) {
 }
 
 kernels::CudnnGruPlan cudnn_plan(const GruShape& s, Precision precision,
-                                 kernels::GruCudnnAlgorithm algorithm = kernels::GruCudnnAlgorithm::standard) {
-  return kernels::cuda::make_cudnn_gru_plan(Context::cuda(), s, kernels::CudnnGruOptions{precision, algorithm});
+                                 kernels::GruCudnnAlgorithm algorithm = kernels::GruCudnnAlgorithm::standard,
+                                 bool padded_io = false) {
+  return kernels::cuda::make_cudnn_gru_plan(Context::cuda(), s,
+                                            kernels::CudnnGruOptions{precision, algorithm, padded_io});
 }
 
 const GruShape kWorkload = make_shape(150, 64, 125, 100);
@@ -521,6 +523,14 @@ TEST(GruCuda, CudnnMatchesReference) {
   EXPECT_EQ(plan.cudnn->math_type, CUDNN_FMA_MATH);
   expect_result_close(cuda_cudnn(workload_data(), plan), workload_reference(), kGpuBound, "cuDNN workload");
   expect_result_close(cuda_cudnn(last, plan), reference(last), kGpuBound, "cuDNN workload, last step only");
+}
+
+// The ablation's unpacked layout with padded I/O computes the same GRU (same memory, another descriptor).
+TEST(GruCuda, CudnnPaddedIoMatchesReference) {
+  ROSETTA_REQUIRE_CUDA();
+  const kernels::CudnnGruPlan plan =
+      cudnn_plan(kWorkload, Precision::fp32, kernels::GruCudnnAlgorithm::standard, /*padded_io=*/true);
+  expect_result_close(cuda_cudnn(workload_data(), plan), workload_reference(), kGpuBound, "cuDNN padded I/O");
 }
 
 TEST(GruCuda, CudnnWeightSpaceMapCoversEveryParameterOnce) {

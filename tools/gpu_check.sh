@@ -1,18 +1,28 @@
 #!/usr/bin/env bash
 # The whole GPU check, on a GPU host (H100/H200) where cuDNN and cuBLAS come from the PyTorch environment's
 # wheels. Runs from the repository root with a bundle made by tools/gpu_bundle.sh on a build machine:
-#   1. `rosetta info`; 2. the CUDA cases of every test binary (the CPU cases run in CI); 3. the three workloads
-#   in their configurations, each followed by its PyTorch twin on the same data and initial weights; 4. the Google
-#   Benchmark binaries; 5. a short table, printed last. Logs and JSON records go to $OUT (./gpu-check-out).
+#   tests    the CUDA cases of every test binary (the CPU cases run in CI)
+#   resnet   ResNet-50 extraction in each precision, layout and switch, then the PyTorch twin (eager) per precision
+#   gru      the GRU workload (cuDNN and hand-built, tnc and ntc, fp32 and tf32), then its twin (eager)
+#   cnn      the CNN workload (graph / eager / heuristics, fp32 and tf32), then its twin (eager)
+#   bench    the Google Benchmark binaries of the three workloads
+#   memcheck compute-sanitizer's memcheck over the CUDA test cases of the kernel tests and short workload runs
+#   compile  the twins under torch.compile (the slowest part: last)
+# then a table of every JSON record (bench/report/report.py), printed last. Phases run in that order; a step that
+# would start after BUDGET_S seconds (default 480) is skipped and named in the summary, so the check always ends
+# with its summary inside the device's time. Logs and records go to $OUT (default ./gpu-check-out); the weights
+# and data it generates go to $WORK (default $OUT/work), which the caller need not carry back.
 # Usage: tools/gpu_check.sh [BUNDLE_DIR=gpu-bundle]
-# Environment: PHASES (default "tests gru resnet cnn torch bench") picks the parts to run (also: compile, for the
-# torch.compile runs of the CNN twin); OUT the log folder.
+# Environment: PHASES (default "tests resnet gru cnn bench memcheck compile"), BUDGET_S, OUT, WORK, PYTHON.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bundle=$(realpath "${1:-gpu-bundle}")
 out=${OUT:-$PWD/gpu-check-out}
-mkdir -p "$out/records"
+work=${WORK:-$out/work}
+mkdir -p "$out/records" "$work"
 python=${PYTHON:-python3}
+budget=${BUDGET_S:-480}
+started=$SECONDS
 
 # cuDNN / cuBLAS / CUDA runtime from the Python wheels (site-packages/nvidia/*/lib).
 wheel_libs=$($python - <<'PY'
@@ -25,131 +35,177 @@ PY
 )
 export LD_LIBRARY_PATH="$bundle/lib:$wheel_libs:${LD_LIBRARY_PATH:-}"
 export ROSETTA_SOURCE_DIR=$PWD ROSETTA_CLI=$bundle/bin/rosetta
-export XDG_CACHE_HOME=$out/cache ROSETTA_PYTHON=$python ROSETTA_COMMIT=$(head -1 "$bundle/COMMIT")
+export XDG_CACHE_HOME=$work/cache ROSETTA_PYTHON=$python ROSETTA_COMMIT=$(head -1 "$bundle/COMMIT")
 rosetta=$bundle/bin/rosetta
-phases=" ${PHASES:-tests gru resnet cnn torch bench} "
+phases=" ${PHASES:-tests resnet gru cnn bench memcheck compile} "
 want() { [[ "$phases" == *" $1 "* ]]; }
 summary=$out/summary.txt
 : > "$summary"
 note() { echo "$*" | tee -a "$summary"; }
+failures=0
+
+# step NAME TIMEOUT_S COMMAND...: runs COMMAND with its output in $out/NAME.log unless the budget is spent; notes
+# the log's last line (or FAILED and its tail) and the step's wall time.
+step() {
+  local name=$1 limit=$2; shift 2
+  if (( SECONDS - started > budget )); then note "skip  $name (past the ${budget} s budget)"; return 1; fi
+  local t0=$SECONDS
+  PYTHONUNBUFFERED=1 timeout "$limit" "$@" > "$out/$name.log" 2>&1
+  local rc=$?
+  if (( rc == 0 )); then
+    note "ok    $name ($((SECONDS - t0)) s): $(tail -1 "$out/$name.log")"
+  else
+    failures=$((failures + 1))
+    note "FAIL  $name ($((SECONDS - t0)) s, exit $rc): $(tail -3 "$out/$name.log" | tr '\n' ' ')"
+    return 1
+  fi
+}
 
 if ! "$rosetta" info > "$out/info.txt" 2>&1; then
   # The carried build does not run here (another C library, say): build the CLI here instead. The GPU host has
   # no GoogleTest or Google Benchmark, so only the workloads can run from such a build.
   note "the carried rosetta does not run here ($(head -1 "$out/info.txt")); building the CLI on this host"
-  cmake -S . -B "$out/build" -G Ninja -DROSETTA_TESTS=OFF -DROSETTA_BENCHMARKS=OFF -DCMAKE_CUDA_ARCHITECTURES=90-real \
+  cmake -S . -B "$work/build" -G Ninja -DROSETTA_TESTS=OFF -DROSETTA_BENCHMARKS=OFF -DCMAKE_CUDA_ARCHITECTURES=90-real \
     -DROSETTA_DEPS_DIR="$bundle/deps" -DCUDNN_PYTHON="$(command -v $python)" > "$out/build.log" 2>&1 \
-    && cmake --build "$out/build" -j "$(nproc)" >> "$out/build.log" 2>&1 || { note "build failed: $(tail -3 "$out/build.log")"; exit 1; }
-  rosetta=$out/build/bench/rosetta ROSETTA_CLI=$rosetta
-  phases=${phases/ tests / } phases=${phases/ bench / }
+    && cmake --build "$work/build" -j "$(nproc)" >> "$out/build.log" 2>&1 || { note "build failed: $(tail -3 "$out/build.log")"; exit 1; }
+  rosetta=$work/build/bench/rosetta ROSETTA_CLI=$rosetta
+  phases=${phases/ tests / } phases=${phases/ bench / } phases=${phases/ memcheck / }
   "$rosetta" info > "$out/info.txt" 2>&1 || { note "rosetta does not run here"; exit 1; }
 fi
 cat "$out/info.txt"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv | tee "$out/nvidia-smi.txt"
 
-failed_tests=0
-want tests && for t in "$bundle"/bin/test_*; do
-  name=$(basename "$t")
-  # Only the CUDA cases: every CPU case runs in each CI build and would only cost device time here.
-  if timeout 300 "$t" --gtest_brief=1 --gtest_filter='*Cuda*:*Device*' > "$out/$name.log" 2>&1; then
-    note "test  $name  passed: $(grep -o 'PASSED  \] [0-9]*' "$out/$name.log" | grep -o '[0-9]*$') passed, $(grep -m1 -o 'SKIPPED \] [0-9]*' "$out/$name.log" | grep -o '[0-9]*$' || echo 0) skipped"
-  else
-    failed_tests=$((failed_tests + 1)); note "test  $name  FAILED (see $name.log)"; grep -E '^\[  FAILED|Failure|error' "$out/$name.log" | head -20
-  fi
-done
-
-
-gru_data=$out/imdb-synthetic.npz
-if want gru; then
-  "$rosetta" train gru --synthetic --export-data "$gru_data" > "$out/export-gru.log" 2>&1
-  "$rosetta" train gru --max-steps 0 --save "$out/gru-init.safetensors" >> "$out/export-gru.log" 2>&1
-  run_gru() {  # name, flags...
-    local name=$1; shift
-    timeout 200 "$rosetta" train gru --data "$gru_data" --data-name synthetic --init "$out/gru-init.safetensors" \
-      --json "$out/records/rosetta-gru-$name.json" "$@" > "$out/rosetta-gru-$name.log" 2>&1 \
-      && note "gru   rosetta $name: $(tail -2 "$out/rosetta-gru-$name.log" | tr '\n' ' ')" \
-      || { note "gru   rosetta $name FAILED"; tail -5 "$out/rosetta-gru-$name.log"; }
-  }
-  run_gru cudnn-tnc-graph-fp32
-  run_gru cudnn-tnc-eager-fp32 --graph off
-  run_gru cudnn-ntc-graph-fp32 --layout ntc
-  run_gru naive-tnc-graph-fp32 --rnn naive
-  run_gru cudnn-tnc-graph-tf32 --precision tf32
-  if want torch; then
-    PYTHONUNBUFFERED=1 timeout 200 $python bench/peers/pytorch/gru.py --data "$gru_data" --data-name synthetic \
-      --init "$out/gru-init.safetensors" --json "$out/records/pytorch-gru-eager-fp32.json" > "$out/pytorch-gru-eager-fp32.log" 2>&1 \
-      && note "gru   pytorch eager-fp32: $(tail -1 "$out/pytorch-gru-eager-fp32.log")" \
-      || { note "gru   pytorch eager-fp32 FAILED"; tail -5 "$out/pytorch-gru-eager-fp32.log"; }
-  fi
+if want tests; then
+  for t in "$bundle"/bin/test_*; do
+    name=$(basename "$t")
+    # Only the CUDA cases: every CPU case runs in each CI build and would only cost device time here.
+    step "$name" 300 "$t" --gtest_brief=1 --gtest_filter='*Cuda*:*Device*' \
+      || grep -E '^\[  FAILED|Failure' "$out/$name.log" | head -20
+  done
 fi
 
-if want resnet; then
-  "$rosetta" extract resnet50 --random-weights --images 32 --save-weights "$out/resnet50-random.safetensors" \
-    > "$out/export-resnet.log" 2>&1
-  run_resnet() {  # name, flags...
-    local name=$1; shift
-    timeout 200 "$rosetta" extract resnet50 --weights "$out/resnet50-random.safetensors" \
-      --json "$out/records/rosetta-resnet50-$name.json" "$@" > "$out/rosetta-resnet50-$name.log" 2>&1 \
-      && note "res50 rosetta $name: $(tail -2 "$out/rosetta-resnet50-$name.log" | tr '\n' ' ')" \
-      || { note "res50 rosetta $name FAILED"; tail -5 "$out/rosetta-resnet50-$name.log"; }
-  }
-  run_resnet fp32 --precision fp32
-  run_resnet fp32-unfused --precision fp32 --fuse off
-  run_resnet fp32-eager --precision fp32 --graph off
-  run_resnet tf32 --precision tf32
-  if want torch; then
-    for p in fp32 tf32 bf16; do
-      PYTHONUNBUFFERED=1 timeout 200 $python bench/peers/pytorch/resnet50.py --weights "$out/resnet50-random.safetensors" \
-        --precision $p --channels-last --json "$out/records/pytorch-resnet50-eager-$p.json" > "$out/pytorch-resnet50-$p.log" 2>&1 \
-        && note "res50 pytorch eager-$p: $(tail -1 "$out/pytorch-resnet50-$p.log")" \
-        || { note "res50 pytorch eager-$p FAILED"; tail -5 "$out/pytorch-resnet50-$p.log"; }
-    done
-  fi
+# ResNet-50: random weights in one file both frameworks load; 1280 random images at batch 32 (the defaults).
+resnet_weights=$work/resnet50-random.safetensors
+if want resnet || want compile; then
+  "$rosetta" extract resnet50 --random-weights --images 32 --save-weights "$resnet_weights" > "$out/export-resnet.log" 2>&1
 fi
-
-data=$out/cifar-synthetic
-if want cnn || want compile; then
-  "$rosetta" train cnn --synthetic --export-data "$data" > "$out/export.log" 2>&1
-  "$rosetta" train cnn --synthetic --max-steps 0 --save "$out/cnn-init.safetensors" >> "$out/export.log" 2>&1
-fi
-run_rosetta() {  # name, flags...
+res50() {  # name, flags...
   local name=$1; shift
-  "$rosetta" train cnn --data "$data" --data-name synthetic --init "$out/cnn-init.safetensors" --json "$out/records/rosetta-cnn-$name.json" "$@" \
-    > "$out/rosetta-cnn-$name.log" 2>&1 && note "cnn   rosetta $name: $(tail -2 "$out/rosetta-cnn-$name.log" | tr '\n' ' ')" \
-    || { note "cnn   rosetta $name FAILED"; tail -5 "$out/rosetta-cnn-$name.log"; }
+  step "rosetta-resnet50-$name" 120 "$rosetta" extract resnet50 --weights "$resnet_weights" \
+    --json "$out/records/rosetta-resnet50-$name.json" "$@"
+}
+torch_res50() {  # mode, precision
+  step "pytorch-resnet50-$1-$2" 300 $python bench/peers/pytorch/resnet50.py --weights "$resnet_weights" --mode "$1" \
+    --precision "$2" --channels-last --json "$out/records/pytorch-resnet50-$1-$2.json"
+}
+if want resnet; then
+  res50 nchw-fp32 --precision fp32
+  res50 nhwc-fp32 --precision fp32 --layout nhwc
+  res50 nchw-fp32-unfused --precision fp32 --fuse off
+  res50 nchw-fp32-eager --precision fp32 --graph off
+  res50 nchw-fp32-heuristics --precision fp32 --autotune off
+  res50 nchw-tf32 --precision tf32
+  res50 nhwc-tf32 --precision tf32 --layout nhwc
+  res50 nhwc-bf16 --precision bf16 --layout nhwc
+  res50 nhwc-bf16-eager --precision bf16 --layout nhwc --graph off
+  for p in fp32 tf32 bf16; do torch_res50 eager $p; done
+fi
+
+# GRU: the synthetic IMDB-shaped set and the initial weights, written once by rosetta, read by both frameworks.
+gru_data=$work/imdb-synthetic.npz gru_init=$work/gru-init.safetensors
+if want gru || want compile; then
+  "$rosetta" train gru --synthetic --export-data "$gru_data" > "$out/export-gru.log" 2>&1
+  "$rosetta" train gru --max-steps 0 --save "$gru_init" >> "$out/export-gru.log" 2>&1
+fi
+gru() {  # name, flags...
+  local name=$1; shift
+  step "rosetta-gru-$name" 120 "$rosetta" train gru --data "$gru_data" --data-name synthetic --init "$gru_init" \
+    --json "$out/records/rosetta-gru-$name.json" "$@"
+}
+torch_gru() {  # mode, precision
+  step "pytorch-gru-$1-$2" 300 $python bench/peers/pytorch/gru.py --data "$gru_data" --data-name synthetic \
+    --init "$gru_init" --mode "$1" --precision "$2" --json "$out/records/pytorch-gru-$1-$2.json"
+}
+if want gru; then
+  gru cudnn-tnc-graph-fp32
+  gru cudnn-tnc-eager-fp32 --graph off
+  gru cudnn-ntc-graph-fp32 --layout ntc
+  gru cudnn-persist-static-tnc-graph-fp32 --rnn-algo persist_static
+  gru naive-tnc-graph-fp32 --rnn naive
+  gru cudnn-tnc-graph-tf32 --precision tf32
+  gru naive-tnc-graph-tf32 --rnn naive --precision tf32
+  for p in fp32 tf32; do torch_gru eager $p; done
+fi
+
+# CNN: the synthetic CIFAR-shaped set (binary CIFAR-10 files) and the initial weights, as for the GRU.
+cnn_data=$work/cifar-synthetic cnn_init=$work/cnn-init.safetensors
+if want cnn || want compile; then
+  "$rosetta" train cnn --synthetic --export-data "$cnn_data" > "$out/export-cnn.log" 2>&1
+  "$rosetta" train cnn --synthetic --max-steps 0 --save "$cnn_init" >> "$out/export-cnn.log" 2>&1
+fi
+cnn() {  # name, flags...
+  local name=$1; shift
+  step "rosetta-cnn-$name" 120 "$rosetta" train cnn --data "$cnn_data" --data-name synthetic --init "$cnn_init" \
+    --json "$out/records/rosetta-cnn-$name.json" "$@"
+}
+torch_cnn() {  # mode, precision
+  step "pytorch-cnn-$1-$2" 300 $python bench/peers/pytorch/cnn.py --data "$cnn_data" --data-name synthetic \
+    --init "$cnn_init" --mode "$1" --precision "$2" --json "$out/records/pytorch-cnn-$1-$2.json"
 }
 if want cnn; then
-  run_rosetta fp32-graph --precision fp32
-  run_rosetta tf32-graph --precision tf32
-fi
-run_torch() {  # name, flags...
-  local name=$1; shift
-  PYTHONUNBUFFERED=1 timeout 400 $python bench/peers/pytorch/cnn.py --data "$data" --data-name synthetic --init "$out/cnn-init.safetensors" \
-    --json "$out/records/pytorch-cnn-$name.json" "$@" > "$out/pytorch-cnn-$name.log" 2>&1 \
-    && note "cnn   pytorch $name: $(tail -1 "$out/pytorch-cnn-$name.log")" || { note "cnn   pytorch $name FAILED"; tail -5 "$out/pytorch-cnn-$name.log"; }
-}
-if want cnn && want torch; then
-  run_torch eager-fp32 --precision fp32 --mode eager
-fi
-if want compile; then
-  run_torch compile-cudagraphs-fp32 --precision fp32 --mode compile-cudagraphs
-  run_torch compile-cudagraphs-tf32 --precision tf32 --mode compile-cudagraphs
+  cnn graph-fp32 --precision fp32
+  cnn eager-fp32 --precision fp32 --graph off
+  cnn graph-heuristics-fp32 --precision fp32 --autotune off
+  cnn graph-tf32 --precision tf32
+  for p in fp32 tf32; do torch_cnn eager $p; done
 fi
 
-bench_run() {  # name, filter
-  timeout 120 "$bundle/bin/$1" --benchmark_min_time=0.05 --benchmark_filter="$2" --benchmark_out="$out/$1.json" \
-    --benchmark_out_format=json > "$out/$1.txt" 2>&1 && note "bench $1  done" || note "bench $1  FAILED"
+bench() {  # binary, filter
+  step "$1" 180 "$bundle/bin/$1" --benchmark_min_time=0.05 --benchmark_filter="$2" --benchmark_out="$out/$1.json" \
+    --benchmark_out_format=json
 }
 if want bench; then
-  bench_run bench_cnn_step gpu
-  bench_run bench_gru gpu
-  bench_run bench_resnet50 'gpu/.*/batch:32'
+  bench bench_gru 'gru/gpu'
+  bench bench_resnet50 'gpu/.*/batch:32'
+  bench bench_cnn_step 'gpu'
 fi
+
+if want memcheck; then
+  sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
+  if [ -z "$sanitizer" ]; then
+    note "skip  memcheck (no compute-sanitizer on this host)"
+  else
+    memcheck() {  # name, command...
+      local name=$1; shift
+      step "memcheck-$name" 90 "$sanitizer" --tool memcheck --error-exitcode 99 --print-limit 20 "$@"
+    }
+    # Every kernel test's CUDA cases, then one short run of each workload (graph capture and replay included).
+    for t in runtime conv elementwise gemm loss optimizer adam pool embedding resnet_layers; do
+      [ -x "$bundle/bin/test_$t" ] && memcheck "test_$t" "$bundle/bin/test_$t" --gtest_brief=1 --gtest_filter='*Cuda*'
+    done
+    memcheck test_gru "$bundle/bin/test_gru" --gtest_brief=1 --gtest_filter='*Cuda*:-*Persistent*'
+    memcheck train-cnn "$rosetta" train cnn --data "$cnn_data" --max-steps 20 --test-batches 2
+    memcheck train-gru "$rosetta" train gru --data "$gru_data" --max-steps 5 --test-batches 2
+    memcheck extract-nchw-fp32 "$rosetta" extract resnet50 --weights "$resnet_weights" --images 64
+    memcheck extract-nhwc-bf16 "$rosetta" extract resnet50 --weights "$resnet_weights" --images 64 --layout nhwc \
+      --precision bf16
+  fi
+fi
+
+if want compile; then
+  torch_cnn compile-cudagraphs fp32
+  torch_res50 compile fp32
+  torch_gru compile fp32
+  torch_res50 compile bf16
+  torch_res50 compile tf32
+  torch_cnn compile-cudagraphs tf32
+  torch_gru compile tf32
+fi
+
 $python bench/report/report.py "$out/records" --out-md "$out/results.md" --out-png "$out/results.png" > "$out/report.log" 2>&1 \
   || tail -3 "$out/report.log"
-echo; echo "================ summary ================"
+echo; echo "================ summary ($((SECONDS - started)) s) ================"
 cat "$summary"
-echo "failed test binaries: $failed_tests"
+echo "failed steps: $failures"
 [ -f "$out/results.md" ] && cat "$out/results.md"
-rm -rf "$data" "$gru_data"  # regenerable data: not worth carrying back
-exit $((failed_tests > 0))
+exit $((failures > 0))

@@ -84,11 +84,20 @@ def steady_seconds_per_epoch(record):
 
 
 def mode_text(record):
+    """The record's mode and every switch that sets it apart from its workload's defaults."""
     parts = [record.get("mode") or "-"]
     if record.get("channels_last") is True:
         parts.append("channels-last")
     if record.get("cudnn_benchmark") is False:
         parts.append("no cudnn.benchmark")
+    if record.get("workload") == "resnet50" and record.get("layout"):
+        parts.append(record["layout"])
+    if record.get("fold_bn") is False:
+        parts.append("BN not folded")
+    if record.get("fuse") is False:
+        parts.append("unfused")
+    if record.get("rnn_algorithm") not in (None, "standard") and record.get("rnn") == "cudnn":
+        parts.append(record["rnn_algorithm"])
     return ", ".join(parts)
 
 

@@ -2,10 +2,11 @@
 // once per shape (kernels/gru.h, kernels/cuda/gru_cudnn_state.h).
 //
 // Configuration: CUDNN_GRU, unidirectional, linear input, double bias (PyTorch's b_ih and b_hh), float data and
-// float math, one layer, no dropout, CUDNN_RNN_PADDED_IO_ENABLED (which the unpacked layouts require), data in
-// CUDNN_RNN_DATA_LAYOUT_SEQ_MAJOR_UNPACKED (T, N, C) with every sequence length T. cuDNN's GRU is PyTorch's: the
-// reset gate multiplies (W_hn h + b_hn), and its linear-layer ids 0, 1, 2 (input side) and 3, 4, 5 (recurrent side)
-// are the reset, update and new gates, PyTorch's row order r | z | n (PyTorch's own cuDNN path views weight_ih_l0
+// float math, one layer, no dropout, data (T, N, C) with every sequence length T: by default in
+// CUDNN_RNN_DATA_LAYOUT_SEQ_MAJOR_PACKED without padded I/O (for equal lengths the packed layout is exactly the
+// (T, N, C) array), as an ablation (options.padded_io) in SEQ_MAJOR_UNPACKED with CUDNN_RNN_PADDED_IO_ENABLED, which
+// the unpacked layouts require. cuDNN's GRU is PyTorch's: the reset gate multiplies (W_hn h + b_hn), and its
+// linear-layer ids 0, 1, 2 (input side) and 3, 4, 5 (recurrent side) are the reset, update and new gates, PyTorch's row order r | z | n (PyTorch's own cuDNN path views weight_ih_l0
 // and weight_hh_l0 as ids 0-2 and 3-5 of cuDNN's weight space, one dense row-major (H, C) matrix per id).
 // Math type: Precision::fp32 is CUDNN_FMA_MATH (no TF32), tf32 is CUDNN_DEFAULT_MATH, which lets cuDNN use TF32
 // tensor ops for float data (PyTorch's choice for the same two modes); bf16 is not implemented and throws.
@@ -40,7 +41,7 @@ namespace {
 std::string describe(const GruShape& shape, const CudnnGruOptions& options) {
   std::ostringstream os;
   os << "cuDNN GRU " << shape.str() << ", algorithm " << gru_cudnn_algorithm_name(options.algorithm) << ", "
-     << precision_name(options.precision);
+     << precision_name(options.precision) << (options.padded_io ? ", unpacked padded I/O" : ", packed I/O");
   return os.str();
 }
 
@@ -262,19 +263,21 @@ CudnnGruPlan make_cudnn_gru_plan(const Context& ctx, const GruShape& shape, cons
   ROSETTA_GRU_CUDNN_CHECK(cudnnSetRNNDescriptor_v8(st->rnn, cudnn_algorithm(options.algorithm), CUDNN_GRU,
                                                    CUDNN_RNN_DOUBLE_BIAS, CUDNN_UNIDIRECTIONAL, CUDNN_LINEAR_INPUT,
                                                    CUDNN_DATA_FLOAT, CUDNN_DATA_FLOAT, st->math_type, I, H, H, 1,
-                                                   st->dropout, CUDNN_RNN_PADDED_IO_ENABLED),
+                                                   st->dropout,
+                                                   options.padded_io ? CUDNN_RNN_PADDED_IO_ENABLED
+                                                                     : CUDNN_RNN_PADDED_IO_DISABLED),
                           shape, options);
   if (options.algorithm == GruCudnnAlgorithm::persist_dynamic)
     ROSETTA_GRU_CUDNN_CHECK(cudnnBuildRNNDynamic(handle, st->rnn, N), shape, options);
 
   const std::vector<int> lengths(static_cast<std::size_t>(N), T);
+  const cudnnRNNDataLayout_t layout =
+      options.padded_io ? CUDNN_RNN_DATA_LAYOUT_SEQ_MAJOR_UNPACKED : CUDNN_RNN_DATA_LAYOUT_SEQ_MAJOR_PACKED;
   ROSETTA_GRU_CUDNN_CHECK(cudnnCreateRNNDataDescriptor(&st->x), shape, options);
-  ROSETTA_GRU_CUDNN_CHECK(cudnnSetRNNDataDescriptor(st->x, CUDNN_DATA_FLOAT, CUDNN_RNN_DATA_LAYOUT_SEQ_MAJOR_UNPACKED,
-                                                    T, N, I, lengths.data(), nullptr),
+  ROSETTA_GRU_CUDNN_CHECK(cudnnSetRNNDataDescriptor(st->x, CUDNN_DATA_FLOAT, layout, T, N, I, lengths.data(), nullptr),
                           shape, options);
   ROSETTA_GRU_CUDNN_CHECK(cudnnCreateRNNDataDescriptor(&st->y), shape, options);
-  ROSETTA_GRU_CUDNN_CHECK(cudnnSetRNNDataDescriptor(st->y, CUDNN_DATA_FLOAT, CUDNN_RNN_DATA_LAYOUT_SEQ_MAJOR_UNPACKED,
-                                                    T, N, H, lengths.data(), nullptr),
+  ROSETTA_GRU_CUDNN_CHECK(cudnnSetRNNDataDescriptor(st->y, CUDNN_DATA_FLOAT, layout, T, N, H, lengths.data(), nullptr),
                           shape, options);
   const int state_dims[3] = {1, N, H}, state_strides[3] = {N * H, H, 1};
   ROSETTA_GRU_CUDNN_CHECK(cudnnCreateTensorDescriptor(&st->state), shape, options);

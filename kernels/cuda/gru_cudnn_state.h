@@ -38,7 +38,7 @@ struct GruWeightSegment {
 struct CudnnGruState {
   cudnnDropoutDescriptor_t dropout = nullptr;  // no dropout (one layer), required by the RNN descriptor
   cudnnRNNDescriptor_t rnn = nullptr;
-  cudnnRNNDataDescriptor_t x = nullptr;  // (T, N, I) sequence-major unpacked, every length T
+  cudnnRNNDataDescriptor_t x = nullptr;  // (T, N, I) sequence-major (packed, or unpacked with padded I/O), every length T
   cudnnRNNDataDescriptor_t y = nullptr;  // (T, N, H)
   cudnnTensorDescriptor_t state = nullptr;  // (1, N, H): hx, hy, dhy, dhx
   cudnnMathType_t math_type = CUDNN_FMA_MATH;
