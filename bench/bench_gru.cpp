@@ -140,6 +140,7 @@ std::vector<Variant> gru_variants(Precision precision) {
   GruOptions padded;  // the standard algorithm on the unpacked layout with padded I/O (the ablation)
   padded.precision = precision;
   padded.implementation = GruImplementation::cudnn;
+  padded.algorithm = kernels::GruCudnnAlgorithm::standard;
   padded.cudnn_padded_io = true;
   variants.push_back({"cudnn/standard-padded-io", padded});
   GruOptions naive;

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "runtime/context.h"
 
@@ -79,6 +80,14 @@ struct CudnnGruOptions {
   bool padded_io = false;
 };
 
+// One algorithm's trial in make_fastest_cudnn_gru_plan: the mean time of a forward and backward, or cuDNN's refusal.
+struct GruAlgorithmTrial {
+  GruCudnnAlgorithm algorithm = GruCudnnAlgorithm::standard;
+  bool accepted = false;
+  double milliseconds = 0;  // accepted only
+  std::string refusal;      // not accepted only: the planning error
+};
+
 struct CudnnGruState;  // kernels/cuda/gru_cudnn_state.h
 
 // Made once per (layer, shape), outside the training step: owns the descriptors, cuDNN's weight and weight-gradient
@@ -89,6 +98,7 @@ struct CudnnGruPlan {
   GruShape shape;
   CudnnGruOptions options;
   std::shared_ptr<CudnnGruState> cudnn;
+  std::vector<GruAlgorithmTrial> trials;  // the search, when make_fastest_cudnn_gru_plan made the plan
 };
 
 namespace cuda {
@@ -96,6 +106,12 @@ namespace cuda {
 // Throws (with the shape, algorithm and cuDNN's status) when cuDNN rejects the configuration; for the persistent
 // algorithms that includes a rejection during the trial forward and backward run here.
 CudnnGruPlan make_cudnn_gru_plan(const Context& ctx, const GruShape& shape, const CudnnGruOptions& options);
+
+// The GRU's autotuning: plans every algorithm (options.algorithm is ignored), times each one cuDNN accepts (one
+// warm-up, then the mean of three forward and backward passes on zero data, with CUDA events) and returns the
+// fastest's plan, its options.algorithm the winner and its trials every algorithm's outcome. The standard
+// algorithm must plan; a refusal of a persistent one is recorded, not thrown. Synchronizes: plan time only.
+CudnnGruPlan make_fastest_cudnn_gru_plan(const Context& ctx, const GruShape& shape, const CudnnGruOptions& options);
 
 // x (T, N, I) -> h (T, N, H), every step's hidden state. Copies the four weights into cuDNN's weight space first
 // (device-to-device) and runs cudnnRNNForward in training mode, filling the plan's reserve space.

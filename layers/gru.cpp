@@ -63,8 +63,14 @@ void GRU::setup(const Context& ctx, const Shape& input, const GruOptions& option
   reserve_ = Tensor();
 #if ROSETTA_WITH_CUDA
   if (device == Device::cuda && options.implementation == GruImplementation::cudnn) {
-    const kernels::CudnnGruOptions cudnn{options.precision, options.algorithm, options.cudnn_padded_io};
-    plan_ = kernels::cuda::make_cudnn_gru_plan(ctx, shape_, cudnn);
+    kernels::CudnnGruOptions cudnn;
+    cudnn.precision = options.precision, cudnn.padded_io = options.cudnn_padded_io;
+    if (options.algorithm) {
+      cudnn.algorithm = *options.algorithm;
+      plan_ = kernels::cuda::make_cudnn_gru_plan(ctx, shape_, cudnn);
+    } else {
+      plan_ = kernels::cuda::make_fastest_cudnn_gru_plan(ctx, shape_, cudnn);
+    }
   } else
 #endif
   {

@@ -7,11 +7,14 @@
 // Options:
 // - implementation (CUDA only): cudnn, cuDNN's RNN API through a plan made at setup, or naive, one cuBLAS GEMM
 //   and one fused gate kernel per step (the ablation). On the CPU the layer always runs the CPU twin.
-// - algorithm: cuDNN's recurrence algorithm (cudnn only); setup throws if cuDNN rejects it for the shape.
+// - algorithm: cuDNN's recurrence algorithm (cudnn only); setup throws if cuDNN rejects it for the shape. Empty:
+//   setup times every algorithm cuDNN accepts for the shape and keeps the fastest (kernels::cuda::
+//   make_fastest_cudnn_gru_plan; cudnn_plan().options.algorithm and .trials say which and why).
 // - layout: tnc takes and returns (T, N, C); ntc takes and returns batch-first (N, T, C) and transposes to and from
 //   time-major around the time-major kernels (what a batch-first framework pays).
 // setup() sizes every buffer and makes the plan for one input shape; forward and backward then allocate nothing.
 #pragma once
+#include <optional>
 #include <string>
 
 #include "kernels/gru.h"
@@ -29,7 +32,7 @@ bool sequence_layout_from_name(const std::string& name, SequenceLayout* layout);
 struct GruOptions {
   Precision precision = Precision::fp32;  // fp32 or tf32 (GEMMs and cuDNN's math type)
   GruImplementation implementation = GruImplementation::cudnn;
-  kernels::GruCudnnAlgorithm algorithm = kernels::GruCudnnAlgorithm::standard;
+  std::optional<kernels::GruCudnnAlgorithm> algorithm;  // empty: the fastest cuDNN accepts, timed at setup
   SequenceLayout layout = SequenceLayout::tnc;
   bool cudnn_padded_io = false;  // kernels::CudnnGruOptions::padded_io (an ablation)
 };

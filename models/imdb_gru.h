@@ -44,6 +44,7 @@ class ImdbGRU {
   // One Adam step on tokens (token_shape(), i32) and labels (N,) i32 on the device; the mean loss stays in loss().
   void step(const Context& ctx, const Tensor& tokens, const Tensor& labels);
   const Tensor& loss() const { return loss_.loss(); }
+  const GRU& gru() const { return gru_; }  // its cuDNN plan says which algorithm setup chose
   // Adds the number of correct predictions to correct (1,) i32.
   void evaluate(const Context& ctx, const Tensor& tokens, const Tensor& labels, const Tensor& correct);
 

@@ -35,6 +35,33 @@ TEST(CliTrainGru, FiftyCpuStepsLowerTheLossAndWriteTheRecord) {
   EXPECT_GT(record["test_accuracy"].get<double>(), 0.6);
 }
 
+// On a GPU, --rnn-algo auto (the default) times cuDNN's algorithms at setup and records the winner and every trial;
+// --autotune off runs the standard algorithm and records no search.
+TEST(CliTrainGru, CudaRecordsTheAutotunedAlgorithm) {
+  if (!cuda_available()) GTEST_SKIP() << "no CUDA device";
+  testing::TempDir dir;
+  const std::string common = "--device cuda --epochs 1 --max-steps 20 --synthetic-train 2000 --synthetic-test 256 "
+                             "--test-batches 2 --json ";
+  const testing::CliRun tuned = train(dir, common + dir.file("tuned.json"));
+  ASSERT_EQ(tuned.status, 0) << tuned.output;
+  const nlohmann::json record = nlohmann::json::parse(testing::read_file(dir.file("tuned.json")));
+  EXPECT_TRUE(record["rnn_algorithm_autotuned"].get<bool>());
+  ASSERT_EQ(record["rnn_algorithm_trials"].size(), 4u);
+  EXPECT_EQ(record["rnn_algorithm_trials"][0]["algorithm"], "standard");
+  EXPECT_GT(record["rnn_algorithm_trials"][0]["milliseconds"].get<double>(), 0.0);
+  bool kept_was_timed = false;
+  for (const nlohmann::json& trial : record["rnn_algorithm_trials"])
+    kept_was_timed |= trial["algorithm"] == record["rnn_algorithm"] && trial["milliseconds"].is_number();
+  EXPECT_TRUE(kept_was_timed) << record.dump();
+
+  const testing::CliRun standard = train(dir, common + dir.file("standard.json") + " --autotune off");
+  ASSERT_EQ(standard.status, 0) << standard.output;
+  const nlohmann::json fixed = nlohmann::json::parse(testing::read_file(dir.file("standard.json")));
+  EXPECT_EQ(fixed["rnn_algorithm"], "standard");
+  EXPECT_FALSE(fixed["rnn_algorithm_autotuned"].get<bool>());
+  EXPECT_FALSE(fixed.contains("rnn_algorithm_trials"));
+}
+
 TEST(CliTrainGru, BadArgumentsAreOneLineAndExitTwo) {
   testing::TempDir dir;
   expect_one_line_error(train(dir, "--device cpu --layout nct"), "--layout nct");

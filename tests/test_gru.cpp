@@ -525,6 +525,30 @@ TEST(GruCuda, CudnnMatchesReference) {
   expect_result_close(cuda_cudnn(last, plan), reference(last), kGpuBound, "cuDNN workload, last step only");
 }
 
+// The autotuned plan: every algorithm tried, the standard one accepted, the kept one the fastest accepted, and
+// its GRU the reference's.
+TEST(GruCuda, FastestPlanTimesEveryAlgorithmAndMatchesReference) {
+  ROSETTA_REQUIRE_CUDA();
+  const kernels::CudnnGruPlan plan =
+      kernels::cuda::make_fastest_cudnn_gru_plan(Context::cuda(), kWorkload, kernels::CudnnGruOptions{});
+  ASSERT_EQ(plan.trials.size(), 4u);
+  EXPECT_EQ(plan.trials[0].algorithm, kernels::GruCudnnAlgorithm::standard);
+  EXPECT_TRUE(plan.trials[0].accepted);
+  double fastest = plan.trials[0].milliseconds, kept = -1;
+  for (const kernels::GruAlgorithmTrial& t : plan.trials) {
+    if (!t.accepted) {
+      EXPECT_FALSE(t.refusal.empty());
+      continue;
+    }
+    EXPECT_GT(t.milliseconds, 0.0);
+    fastest = std::min(fastest, t.milliseconds);
+    if (t.algorithm == plan.options.algorithm) kept = t.milliseconds;
+  }
+  EXPECT_EQ(kept, fastest);
+  std::printf("[rosetta] kept %s\n", kernels::gru_cudnn_algorithm_name(plan.options.algorithm));
+  expect_result_close(cuda_cudnn(workload_data(), plan), workload_reference(), kGpuBound, "cuDNN fastest");
+}
+
 // The ablation's unpacked layout with padded I/O computes the same GRU (same memory, another descriptor).
 TEST(GruCuda, CudnnPaddedIoMatchesReference) {
   ROSETTA_REQUIRE_CUDA();

@@ -14,7 +14,9 @@
 # (default 570), so the check ends with its summary inside the device's time. Logs and records go to $OUT (default
 # ./gpu-check-out); the weights and data it generates go to $WORK (default $OUT/work), not worth carrying back.
 # Usage: tools/gpu_check.sh [BUNDLE_DIR=gpu-bundle]
-# Environment: PHASES (default "tests resnet gru cnn bench memcheck compile"), BUDGET_S, LIMIT_S, OUT, WORK, PYTHON.
+# Environment: PHASES (default "tests resnet gru cnn bench memcheck compile"), SELECT (an extended regular expression:
+# only the steps whose names match run, default all), BUDGET_S, LIMIT_S, OUT, WORK, PYTHON. The cuDNN algorithm
+# cache the runs fill (with cudnnFind's time per convolution shape) is copied to $OUT/conv-algorithms.json.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bundle=$(realpath "${1:-gpu-bundle}")
@@ -22,7 +24,7 @@ out=${OUT:-$PWD/gpu-check-out}
 work=${WORK:-$out/work}
 mkdir -p "$out/records" "$work"
 python=${PYTHON:-python3}
-budget=${BUDGET_S:-480} hard_limit=${LIMIT_S:-570}
+budget=${BUDGET_S:-480} hard_limit=${LIMIT_S:-570} select=${SELECT:-.*}
 started=$SECONDS
 
 # cuDNN / cuBLAS / CUDA runtime from the Python wheels (site-packages/nvidia/*/lib).
@@ -48,6 +50,7 @@ note() { echo "$*" | tee -a "$summary"; }
 # the log's last line (or FAIL and its tail) and the step's wall time.
 step() {
   local name=$1 limit=$2; shift 2
+  [[ "$name" =~ $select ]] || return 0
   local elapsed=$((SECONDS - started))
   if (( elapsed > budget )); then note "skip  $name (past the ${budget} s budget)"; return 1; fi
   (( limit > hard_limit - elapsed )) && limit=$((hard_limit - elapsed))
@@ -140,10 +143,10 @@ if want gru; then
   gru cudnn-tnc-graph-fp32
   gru cudnn-tnc-eager-fp32 --graph off
   gru cudnn-ntc-graph-fp32 --layout ntc
-  gru cudnn-persist-static-tnc-graph-fp32 --rnn-algo persist_static
+  gru cudnn-standard-tnc-graph-fp32 --autotune off
   gru naive-tnc-graph-fp32 --rnn naive
   gru cudnn-tnc-graph-tf32 --precision tf32
-  gru naive-tnc-graph-tf32 --rnn naive --precision tf32
+  gru cudnn-standard-tnc-graph-tf32 --precision tf32 --autotune off
   for p in fp32 tf32; do torch_gru eager $p; done
 fi
 
@@ -212,6 +215,7 @@ if want compile; then
   torch_gru compile tf32
 fi
 
+cp "$work/cache/rosetta/conv-algorithms.json" "$out/" 2>/dev/null
 $python bench/report/report.py "$out/records" --out-md "$out/results.md" --out-png "$out/results.png" > "$out/report.log" 2>&1 \
   || tail -3 "$out/report.log"
 echo; echo "================ summary ($((SECONDS - started)) s) ================"

@@ -18,7 +18,7 @@ struct ExtractResNet50Options {
   std::int64_t images = 1280;
   std::int64_t image_size = 224;
   std::string precision = "fp32";
-  std::string layout = "nchw";
+  std::string layout = "auto";  // auto | nchw | nhwc
   std::uint64_t seed = 0;
   std::string json_path, features_path, input_path, save_weights_path;
   bool normalize = false;

@@ -29,13 +29,33 @@ GruOptions parse_gru_options(const TrainGruOptions& o, Device device) {
   GruOptions g;
   g.precision = parse_precision(o.common.precision, {Precision::fp32, Precision::tf32});
   ROSETTA_CHECK_ARG(gru_implementation_from_name(o.rnn, &g.implementation), "--rnn " << o.rnn << ": expected cudnn or naive");
-  ROSETTA_CHECK_ARG(kernels::gru_cudnn_algorithm_from_name(o.rnn_algorithm, &g.algorithm),
-                    "--rnn-algo " << o.rnn_algorithm << ": expected standard, persist_static, persist_dynamic or "
+  kernels::GruCudnnAlgorithm algorithm = kernels::GruCudnnAlgorithm::standard;
+  ROSETTA_CHECK_ARG(o.rnn_algorithm == "auto" || kernels::gru_cudnn_algorithm_from_name(o.rnn_algorithm, &algorithm),
+                    "--rnn-algo " << o.rnn_algorithm << ": expected auto, standard, persist_static, persist_dynamic or "
                                                         "persist_static_small_h");
+  // auto with --autotune on leaves the algorithm empty: the GRU layer times every one cuDNN accepts at setup.
+  if (o.rnn_algorithm != "auto" || !parse_on_off("--autotune", o.common.autotune)) g.algorithm = algorithm;
   ROSETTA_CHECK_ARG(sequence_layout_from_name(o.layout, &g.layout), "--layout " << o.layout << ": expected tnc or ntc");
   ROSETTA_CHECK_ARG(device == Device::cuda || o.rnn == "cudnn",
                     "--rnn " << o.rnn << " needs --device cuda (the CPU runs its reference GRU)");
   return g;
+}
+
+// The run header's algorithm: the one asked for, or how setup will choose it.
+std::string algorithm_text(const GruOptions& g) {
+  return g.algorithm ? kernels::gru_cudnn_algorithm_name(*g.algorithm) : "the fastest, timed at setup";
+}
+
+// "  cuDNN GRU algorithms timed at setup (forward + backward): standard 5.731 ms, ...; kept persist_static_small_h"
+std::string trials_text(const kernels::CudnnGruPlan& plan) {
+  std::string text = "  cuDNN GRU algorithms timed at setup (forward + backward):";
+  char buffer[64];
+  for (const kernels::GruAlgorithmTrial& t : plan.trials) {
+    std::snprintf(buffer, sizeof buffer, " %.3f ms,", t.milliseconds);
+    text += std::string(" ") + kernels::gru_cudnn_algorithm_name(t.algorithm) + (t.accepted ? buffer : " refused,");
+  }
+  text.back() = ';';
+  return text + " kept " + kernels::gru_cudnn_algorithm_name(plan.options.algorithm);
 }
 
 }  // namespace
@@ -50,7 +70,9 @@ void add_train_gru_command(CLI::App& train, TrainGruOptions& o) {
   add_training_flags(*cmd, o.common);
   cmd->add_option("--rnn", o.rnn, "cudnn (cuDNN's fused RNN) or naive (hand-built GRU: the ablation)")
       ->capture_default_str();
-  cmd->add_option("--rnn-algo", o.rnn_algorithm, "cuDNN RNN algorithm: standard, persist_static, persist_dynamic")
+  cmd->add_option("--rnn-algo", o.rnn_algorithm,
+                  "cuDNN RNN algorithm: auto (the fastest cuDNN accepts, timed at setup; standard with --autotune "
+                  "off), standard, persist_static, persist_dynamic or persist_static_small_h")
       ->capture_default_str();
   cmd->add_option("--layout", o.layout, "tnc (time-major, cuDNN's native) or ntc (batch-first, transposed)")
       ->capture_default_str();
@@ -96,7 +118,7 @@ void run_train_gru(const TrainGruOptions& o) {
     return;
   }
   const std::string gru_text = device == Device::cpu ? "the CPU reference GRU"
-                               : o.rnn == "cudnn"     ? "cuDNN GRU (" + o.rnn_algorithm + ")"
+                               : o.rnn == "cudnn"     ? "cuDNN GRU (algorithm " + algorithm_text(gru) + ")"
                                                       : "hand-built GRU";
   print_run_header("gru", device, c.precision, data_name, c.batch,
                    gru_text + ", layout " + o.layout + ", CUDA graph " + on_off(use_graph));
@@ -119,10 +141,21 @@ void run_train_gru(const TrainGruOptions& o) {
       data.test, c.batch, c.test_batches, ctx,
       [&](const Tensor& x, const Tensor& y, const Tensor& correct) { model.evaluate(ctx, x, y, correct); }, time_major);
   print_summary(summary);
+  const kernels::CudnnGruPlan& plan = model.gru().cudnn_plan();
+  if (!plan.trials.empty()) std::printf("%s\n", trials_text(plan).c_str());
   nlohmann::json record = training_record(summary);
   record["graph"] = use_graph;
   record["rnn"] = o.rnn;
-  record["rnn_algorithm"] = o.rnn_algorithm;
+  if (plan.cudnn) {
+    record["rnn_algorithm"] = kernels::gru_cudnn_algorithm_name(plan.options.algorithm);
+    record["rnn_algorithm_autotuned"] = !plan.trials.empty();
+    nlohmann::json trials = nlohmann::json::array();
+    for (const kernels::GruAlgorithmTrial& t : plan.trials)
+      trials.push_back({{"algorithm", kernels::gru_cudnn_algorithm_name(t.algorithm)},
+                        {"milliseconds", t.accepted ? nlohmann::json(t.milliseconds) : nlohmann::json(nullptr)},
+                        {"refusal", t.accepted ? nlohmann::json(nullptr) : nlohmann::json(t.refusal)}});
+    if (!plan.trials.empty()) record["rnn_algorithm_trials"] = trials;
+  }
   record["layout"] = o.layout;
   record["mode"] = std::string(use_graph ? "graph" : "eager") + ", " + o.rnn + ", " + o.layout;
   record["lr"] = c.lr;

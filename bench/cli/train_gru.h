@@ -15,7 +15,7 @@ struct TrainGruOptions {
   std::string data_name;        // for the record; default "imdb" with data_path, else "synthetic"
   bool synthetic = false;
   std::string rnn = "cudnn";    // cudnn | naive (CUDA only)
-  std::string rnn_algorithm = "standard";
+  std::string rnn_algorithm = "auto";  // auto: the fastest, timed at setup (standard with --autotune off)
   std::string layout = "tnc";   // tnc | ntc
   std::string export_data_path; // write the data set as a preprocessed token .npz and stop
   std::int64_t synthetic_train = 25000, synthetic_test = 25000;

@@ -25,7 +25,8 @@ void add_training_flags(CLI::App& cmd, TrainingFlags& f) {
   cmd.add_option("--lr", f.lr, "learning rate")->capture_default_str();
   cmd.add_option("--seed", f.seed, "seed of initial weights, shuffles and dropout masks")->capture_default_str();
   cmd.add_option("--precision", f.precision, "fp32 (strict FP32) or tf32")->capture_default_str();
-  cmd.add_option("--autotune", f.autotune, "on: cudnnFind per shape; off: cuDNN heuristics")->capture_default_str();
+  cmd.add_option("--autotune", f.autotune, "on: time cuDNN's algorithms per shape and keep the fastest (convolutions: cudnnFind; the GRU: its RNN "
+                 "algorithms); off: cuDNN's heuristics (the GRU: its standard algorithm)")->capture_default_str();
   cmd.add_option("--graph", f.graph, "on: capture the training step in a CUDA graph")->capture_default_str();
   cmd.add_option("--init", f.init_path, "start from these weights (safetensors, PyTorch names)");
   cmd.add_option("--save", f.save_path, "save the final weights here (safetensors)");

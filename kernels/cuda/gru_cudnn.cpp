@@ -15,7 +15,9 @@
 // state and dL/dh[-1] into a spare buffer nobody reads. devSeqLengths is a device array of N copies of T. The
 // weight gradient is zeroed, then accumulated (CUDNN_WGRAD_MODE_ADD) and copied into PyTorch's layout.
 // Everything is created and allocated by make_cudnn_gru_plan (cuDNN's workspace is the context's, grown there);
-// the passes create and allocate nothing.
+// the passes create and allocate nothing. make_fastest_cudnn_gru_plan is the GRU's autotuning: cuDNN offers no
+// cudnnFind for RNNs, and which algorithm wins depends on the shape and the GPU (on an H200 at the IMDB shape,
+// PERSIST_STATIC_SMALL_H trains 9x faster than STANDARD and PERSIST_STATIC 2x slower), so it times them all.
 #include <sstream>
 #include <string>
 #include <vector>
@@ -23,6 +25,7 @@
 #include "kernels/cuda/gru_cudnn_state.h"
 #include "kernels/gru.h"
 #include "runtime/cuda_check.h"
+#include "runtime/timer.h"
 
 namespace rosetta::kernels {
 
@@ -228,19 +231,43 @@ void run_backward(const Context& ctx, const CudnnGruPlan& plan, const float* x, 
       plan.shape, plan.options);
 }
 
-// A forward and backward on zero-filled temporary buffers, so a persistent algorithm cuDNN turns down fails here,
-// at plan time, rather than in the first training step.
+// Zero-filled temporary sequences of one shape, for trial runs and timings: x (T, N, I), h (T, N, H), dh (T, N, H),
+// dx (T, N, I). Freed on destruction, so the owner synchronizes first.
+struct ZeroSequences {
+  std::unique_ptr<Storage> x, h, dh, dx;
+
+  ZeroSequences(const Context& ctx, const GruShape& s) {
+    const auto bytes = [](std::int64_t elements) { return static_cast<std::size_t>(elements) * sizeof(float); };
+    x = device_buffer(bytes(s.t * s.n * s.i)), dx = device_buffer(bytes(s.t * s.n * s.i));
+    h = device_buffer(bytes(s.t * s.n * s.h)), dh = device_buffer(bytes(s.t * s.n * s.h));
+    ROSETTA_CUDA_CHECK(cudaMemsetAsync(x->data(), 0, x->bytes(), ctx.stream()));
+    ROSETTA_CUDA_CHECK(cudaMemsetAsync(dh->data(), 0, dh->bytes(), ctx.stream()));
+  }
+  // One forward and backward of `plan` on these sequences, on ctx's stream.
+  void pass(const Context& ctx, const CudnnGruPlan& plan) const {
+    run_forward(ctx, plan, static_cast<const float*>(x->data()), static_cast<float*>(h->data()));
+    run_backward(ctx, plan, static_cast<const float*>(x->data()), static_cast<const float*>(h->data()),
+                 static_cast<const float*>(dh->data()), static_cast<float*>(dx->data()));
+  }
+};
+
+// A forward and backward on zero data, so a persistent algorithm cuDNN turns down fails here, at plan time, rather
+// than in the first training step.
 void trial_run(const Context& ctx, const CudnnGruPlan& plan) {
-  const GruShape& s = plan.shape;
-  const auto bytes = [](std::int64_t elements) { return static_cast<std::size_t>(elements) * sizeof(float); };
-  const std::unique_ptr<Storage> x = device_buffer(bytes(s.t * s.n * s.i)), dx = device_buffer(bytes(s.t * s.n * s.i)),
-                                 h = device_buffer(bytes(s.t * s.n * s.h)), dh = device_buffer(bytes(s.t * s.n * s.h));
-  ROSETTA_CUDA_CHECK(cudaMemsetAsync(x->data(), 0, x->bytes(), ctx.stream()));
-  ROSETTA_CUDA_CHECK(cudaMemsetAsync(dh->data(), 0, dh->bytes(), ctx.stream()));
-  run_forward(ctx, plan, static_cast<const float*>(x->data()), static_cast<float*>(h->data()));
-  run_backward(ctx, plan, static_cast<const float*>(x->data()), static_cast<const float*>(h->data()),
-               static_cast<const float*>(dh->data()), static_cast<float*>(dx->data()));
+  const ZeroSequences data(ctx, plan.shape);
+  data.pass(ctx, plan);
   ctx.synchronize();  // the buffers are freed on return
+}
+
+// Mean milliseconds of a forward and backward of `plan`: one warm-up pass, then three timed with CUDA events.
+double time_passes(const Context& ctx, const CudnnGruPlan& plan, const ZeroSequences& data) {
+  constexpr int kTimedPasses = 3;
+  data.pass(ctx, plan);
+  CudaEventTimer timer;
+  timer.start(ctx.stream());
+  for (int i = 0; i < kTimedPasses; ++i) data.pass(ctx, plan);
+  timer.stop(ctx.stream());
+  return static_cast<double>(timer.elapsed_ms()) / kTimedPasses;
 }
 
 }  // namespace
@@ -304,9 +331,43 @@ CudnnGruPlan make_cudnn_gru_plan(const Context& ctx, const GruShape& shape, cons
   ctx.workspace(st->workspace_bytes);
   st->segments = map_weight_space(ctx, *st, shape, options);
 
-  CudnnGruPlan plan{shape, options, st};
+  CudnnGruPlan plan{shape, options, st, {}};
   if (options.algorithm != GruCudnnAlgorithm::standard) trial_run(ctx, plan);
   return plan;
+}
+
+CudnnGruPlan make_fastest_cudnn_gru_plan(const Context& ctx, const GruShape& shape, const CudnnGruOptions& options) {
+  validate_gru_shape(shape);
+  const ZeroSequences data(ctx, shape);
+  CudnnGruPlan fastest;
+  double fastest_ms = 0;
+  std::vector<GruAlgorithmTrial> trials;
+  for (GruCudnnAlgorithm algorithm : {GruCudnnAlgorithm::standard, GruCudnnAlgorithm::persist_static,
+                                      GruCudnnAlgorithm::persist_dynamic, GruCudnnAlgorithm::persist_static_small_h}) {
+    CudnnGruOptions candidate_options = options;
+    candidate_options.algorithm = algorithm;
+    GruAlgorithmTrial trial;
+    trial.algorithm = algorithm;
+    CudnnGruPlan candidate;
+    if (algorithm == GruCudnnAlgorithm::standard) {
+      candidate = make_cudnn_gru_plan(ctx, shape, candidate_options);  // every GRU runs on it: a refusal is an error
+    } else {
+      try {
+        candidate = make_cudnn_gru_plan(ctx, shape, candidate_options);
+      } catch (const Error& e) {
+        trial.refusal = e.what();
+        trials.push_back(trial);
+        continue;
+      }
+    }
+    trial.accepted = true;
+    trial.milliseconds = time_passes(ctx, candidate, data);
+    trials.push_back(trial);
+    if (!fastest.cudnn || trial.milliseconds < fastest_ms) fastest = std::move(candidate), fastest_ms = trial.milliseconds;
+  }
+  ctx.synchronize();  // the sequences are freed on return
+  fastest.trials = std::move(trials);
+  return fastest;
 }
 
 void gru_cudnn_forward(const Context& ctx, const CudnnGruPlan& plan, const float* x, const GruWeights& weights,
