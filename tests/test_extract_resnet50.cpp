@@ -181,7 +181,8 @@ TEST(ExtractResNet50Cuda, GraphRunsInEachPrecision) {
   ROSETTA_REQUIRE_CUDA();
   const testing::TempDir dir;
   write_images(dir.file("images.safetensors"), 8, 64);
-  const std::string base = rosetta_extract() + " --device cuda --batch 4 --random-weights --seed 2 --input " +
+  // Batches of 2: four batches, so each of the two input slots is refilled while the other's forward runs.
+  const std::string base = rosetta_extract() + " --device cuda --batch 2 --random-weights --seed 2 --input " +
                            dir.file("images.safetensors") + " --algo-cache " + dir.file("algos.json");
   ASSERT_EQ(testing::run_command(rosetta_extract() + kSmall + "--random-weights --seed 2 --input " +
                                      dir.file("images.safetensors") + " --features-out " + dir.file("cpu.safetensors"),

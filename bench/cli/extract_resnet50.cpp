@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "bench/cli/input_double_buffer.h"
 #include "bench/cli/result_record.h"
 #include "bench/cli/workload_common.h"
 #include "layers/checkpoint.h"
@@ -156,27 +157,30 @@ void run_extract_resnet50(const ExtractResNet50Options& o) {
   const double setup_seconds = setup_timer.elapsed_s();
 
   const std::int64_t image_elements = ResNet50::kChannels * size * size;
-  Tensor batch_images = Tensor::zeros({o.batch, ResNet50::kChannels, size, size}, DType::f32, device);  // (B, 3, S, S)
-  Tensor features = Tensor::empty({count, ResNet50::kFeatures}, DType::f32, Device::cpu, pinned);      // (N, 2048)
+  InputDoubleBuffer inputs(ctx, {o.batch, ResNet50::kChannels, size, size});                     // 2 x (B, 3, S, S)
+  Tensor features = Tensor::empty({count, ResNet50::kFeatures}, DType::f32, Device::cpu, pinned);  // (N, 2048)
   SteadyTimer warmup_timer;
-  const Tensor& output = model.forward(ctx, batch_images);  // the model's (B, 2048) feature buffer
-  CudaGraph graph;
-  // One pass over every batch: copy in, forward (the graph's replay, or eager), copy the features out.
+  const Tensor& output = model.forward(ctx, inputs.slot(0));  // the model's (B, 2048) feature buffer
+  CudaGraph graphs[2];                                          // the forward on input slot 0 and on slot 1
+  // One pass over every batch: copy in (overlapping the previous batch's forward), forward (the graph's replay, or
+  // eager), copy the features out.
   const auto pass = [&] {
     for (std::int64_t b = 0; b < batches; ++b) {
-      batch_images.copy_from(images.view(b * o.batch * image_elements, batch_images.shape()), ctx.stream());
+      const Tensor& x = inputs.load(ctx, images.view(b * o.batch * image_elements, inputs.slot(0).shape()), b);
       if (use_graph) {
-        graph.launch(ctx);
+        graphs[b % 2].launch(ctx);
       } else {
-        model.forward(ctx, batch_images);
+        model.forward(ctx, x);
       }
+      inputs.release(ctx, b);
       features.view(b * o.batch * ResNet50::kFeatures, {o.batch, ResNet50::kFeatures}).copy_from(output, ctx.stream());
     }
     ctx.synchronize();
   };
   // Warm-up, untimed: the forward above ran eagerly on an unfilled batch (lazy library initialisation stays outside
   // the capture), then the capture, then a whole pass.
-  if (use_graph) graph.capture(ctx, [&] { model.forward(ctx, batch_images); });
+  if (use_graph)
+    for (int slot = 0; slot < 2; ++slot) graphs[slot].capture(ctx, [&] { model.forward(ctx, inputs.slot(slot)); });
   pass();
   const double warmup_seconds = warmup_timer.elapsed_s();
   SteadyTimer timed;

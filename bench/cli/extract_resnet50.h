@@ -2,7 +2,9 @@
 // [0, 1) from Philox like the seed's, or --input) are fed in complete batches; one untimed warm-up pass over all of
 // them (setup and cuDNN autotuning before it, the CUDA graph captured in it), then the timed pass: for each batch the
 // host-to-device copy, the forward and the copy of the features back to the host, timed until the device is done.
-// Reports seconds per 1000 images and images/s.
+// On a GPU the copy of each batch runs on the copy stream into the other of two input slots while the previous
+// batch's forward runs (bench/cli/input_double_buffer.h), as any feeding loop should; the copies stay in the timed
+// pass. Reports seconds per 1000 images and images/s.
 #pragma once
 #include <CLI/CLI.hpp>
 #include <cstdint>
