@@ -84,13 +84,12 @@ TEST(ExtractResNet50, NhwcFeaturesEqualNchw) {
   EXPECT_EQ(read_features(dir.file("nhwc.safetensors")), read_features(dir.file("nchw.safetensors")));
 }
 
-// --precision bf16 --layout nhwc on the CPU (each layer's output rounded to bf16, float features): within 2e-2 of the
-// fp32 features' norm, the bound of tests/test_resnet50.cpp (Bf16IsNearFp32OnCpu, measured 5.2e-4 there); the record
-// names the precision.
+// --precision bf16 on the CPU (each layer's output rounded to bf16, float features): within 2e-2 of the fp32
+// features' norm, the bound of tests/test_resnet50.cpp (Bf16IsNearFp32OnCpu, measured 5.2e-4 there). The default
+// --layout auto runs fp32 NCHW and bf16 NHWC here, and the records say so.
 TEST(ExtractResNet50, Bf16FeaturesNearFp32) {
   const testing::TempDir dir;
-  const std::string common =
-      kSmall + std::string("--random-weights --images 2 --image-size 64 --layout nhwc --features-out ");
+  const std::string common = kSmall + std::string("--random-weights --images 2 --image-size 64 --features-out ");
   for (const char* precision : {"fp32", "bf16"}) {
     const std::string log = dir.file(std::string(precision) + ".log");
     ASSERT_EQ(testing::run_command(rosetta_extract() + common + dir.file(std::string(precision) + ".safetensors") +
@@ -100,7 +99,10 @@ TEST(ExtractResNet50, Bf16FeaturesNearFp32) {
               0)
         << testing::read_file(log);
   }
-  EXPECT_EQ(nlohmann::json::parse(testing::read_file(dir.file("bf16.json")))["precision"], "bf16");
+  const nlohmann::json bf16_record = nlohmann::json::parse(testing::read_file(dir.file("bf16.json")));
+  EXPECT_EQ(bf16_record["precision"], "bf16");
+  EXPECT_EQ(bf16_record["layout"], "nhwc");
+  EXPECT_EQ(nlohmann::json::parse(testing::read_file(dir.file("fp32.json")))["layout"], "nchw");
   const std::vector<float> bf16 = read_features(dir.file("bf16.safetensors"));
   const std::vector<float> fp32 = read_features(dir.file("fp32.safetensors"));
   EXPECT_NE(bf16, fp32);
@@ -157,7 +159,8 @@ TEST(ExtractResNet50, BadArgumentsExitTwoWithOneLine) {
       {"--random-weights --images 2 --precision fp16", "--precision fp16"},
       {"--random-weights --images 2 --layout nchwc", "--layout nchwc"},
       {"--random-weights --images 2 --layout nhwc --fold-bn off", "--layout nhwc needs --fold-bn on"},
-      {"--random-weights --images 2 --precision bf16", "--precision bf16 needs --layout nhwc"},
+      {"--random-weights --images 2 --precision bf16 --layout nchw", "--precision bf16 needs --layout nhwc"},
+      {"--random-weights --images 2 --precision bf16 --fold-bn off", "--precision bf16 needs --fold-bn on"},
       {"--random-weights --images 2 --fold-bn maybe", "--fold-bn maybe"},
       {"--weights " + dir.file("missing.safetensors") + " --images 2", "missing.safetensors"},
       {"--weights " + dir.file("junk.safetensors") + " --images 2", "junk.safetensors"},

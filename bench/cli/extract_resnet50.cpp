@@ -108,6 +108,8 @@ void run_extract_resnet50(const ExtractResNet50Options& o) {
   mo.layout = layout == "nhwc" ? kernels::ConvLayout::nhwc : kernels::ConvLayout::nchw;
   ROSETTA_CHECK_ARG(mo.precision != Precision::bf16 || mo.layout == kernels::ConvLayout::nhwc,
                     "--precision bf16 needs --layout nhwc");
+  ROSETTA_CHECK_ARG(mo.precision != Precision::bf16 || mo.fold_bn,
+                    "--precision bf16 needs --fold-bn on (bf16 runs NHWC, where batch norm is folded)");
   ROSETTA_CHECK_ARG(mo.fold_bn || mo.layout == kernels::ConvLayout::nchw, "--layout nhwc needs --fold-bn on");
   // Only a folded network has a bias to fuse; bf16 never fuses (cuDNN's fused forward runs in floats here).
   mo.fuse = parse_on_off("--fuse", o.fuse) && mo.fold_bn && mo.precision != Precision::bf16;
