@@ -124,53 +124,42 @@ if want resnet; then
   for p in fp32 tf32 bf16; do torch_res50 eager $p; done
 fi
 
-# GRU: the synthetic IMDB-shaped set and the initial weights, written once by rosetta, read by both frameworks.
-gru_data=$work/imdb-synthetic.npz gru_init=$work/gru-init.safetensors
-if want gru || want compile; then
-  "$rosetta" train gru --synthetic --export-data "$gru_data" > "$out/export-gru.log" 2>&1
-  "$rosetta" train gru --max-steps 0 --save "$gru_init" >> "$out/export-gru.log" 2>&1
-fi
-gru() {  # name, flags...
-  local name=$1; shift
-  step "rosetta-gru-$name" 120 "$rosetta" train gru --data "$gru_data" --data-name synthetic --init "$gru_init" \
-    --json "$out/records/rosetta-gru-$name.json" "$@"
+# The training workloads: a synthetic set of the real shapes (IMDB-shaped tokens in a .npz; CIFAR-shaped images in
+# CIFAR-10 binary files) and the initial weights, written once by rosetta and read by both frameworks.
+declare -A data=([gru]=$work/imdb-synthetic.npz [cnn]=$work/cifar-synthetic)
+declare -A init=([gru]=$work/gru-init.safetensors [cnn]=$work/cnn-init.safetensors)
+export_training() {  # workload
+  "$rosetta" train "$1" --synthetic --export-data "${data[$1]}" > "$out/export-$1.log" 2>&1
+  "$rosetta" train "$1" --synthetic --max-steps 0 --save "${init[$1]}" >> "$out/export-$1.log" 2>&1
 }
-torch_gru() {  # mode, precision
-  step "pytorch-gru-$1-$2" 300 $python bench/peers/pytorch/gru.py --data "$gru_data" --data-name synthetic \
-    --init "$gru_init" --mode "$1" --precision "$2" --json "$out/records/pytorch-gru-$1-$2.json"
+train() {  # workload, name, flags...
+  local workload=$1 name=$2; shift 2
+  step "rosetta-$workload-$name" 120 "$rosetta" train "$workload" --data "${data[$workload]}" --data-name synthetic \
+    --init "${init[$workload]}" --json "$out/records/rosetta-$workload-$name.json" "$@"
 }
+torch_train() {  # workload, mode, precision
+  step "pytorch-$1-$2-$3" 300 $python "bench/peers/pytorch/$1.py" --data "${data[$1]}" --data-name synthetic \
+    --init "${init[$1]}" --mode "$2" --precision "$3" --json "$out/records/pytorch-$1-$2-$3.json"
+}
+for workload in gru cnn; do
+  if want $workload || want compile; then export_training $workload; fi
+done
 if want gru; then
-  gru cudnn-tnc-graph-fp32
-  gru cudnn-tnc-eager-fp32 --graph off
-  gru cudnn-ntc-graph-fp32 --layout ntc
-  gru cudnn-standard-tnc-graph-fp32 --autotune off
-  gru naive-tnc-graph-fp32 --rnn naive
-  gru cudnn-tnc-graph-tf32 --precision tf32
-  gru cudnn-standard-tnc-graph-tf32 --precision tf32 --autotune off
-  for p in fp32 tf32; do torch_gru eager $p; done
+  train gru cudnn-tnc-graph-fp32
+  train gru cudnn-tnc-eager-fp32 --graph off
+  train gru cudnn-ntc-graph-fp32 --layout ntc
+  train gru cudnn-standard-tnc-graph-fp32 --autotune off
+  train gru naive-tnc-graph-fp32 --rnn naive
+  train gru cudnn-tnc-graph-tf32 --precision tf32
+  train gru cudnn-standard-tnc-graph-tf32 --precision tf32 --autotune off
+  for p in fp32 tf32; do torch_train gru eager $p; done
 fi
-
-# CNN: the synthetic CIFAR-shaped set (binary CIFAR-10 files) and the initial weights, as for the GRU.
-cnn_data=$work/cifar-synthetic cnn_init=$work/cnn-init.safetensors
-if want cnn || want compile; then
-  "$rosetta" train cnn --synthetic --export-data "$cnn_data" > "$out/export-cnn.log" 2>&1
-  "$rosetta" train cnn --synthetic --max-steps 0 --save "$cnn_init" >> "$out/export-cnn.log" 2>&1
-fi
-cnn() {  # name, flags...
-  local name=$1; shift
-  step "rosetta-cnn-$name" 120 "$rosetta" train cnn --data "$cnn_data" --data-name synthetic --init "$cnn_init" \
-    --json "$out/records/rosetta-cnn-$name.json" "$@"
-}
-torch_cnn() {  # mode, precision
-  step "pytorch-cnn-$1-$2" 300 $python bench/peers/pytorch/cnn.py --data "$cnn_data" --data-name synthetic \
-    --init "$cnn_init" --mode "$1" --precision "$2" --json "$out/records/pytorch-cnn-$1-$2.json"
-}
 if want cnn; then
-  cnn graph-fp32 --precision fp32
-  cnn eager-fp32 --precision fp32 --graph off
-  cnn graph-heuristics-fp32 --precision fp32 --autotune off
-  cnn graph-tf32 --precision tf32
-  for p in fp32 tf32; do torch_cnn eager $p; done
+  train cnn graph-fp32 --precision fp32
+  train cnn eager-fp32 --precision fp32 --graph off
+  train cnn graph-heuristics-fp32 --precision fp32 --autotune off
+  train cnn graph-tf32 --precision tf32
+  for p in fp32 tf32; do torch_train cnn eager $p; done
 fi
 
 bench() {  # binary, filter
@@ -194,8 +183,8 @@ if want memcheck; then
     }
     # A short run of each workload (graph capture and replay included: nearly every kernel in its real use), the
     # hand-built GRU's and the inference layers' CUDA cases (the kernels the workload runs do not reach).
-    memcheck train-cnn "$rosetta" train cnn --data "$cnn_data" --max-steps 20 --test-batches 2
-    memcheck train-gru "$rosetta" train gru --data "$gru_data" --max-steps 5 --test-batches 2
+    memcheck train-cnn "$rosetta" train cnn --data "${data[cnn]}" --max-steps 20 --test-batches 2
+    memcheck train-gru "$rosetta" train gru --data "${data[gru]}" --max-steps 5 --test-batches 2
     memcheck extract-nchw-fp32 "$rosetta" extract resnet50 --weights "$resnet_weights" --images 64
     memcheck extract-nhwc-bf16 "$rosetta" extract resnet50 --weights "$resnet_weights" --images 64 --layout nhwc \
       --precision bf16
@@ -206,13 +195,13 @@ if want memcheck; then
 fi
 
 if want compile; then
-  torch_cnn compile-cudagraphs fp32
+  torch_train cnn compile-cudagraphs fp32
   torch_res50 compile fp32
-  torch_gru compile fp32
+  torch_train gru compile fp32
   torch_res50 compile bf16
   torch_res50 compile tf32
-  torch_cnn compile-cudagraphs tf32
-  torch_gru compile tf32
+  torch_train cnn compile-cudagraphs tf32
+  torch_train gru compile tf32
 fi
 
 cp "$work/cache/rosetta/conv-algorithms.json" "$out/" 2>/dev/null
