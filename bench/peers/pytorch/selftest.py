@@ -17,8 +17,8 @@ What it checks, all in a temporary folder that is removed afterwards:
    x/255, SGD momentum) step by step, and bad weights or bad data end with exit status 2.
    In-process, on a small set: 3 epochs give per-epoch times, steady-state seconds and images/s, test
    accuracy; a repeated seeded run gives bit-identical losses; channels-last gives the same losses.
-5. report.py turns the record into a markdown table (and a PNG chart when matplotlib is importable) and
-   refuses a record without "device" with exit status 2.
+5. report.py turns the record into a markdown table (and a PNG chart when matplotlib is importable), names each
+   record's switches in its row, and refuses a record without "device" with exit status 2.
 """
 
 import importlib.util
@@ -322,6 +322,23 @@ def test_report(folder, record_path):
     else:
         with open(png, "rb") as f:
             check(f.read(8) == b"\x89PNG\r\n\x1a\n", "chart is not a PNG")
+
+    # Each record's row names the switches that set it apart: ResNet-50's layout and fusion, the GRU's algorithm.
+    switched = [
+        {"workload": "resnet50", "framework": "rosetta", "device": "test card", "precision": "bf16", "mode": "graph",
+         "layout": "nhwc", "fuse": False, "seconds_total": 1.0},
+        {"workload": "gru", "framework": "rosetta", "device": "test card", "precision": "fp32", "mode": "graph",
+         "rnn": "cudnn", "rnn_algorithm": "persist_static_small_h", "seconds_total": 1.0},
+    ]
+    switched_path = os.path.join(folder, "switched.json")
+    with open(switched_path, "w") as f:
+        json.dump(switched, f)
+    status, out, err = run_python([REPORT, switched_path, "--out-md", os.path.join(folder, "switched.md")])
+    check(status == 0, "report.py failed on the switched records (%d): %s" % (status, err))
+    with open(os.path.join(folder, "switched.md")) as f:
+        text = f.read()
+    check("| graph, nhwc, unfused |" in text and "| graph, persist_static_small_h |" in text,
+          "switches missing from the rows:\n%s" % text)
 
     with open(record_path) as f:
         record = json.load(f)
