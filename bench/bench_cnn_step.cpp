@@ -9,10 +9,10 @@
 // backward passes of each, minus conv1's unused input gradient), from the measured time.
 #include <benchmark/benchmark.h>
 
+#include "bench/gpu_timing.h"
 #include "models/cifar_vgg.h"
 #include "runtime/cuda_graph.h"
 #include "runtime/philox.h"
-#include "runtime/timer.h"
 
 namespace rosetta {
 namespace {
@@ -70,13 +70,7 @@ void gpu_step(benchmark::State& state, Precision precision, bool graph) {
   f.step();  // lazy library initialisation outside the timing (and outside any capture)
   CudaGraph captured;
   if (graph) captured.capture(f.ctx, [&] { f.step(); });
-  CudaEventTimer timer;
-  for (auto _ : state) {
-    timer.start(f.ctx.stream());
-    for (int s = 0; s < kStepsPerIteration; ++s) graph ? captured.launch(f.ctx) : f.step();
-    timer.stop(f.ctx.stream());
-    state.SetIterationTime(timer.elapsed_ms() / 1e3 / kStepsPerIteration);
-  }
+  time_gpu_iterations(state, f.ctx, kStepsPerIteration, [&] { graph ? captured.launch(f.ctx) : f.step(); });
   set_counters(state, kBatch);
 }
 #endif

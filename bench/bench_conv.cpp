@@ -18,13 +18,13 @@
 #include <string>
 #include <vector>
 
+#include "bench/gpu_timing.h"
 #include "kernels/conv.h"
 #include "runtime/device.h"
 #include "runtime/philox.h"
 #include "runtime/tensor.h"
 #if ROSETTA_WITH_CUDA
 #include "kernels/cuda/conv_state.h"
-#include "runtime/cuda_check.h"
 #endif
 
 namespace rosetta {
@@ -166,31 +166,17 @@ std::string describe(Pass pass, const ConvAlgorithmChoice& choice) {
 // Times `pass` of `plan` with CUDA events on the context's stream, one call per iteration.
 void time_gpu_pass(benchmark::State& state, const ConvPlan& plan, Pass pass, Buffers& buffers) {
   Context& gpu = Context::cuda();
-  cudaEvent_t start = nullptr, stop = nullptr;
   try {
-    ROSETTA_CUDA_CHECK(cudaEventCreate(&start));
-    ROSETTA_CUDA_CHECK(cudaEventCreate(&stop));
     run_pass(CudaTwin{}, gpu, plan, pass, buffers);  // warm-up: module loading, first-call setup
     gpu.synchronize();
-    double seconds = 0;
-    for (auto _ : state) {
-      ROSETTA_CUDA_CHECK(cudaEventRecord(start, gpu.stream()));
-      run_pass(CudaTwin{}, gpu, plan, pass, buffers);
-      ROSETTA_CUDA_CHECK(cudaEventRecord(stop, gpu.stream()));
-      ROSETTA_CUDA_CHECK(cudaEventSynchronize(stop));
-      float ms = 0;
-      ROSETTA_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-      state.SetIterationTime(ms / 1e3);
-      seconds += ms / 1e3;
-    }
+    const double seconds =
+        time_gpu_iterations(state, gpu, 1, [&] { run_pass(CudaTwin{}, gpu, plan, pass, buffers); });
     set_counters(state, plan.shape, seconds, state.iterations());
     const kernels::cuda::ConvAlgorithmChoice& choice = plan.cudnn->of(cudnn_pass(pass));
     state.counters["workspace_MiB"] = double(choice.workspace_bytes) / (1 << 20);
   } catch (const std::exception& e) {
     state.SkipWithError(e.what());
   }
-  if (start) cudaEventDestroy(start);
-  if (stop) cudaEventDestroy(stop);
 }
 
 void register_gpu_benchmarks() {

@@ -9,13 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "bench/gpu_timing.h"
 #include "kernels/gemm.h"
 #include "runtime/device.h"
 #include "runtime/philox.h"
 #include "runtime/tensor.h"
-#if ROSETTA_WITH_CUDA
-#include "runtime/cuda_check.h"
-#endif
 
 namespace rosetta {
 namespace {
@@ -71,31 +69,14 @@ void cuda_gemm(benchmark::State& state, Shape3 s, Precision precision) {
   a.copy_from(Tensor::from_vector({s.m * s.k}, uniform(s.m * s.k, 1)), gpu.stream());
   b.copy_from(Tensor::from_vector({s.k * s.n}, uniform(s.k * s.n, 2)), gpu.stream());
   Tensor c = Tensor::empty({s.m * s.n}, DType::f32, Device::cuda);
-  cudaEvent_t start, stop;
-  ROSETTA_CUDA_CHECK(cudaEventCreate(&start));
-  ROSETTA_CUDA_CHECK(cudaEventCreate(&stop));
-  const auto burst = [&] {
-    for (int r = 0; r < kBurst; ++r)
-      kernels::cuda::gemm(gpu, s.trans_a, s.trans_b, s.m, s.n, s.k, 1.0f, a.data<float>(), b.data<float>(), 0.0f,
-                          c.data<float>(), precision);
+  const auto one_gemm = [&] {
+    kernels::cuda::gemm(gpu, s.trans_a, s.trans_b, s.m, s.n, s.k, 1.0f, a.data<float>(), b.data<float>(), 0.0f,
+                        c.data<float>(), precision);
   };
-  burst();  // warm-up: cuBLAS picks and loads its kernels
+  for (int r = 0; r < kBurst; ++r) one_gemm();  // warm-up: cuBLAS picks and loads its kernels
   gpu.synchronize();
-  double seconds = 0, gemms = 0;
-  for (auto _ : state) {
-    ROSETTA_CUDA_CHECK(cudaEventRecord(start, gpu.stream()));
-    burst();
-    ROSETTA_CUDA_CHECK(cudaEventRecord(stop, gpu.stream()));
-    ROSETTA_CUDA_CHECK(cudaEventSynchronize(stop));
-    float ms = 0;
-    ROSETTA_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-    state.SetIterationTime(ms / 1e3 / kBurst);  // per GEMM
-    seconds += ms / 1e3;
-    gemms += kBurst;
-  }
-  ROSETTA_CUDA_CHECK(cudaEventDestroy(start));
-  ROSETTA_CUDA_CHECK(cudaEventDestroy(stop));
-  report(state, s, seconds, gemms);
+  const double seconds = time_gpu_iterations(state, gpu, kBurst, one_gemm);  // per GEMM, kBurst per iteration
+  report(state, s, seconds, double(state.iterations()) * kBurst);
 }
 #endif
 

@@ -21,14 +21,12 @@
 #include <string>
 #include <vector>
 
+#include "bench/gpu_timing.h"
 #include "layers/embedding.h"
 #include "layers/gru.h"
 #include "runtime/device.h"
 #include "runtime/philox.h"
 #include "runtime/tensor.h"
-#if ROSETTA_WITH_CUDA
-#include "runtime/cuda_check.h"
-#endif
 
 namespace rosetta {
 namespace {
@@ -89,33 +87,17 @@ void register_cpu_benchmarks() {
 }
 
 #if ROSETTA_WITH_CUDA
-// Times `body` with CUDA events on the context's stream, one call per iteration, after one warm-up call.
+// Times `body` on the GPU, one call per iteration, after one warm-up call.
 template <typename Body>
 void time_gpu(benchmark::State& state, std::int64_t batch, Body body) {
   Context& gpu = Context::cuda();
-  cudaEvent_t start = nullptr, stop = nullptr;
   try {
-    ROSETTA_CUDA_CHECK(cudaEventCreate(&start));
-    ROSETTA_CUDA_CHECK(cudaEventCreate(&stop));
     body();
     gpu.synchronize();
-    double seconds = 0;
-    for (auto _ : state) {
-      ROSETTA_CUDA_CHECK(cudaEventRecord(start, gpu.stream()));
-      body();
-      ROSETTA_CUDA_CHECK(cudaEventRecord(stop, gpu.stream()));
-      ROSETTA_CUDA_CHECK(cudaEventSynchronize(stop));
-      float ms = 0;
-      ROSETTA_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-      state.SetIterationTime(ms / 1e3);
-      seconds += ms / 1e3;
-    }
-    set_counters(state, batch, seconds);
+    set_counters(state, batch, time_gpu_iterations(state, gpu, 1, body));
   } catch (const std::exception& e) {
     state.SkipWithError(e.what());
   }
-  if (start) cudaEventDestroy(start);
-  if (stop) cudaEventDestroy(stop);
 }
 
 struct Variant {

@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <string>
 
+#include "bench/gpu_timing.h"
 #include "models/resnet50.h"
 #include "runtime/cuda_graph.h"
 #include "runtime/device.h"
@@ -60,19 +61,13 @@ void run_forward(benchmark::State& state, Device device, std::int64_t batch, std
   ctx.synchronize();
   double seconds = 0;
   if (device == Device::cuda) {
-    CudaEventTimer timer;
-    for (auto _ : state) {
-      timer.start(ctx.stream());
+    seconds = time_gpu_iterations(state, ctx, 1, [&] {
       if (graph) {
         captured.launch(ctx);
       } else {
         model.forward(ctx, images);
       }
-      timer.stop(ctx.stream());
-      const double s = timer.elapsed_ms() / 1e3;
-      state.SetIterationTime(s);
-      seconds += s;
-    }
+    });
   } else {
     SteadyTimer timer;
     for (auto _ : state) model.forward(ctx, images);
