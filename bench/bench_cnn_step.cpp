@@ -9,7 +9,7 @@
 // backward passes of each, minus conv1's unused input gradient), from the measured time.
 #include <benchmark/benchmark.h>
 
-#include "bench/gpu_timing.h"
+#include "bench/harness.h"
 #include "models/cifar_vgg.h"
 #include "runtime/cuda_graph.h"
 #include "runtime/philox.h"
@@ -75,26 +75,27 @@ void gpu_step(benchmark::State& state, Precision precision, bool graph) {
 }
 #endif
 
+void register_cpu_benchmarks() {
+  benchmark::RegisterBenchmark("cnn_step/cpu/fp32/batch4", cpu_step)->Unit(benchmark::kMillisecond)->UseRealTime();
+}
+
+void register_gpu_benchmarks() {
+#if ROSETTA_WITH_CUDA
+  for (Precision p : {Precision::fp32, Precision::tf32}) {
+    for (bool graph : {false, true}) {
+      const std::string name = std::string("cnn_step/gpu/") + precision_name(p) + "/batch64/" + (graph ? "graph" : "eager");
+      benchmark::RegisterBenchmark(name.c_str(), [p, graph](benchmark::State& s) { gpu_step(s, p, graph); })
+          ->Unit(benchmark::kMicrosecond)
+          ->UseManualTime();
+    }
+  }
+#endif
+}
+
 }  // namespace
 }  // namespace rosetta
 
 int main(int argc, char** argv) {
-  using namespace rosetta;
-  benchmark::RegisterBenchmark("cnn_step/cpu/fp32/batch4", cpu_step)->Unit(benchmark::kMillisecond)->UseRealTime();
-#if ROSETTA_WITH_CUDA
-  if (cuda_available()) {
-    for (Precision p : {Precision::fp32, Precision::tf32}) {
-      for (bool graph : {false, true}) {
-        const std::string name = std::string("cnn_step/gpu/") + precision_name(p) + "/batch64/" + (graph ? "graph" : "eager");
-        benchmark::RegisterBenchmark(name.c_str(), [p, graph](benchmark::State& s) { gpu_step(s, p, graph); })
-            ->Unit(benchmark::kMicrosecond)
-            ->UseManualTime();
-      }
-    }
-  }
-#endif
-  benchmark::Initialize(&argc, argv);
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return rosetta::benchmark_main(argc, argv, "bench_cnn_step", rosetta::register_cpu_benchmarks,
+                                 rosetta::register_gpu_benchmarks);
 }

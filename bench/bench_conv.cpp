@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "bench/gpu_timing.h"
+#include "bench/harness.h"
 #include "kernels/conv.h"
 #include "runtime/device.h"
 #include "runtime/philox.h"
@@ -211,27 +211,14 @@ void register_gpu_benchmarks() {
     }
   }
 }
+#else
+void register_gpu_benchmarks() {}  // a build without CUDA has no GPU cases
 #endif
 
 }  // namespace
 }  // namespace rosetta
 
 int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  try {
-    rosetta::register_cpu_benchmarks();
-#if ROSETTA_WITH_CUDA
-    if (rosetta::cuda_available()) rosetta::register_gpu_benchmarks();
-#endif
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "bench_conv: %s\n", e.what());
-    return 1;
-  }
-  if (!rosetta::cuda_available())
-    std::fprintf(stderr, "[rosetta] GPU convolution benchmarks not registered: %s\n",
-                 rosetta::probe_cuda().reason.c_str());
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return rosetta::benchmark_main(argc, argv, "bench_conv", rosetta::register_cpu_benchmarks,
+                                 rosetta::register_gpu_benchmarks);
 }

@@ -1,7 +1,7 @@
 // GEMM benchmarks: the CPU twin at small sizes, and cuBLAS strict fp32 against tf32 at the CNN's fully
 // connected shapes (batch 64). Every case reports its time per GEMM and a TFLOP/s counter (2 m n k per GEMM).
 // GPU cases time a burst of kBurst GEMMs between two CUDA events on the context's stream, so launch overhead is
-// amortised as in a training step; they are skipped with the probe's reason when no device is present.
+// amortised as in a training step; they are registered only when a device is present.
 #include <benchmark/benchmark.h>
 
 #include <chrono>
@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "bench/gpu_timing.h"
+#include "bench/harness.h"
 #include "kernels/gemm.h"
 #include "runtime/device.h"
 #include "runtime/philox.h"
@@ -57,10 +57,6 @@ void cpu_gemm(benchmark::State& state, Shape3 s) {
 constexpr int kBurst = 20;
 
 void cuda_gemm(benchmark::State& state, Shape3 s, Precision precision) {
-  if (!cuda_available()) {
-    state.SkipWithError(probe_cuda().reason.c_str());
-    return;
-  }
   Context& gpu = Context::cuda();
   // Inputs copied on the context's stream (it is non-blocking, so a legacy-stream cudaMemcpy is not ordered
   // with it); C needs no initial value (beta = 0).
@@ -100,12 +96,15 @@ const Shape3 kCpuShapes[] = {
     {"fc1_forward_64x512x6400_NT", false, true, 64, 512, 6400},
 };
 
-const bool kRegistered = [] {
+void register_cpu_benchmarks() {
   for (const Shape3& s : kCpuShapes)
     benchmark::RegisterBenchmark((std::string("cpu_gemm/") + s.name).c_str(),
                                  [s](benchmark::State& state) { cpu_gemm(state, s); })
         ->UseManualTime()
         ->Unit(benchmark::kMicrosecond);
+}
+
+void register_gpu_benchmarks() {
 #if ROSETTA_WITH_CUDA
   for (const Precision precision : {Precision::fp32, Precision::tf32})
     for (const Shape3& s : kFcShapes)
@@ -114,10 +113,12 @@ const bool kRegistered = [] {
           ->UseManualTime()
           ->Unit(benchmark::kMicrosecond);
 #endif
-  return true;
-}();
+}
 
 }  // namespace
 }  // namespace rosetta
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  return rosetta::benchmark_main(argc, argv, "bench_gemm", rosetta::register_cpu_benchmarks,
+                                 rosetta::register_gpu_benchmarks);
+}

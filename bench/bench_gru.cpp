@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "bench/gpu_timing.h"
+#include "bench/harness.h"
 #include "layers/embedding.h"
 #include "layers/gru.h"
 #include "runtime/device.h"
@@ -201,27 +201,17 @@ void register_embedding_gpu_benchmarks() {
 }
 #endif
 
+void register_gpu_benchmarks() {
+#if ROSETTA_WITH_CUDA
+  register_gru_gpu_benchmarks();
+  register_embedding_gpu_benchmarks();
+#endif
+}
+
 }  // namespace
 }  // namespace rosetta
 
 int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  try {
-    rosetta::register_cpu_benchmarks();
-#if ROSETTA_WITH_CUDA
-    if (rosetta::cuda_available()) {
-      rosetta::register_gru_gpu_benchmarks();
-      rosetta::register_embedding_gpu_benchmarks();
-    }
-#endif
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "bench_gru: %s\n", e.what());
-    return 1;
-  }
-  if (!rosetta::cuda_available())
-    std::fprintf(stderr, "[rosetta] GPU GRU benchmarks not registered: %s\n", rosetta::probe_cuda().reason.c_str());
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return rosetta::benchmark_main(argc, argv, "bench_gru", rosetta::register_cpu_benchmarks,
+                                 rosetta::register_gpu_benchmarks);
 }

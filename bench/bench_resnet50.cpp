@@ -18,7 +18,7 @@
 #include <cstdio>
 #include <string>
 
-#include "bench/gpu_timing.h"
+#include "bench/harness.h"
 #include "models/resnet50.h"
 #include "runtime/cuda_graph.h"
 #include "runtime/device.h"
@@ -121,20 +121,6 @@ void register_cpu_benchmarks() {
 }  // namespace rosetta
 
 int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  rosetta::register_cpu_benchmarks();
-  if (rosetta::cuda_available()) {
-    rosetta::register_gpu_benchmarks();
-  } else {
-    std::fprintf(stderr, "[rosetta] GPU ResNet-50 benchmarks not registered: %s\n", rosetta::probe_cuda().reason.c_str());
-  }
-  try {
-    benchmark::RunSpecifiedBenchmarks();
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "bench_resnet50: %s\n", e.what());
-    return 1;
-  }
-  benchmark::Shutdown();
-  return 0;
+  return rosetta::benchmark_main(argc, argv, "bench_resnet50", rosetta::register_cpu_benchmarks,
+                                 rosetta::register_gpu_benchmarks);
 }
