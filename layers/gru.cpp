@@ -50,7 +50,7 @@ void GRU::setup(const Context& ctx, const Shape& input, const GruOptions& option
                 "GRU input " << input.str() << " is not (" << (options.layout == SequenceLayout::tnc ? "T, N" : "N, T")
                              << ", " << input_size_ << ")");
   ROSETTA_CHECK(ctx.device() == params_.values().device(), "GRU parameters and context are on different devices");
-  ROSETTA_CHECK(options.precision != Precision::bf16, "the GRU takes f32 tensors; precision bf16 is not implemented");
+  ROSETTA_CHECK(options.precision != Precision::bf16, "the GRU takes f32 tensors in fp32 or tf32, not bf16");
   options_ = options;
   const bool ntc = batch_first();
   shape_ = kernels::GruShape{ntc ? input[1] : input[0], ntc ? input[0] : input[1], input_size_, hidden_size_};

@@ -79,7 +79,7 @@ void gemm(const Context&, bool trans_a, bool trans_b, std::int64_t m, std::int64
           const float* a, const float* b, float beta, float* c, Precision precision) {
   ROSETTA_CHECK(m >= 0 && n >= 0 && k >= 0, "gemm: negative size m=" << m << " n=" << n << " k=" << k);
   ROSETTA_CHECK(precision != Precision::bf16,
-                "gemm m=" << m << " n=" << n << " k=" << k << ": precision bf16 is not implemented (use fp32 or tf32)");
+                "gemm m=" << m << " n=" << n << " k=" << k << ": gemm takes float operands in fp32 or tf32, not bf16");
   if (m == 0 || n == 0) return;
   const Operands g{trans_a, trans_b, m, n, k, alpha, a, b, beta, c};
   const std::int64_t row_tiles = (m + kTileRows - 1) / kTileRows, col_tiles = (n + kTileCols - 1) / kTileCols;

@@ -5,7 +5,7 @@
 // and A as its second, with n and m swapped, and writes C (m, n) row-major with leading dimension n.
 // Precision::fp32 is CUBLAS_COMPUTE_32F with a handle whose math mode allows neither TF32 nor BF16x9
 // emulation (checked on every call, so a stray cublasSetMathMode cannot make "fp32" silently inexact);
-// Precision::tf32 is CUBLAS_COMPUTE_32F_FAST_TF32; bf16 is not implemented and throws.
+// Precision::tf32 is CUBLAS_COMPUTE_32F_FAST_TF32; bf16 is rejected (float operands only).
 #include <climits>
 #include <sstream>
 #include <string>
@@ -43,7 +43,7 @@ void gemm(const Context& ctx, bool trans_a, bool trans_b, std::int64_t m, std::i
   ROSETTA_CHECK(m >= 0 && n >= 0 && k >= 0, "negative size: " << describe(trans_a, trans_b, m, n, k, precision));
   ROSETTA_CHECK(m <= INT_MAX && n <= INT_MAX && k <= INT_MAX,
                 "a dimension exceeds cuBLAS's int range: " << describe(trans_a, trans_b, m, n, k, precision));
-  ROSETTA_CHECK(precision != Precision::bf16, "precision bf16 is not implemented (use fp32 or tf32): "
+  ROSETTA_CHECK(precision != Precision::bf16, "gemm takes float operands in fp32 or tf32, not bf16: "
                                                   << describe(trans_a, trans_b, m, n, k, precision));
   if (m == 0 || n == 0) return;
   cublasHandle_t handle = ctx.cublas();

@@ -4,12 +4,14 @@
 // Configuration: CUDNN_GRU, unidirectional, linear input, double bias (PyTorch's b_ih and b_hh), float data and
 // float math, one layer, no dropout, data (T, N, C) with every sequence length T: by default in
 // CUDNN_RNN_DATA_LAYOUT_SEQ_MAJOR_PACKED without padded I/O (for equal lengths the packed layout is exactly the
-// (T, N, C) array), as an ablation (options.padded_io) in SEQ_MAJOR_UNPACKED with CUDNN_RNN_PADDED_IO_ENABLED, which
-// the unpacked layouts require. cuDNN's GRU is PyTorch's: the reset gate multiplies (W_hn h + b_hn), and its
-// linear-layer ids 0, 1, 2 (input side) and 3, 4, 5 (recurrent side) are the reset, update and new gates, PyTorch's row order r | z | n (PyTorch's own cuDNN path views weight_ih_l0
-// and weight_hh_l0 as ids 0-2 and 3-5 of cuDNN's weight space, one dense row-major (H, C) matrix per id).
+// (T, N, C) array), as an ablation (options.padded_io) in SEQ_MAJOR_UNPACKED with CUDNN_RNN_PADDED_IO_ENABLED,
+// which the unpacked layouts require. cuDNN's GRU is PyTorch's: the reset gate multiplies (W_hn h + b_hn), and its
+// linear-layer ids 0, 1, 2 (input side) and 3, 4, 5 (recurrent side) are the reset, update and new gates,
+// PyTorch's row order r | z | n (PyTorch's own cuDNN path views weight_ih_l0 and weight_hh_l0 as ids 0-2 and 3-5
+// of cuDNN's weight space, one dense row-major (H, C) matrix per id).
 // Math type: Precision::fp32 is CUDNN_FMA_MATH (no TF32), tf32 is CUDNN_DEFAULT_MATH, which lets cuDNN use TF32
-// tensor ops for float data (PyTorch's choice for the same two modes); bf16 is not implemented and throws.
+// tensor ops for float data (PyTorch's choice for the same two modes); the GRU's tensors are float, so bf16 is
+// rejected.
 //
 // The initial state h[-1] and the gradient of the final state are explicit zero buffers; cuDNN writes the final
 // state and dL/dh[-1] into a spare buffer nobody reads. devSeqLengths is a device array of N copies of T. The
@@ -277,7 +279,7 @@ CudnnGruPlan make_cudnn_gru_plan(const Context& ctx, const GruShape& shape, cons
   ROSETTA_CHECK(ctx.device() == Device::cuda,
                 "a cuDNN GRU plan needs a CUDA context (" << describe(shape, options) << ")");
   ROSETTA_CHECK(options.precision != Precision::bf16,
-                "the GRU takes f32 tensors; precision bf16 is not implemented (" << describe(shape, options) << ")");
+                "the GRU takes f32 tensors in fp32 or tf32, not bf16 (" << describe(shape, options) << ")");
   cudnnHandle_t handle = ctx.cudnn();
   auto st = std::make_shared<CudnnGruState>();
   const int T = static_cast<int>(shape.t), N = static_cast<int>(shape.n), I = static_cast<int>(shape.i),
