@@ -1,4 +1,5 @@
-// Bit-exact f32 <-> bf16 / f16 conversions shared by host and device code (round to nearest even).
+// Bit-exact f32 <-> bf16 / f16 conversions shared by host and device code (round to nearest even), and the float
+// loads and stores of kernels templated on float or bf16 storage.
 #pragma once
 #include <cstdint>
 #include <cstring>
@@ -35,6 +36,13 @@ ROSETTA_HD std::uint16_t f32_to_bf16_bits(float f) {
 }
 
 ROSETTA_HD float bf16_bits_to_f32(std::uint16_t h) { return bits_float(static_cast<std::uint32_t>(h) << 16); }
+
+// Element access for kernels templated on their storage type, float or bf16 (its bits as std::uint16_t): reads
+// widen to float; writes round to the storage type, exactly for a value that was read from it (max, copies).
+ROSETTA_HD float as_float(float v) { return v; }
+ROSETTA_HD float as_float(std::uint16_t bf16) { return bf16_bits_to_f32(bf16); }
+ROSETTA_HD void store_from_float(float* y, float v) { *y = v; }
+ROSETTA_HD void store_from_float(std::uint16_t* y, float v) { *y = f32_to_bf16_bits(v); }
 
 ROSETTA_HD std::uint16_t f32_to_f16_bits(float f) {
   const std::uint32_t u = float_bits(f);

@@ -25,12 +25,6 @@ void maxpool2d_backward(const Context&, const float* dy, const std::int32_t* arg
 
 namespace {
 
-float as_float(float v) { return v; }
-float as_float(std::uint16_t v) { return bf16_bits_to_f32(v); }
-// Stores a value read from the same element type (exact for bf16).
-void store(float* y, float v) { *y = v; }
-void store(std::uint16_t* y, float v) { *y = f32_to_bf16_bits(v); }
-
 template <typename T>
 void maxpool_nhwc(const T* x, T* y, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, int window,
                   int stride, int pad) {
@@ -50,7 +44,7 @@ void maxpool_nhwc(const T* x, T* y, std::int64_t n, std::int64_t c, std::int64_t
               const float v = as_float(x[((image * h + ih) * w + iw) * c + ch]);
               if (v > best || std::isnan(v)) best = v;
             }
-          store(y + ((image * oh_n + oh) * ow_n + ow) * c + ch, best);
+          store_from_float(y + ((image * oh_n + oh) * ow_n + ow) * c + ch, best);
         }
       }
 }

@@ -6,12 +6,6 @@
 
 namespace rosetta::kernels::cpu {
 namespace {
-
-float as_float(float v) { return v; }
-float as_float(std::uint16_t v) { return bf16_bits_to_f32(v); }
-void store(float* y, float v) { *y = v; }
-void store(std::uint16_t* y, float v) { *y = f32_to_bf16_bits(v); }
-
 template <typename T>
 void epilogue(T* y, const float* bias, const T* z, bool relu, std::int64_t outer, std::int64_t channels,
               std::int64_t inner) {
@@ -22,7 +16,7 @@ void epilogue(T* y, const float* bias, const T* z, bool relu, std::int64_t outer
     float v = as_float(y[i]);
     if (bias) v += bias[(i / inner) % channels];
     if (z) v += as_float(z[i]);
-    store(y + i, relu && v < 0.0f ? 0.0f : v);
+    store_from_float(y + i, relu && v < 0.0f ? 0.0f : v);
   }
 }
 

@@ -41,12 +41,6 @@ __global__ void maxpool2d_forward_kernel(const float* x, float* y, std::int32_t*
   }
 }
 
-__device__ float as_float(float v) { return v; }
-__device__ float as_float(std::uint16_t v) { return bf16_bits_to_f32(v); }
-// Stores a value read from the same element type (exact for bf16).
-__device__ void store(float* y, float v) { *y = v; }
-__device__ void store(std::uint16_t* y, float v) { *y = f32_to_bf16_bits(v); }
-
 // x (n, h, w, c) -> y (n, oh, ow, c): one thread per output, consecutive threads on consecutive channels.
 template <typename T>
 __global__ void maxpool2d_forward_nhwc_kernel(const T* x, T* y, std::int64_t c, std::int64_t h, std::int64_t w,
@@ -64,7 +58,7 @@ __global__ void maxpool2d_forward_nhwc_kernel(const T* x, T* y, std::int64_t c, 
         const float v = as_float(x[((image * h + ih) * w + iw) * c + ch]);
         if (v > best || isnan(v)) best = v;
       }
-    store(y + out, best);
+    store_from_float(y + out, best);
   }
 }
 

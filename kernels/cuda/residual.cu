@@ -7,12 +7,6 @@
 
 namespace rosetta::kernels::cuda {
 namespace {
-
-__device__ float as_float(float v) { return v; }
-__device__ float as_float(std::uint16_t v) { return bf16_bits_to_f32(v); }
-__device__ void store(float* y, float v) { *y = v; }
-__device__ void store(std::uint16_t* y, float v) { *y = f32_to_bf16_bits(v); }
-
 template <typename T>
 __global__ void bias_residual_activation_kernel(T* y, const float* bias, const T* z, bool relu, std::int64_t channels,
                                                 std::int64_t inner, std::int64_t n) {
@@ -21,7 +15,7 @@ __global__ void bias_residual_activation_kernel(T* y, const float* bias, const T
     float v = as_float(y[i]);
     if (bias) v = __fadd_rn(v, bias[(i / inner) % channels]);
     if (z) v = __fadd_rn(v, as_float(z[i]));
-    store(y + i, relu && v < 0.0f ? 0.0f : v);
+    store_from_float(y + i, relu && v < 0.0f ? 0.0f : v);
   }
 }
 
