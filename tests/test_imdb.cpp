@@ -250,17 +250,7 @@ TEST_F(ImdbNumpy, MutatedMembersOnlyFailCleanly) {
   for (int trial = 0; trial < 1000; ++trial) {
     const std::size_t target = trial % members.size();
     Bytes bytes = members[target].second;
-    const std::uint32_t edits = 1 + draw.below(3);
-    for (std::uint32_t e = 0; e < edits && !bytes.empty(); ++e) {
-      const std::size_t at = draw.below(static_cast<std::uint32_t>(bytes.size()));
-      const auto value = static_cast<std::uint8_t>(draw.below(256));
-      switch (draw.below(4)) {
-        case 0: bytes[at] = value; break;
-        case 1: bytes.insert(bytes.begin() + static_cast<std::ptrdiff_t>(at), value); break;
-        case 2: bytes.erase(bytes.begin() + static_cast<std::ptrdiff_t>(at)); break;
-        default: bytes.resize(at); break;
-      }
-    }
+    testing::damage_at_random(bytes, draw, 3);
     std::vector<ZipEntryView> views;
     for (std::size_t k = 0; k < members.size(); ++k) {
       const Bytes& b = k == target ? bytes : members[k].second;

@@ -368,17 +368,7 @@ TEST(Pickle, MutatedPicklesOnlyFailCleanly) {
   int succeeded = 0, rejected = 0;
   for (int trial = 0; trial < 2000; ++trial) {
     std::vector<std::uint8_t> bytes = valid;
-    const std::uint32_t edits = 1 + draw.below(4);
-    for (std::uint32_t e = 0; e < edits && !bytes.empty(); ++e) {
-      const std::size_t at = draw.below(static_cast<std::uint32_t>(bytes.size()));
-      const auto value = static_cast<std::uint8_t>(draw.below(256));
-      switch (draw.below(4)) {
-        case 0: bytes[at] = value; break;
-        case 1: bytes.insert(bytes.begin() + static_cast<std::ptrdiff_t>(at), value); break;
-        case 2: bytes.erase(bytes.begin() + static_cast<std::ptrdiff_t>(at)); break;
-        default: bytes.resize(at); break;
-      }
-    }
+    testing::damage_at_random(bytes, draw, 4);
     try {
       read(bytes);
       ++succeeded;
