@@ -64,12 +64,11 @@ step() {
     return 1
   fi
 }
-# in_parallel: run `step` in the background, at most 4 at once (for steps that time nothing); settle waits for all.
+# in_parallel: run `step` in the background, at most 4 at once (for steps that time nothing); `wait` joins them.
 in_parallel() {
   while (( $(jobs -rp | wc -l) >= 4 )); do wait -n; done
   step "$@" &
 }
-settle() { wait; }
 
 if ! "$rosetta" info > "$out/info.txt" 2>&1; then
   # The carried build does not run here (another C library, say): build the CLI here instead. The GPU host has
