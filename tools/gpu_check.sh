@@ -90,7 +90,7 @@ if want tests; then
     # Only the CUDA cases: every CPU case runs in each CI build and would only cost device time here.
     in_parallel "$name" 300 "$t" --gtest_brief=1 --gtest_filter='*Cuda*:*Device*'
   done
-  settle
+  wait
   count() { grep -ho "$1 *\] [0-9]*" "$out"/test_*.log | awk '{n += $NF} END {print n + 0}'; }
   note "tests: $(count PASSED) CUDA cases passed, $(count SKIPPED) skipped, $(count FAILED) failed"
 fi
@@ -189,7 +189,7 @@ if want memcheck; then
       --precision bf16
     memcheck test_gru "$bundle/bin/test_gru" --gtest_brief=1 --gtest_filter='GruCuda.Naive*'
     memcheck test_resnet_layers "$bundle/bin/test_resnet_layers" --gtest_brief=1 --gtest_filter='*Cuda*'
-    settle
+    wait
   fi
 fi
 

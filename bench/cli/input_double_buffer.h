@@ -1,5 +1,6 @@
 // InputDoubleBuffer: two device slots for a forward-only loop over host batches, so that the host-to-device copy
-// of batch b + 1 (on the context's copy stream) overlaps the forward of batch b (on its main stream).
+// of batch b + 1 (on the context's copy stream) overlaps the forward of batch b (on its main stream). The event
+// protocol is datasets/batcher.h's, without its host gather: the batches are already in pinned memory.
 //
 // Protocol, for b = 0, 1, 2, ... in order: `const Tensor& x = load(ctx, host_batch, b);` enqueue the work that
 // reads x on ctx.stream(); `release(ctx, b);`. Slot b % 2 holds batch b. load(b) makes the copy stream wait for
