@@ -94,7 +94,7 @@ def mode_text(record):
         parts.append(record["layout"])
     if record.get("fold_bn") is False:
         parts.append("BN not folded")
-    if record.get("fuse") is False:
+    if record.get("fuse") is False or record.get("fused_convolutions") == 0:
         parts.append("unfused")
     if record.get("rnn_algorithm") not in (None, "standard") and record.get("rnn") == "cudnn":
         parts.append(record["rnn_algorithm"])
