@@ -140,6 +140,16 @@ void expect_result_close(const Result<float>& a, const Result<double>& e, double
   expect_normwise(a.db_hh, e.db_hh, bound, what + " d bias_hh");
 }
 
+// Bit-identical results, field by field (the determinism tests).
+void expect_result_equal(const Result<float>& first, const Result<float>& second) {
+  EXPECT_EQ(first.h, second.h);
+  EXPECT_EQ(first.dx, second.dx);
+  EXPECT_EQ(first.dw_ih, second.dw_ih);
+  EXPECT_EQ(first.dw_hh, second.dw_hh);
+  EXPECT_EQ(first.db_ih, second.db_ih);
+  EXPECT_EQ(first.db_hh, second.db_hh);
+}
+
 constexpr double kCpuBound = 1e-5;    // see the tolerance rules above
 constexpr double kGpuBound = 1e-4;    // see the tolerance rules above
 constexpr double kTf32Bound = 2e-2;   // see the tolerance rules above
@@ -266,12 +276,7 @@ TEST(GruCpu, TwinIsDeterministicAndAllocatesNothingAfterTheWorkspaceGrew) {
   const auto before = allocation_count();
   const Result<float> first = cpu_twin(d), second = cpu_twin(d);
   EXPECT_EQ(allocation_count(), before);
-  EXPECT_EQ(first.h, second.h);
-  EXPECT_EQ(first.dx, second.dx);
-  EXPECT_EQ(first.dw_ih, second.dw_ih);
-  EXPECT_EQ(first.dw_hh, second.dw_hh);
-  EXPECT_EQ(first.db_ih, second.db_ih);
-  EXPECT_EQ(first.db_hh, second.db_hh);
+  expect_result_equal(first, second);
 }
 
 TEST(GruCpu, SwapLeadingAxesTransposes) {
@@ -608,12 +613,7 @@ TEST(GruCuda, NaiveIsDeterministic) {
   // No atomics anywhere: cuBLAS GEMMs and bias_backward reduce in a fixed order.
   const Result<float> first = cuda_naive(small_data(), Precision::fp32);
   const Result<float> second = cuda_naive(small_data(), Precision::fp32);
-  EXPECT_EQ(first.h, second.h);
-  EXPECT_EQ(first.dx, second.dx);
-  EXPECT_EQ(first.dw_ih, second.dw_ih);
-  EXPECT_EQ(first.dw_hh, second.dw_hh);
-  EXPECT_EQ(first.db_ih, second.db_ih);
-  EXPECT_EQ(first.db_hh, second.db_hh);
+  expect_result_equal(first, second);
 }
 
 TEST(GruCuda, PlanNeedsACudaContextAndNamesTheShape) {
