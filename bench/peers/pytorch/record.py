@@ -5,33 +5,16 @@ Invariants:
   refuse a run whose switches did not take (an environment override).
 - base_record holds exactly the fields every workload's record shares, in rosetta's spelling (DESIGN.md "Results");
   each peer adds its workload's own fields.
-- atomic_write_text writes a temporary file beside the target and renames it over the target: a failed run never
-  leaves half a file.
 """
 
 import datetime
 import os
 import subprocess
-import tempfile
 import warnings
 
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def atomic_write_text(path, text):
-    """Writes `text` to a temporary file beside `path`, then renames it over `path`."""
-    folder = os.path.dirname(os.path.abspath(path))
-    descriptor, temporary = tempfile.mkstemp(prefix=".tmp-", dir=folder)
-    try:
-        with os.fdopen(descriptor, "w") as f:
-            f.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
 
 
 def set_tf32(allow):

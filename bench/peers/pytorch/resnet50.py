@@ -35,6 +35,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+import atomic_file  # noqa: E402
 import record as record_fields  # noqa: E402
 import safetensors_io  # noqa: E402
 import training  # noqa: E402
@@ -180,7 +181,7 @@ def run(args):
     if args.features_out:
         safetensors_io.save(args.features_out, {"features": features.numpy()}, {"workload": "resnet50"})
     if args.json:
-        record_fields.atomic_write_text(args.json, json.dumps(record, indent=2) + "\n")
+        atomic_file.atomic_write_text(args.json, json.dumps(record, indent=2) + "\n")
     return record
 
 

@@ -17,9 +17,8 @@ Invariants:
   for BF16. The torch helpers convert BF16 <-> torch.bfloat16 bit-exactly.
 - The writer lays tensors out contiguously by element size, largest first (ties keep the given order), after a
   header padded to 8 bytes, as the reference writer does: every tensor then starts at a multiple of its
-  element size, so readers may map it in place. It writes a temporary file in the target folder and renames it
-  over the target (os.replace) only after a successful fsync: a good file is never left half written or
-  overwritten by a failed save.
+  element size, so readers may map it in place. It writes through atomic_file: a good file is never left half
+  written or overwritten by a failed save.
 """
 
 import functools
@@ -27,9 +26,10 @@ import json
 import operator
 import os
 import struct
-import tempfile
 
 import numpy as np
+
+import atomic_file
 
 # safetensors dtype tag -> little-endian numpy dtype of the stored bytes.
 _NUMPY_DTYPE = {
@@ -221,21 +221,13 @@ def save(path, tensors, metadata=None):
     header_bytes = json.dumps(header, separators=(",", ":")).encode("utf-8")
     header_bytes += b" " * (-len(header_bytes) % 8)
 
-    folder = os.path.dirname(os.path.abspath(path))
-    descriptor, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".safetensors", dir=folder)
-    try:
-        with os.fdopen(descriptor, "wb") as f:
-            f.write(struct.pack("<Q", len(header_bytes)))
-            f.write(header_bytes)
-            for payload in payloads:
-                f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    def write(f):
+        f.write(struct.pack("<Q", len(header_bytes)))
+        f.write(header_bytes)
+        for payload in payloads:
+            f.write(payload)
+
+    atomic_file.atomic_write(path, write, binary=True)
 
 
 # ---- torch helpers (torch imported lazily so the numpy part works without it) ----

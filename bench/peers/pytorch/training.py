@@ -20,6 +20,7 @@ import time
 import torch
 import torch.nn.functional as F
 
+import atomic_file
 import record as record_fields
 import safetensors_io
 
@@ -225,9 +226,9 @@ def write_outputs(args, losses, record):
     """--log-steps ("<step> <loss>", 1-based, %.9g) and --json, each written atomically."""
     if args.log_steps:
         lines = "".join("%d %.9g\n" % (i + 1, float(v)) for i, v in enumerate(losses))
-        record_fields.atomic_write_text(args.log_steps, lines)
+        atomic_file.atomic_write_text(args.log_steps, lines)
     if args.json:
-        record_fields.atomic_write_text(args.json, json.dumps(record, indent=2) + "\n")
+        atomic_file.atomic_write_text(args.json, json.dumps(record, indent=2) + "\n")
 
 
 def main(workload, parse_args, run, argv=None):
