@@ -14,7 +14,7 @@ Invariants:
   an empty one), or missing "workload", stops the report with one line naming the file and exit status 2;
   so does unreadable JSON. Nothing is written in that case.
 - Missing optional fields show as "-"; nothing is estimated or filled in.
-- Outputs are written to a temporary file and renamed over the target (os.replace).
+- Outputs are written through the peers' atomic_file: a temporary file, fsynced, renamed over the target.
 """
 
 import argparse
@@ -22,7 +22,10 @@ import glob
 import json
 import os
 import sys
-import tempfile
+
+# The peers' atomic writer (fsync, then rename over the target), shared rather than written again.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "peers", "pytorch"))
+import atomic_file  # noqa: E402
 
 REQUIRED = ("workload", "device", "precision")
 
@@ -175,19 +178,6 @@ def markdown(records):
     return "\n".join(sections)
 
 
-def atomic_write(path, write):
-    folder = os.path.dirname(os.path.abspath(path))
-    descriptor, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=folder)
-    os.close(descriptor)
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-
-
 def chart(records, path):
     """Writes the bar chart; returns False (with a message) when matplotlib is missing."""
     try:
@@ -224,7 +214,7 @@ def chart(records, path):
         for position, value in zip(positions, values):
             axis.text(value, position, " %.0f" % value if value >= 100 else " %.3g" % value, va="center", fontsize=7)
     figure.tight_layout()
-    atomic_write(path, lambda temporary: figure.savefig(temporary, dpi=120, format="png"))
+    atomic_file.atomic_write(path, lambda f: figure.savefig(f, dpi=120, format="png"), binary=True)
     plt.close(figure)
     return True
 
@@ -242,10 +232,7 @@ def main(argv=None):
         return 2
     text = markdown(records)
     if args.out_md:
-        def write_markdown(temporary):
-            with open(temporary, "w") as f:
-                f.write(text)
-        atomic_write(args.out_md, write_markdown)
+        atomic_file.atomic_write_text(args.out_md, text)
         print("report: %d records -> %s" % (len(records), args.out_md))
     else:
         sys.stdout.write(text)
