@@ -11,7 +11,6 @@ namespace rosetta {
 class SteadyTimer {
  public:
   SteadyTimer() : start_(std::chrono::steady_clock::now()) {}
-  void restart() { start_ = std::chrono::steady_clock::now(); }
   double elapsed_s() const {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   }
