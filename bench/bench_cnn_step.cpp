@@ -63,7 +63,6 @@ void cpu_step(benchmark::State& state) {
   set_counters(state, kBatch);
 }
 
-#if ROSETTA_WITH_CUDA
 void gpu_step(benchmark::State& state, Precision precision, bool graph) {
   constexpr std::int64_t kBatch = 64;
   StepFixture f(Device::cuda, kBatch, precision);
@@ -73,14 +72,12 @@ void gpu_step(benchmark::State& state, Precision precision, bool graph) {
   time_gpu_iterations(state, f.ctx, kStepsPerIteration, [&] { graph ? captured.launch(f.ctx) : f.step(); });
   set_counters(state, kBatch);
 }
-#endif
 
 void register_cpu_benchmarks() {
   benchmark::RegisterBenchmark("cnn_step/cpu/fp32/batch4", cpu_step)->Unit(benchmark::kMillisecond)->UseRealTime();
 }
 
 void register_gpu_benchmarks() {
-#if ROSETTA_WITH_CUDA
   for (Precision p : {Precision::fp32, Precision::tf32}) {
     for (bool graph : {false, true}) {
       const std::string name = std::string("cnn_step/gpu/") + precision_name(p) + "/batch64/" + (graph ? "graph" : "eager");
@@ -89,7 +86,6 @@ void register_gpu_benchmarks() {
           ->UseManualTime();
     }
   }
-#endif
 }
 
 }  // namespace

@@ -23,26 +23,16 @@
 #include "runtime/device.h"
 #include "runtime/philox.h"
 #include "runtime/tensor.h"
-#if ROSETTA_WITH_CUDA
-#include "kernels/cuda/conv_state.h"
-#endif
 
 namespace rosetta {
 namespace {
 
+using kernels::ConvAlgorithmChoice;
+using kernels::ConvPass;
 using kernels::ConvPlan;
 using kernels::ConvShape;
 
-enum class Pass { forward, backward_data, backward_filter };
-constexpr Pass kPasses[] = {Pass::forward, Pass::backward_data, Pass::backward_filter};
-const char* pass_name(Pass pass) {
-  switch (pass) {
-    case Pass::forward: return "forward";
-    case Pass::backward_data: return "backward_data";
-    case Pass::backward_filter: return "backward_filter";
-  }
-  return "?";
-}
+constexpr ConvPass kPasses[] = {ConvPass::forward, ConvPass::backward_data, ConvPass::backward_filter};
 
 ConvShape cnn_shape(std::int64_t batch, std::int64_t c, std::int64_t k, std::int64_t size) {
   ConvShape s;
@@ -85,44 +75,31 @@ struct Buffers {
   }
 };
 
-template <typename Twin>
-void run_pass(Twin twin, const Context& ctx, const ConvPlan& plan, Pass pass, Buffers& b) {
+void run_pass(const Context& ctx, const ConvPlan& plan, ConvPass pass, Buffers& b) {
   switch (pass) {
-    case Pass::forward: twin.forward(ctx, plan, b.x.data<float>(), b.w.data<float>(), b.y.data<float>()); break;
-    case Pass::backward_data:
-      twin.backward_data(ctx, plan, b.dy.data<float>(), b.w.data<float>(), b.dx.data<float>());
+    case ConvPass::forward: kernels::conv2d_forward(ctx, plan, b.x.data<float>(), b.w.data<float>(), b.y.data<float>()); break;
+    case ConvPass::backward_data:
+      kernels::conv2d_backward_data(ctx, plan, b.dy.data<float>(), b.w.data<float>(), b.dx.data<float>());
       break;
-    case Pass::backward_filter:
-      twin.backward_filter(ctx, plan, b.x.data<float>(), b.dy.data<float>(), b.dw.data<float>());
+    case ConvPass::backward_filter:
+      kernels::conv2d_backward_filter(ctx, plan, b.x.data<float>(), b.dy.data<float>(), b.dw.data<float>());
       break;
   }
 }
-
-struct CpuTwin {
-  void forward(const Context& c, const ConvPlan& p, const float* x, const float* w, float* y) const {
-    kernels::cpu::conv2d_forward(c, p, x, w, y);
-  }
-  void backward_data(const Context& c, const ConvPlan& p, const float* dy, const float* w, float* dx) const {
-    kernels::cpu::conv2d_backward_data(c, p, dy, w, dx);
-  }
-  void backward_filter(const Context& c, const ConvPlan& p, const float* x, const float* dy, float* dw) const {
-    kernels::cpu::conv2d_backward_filter(c, p, x, dy, dw);
-  }
-};
 
 void register_cpu_benchmarks() {
   for (const ConvShape& s : cnn_shapes(2)) {
     auto buffers = std::make_shared<Buffers>(s, Device::cpu);
     const ConvPlan plan = kernels::make_conv_plan(Context::cpu(), s, {});
-    for (Pass pass : kPasses) {
-      const std::string name = std::string("conv/cpu/") + pass_name(pass) + "/" + label(s);
+    for (ConvPass pass : kPasses) {
+      const std::string name = std::string("conv/cpu/") + kernels::conv_pass_name(pass) + "/" + label(s);
       benchmark::RegisterBenchmark(
           name.c_str(),
           [=](benchmark::State& state) {
             double seconds = 0;
             for (auto _ : state) {
               const auto start = std::chrono::steady_clock::now();
-              run_pass(CpuTwin{}, Context::cpu(), plan, pass, *buffers);
+              run_pass(Context::cpu(), plan, pass, *buffers);
               seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
             }
             set_counters(state, s, seconds, state.iterations());
@@ -133,47 +110,23 @@ void register_cpu_benchmarks() {
   }
 }
 
-#if ROSETTA_WITH_CUDA
-using kernels::cuda::ConvAlgorithmChoice;
-using kernels::cuda::ConvPass;
-
-struct CudaTwin {
-  void forward(const Context& c, const ConvPlan& p, const float* x, const float* w, float* y) const {
-    kernels::cuda::conv2d_forward(c, p, x, w, y);
-  }
-  void backward_data(const Context& c, const ConvPlan& p, const float* dy, const float* w, float* dx) const {
-    kernels::cuda::conv2d_backward_data(c, p, dy, w, dx);
-  }
-  void backward_filter(const Context& c, const ConvPlan& p, const float* x, const float* dy, float* dw) const {
-    kernels::cuda::conv2d_backward_filter(c, p, x, dy, dw);
-  }
-};
-
-ConvPass cudnn_pass(Pass pass) {
-  switch (pass) {
-    case Pass::forward: return ConvPass::forward;
-    case Pass::backward_data: return ConvPass::backward_data;
-    case Pass::backward_filter: return ConvPass::backward_filter;
-  }
-  return ConvPass::forward;
-}
-
-std::string describe(Pass pass, const ConvAlgorithmChoice& choice) {
-  return std::string(kernels::cuda::conv_algorithm_name(cudnn_pass(pass), choice.algo)) + "," +
-         kernels::cuda::conv_math_type_name(choice.math_type);
+std::string describe(ConvPass pass, const ConvAlgorithmChoice& choice) {
+  std::string name = kernels::conv_choice_name(pass, choice);
+  for (char& c : name)
+    if (c == ' ') c = ',';
+  return name;
 }
 
 // Times `pass` of `plan` with CUDA events on the context's stream, one call per iteration.
-void time_gpu_pass(benchmark::State& state, const ConvPlan& plan, Pass pass, Buffers& buffers) {
+void time_gpu_pass(benchmark::State& state, const ConvPlan& plan, ConvPass pass, Buffers& buffers) {
   Context& gpu = Context::cuda();
   try {
-    run_pass(CudaTwin{}, gpu, plan, pass, buffers);  // warm-up: module loading, first-call setup
+    run_pass(gpu, plan, pass, buffers);  // warm-up: module loading, first-call setup
     gpu.synchronize();
     const double seconds =
-        time_gpu_iterations(state, gpu, 1, [&] { run_pass(CudaTwin{}, gpu, plan, pass, buffers); });
+        time_gpu_iterations(state, gpu, 1, [&] { run_pass(gpu, plan, pass, buffers); });
     set_counters(state, plan.shape, seconds, state.iterations());
-    const kernels::cuda::ConvAlgorithmChoice& choice = plan.cudnn->of(cudnn_pass(pass));
-    state.counters["workspace_MiB"] = double(choice.workspace_bytes) / (1 << 20);
+    state.counters["workspace_MiB"] = double(plan.of(pass).workspace_bytes) / (1 << 20);
   } catch (const std::exception& e) {
     state.SkipWithError(e.what());
   }
@@ -190,15 +143,14 @@ void register_gpu_benchmarks() {
       heuristic.autotune = false;
       const ConvPlan chosen = kernels::make_conv_plan(gpu, s, autotuned);
       const ConvPlan heuristic_plan = kernels::make_conv_plan(gpu, s, heuristic);
-      for (Pass pass : kPasses) {
+      for (ConvPass pass : kPasses) {
         const std::string prefix =
-            std::string("conv/gpu/") + precision_name(precision) + "/" + pass_name(pass) + "/" + label(s) + "/";
+            std::string("conv/gpu/") + precision_name(precision) + "/" + kernels::conv_pass_name(pass) + "/" + label(s) + "/";
         std::vector<std::pair<std::string, ConvPlan>> variants = {
-            {"chosen:" + describe(pass, chosen.cudnn->of(cudnn_pass(pass))), chosen},
-            {"heuristic:" + describe(pass, heuristic_plan.cudnn->of(cudnn_pass(pass))), heuristic_plan}};
-        for (const ConvAlgorithmChoice& choice : kernels::cuda::find_conv_algorithms(gpu, chosen, cudnn_pass(pass)))
-          variants.emplace_back(describe(pass, choice),
-                                kernels::cuda::conv_plan_with_choice(gpu, chosen, cudnn_pass(pass), choice));
+            {"chosen:" + describe(pass, chosen.of(pass)), chosen},
+            {"heuristic:" + describe(pass, heuristic_plan.of(pass)), heuristic_plan}};
+        for (const ConvAlgorithmChoice& choice : kernels::find_conv_algorithms(gpu, chosen, pass))
+          variants.emplace_back(describe(pass, choice), kernels::conv_plan_with_choice(gpu, chosen, pass, choice));
         for (const auto& [suffix, plan] : variants) {
           const ConvPlan variant_plan = plan;
           benchmark::RegisterBenchmark(
@@ -211,9 +163,6 @@ void register_gpu_benchmarks() {
     }
   }
 }
-#else
-void register_gpu_benchmarks() {}  // a build without CUDA has no GPU cases
-#endif
 
 }  // namespace
 }  // namespace rosetta

@@ -42,7 +42,7 @@ void cpu_gemm(benchmark::State& state, Shape3 s) {
   double seconds = 0, gemms = 0;
   for (auto _ : state) {
     const auto start = std::chrono::steady_clock::now();
-    kernels::cpu::gemm(Context::cpu(), s.trans_a, s.trans_b, s.m, s.n, s.k, 1.0f, a.data(), b.data(), 0.0f, c.data(),
+    kernels::gemm(Context::cpu(), s.trans_a, s.trans_b, s.m, s.n, s.k, 1.0f, a.data(), b.data(), 0.0f, c.data(),
                        Precision::fp32);
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     benchmark::DoNotOptimize(c.data());
@@ -53,7 +53,6 @@ void cpu_gemm(benchmark::State& state, Shape3 s) {
   report(state, s, seconds, gemms);
 }
 
-#if ROSETTA_WITH_CUDA
 constexpr int kBurst = 20;
 
 void cuda_gemm(benchmark::State& state, Shape3 s, Precision precision) {
@@ -66,7 +65,7 @@ void cuda_gemm(benchmark::State& state, Shape3 s, Precision precision) {
   b.copy_from(Tensor::from_vector({s.k * s.n}, uniform(s.k * s.n, 2)), gpu.stream());
   Tensor c = Tensor::empty({s.m * s.n}, DType::f32, Device::cuda);
   const auto one_gemm = [&] {
-    kernels::cuda::gemm(gpu, s.trans_a, s.trans_b, s.m, s.n, s.k, 1.0f, a.data<float>(), b.data<float>(), 0.0f,
+    kernels::gemm(gpu, s.trans_a, s.trans_b, s.m, s.n, s.k, 1.0f, a.data<float>(), b.data<float>(), 0.0f,
                         c.data<float>(), precision);
   };
   for (int r = 0; r < kBurst; ++r) one_gemm();  // warm-up: cuBLAS picks and loads its kernels
@@ -74,7 +73,6 @@ void cuda_gemm(benchmark::State& state, Shape3 s, Precision precision) {
   const double seconds = time_gpu_iterations(state, gpu, kBurst, one_gemm);  // per GEMM, kBurst per iteration
   report(state, s, seconds, double(state.iterations()) * kBurst);
 }
-#endif
 
 // The CNN's fully connected layers at batch 64: fc1 is 6400 -> 512, fc2 512 -> 10 (weights stored (out, in)).
 const Shape3 kFcShapes[] = {
@@ -105,14 +103,12 @@ void register_cpu_benchmarks() {
 }
 
 void register_gpu_benchmarks() {
-#if ROSETTA_WITH_CUDA
   for (const Precision precision : {Precision::fp32, Precision::tf32})
     for (const Shape3& s : kFcShapes)
       benchmark::RegisterBenchmark((std::string("cublas_gemm/") + precision_name(precision) + "/" + s.name).c_str(),
                                    [s, precision](benchmark::State& state) { cuda_gemm(state, s, precision); })
           ->UseManualTime()
           ->Unit(benchmark::kMicrosecond);
-#endif
 }
 
 }  // namespace

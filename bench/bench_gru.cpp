@@ -86,7 +86,6 @@ void register_cpu_benchmarks() {
   }
 }
 
-#if ROSETTA_WITH_CUDA
 // Times `body` on the GPU, one call per iteration, after one warm-up call.
 template <typename Body>
 void time_gpu(benchmark::State& state, std::int64_t batch, Body body) {
@@ -115,19 +114,19 @@ std::vector<Variant> gru_variants(Precision precision) {
   for (kernels::GruCudnnAlgorithm algorithm : algorithms) {
     GruOptions o;
     o.precision = precision;
-    o.implementation = GruImplementation::cudnn;
+    o.implementation = kernels::GruImplementation::cudnn;
     o.algorithm = algorithm;
     variants.push_back({std::string("cudnn/") + kernels::gru_cudnn_algorithm_name(algorithm), o});
   }
   GruOptions padded;  // the standard algorithm on the unpacked layout with padded I/O (the ablation)
   padded.precision = precision;
-  padded.implementation = GruImplementation::cudnn;
+  padded.implementation = kernels::GruImplementation::cudnn;
   padded.algorithm = kernels::GruCudnnAlgorithm::standard;
-  padded.cudnn_padded_io = true;
+  padded.padded_io = true;
   variants.push_back({"cudnn/standard-padded-io", padded});
   GruOptions naive;
   naive.precision = precision;
-  naive.implementation = GruImplementation::naive;
+  naive.implementation = kernels::GruImplementation::naive;
   variants.push_back({"naive", naive});
   return variants;
 }
@@ -199,13 +198,10 @@ void register_embedding_gpu_benchmarks() {
         ->Unit(benchmark::kMicrosecond);
   }
 }
-#endif
 
 void register_gpu_benchmarks() {
-#if ROSETTA_WITH_CUDA
   register_gru_gpu_benchmarks();
   register_embedding_gpu_benchmarks();
-#endif
 }
 
 }  // namespace

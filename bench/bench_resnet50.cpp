@@ -40,7 +40,7 @@ constexpr Variant kAblations[] = {{"/no-graph", false, true, true, true},
                                   {"/no-autotune", true, true, true, false}};
 
 void run_forward(benchmark::State& state, Device device, std::int64_t batch, std::int64_t size, Precision precision,
-                 kernels::ConvLayout layout, const Variant& variant) {
+                 Layout layout, const Variant& variant) {
   Context& ctx = Context::of(device);
   ResNet50 model(device);
   model.init_random(1);
@@ -78,12 +78,11 @@ void run_forward(benchmark::State& state, Device device, std::int64_t batch, std
 }
 
 void register_gpu_benchmarks() {
-  using kernels::ConvLayout;
   for (Precision precision : {Precision::fp32, Precision::tf32, Precision::bf16}) {
-    for (ConvLayout layout : {ConvLayout::nchw, ConvLayout::nhwc}) {
-      if (precision == Precision::bf16 && layout == ConvLayout::nchw) continue;  // bf16 runs NHWC only
+    for (Layout layout : {Layout::nchw, Layout::nhwc}) {
+      if (precision == Precision::bf16 && layout == Layout::nchw) continue;  // bf16 runs NHWC only
       const std::string prefix =
-          std::string("gpu/") + precision_name(precision) + "/" + kernels::conv_layout_name(layout) + "/batch:";
+          std::string("gpu/") + precision_name(precision) + "/" + layout_name(layout) + "/batch:";
       for (std::int64_t batch : {1, 32, 64, 128, 256}) {
         // About 2 s of timed forwards at the slowest (fp32, batch 256), more iterations for the small batches.
         const int iterations = batch <= 32 ? 50 : 20;
@@ -100,7 +99,7 @@ void register_gpu_benchmarks() {
     for (const Variant& v : kAblations)
       benchmark::RegisterBenchmark(
           (prefix + "32" + v.suffix).c_str(),
-          [=](benchmark::State& s) { run_forward(s, Device::cuda, 32, 224, precision, ConvLayout::nchw, v); })
+          [=](benchmark::State& s) { run_forward(s, Device::cuda, 32, 224, precision, Layout::nchw, v); })
           ->UseManualTime()
           ->Iterations(50)
           ->Unit(benchmark::kMillisecond);
@@ -108,9 +107,9 @@ void register_gpu_benchmarks() {
 }
 
 void register_cpu_benchmarks() {
-  for (kernels::ConvLayout layout : {kernels::ConvLayout::nchw, kernels::ConvLayout::nhwc})
+  for (Layout layout : {Layout::nchw, Layout::nhwc})
     benchmark::RegisterBenchmark(
-        (std::string("cpu/fp32/") + kernels::conv_layout_name(layout) + "/batch:1/64x64").c_str(),
+        (std::string("cpu/fp32/") + layout_name(layout) + "/batch:1/64x64").c_str(),
         [=](benchmark::State& s) { run_forward(s, Device::cpu, 1, 64, Precision::fp32, layout, kAllOn); })
         ->Iterations(3)
         ->UseRealTime()

@@ -1,5 +1,5 @@
 // The Batcher: per-epoch order, host gather and decode, and on CUDA the double-buffered pinned -> device feed
-// described in batcher.h. The CUDA calls (events, async copies, stream waits) live under ROSETTA_WITH_CUDA.
+// described in batcher.h (asynchronous copies on the copy stream, ordered by StreamEvents).
 #include "datasets/batcher.h"
 
 #include <algorithm>
@@ -8,9 +8,6 @@
 
 #include "datasets/shuffle.h"
 #include "runtime/philox.h"
-#if ROSETTA_WITH_CUDA
-#include "runtime/cuda_check.h"
-#endif
 
 namespace rosetta {
 namespace {
@@ -25,7 +22,14 @@ Shape with_leading(std::int64_t n, const Shape& example) {
 
 Batcher::Batcher(const Dataset& data, std::int64_t batch_size, Device device, bool shuffle, std::uint64_t seed,
                  bool time_major)
-    : data_(data), batch_size_(batch_size), device_(device), shuffle_(shuffle), seed_(seed), time_major_(time_major) {
+    : data_(data),
+      batch_size_(batch_size),
+      device_(device),
+      shuffle_(shuffle),
+      seed_(seed),
+      time_major_(time_major),
+      copied_{StreamEvent(device), StreamEvent(device)},
+      released_{StreamEvent(device), StreamEvent(device)} {
   data_.validate();
   ROSETTA_CHECK(!time_major || (data_.example_shape().rank() >= 1 && data_.inputs.dtype() != DType::u8),
                 "time-major batches need sequence examples (not pixels); dataset '" << data_.name << "'");
@@ -46,36 +50,18 @@ Batcher::Batcher(const Dataset& data, std::int64_t batch_size, Device device, bo
       device_labels_[s] = Tensor::empty({batch_size}, DType::i32, Device::cuda);
     }
   }
-  if (cuda) {
-#if ROSETTA_WITH_CUDA
-    try {
-      for (int s = 0; s < 2; ++s) {
-        ROSETTA_CUDA_CHECK(cudaEventCreateWithFlags(&copied_[s], cudaEventDisableTiming));
-        ROSETTA_CUDA_CHECK(cudaEventCreateWithFlags(&released_[s], cudaEventDisableTiming));
-      }
-    } catch (...) {
-      for (int s = 0; s < 2; ++s) {
-        if (copied_[s] != nullptr) cudaEventDestroy(copied_[s]);
-        if (released_[s] != nullptr) cudaEventDestroy(released_[s]);
-      }
-      throw;
-    }
-#endif
-  }
 }
 
 Batcher::~Batcher() {
-#if ROSETTA_WITH_CUDA
-  // Destructors must not throw. The pinned slots may still be read by an in-flight copy: wait for it before
-  // they are freed (device slots are freed by cudaFree, which synchronizes the device).
-  for (int s = 0; s < 2; ++s) {
-    if (copied_[s] != nullptr) {
-      cudaEventSynchronize(copied_[s]);
-      cudaEventDestroy(copied_[s]);
+  // The pinned slots may still be read by an in-flight copy: wait for it before they are freed (device slots are
+  // freed by cudaFree, which synchronizes the device). Destructors must not throw, and a failed wait at teardown has
+  // nothing left to report.
+  for (const StreamEvent& copied : copied_) {
+    try {
+      copied.synchronize();
+    } catch (const Error&) {
     }
-    if (released_[s] != nullptr) cudaEventDestroy(released_[s]);
   }
-#endif
 }
 
 Shape Batcher::input_shape() const {
@@ -143,26 +129,18 @@ Batch Batcher::next(const Context& ctx) {
     gather(batch, host_inputs_[s].raw(), host_labels_[s].data<std::int32_t>());
     return {host_inputs_[s], host_labels_[s]};
   }
-#if ROSETTA_WITH_CUDA
-  cudaStream_t main_stream = ctx.stream();
-  cudaStream_t copy_stream = ctx.copy_stream();
   // Pinned slot s: the copy of call k-2 has finished reading it.
-  ROSETTA_CUDA_CHECK(cudaEventSynchronize(copied_[s]));
+  copied_[s].synchronize();
   gather(batch, host_inputs_[s].raw(), host_labels_[s].data<std::int32_t>());
   // Device slot s: the main-stream work that reads batch k-2 is done.
-  ROSETTA_CUDA_CHECK(cudaStreamWaitEvent(copy_stream, released_[s], 0));
-  ROSETTA_CUDA_CHECK(cudaMemcpyAsync(device_inputs_[s].raw(), host_inputs_[s].raw(), host_inputs_[s].nbytes(),
-                                     cudaMemcpyHostToDevice, copy_stream));
-  ROSETTA_CUDA_CHECK(cudaMemcpyAsync(device_labels_[s].raw(), host_labels_[s].raw(), host_labels_[s].nbytes(),
-                                     cudaMemcpyHostToDevice, copy_stream));
-  ROSETTA_CUDA_CHECK(cudaEventRecord(copied_[s], copy_stream));
+  released_[s].wait(ctx.copy_stream());
+  device_inputs_[s].copy_from(host_inputs_[s], ctx.copy_stream());
+  device_labels_[s].copy_from(host_labels_[s], ctx.copy_stream());
+  copied_[s].record(ctx.copy_stream());
   // Every use of batch k-1 (slot 1 - s) is enqueued by now: call k+1 overwrites that slot after this point.
-  ROSETTA_CUDA_CHECK(cudaEventRecord(released_[1 - s], main_stream));
-  ROSETTA_CUDA_CHECK(cudaStreamWaitEvent(main_stream, copied_[s], 0));
+  released_[1 - s].record(ctx.stream());
+  copied_[s].wait(ctx.stream());
   return {device_inputs_[s], device_labels_[s]};
-#else
-  ROSETTA_FAIL("a CUDA batcher needs a CUDA build");
-#endif
 }
 
 void Batcher::next_into(const Context& ctx, Tensor inputs, Tensor labels) {

@@ -38,9 +38,8 @@
 
 #include "datasets/dataset.h"
 #include "runtime/context.h"
+#include "runtime/stream_event.h"
 #include "runtime/tensor.h"
-
-struct CUevent_st;  // cudaEvent_t, without the CUDA headers
 
 namespace rosetta {
 
@@ -106,8 +105,8 @@ class Batcher {
   Tensor host_labels_[2];    // (B,) i32, same memory kind
   Tensor device_inputs_[2];  // (B, example dims...) CUDA only
   Tensor device_labels_[2];  // (B,) i32, CUDA only
-  CUevent_st* copied_[2] = {nullptr, nullptr};    // copy stream: the H2D copy out of pinned slot s is done
-  CUevent_st* released_[2] = {nullptr, nullptr};  // main stream: the work reading device slot s is done
+  StreamEvent copied_[2];    // copy stream: the H2D copy out of pinned slot s is done
+  StreamEvent released_[2];  // main stream: the work reading device slot s is done
 };
 
 }  // namespace rosetta

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 
+#include "kernels/dispatch.h"
 #include "runtime/context.h"
 
 namespace rosetta::kernels {
@@ -12,4 +13,5 @@ namespace cpu {
 namespace cuda {
 #include "kernels/batchnorm.inc"
 }
+ROSETTA_OP(batchnorm_inference_forward)
 }  // namespace rosetta::kernels

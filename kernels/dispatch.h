@@ -1,19 +1,37 @@
-// ROSETTA_KERNEL(device, op): the CPU reference or the CUDA twin of `op`, chosen by the device of the data.
-// Both twins are declared from one .inc file, so they have one signature by construction. In a CPU-only build
-// asking for the CUDA twin throws.
+// ROSETTA_OP(op): the one call form of a kernel. Each kernels/<op>.h declares its functions once (kernels/<op>.inc)
+// inside `namespace cpu` and `namespace cuda` and then writes ROSETTA_OP(op) for each name, which defines
+// kernels::op(ctx, args...): it takes the device from the context every kernel receives and forwards the
+// arguments to cpu::op or cuda::op, where ordinary overload resolution picks the dtype or layout variant. So a
+// call site never names the device or the variant:
+//
+//   kernels::maxpool2d_forward(ctx, shape, Layout::nhwc, x.data<bf16>(), y.data<bf16>(), nullptr);
+//
+// In a build without CUDA the CUDA branch is discarded at compile time (nothing links against the CUDA twin)
+// and a CUDA context is refused with an error naming the op.
 #pragma once
+#include <utility>
+
+#include "runtime/context.h"
 #include "runtime/device.h"
-#include "runtime/error.h"
 
 namespace rosetta::kernels {
-inline void require_cuda_build(Device device) {
-  ROSETTA_CHECK(device == Device::cpu || ROSETTA_WITH_CUDA, "CUDA data in a build without CUDA");
-}
+
+inline constexpr bool kCudaBuild = ROSETTA_WITH_CUDA != 0;
+
+// Throws: `op` was called with a CUDA context in a build without the CUDA twins.
+[[noreturn]] void fail_cuda_not_built(const char* op);
+
 }  // namespace rosetta::kernels
 
-#if ROSETTA_WITH_CUDA
-#define ROSETTA_KERNEL(device, op) \
-  ((device) == ::rosetta::Device::cuda ? &::rosetta::kernels::cuda::op : &::rosetta::kernels::cpu::op)
-#else
-#define ROSETTA_KERNEL(device, op) (::rosetta::kernels::require_cuda_build(device), &::rosetta::kernels::cpu::op)
-#endif
+#define ROSETTA_OP(op)                                                                                 \
+  template <typename... Args>                                                                          \
+  decltype(auto) op(const ::rosetta::Context& ctx, Args&&... args) {                                   \
+    if (ctx.device() == ::rosetta::Device::cuda) {                                                     \
+      if constexpr (::rosetta::kernels::kCudaBuild) {                                                  \
+        return ::rosetta::kernels::cuda::op(ctx, std::forward<Args>(args)...);                         \
+      } else {                                                                                         \
+        ::rosetta::kernels::fail_cuda_not_built(#op);                                                  \
+      }                                                                                                \
+    }                                                                                                  \
+    return ::rosetta::kernels::cpu::op(ctx, std::forward<Args>(args)...);                              \
+  }

@@ -1,8 +1,12 @@
-// Element-wise kernels: the CPU reference (kernels/cpu) and the CUDA twin (kernels/cuda), one signature.
+// Element-wise kernels: fill, copy, dtype conversion, bias, ReLU, dropout and the device step counter. Declared
+// once (kernels/elementwise.inc) for the CPU twin (kernels/cpu/elementwise.cpp) and the CUDA twin
+// (kernels/cuda/elementwise.cu); kernels::<op>(ctx, ...) runs the twin of ctx's device (kernels/dispatch.h).
 #pragma once
 #include <cstdint>
 
+#include "kernels/dispatch.h"
 #include "runtime/context.h"
+#include "runtime/half.h"
 
 namespace rosetta::kernels {
 namespace cpu {
@@ -11,4 +15,15 @@ namespace cpu {
 namespace cuda {
 #include "kernels/elementwise.inc"
 }
+ROSETTA_OP(fill)
+ROSETTA_OP(copy)
+ROSETTA_OP(convert)
+ROSETTA_OP(bias_add)
+ROSETTA_OP(bias_backward)
+ROSETTA_OP(relu_forward)
+ROSETTA_OP(relu_backward)
+ROSETTA_OP(dropout_forward)
+ROSETTA_OP(dropout_backward)
+ROSETTA_OP(increment_counter)
+
 }  // namespace rosetta::kernels

@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/dispatch.h"
 #include "runtime/context.h"
 
 namespace rosetta::kernels {
@@ -29,4 +30,7 @@ namespace cpu {
 namespace cuda {
 #include "kernels/embedding.inc"
 }
+ROSETTA_OP(embedding_forward)
+ROSETTA_OP(embedding_backward)
+ROSETTA_OP(embedding_backward_workspace_bytes)
 }  // namespace rosetta::kernels

@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 
+#include "kernels/dispatch.h"
 #include "runtime/context.h"
 
 namespace rosetta::kernels {
@@ -11,4 +12,5 @@ namespace cpu {
 namespace cuda {
 #include "kernels/gemm.inc"
 }
+ROSETTA_OP(gemm)
 }  // namespace rosetta::kernels

@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 
+#include "kernels/dispatch.h"
 #include "runtime/context.h"
 
 namespace rosetta::kernels {
@@ -11,4 +12,6 @@ namespace cpu {
 namespace cuda {
 #include "kernels/loss.inc"
 }
+ROSETTA_OP(softmax_cross_entropy)
+ROSETTA_OP(count_correct)
 }  // namespace rosetta::kernels

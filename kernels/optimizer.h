@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 
+#include "kernels/dispatch.h"
 #include "runtime/context.h"
 
 namespace rosetta::kernels {
@@ -11,4 +12,6 @@ namespace cpu {
 namespace cuda {
 #include "kernels/optimizer.inc"
 }
+ROSETTA_OP(sgd_momentum_update)
+ROSETTA_OP(adam_update)
 }  // namespace rosetta::kernels

@@ -1,6 +1,5 @@
 #include "layers/adam.h"
 
-#include "kernels/dispatch.h"
 #include "kernels/elementwise.h"
 #include "kernels/optimizer.h"
 
@@ -18,9 +17,8 @@ Adam::Adam(const ParameterSet& params, float lr, float beta1, float beta2, float
 
 void Adam::step(const Context& ctx) {
   ROSETTA_CHECK(ctx.device() == params_.values().device(), "Adam: parameters and context are on different devices");
-  const Device d = ctx.device();
-  ROSETTA_KERNEL(d, increment_counter)(ctx, step_.data<std::uint64_t>());
-  ROSETTA_KERNEL(d, adam_update)(ctx, params_.values().data<float>(), params_.grads().data<float>(), m_.data<float>(),
+  kernels::increment_counter(ctx, step_.data<std::uint64_t>());
+  kernels::adam_update(ctx, params_.values().data<float>(), params_.grads().data<float>(), m_.data<float>(),
                                  v_.data<float>(), params_.arena_elements(), lr_, beta1_, beta2_, eps_,
                                  step_.data<std::uint64_t>());
 }

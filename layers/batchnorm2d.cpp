@@ -3,7 +3,6 @@
 #include <cmath>
 
 #include "kernels/batchnorm.h"
-#include "kernels/dispatch.h"
 
 namespace rosetta {
 
@@ -20,7 +19,7 @@ void BatchNorm2d::forward(const Context& ctx, const Tensor& x, const Tensor& y) 
   ROSETTA_CHECK(x.shape().rank() == 4 && x.dim(1) == channels_ && y.shape() == x.shape(),
                 "batch norm of " << x.shape().str() << " into " << y.shape().str() << ", expected " << channels_
                                  << " channels");
-  ROSETTA_KERNEL(ctx.device(), batchnorm_inference_forward)(
+  kernels::batchnorm_inference_forward(
       ctx, x.data<float>(), y.data<float>(), params_.value(weight_).data<float>(), params_.value(bias_).data<float>(),
       params_.value(mean_).data<float>(), params_.value(var_).data<float>(), eps_, x.dim(0), channels_,
       x.dim(2) * x.dim(3));

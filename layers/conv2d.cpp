@@ -1,6 +1,5 @@
 #include "layers/conv2d.h"
 
-#include "kernels/dispatch.h"
 #include "kernels/elementwise.h"
 
 namespace rosetta {
@@ -34,9 +33,8 @@ const Tensor& Conv2d::forward(const Context& ctx, const Tensor& x) {
   const kernels::ConvShape& s = plan_.shape;
   ROSETTA_CHECK(x.shape() == Shape({s.n, s.c, s.h, s.w}), "conv input " << x.shape().str() << ", planned " << s.str());
   x_ = x;
-  const Device d = ctx.device();
-  ROSETTA_KERNEL(d, conv2d_forward)(ctx, plan_, x.data<float>(), params_.value(weight_).data<float>(), y_.data<float>());
-  ROSETTA_KERNEL(d, bias_add)(ctx, y_.data<float>(), params_.value(bias_).data<float>(), s.n, s.k,
+  kernels::conv2d_forward(ctx, plan_, x.data<float>(), params_.value(weight_).data<float>(), y_.data<float>());
+  kernels::bias_add(ctx, y_.data<float>(), params_.value(bias_).data<float>(), s.n, s.k,
                               s.out_h() * s.out_w());
   return y_;
 }
@@ -44,13 +42,12 @@ const Tensor& Conv2d::forward(const Context& ctx, const Tensor& x) {
 const Tensor& Conv2d::backward(const Context& ctx, const Tensor& dy) {
   const kernels::ConvShape& s = plan_.shape;
   ROSETTA_CHECK(dy.shape() == y_.shape(), "conv output gradient " << dy.shape().str() << ", expected " << y_.shape().str());
-  const Device d = ctx.device();
-  ROSETTA_KERNEL(d, bias_backward)(ctx, dy.data<float>(), params_.grad(bias_).data<float>(), s.n, s.k,
+  kernels::bias_backward(ctx, dy.data<float>(), params_.grad(bias_).data<float>(), s.n, s.k,
                                    s.out_h() * s.out_w(), /*accumulate=*/false);
-  ROSETTA_KERNEL(d, conv2d_backward_filter)(ctx, plan_, x_.data<float>(), dy.data<float>(),
+  kernels::conv2d_backward_filter(ctx, plan_, x_.data<float>(), dy.data<float>(),
                                             params_.grad(weight_).data<float>());
   if (input_grad_) {
-    ROSETTA_KERNEL(d, conv2d_backward_data)(ctx, plan_, dy.data<float>(), params_.value(weight_).data<float>(),
+    kernels::conv2d_backward_data(ctx, plan_, dy.data<float>(), params_.value(weight_).data<float>(),
                                             dx_.data<float>());
   }
   return dx_;

@@ -1,6 +1,5 @@
 #include "layers/dropout.h"
 
-#include "kernels/dispatch.h"
 #include "kernels/elementwise.h"
 
 namespace rosetta {
@@ -18,14 +17,14 @@ void Dropout::setup(const Context& ctx, const Shape& input, std::uint64_t seed, 
 const Tensor& Dropout::forward(const Context& ctx, const Tensor& x) {
   if (p_ == 0.0f) return x;
   ROSETTA_CHECK(x.shape() == y_.shape(), "dropout input " << x.shape().str() << ", set up for " << y_.shape().str());
-  ROSETTA_KERNEL(ctx.device(), dropout_forward)(ctx, x.data<float>(), y_.data<float>(), mask_.data<float>(), p_, seed_,
+  kernels::dropout_forward(ctx, x.data<float>(), y_.data<float>(), mask_.data<float>(), p_, seed_,
                                                 use_, step_.data<std::uint64_t>(), x.numel());
   return y_;
 }
 
 const Tensor& Dropout::backward(const Context& ctx, const Tensor& dy) {
   if (p_ == 0.0f) return dy;
-  ROSETTA_KERNEL(ctx.device(), dropout_backward)(ctx, dy.data<float>(), mask_.data<float>(), dx_.data<float>(),
+  kernels::dropout_backward(ctx, dy.data<float>(), mask_.data<float>(), dx_.data<float>(),
                                                  dy.numel());
   return dx_;
 }

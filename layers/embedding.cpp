@@ -2,7 +2,6 @@
 
 #include <vector>
 
-#include "kernels/dispatch.h"
 #include "kernels/embedding.h"
 #include "layers/init.h"
 
@@ -19,7 +18,7 @@ void Embedding::setup(const Context& ctx, const Shape& ids) {
   std::vector<std::int64_t> out(ids.begin(), ids.end());
   out.push_back(dim_);
   out_ = Tensor::empty(Shape(out.begin(), out.end()), DType::f32, ctx.device());
-  ctx.workspace(ROSETTA_KERNEL(ctx.device(), embedding_backward_workspace_bytes)(ids.numel(), vocab_));
+  ctx.workspace(kernels::embedding_backward_workspace_bytes(ctx, ids.numel(), vocab_));
 }
 
 const Tensor& Embedding::forward(const Context& ctx, const Tensor& ids) {
@@ -27,7 +26,7 @@ const Tensor& Embedding::forward(const Context& ctx, const Tensor& ids) {
                 "embedding ids " << ids.shape().str() << " " << dtype_name(ids.dtype()) << ", set up for "
                                  << out_.shape().str() << " outputs from I32 ids");
   ids_ = ids;
-  ROSETTA_KERNEL(ctx.device(), embedding_forward)(ctx, ids.data<std::int32_t>(), params_.value(weight_).data<float>(),
+  kernels::embedding_forward(ctx, ids.data<std::int32_t>(), params_.value(weight_).data<float>(),
                                                   out_.data<float>(), ids.numel(), vocab_, dim_);
   return out_;
 }
@@ -35,7 +34,7 @@ const Tensor& Embedding::forward(const Context& ctx, const Tensor& ids) {
 void Embedding::backward(const Context& ctx, const Tensor& d_out) {
   ROSETTA_CHECK(d_out.shape() == out_.shape(),
                 "embedding output gradient " << d_out.shape().str() << ", expected " << out_.shape().str());
-  ROSETTA_KERNEL(ctx.device(), embedding_backward)(ctx, ids_.data<std::int32_t>(), d_out.data<float>(),
+  kernels::embedding_backward(ctx, ids_.data<std::int32_t>(), d_out.data<float>(),
                                                    params_.grad(weight_).data<float>(), ids_.numel(), vocab_, dim_);
 }
 

@@ -2,23 +2,10 @@
 
 #include <cmath>
 
-#include "kernels/dispatch.h"
+#include "kernels/layout.h"
 #include "layers/init.h"
 
 namespace rosetta {
-
-const char* gru_implementation_name(GruImplementation implementation) {
-  return implementation == GruImplementation::cudnn ? "cudnn" : "naive";
-}
-
-bool gru_implementation_from_name(const std::string& name, GruImplementation* implementation) {
-  for (GruImplementation i : {GruImplementation::cudnn, GruImplementation::naive})
-    if (name == gru_implementation_name(i)) {
-      *implementation = i;
-      return true;
-    }
-  return false;
-}
 
 const char* sequence_layout_name(SequenceLayout layout) { return layout == SequenceLayout::tnc ? "tnc" : "ntc"; }
 
@@ -50,40 +37,21 @@ void GRU::setup(const Context& ctx, const Shape& input, const GruOptions& option
                 "GRU input " << input.str() << " is not (" << (options.layout == SequenceLayout::tnc ? "T, N" : "N, T")
                              << ", " << input_size_ << ")");
   ROSETTA_CHECK(ctx.device() == params_.values().device(), "GRU parameters and context are on different devices");
-  ROSETTA_CHECK(options.precision != Precision::bf16, "the GRU takes f32 tensors in fp32 or tf32, not bf16");
   options_ = options;
   const bool ntc = batch_first();
-  shape_ = kernels::GruShape{ntc ? input[1] : input[0], ntc ? input[0] : input[1], input_size_, hidden_size_};
-  kernels::validate_gru_shape(shape_);
+  const kernels::GruShape shape{ntc ? input[1] : input[0], ntc ? input[0] : input[1], input_size_, hidden_size_};
+  plan_ = kernels::make_gru_plan(ctx, shape, options);
   input_shape_ = input;
-  output_shape_ = ntc ? Shape{shape_.n, shape_.t, shape_.h} : Shape{shape_.t, shape_.n, shape_.h};
+  output_shape_ = ntc ? Shape{shape.n, shape.t, shape.h} : Shape{shape.t, shape.n, shape.h};
   const Device device = ctx.device();
-
-  plan_ = kernels::CudnnGruPlan{};
-  reserve_ = Tensor();
-#if ROSETTA_WITH_CUDA
-  if (device == Device::cuda && options.implementation == GruImplementation::cudnn) {
-    kernels::CudnnGruOptions cudnn;
-    cudnn.precision = options.precision, cudnn.padded_io = options.cudnn_padded_io;
-    if (options.algorithm) {
-      cudnn.algorithm = *options.algorithm;
-      plan_ = kernels::cuda::make_cudnn_gru_plan(ctx, shape_, cudnn);
-    } else {
-      plan_ = kernels::cuda::make_fastest_cudnn_gru_plan(ctx, shape_, cudnn);
-    }
-  } else
-#endif
-  {
-    reserve_ = Tensor::empty({kernels::gru_reserve_elements(shape_)}, DType::f32, device);
-    ctx.workspace(kernels::gru_workspace_bytes(shape_));
-  }
-  h_ = Tensor::empty({shape_.t, shape_.n, shape_.h}, DType::f32, device);
-  dx_ = Tensor::empty({shape_.t, shape_.n, shape_.i}, DType::f32, device);
+  reserve_ = plan_.reserve_elements > 0 ? Tensor::empty({plan_.reserve_elements}, DType::f32, device) : Tensor();
+  h_ = Tensor::empty({shape.t, shape.n, shape.h}, DType::f32, device);
+  dx_ = Tensor::empty({shape.t, shape.n, shape.i}, DType::f32, device);
   x_tnc_ = h_ntc_ = dh_tnc_ = dx_ntc_ = Tensor();
   if (ntc) {
-    x_tnc_ = Tensor::empty({shape_.t, shape_.n, shape_.i}, DType::f32, device);
+    x_tnc_ = Tensor::empty({shape.t, shape.n, shape.i}, DType::f32, device);
     h_ntc_ = Tensor::empty(output_shape_, DType::f32, device);
-    dh_tnc_ = Tensor::empty({shape_.t, shape_.n, shape_.h}, DType::f32, device);
+    dh_tnc_ = Tensor::empty({shape.t, shape.n, shape.h}, DType::f32, device);
     dx_ntc_ = Tensor::empty(input, DType::f32, device);
   }
 }
@@ -98,50 +66,36 @@ kernels::GruGradients GRU::gradients() const {
           params_.grad(bias_ih_).data<float>(), params_.grad(bias_hh_).data<float>()};
 }
 
+float* GRU::reserve() const { return reserve_.defined() ? reserve_.data<float>() : nullptr; }
+
 const Tensor& GRU::forward(const Context& ctx, const Tensor& x) {
   ROSETTA_CHECK(x.shape() == input_shape_, "GRU input " << x.shape().str() << ", set up for " << input_shape_.str());
-  const Device d = ctx.device();
+  const kernels::GruShape& s = plan_.shape;
   if (batch_first()) {
-    ROSETTA_KERNEL(d, swap_leading_axes)(ctx, x.data<float>(), x_tnc_.data<float>(), shape_.n, shape_.t, shape_.i);
+    kernels::swap_leading_axes(ctx, x.data<float>(), x_tnc_.data<float>(), s.n, s.t, s.i);
     x_ = x_tnc_;
   } else {
     x_ = x;
   }
-#if ROSETTA_WITH_CUDA
-  if (uses_cudnn()) {
-    kernels::cuda::gru_cudnn_forward(ctx, plan_, x_.data<float>(), weights(), h_.data<float>());
-  } else
-#endif
-  {
-    ROSETTA_KERNEL(d, gru_forward)(ctx, shape_, x_.data<float>(), weights(), h_.data<float>(), reserve_.data<float>(),
-                                   options_.precision);
-  }
+  kernels::gru_forward(ctx, plan_, x_.data<float>(), weights(), h_.data<float>(), reserve());
   if (!batch_first()) return h_;
-  ROSETTA_KERNEL(d, swap_leading_axes)(ctx, h_.data<float>(), h_ntc_.data<float>(), shape_.t, shape_.n, shape_.h);
+  kernels::swap_leading_axes(ctx, h_.data<float>(), h_ntc_.data<float>(), s.t, s.n, s.h);
   return h_ntc_;
 }
 
 const Tensor& GRU::backward(const Context& ctx, const Tensor& dh) {
   ROSETTA_CHECK(dh.shape() == output_shape_,
                 "GRU output gradient " << dh.shape().str() << ", expected " << output_shape_.str());
-  const Device d = ctx.device();
+  const kernels::GruShape& s = plan_.shape;
   const float* dh_tnc = dh.data<float>();
   if (batch_first()) {
-    ROSETTA_KERNEL(d, swap_leading_axes)(ctx, dh_tnc, dh_tnc_.data<float>(), shape_.n, shape_.t, shape_.h);
+    kernels::swap_leading_axes(ctx, dh_tnc, dh_tnc_.data<float>(), s.n, s.t, s.h);
     dh_tnc = dh_tnc_.data<float>();
   }
-#if ROSETTA_WITH_CUDA
-  if (uses_cudnn()) {
-    kernels::cuda::gru_cudnn_backward(ctx, plan_, x_.data<float>(), h_.data<float>(), dh_tnc, dx_.data<float>(),
-                                      gradients());
-  } else
-#endif
-  {
-    ROSETTA_KERNEL(d, gru_backward)(ctx, shape_, x_.data<float>(), weights(), h_.data<float>(),
-                                    reserve_.data<float>(), dh_tnc, dx_.data<float>(), gradients(), options_.precision);
-  }
+  kernels::gru_backward(ctx, plan_, x_.data<float>(), weights(), h_.data<float>(), reserve(), dh_tnc,
+                        dx_.data<float>(), gradients());
   if (!batch_first()) return dx_;
-  ROSETTA_KERNEL(d, swap_leading_axes)(ctx, dx_.data<float>(), dx_ntc_.data<float>(), shape_.t, shape_.n, shape_.i);
+  kernels::swap_leading_axes(ctx, dx_.data<float>(), dx_ntc_.data<float>(), s.t, s.n, s.i);
   return dx_ntc_;
 }
 

@@ -4,14 +4,9 @@
 //
 // forward returns every step's hidden state (h_{-1} = 0); backward takes the loss gradient for all of them (zeros
 // where the loss does not read a step) and writes the four weight gradients (overwrite) and the input gradient.
-// Options:
-// - implementation (CUDA only): cudnn, cuDNN's RNN API through a plan made at setup, or naive, one cuBLAS GEMM
-//   and one fused gate kernel per step (the ablation). On the CPU the layer always runs the CPU twin.
-// - algorithm: cuDNN's recurrence algorithm (cudnn only); setup throws if cuDNN rejects it for the shape. Empty:
-//   setup times every algorithm cuDNN accepts for the shape and keeps the fastest (kernels::cuda::
-//   make_fastest_cudnn_gru_plan; cudnn_plan().options.algorithm and .trials say which and why).
-// - layout: tnc takes and returns (T, N, C); ntc takes and returns batch-first (N, T, C) and transposes to and from
-//   time-major around the time-major kernels (what a batch-first framework pays).
+// Options: the kernel plan's (kernels/gru.h: precision, the CUDA implementation, cuDNN's algorithm or its timed
+// choice, padded I/O), and the sequence layout: tnc takes and returns (T, N, C); ntc takes and returns batch-first
+// (N, T, C) and transposes to and from time-major around the time-major kernels (what a batch-first framework pays).
 // setup() sizes every buffer and makes the plan for one input shape; forward and backward then allocate nothing.
 #pragma once
 #include <optional>
@@ -22,19 +17,12 @@
 
 namespace rosetta {
 
-enum class GruImplementation { cudnn, naive };
 enum class SequenceLayout { tnc, ntc };
-const char* gru_implementation_name(GruImplementation implementation);  // "cudnn", "naive"
-bool gru_implementation_from_name(const std::string& name, GruImplementation* implementation);
 const char* sequence_layout_name(SequenceLayout layout);  // "tnc", "ntc"
 bool sequence_layout_from_name(const std::string& name, SequenceLayout* layout);
 
-struct GruOptions {
-  Precision precision = Precision::fp32;  // fp32 or tf32 (GEMMs and cuDNN's math type)
-  GruImplementation implementation = GruImplementation::cudnn;
-  std::optional<kernels::GruCudnnAlgorithm> algorithm;  // empty: the fastest cuDNN accepts, timed at setup
+struct GruOptions : kernels::GruOptions {
   SequenceLayout layout = SequenceLayout::tnc;
-  bool cudnn_padded_io = false;  // kernels::CudnnGruOptions::padded_io (an ablation)
 };
 
 class GRU {
@@ -52,27 +40,26 @@ class GRU {
   const Tensor& backward(const Context& ctx, const Tensor& dh);
 
   const Shape& output_shape() const { return output_shape_; }
-  const kernels::GruShape& shape() const { return shape_; }
+  const kernels::GruShape& shape() const { return plan_.shape; }
   const GruOptions& options() const { return options_; }
-  const kernels::CudnnGruPlan& cudnn_plan() const { return plan_; }  // empty unless running on cuDNN
+  const kernels::GruPlan& plan() const { return plan_; }
   int weight_ih_index() const { return weight_ih_; }
   int weight_hh_index() const { return weight_hh_; }
   int bias_ih_index() const { return bias_ih_; }
   int bias_hh_index() const { return bias_hh_; }
 
  private:
-  bool uses_cudnn() const { return plan_.cudnn != nullptr; }
   bool batch_first() const { return options_.layout == SequenceLayout::ntc; }
   kernels::GruWeights weights() const;
   kernels::GruGradients gradients() const;
+  float* reserve() const;  // null when the plan keeps none
 
   ParameterSet& params_;
   std::int64_t input_size_, hidden_size_;
   int weight_ih_, weight_hh_, bias_ih_, bias_hh_;
-  kernels::GruShape shape_;
   GruOptions options_;
   Shape input_shape_, output_shape_;
-  kernels::CudnnGruPlan plan_;
+  kernels::GruPlan plan_;
   Tensor x_;        // (T, N, I): the time-major input of the last forward (the input itself, or x_tnc_)
   Tensor x_tnc_;    // (T, N, I), ntc only
   Tensor h_;        // (T, N, H)
@@ -80,7 +67,7 @@ class GRU {
   Tensor dh_tnc_;   // (T, N, H), ntc only
   Tensor dx_;       // (T, N, I)
   Tensor dx_ntc_;   // (N, T, I), ntc only
-  Tensor reserve_;  // (T, N, 4H): what the CPU and naive backward read; cuDNN keeps its own in the plan
+  Tensor reserve_;  // (plan_.reserve_elements): what the forward keeps for the backward; empty on cuDNN
 };
 
 }  // namespace rosetta

@@ -1,6 +1,5 @@
 #include "layers/linear.h"
 
-#include "kernels/dispatch.h"
 #include "kernels/elementwise.h"
 #include "kernels/gemm.h"
 
@@ -24,24 +23,22 @@ const Tensor& Linear::forward(const Context& ctx, const Tensor& x) {
   const std::int64_t n = y_.dim(0);
   ROSETTA_CHECK(x.shape() == Shape({n, in_}), "linear input " << x.shape().str() << ", set up for (" << n << ", " << in_ << ")");
   x_ = x;
-  const Device d = ctx.device();
   // y (N, out) = x (N, in) . W^T (in, out)
-  ROSETTA_KERNEL(d, gemm)(ctx, false, true, n, out_, in_, 1.0f, x.data<float>(), params_.value(weight_).data<float>(),
+  kernels::gemm(ctx, false, true, n, out_, in_, 1.0f, x.data<float>(), params_.value(weight_).data<float>(),
                           0.0f, y_.data<float>(), precision_);
-  ROSETTA_KERNEL(d, bias_add)(ctx, y_.data<float>(), params_.value(bias_).data<float>(), n, out_, 1);
+  kernels::bias_add(ctx, y_.data<float>(), params_.value(bias_).data<float>(), n, out_, 1);
   return y_;
 }
 
 const Tensor& Linear::backward(const Context& ctx, const Tensor& dy) {
   const std::int64_t n = y_.dim(0);
   ROSETTA_CHECK(dy.shape() == y_.shape(), "linear output gradient " << dy.shape().str() << ", expected " << y_.shape().str());
-  const Device d = ctx.device();
   // dW (out, in) = dy^T (out, N) . x (N, in)
-  ROSETTA_KERNEL(d, gemm)(ctx, true, false, out_, in_, n, 1.0f, dy.data<float>(), x_.data<float>(), 0.0f,
+  kernels::gemm(ctx, true, false, out_, in_, n, 1.0f, dy.data<float>(), x_.data<float>(), 0.0f,
                           params_.grad(weight_).data<float>(), precision_);
-  ROSETTA_KERNEL(d, bias_backward)(ctx, dy.data<float>(), params_.grad(bias_).data<float>(), n, out_, 1, false);
+  kernels::bias_backward(ctx, dy.data<float>(), params_.grad(bias_).data<float>(), n, out_, 1, false);
   // dx (N, in) = dy (N, out) . W (out, in)
-  ROSETTA_KERNEL(d, gemm)(ctx, false, false, n, in_, out_, 1.0f, dy.data<float>(), params_.value(weight_).data<float>(),
+  kernels::gemm(ctx, false, false, n, in_, out_, 1.0f, dy.data<float>(), params_.value(weight_).data<float>(),
                           0.0f, dx_.data<float>(), precision_);
   return dx_;
 }

@@ -1,6 +1,7 @@
 // MaxPool2d: PyTorch's max_pool2d (floor mode, padding never wins, first maximum on ties). The forward keeps
 // the arg-max of every window, so the backward routes each gradient to exactly the element PyTorch picks.
 #pragma once
+#include "kernels/pool.h"
 #include "runtime/context.h"
 #include "runtime/tensor.h"
 
@@ -18,6 +19,7 @@ class MaxPool2d {
  private:
   int window_, stride_, pad_;
   Shape input_;
+  kernels::PoolShape shape_;
   Tensor y_;       // (N, C, OH, OW)
   Tensor argmax_;  // (N, C, OH, OW) int32: flat index inside the input plane
   Tensor dx_;      // (N, C, H, W)

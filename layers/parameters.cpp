@@ -32,6 +32,13 @@ Tensor ParameterSet::grad(int i) const {
   return grads_.view(entries_[i].offset, entries_[i].shape);
 }
 
+Tensor ParameterSet::view_in(const Tensor& mirror, int i) const {
+  ROSETTA_CHECK(mirror.numel() == arena_elements_,
+                "a mirror of " << mirror.numel() << " elements for an arena of " << arena_elements_ << " (" << name(i)
+                               << ")");
+  return mirror.view(entries_[i].offset, entries_[i].shape);
+}
+
 std::int64_t ParameterSet::parameter_elements() const {
   std::int64_t n = 0;
   for (const Entry& e : entries_) n += e.shape.numel();

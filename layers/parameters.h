@@ -33,6 +33,9 @@ class ParameterSet {
 
   Tensor value(int i) const;
   Tensor grad(int i) const;
+  // Parameter i's elements in `mirror`, a tensor of the arena's size in any dtype (a bf16 copy of the values, an
+  // optimizer's moments), shaped as the parameter.
+  Tensor view_in(const Tensor& mirror, int i) const;
   // The whole arenas, flat: (arena_elements,)
   const Tensor& values() const { return values_; }
   const Tensor& grads() const { return grads_; }

@@ -1,6 +1,5 @@
 #include "layers/relu.h"
 
-#include "kernels/dispatch.h"
 #include "kernels/elementwise.h"
 
 namespace rosetta {
@@ -12,13 +11,13 @@ void ReLU::setup(const Context& ctx, const Shape& input) {
 
 const Tensor& ReLU::forward(const Context& ctx, const Tensor& x) {
   ROSETTA_CHECK(x.shape() == y_.shape(), "relu input " << x.shape().str() << ", set up for " << y_.shape().str());
-  ROSETTA_KERNEL(ctx.device(), relu_forward)(ctx, x.data<float>(), y_.data<float>(), x.numel());
+  kernels::relu_forward(ctx, x.data<float>(), y_.data<float>(), x.numel());
   return y_;
 }
 
 const Tensor& ReLU::backward(const Context& ctx, const Tensor& dy) {
   ROSETTA_CHECK(dy.shape() == y_.shape(), "relu output gradient " << dy.shape().str() << ", expected " << y_.shape().str());
-  ROSETTA_KERNEL(ctx.device(), relu_backward)(ctx, y_.data<float>(), dy.data<float>(), dx_.data<float>(), dy.numel());
+  kernels::relu_backward(ctx, y_.data<float>(), dy.data<float>(), dx_.data<float>(), dy.numel());
   return dx_;
 }
 

@@ -1,6 +1,5 @@
 #include "layers/sgd.h"
 
-#include "kernels/dispatch.h"
 #include "kernels/optimizer.h"
 
 namespace rosetta {
@@ -12,7 +11,7 @@ SgdMomentum::SgdMomentum(const ParameterSet& params, float lr, float momentum)
       momentum_buf_(Tensor::zeros({params.arena_elements()}, DType::f32, params.values().device())) {}
 
 void SgdMomentum::step(const Context& ctx) {
-  ROSETTA_KERNEL(ctx.device(), sgd_momentum_update)(ctx, params_.values().data<float>(), params_.grads().data<float>(),
+  kernels::sgd_momentum_update(ctx, params_.values().data<float>(), params_.grads().data<float>(),
                                                     momentum_buf_.data<float>(), params_.arena_elements(), lr_,
                                                     momentum_);
 }

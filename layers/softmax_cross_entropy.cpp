@@ -1,6 +1,5 @@
 #include "layers/softmax_cross_entropy.h"
 
-#include "kernels/dispatch.h"
 #include "kernels/loss.h"
 
 namespace rosetta {
@@ -15,7 +14,7 @@ const Tensor& SoftmaxCrossEntropy::forward(const Context& ctx, const Tensor& log
   ROSETTA_CHECK(logits.shape() == dlogits_.shape() && labels.shape() == Shape({logits.dim(0)}),
                 "logits " << logits.shape().str() << " and labels " << labels.shape().str() << ", set up for "
                           << dlogits_.shape().str());
-  ROSETTA_KERNEL(ctx.device(), softmax_cross_entropy)(ctx, logits.data<float>(), labels.data<std::int32_t>(),
+  kernels::softmax_cross_entropy(ctx, logits.data<float>(), labels.data<std::int32_t>(),
                                                       loss_.data<float>(), dlogits_.data<float>(), logits.dim(0),
                                                       logits.dim(1));
   return loss_;

@@ -1,6 +1,5 @@
 #include "models/cifar_vgg.h"
 
-#include "kernels/dispatch.h"
 #include "kernels/elementwise.h"
 #include "kernels/loss.h"
 #include "layers/init.h"
@@ -88,7 +87,7 @@ void CifarVGG::backward(const Context& ctx, const Tensor& dlogits) {
 
 void CifarVGG::step(const Context& ctx, const Tensor& images, const Tensor& labels) {
   ROSETTA_CHECK(sgd_ != nullptr, "CifarVGG::step before setup");
-  ROSETTA_KERNEL(ctx.device(), increment_counter)(ctx, step_.data<std::uint64_t>());
+  kernels::increment_counter(ctx, step_.data<std::uint64_t>());
   loss_.forward(ctx, forward(ctx, images, /*training=*/true), labels);
   backward(ctx, loss_.dlogits());
   sgd_->step(ctx);
@@ -96,7 +95,7 @@ void CifarVGG::step(const Context& ctx, const Tensor& images, const Tensor& labe
 
 void CifarVGG::evaluate(const Context& ctx, const Tensor& images, const Tensor& labels, const Tensor& correct) {
   const Tensor& logits = forward(ctx, images, /*training=*/false);
-  ROSETTA_KERNEL(ctx.device(), count_correct)(ctx, logits.data<float>(), labels.data<std::int32_t>(),
+  kernels::count_correct(ctx, logits.data<float>(), labels.data<std::int32_t>(),
                                               correct.data<std::int32_t>(), logits.dim(0), logits.dim(1));
 }
 

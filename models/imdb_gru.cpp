@@ -2,8 +2,8 @@
 
 #include <cmath>
 
-#include "kernels/dispatch.h"
 #include "kernels/elementwise.h"
+#include "kernels/layout.h"
 #include "kernels/gru.h"
 #include "kernels/loss.h"
 #include "layers/init.h"
@@ -46,7 +46,7 @@ const Tensor& ImdbGRU::forward(const Context& ctx, const Tensor& tokens) {
   const Tensor& h = gru_.forward(ctx, embedding_.forward(ctx, tokens));
   const std::int64_t t = dh_tnc_.dim(0), n = dh_tnc_.dim(1);
   if (batch_first_) {
-    ROSETTA_KERNEL(ctx.device(), swap_leading_axes)(ctx, h.data<float>(), h_tnc_.data<float>(), n, t, kHidden);
+    kernels::swap_leading_axes(ctx, h.data<float>(), h_tnc_.data<float>(), n, t, kHidden);
   }
   const Tensor& h_tnc = batch_first_ ? h_tnc_ : h;
   return l_out_.forward(ctx, h_tnc.view((t - 1) * n * kHidden, {n, kHidden}));  // the last step, (N, H)
@@ -55,9 +55,8 @@ const Tensor& ImdbGRU::forward(const Context& ctx, const Tensor& tokens) {
 void ImdbGRU::backward(const Context& ctx, const Tensor& dlogits) {
   const Tensor& dlast = l_out_.backward(ctx, dlogits);  // (N, H)
   const std::int64_t t = dh_tnc_.dim(0), n = dh_tnc_.dim(1);
-  const Device d = ctx.device();
-  ROSETTA_KERNEL(d, copy)(ctx, dlast.data<float>(), dh_tnc_.data<float>() + (t - 1) * n * kHidden, n * kHidden);
-  if (batch_first_) ROSETTA_KERNEL(d, swap_leading_axes)(ctx, dh_tnc_.data<float>(), dh_ntc_.data<float>(), t, n, kHidden);
+  kernels::copy(ctx, dlast.data<float>(), dh_tnc_.data<float>() + (t - 1) * n * kHidden, n * kHidden);
+  if (batch_first_) kernels::swap_leading_axes(ctx, dh_tnc_.data<float>(), dh_ntc_.data<float>(), t, n, kHidden);
   embedding_.backward(ctx, gru_.backward(ctx, batch_first_ ? dh_ntc_ : dh_tnc_));
 }
 
@@ -70,7 +69,7 @@ void ImdbGRU::step(const Context& ctx, const Tensor& tokens, const Tensor& label
 
 void ImdbGRU::evaluate(const Context& ctx, const Tensor& tokens, const Tensor& labels, const Tensor& correct) {
   const Tensor& logits = forward(ctx, tokens);
-  ROSETTA_KERNEL(ctx.device(), count_correct)(ctx, logits.data<float>(), labels.data<std::int32_t>(),
+  kernels::count_correct(ctx, logits.data<float>(), labels.data<std::int32_t>(),
                                               correct.data<std::int32_t>(), logits.dim(0), logits.dim(1));
 }
 

@@ -1,12 +1,11 @@
 #include "models/resnet50.h"
 
 #include <cmath>
+#include <type_traits>
 
 #include "kernels/batchnorm.h"
-#include "kernels/dispatch.h"
 #include "kernels/elementwise.h"
 #include "kernels/layout.h"
-#include "kernels/pool.h"
 #include "kernels/residual.h"
 #include "layers/checkpoint.h"
 #include "layers/init.h"
@@ -23,17 +22,6 @@ constexpr std::int64_t kStemChannels = 64;
 constexpr double kImageNetMean[3] = {0.485, 0.456, 0.406};
 constexpr double kImageNetStd[3] = {0.229, 0.224, 0.225};
 
-std::int64_t aligned(std::int64_t elements) {
-  return (elements + ParameterSet::kAlignment - 1) / ParameterSet::kAlignment * ParameterSet::kAlignment;
-}
-
-// The bf16 bits of a bf16 tensor (Tensor::data has no element type for bf16: uint16_t would also fit f16).
-std::uint16_t* bf16_data(const Tensor& t) {
-  ROSETTA_CHECK(t.dtype() == DType::bf16,
-                "tensor " << t.shape().str() << " holds " << dtype_name(t.dtype()) << ", not BF16");
-  return static_cast<std::uint16_t*>(t.raw());
-}
-
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
@@ -48,7 +36,32 @@ void uniform_range(ParameterSet& params, int index, double low, double high, std
   params.value(index).copy_from(host);
 }
 
+// A (K, C, R, S) filter shape as stored in `layout`.
+Shape stored_filter(const Shape& kcrs, Layout layout) {
+  return layout == Layout::nhwc ? Shape{kcrs[0], kcrs[2], kcrs[3], kcrs[1]} : kcrs;
+}
+
+// A (N, C, H, W) activation shape as stored in `layout`.
+Shape stored_activation(std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, Layout layout) {
+  return layout == Layout::nhwc ? Shape{n, h, w, c} : Shape{n, c, h, w};
+}
+
+DType activation_dtype(Precision precision) { return precision == Precision::bf16 ? DType::bf16 : DType::f32; }
+
 }  // namespace
+
+Layout ResNet50Options::fastest_layout(Precision precision, Device device, bool fold_bn) {
+  if (precision == Precision::bf16) return Layout::nhwc;
+  return precision == Precision::tf32 && device == Device::cuda && fold_bn ? Layout::nhwc : Layout::nchw;
+}
+
+std::optional<OptionRule> ResNet50Options::broken_rule() const {
+  if (precision == Precision::bf16 && layout != Layout::nhwc)
+    return OptionRule{"precision", "bf16", "layout", "nhwc"};
+  if (precision == Precision::bf16 && !fold_bn) return OptionRule{"precision", "bf16", "fold-bn", "on"};
+  if (layout == Layout::nhwc && !fold_bn) return OptionRule{"layout", "nhwc", "fold-bn", "on"};
+  return std::nullopt;
+}
 
 ConvBn::ConvBn(ParameterSet& params, const std::string& conv_name, const std::string& bn_name,
                std::int64_t in_channels, std::int64_t out_channels, int kernel, int stride, int pad, bool relu)
@@ -77,14 +90,12 @@ void ConvBn::setup(const Context& ctx, const Shape& input, const ResNet50Options
   conv.precision = options.precision;
   conv.autotune = options.autotune;
   conv.forward_only = true;
+  conv.fuse_epilogue = options.fuse;
   conv.layout = options.layout;
   plan_ = kernels::make_conv_plan(ctx, shape, conv);
   fold_ = options.fold_bn;
-  fused_ = options.fold_bn && options.fuse && kernels::conv_bias_activation_supported(plan_, relu_);
-  // Zeroed: the fused forward without a residual passes y as its z with scale 0, so y must hold no NaN.
-  const Shape y = options.layout == kernels::ConvLayout::nhwc ? Shape{shape.n, shape.out_h(), shape.out_w(), shape.k}
-                                                               : Shape{shape.n, shape.k, shape.out_h(), shape.out_w()};
-  y_ = Tensor::zeros(y, options.precision == Precision::bf16 ? DType::bf16 : DType::f32, ctx.device());
+  y_ = Tensor::zeros(stored_activation(shape.n, shape.k, shape.out_h(), shape.out_w(), options.layout),
+                     activation_dtype(options.precision), ctx.device());
 }
 
 Shape ConvBn::output_dims() const {
@@ -96,40 +107,32 @@ void ConvBn::fold_into(const Tensor& weight, const Tensor& bias) const {
   fold_batchnorm(bn_, params_, weight_, weight, bias);
 }
 
+template <typename T>
 const Tensor& ConvBn::forward(const Context& ctx, const Tensor& x, const Tensor* residual) {
   const kernels::ConvShape& s = plan_.shape;
-  const bool nhwc = plan_.options.layout == kernels::ConvLayout::nhwc;
-  ROSETTA_CHECK(x.shape() == (nhwc ? Shape({s.n, s.h, s.w, s.c}) : Shape({s.n, s.c, s.h, s.w})),
-                params_.name(weight_) << " input " << x.shape().str() << ", planned " << s.str());
+  const Layout layout = plan_.options.layout;
+  ROSETTA_CHECK(x.shape() == stored_activation(s.n, s.c, s.h, s.w, layout),
+                params_.name(weight_) << " input " << x.shape().str() << ", planned " << s.str() << " "
+                                      << layout_name(layout));
   ROSETTA_CHECK(residual == nullptr || residual->shape() == y_.shape(),
                 params_.name(weight_) << " residual " << residual->shape().str() << ", output " << y_.shape().str());
-  ROSETTA_CHECK(!fold_ || folded_weight_.defined(), params_.name(weight_) << ": folded weights not set");
-  const Device d = ctx.device();
-  // y viewed as (outer, K, inner) by the epilogue kernel: NCHW (N, K, OH * OW), NHWC (N * OH * OW, K, 1).
-  const std::int64_t outer = nhwc ? s.n * s.out_h() * s.out_w() : s.n, inner = nhwc ? 1 : s.out_h() * s.out_w();
-  if (plan_.options.precision == Precision::bf16) {  // NHWC, folded, unfused: bf16 x, w, y, z; float bias
-    std::uint16_t* y = bf16_data(y_);
-    ROSETTA_KERNEL(d, conv2d_forward_bf16)(ctx, plan_, bf16_data(x), bf16_data(folded_weight_), y);
-    ROSETTA_KERNEL(d, bias_residual_activation_bf16)(ctx, y, folded_bias_.data<float>(),
-                                                     residual ? bf16_data(*residual) : nullptr, relu_, outer,
-                                                     s.k, inner);
+  const T* z = residual ? residual->data<T>() : nullptr;
+  if (fold_) {
+    ROSETTA_CHECK(folded_weight_.defined(), params_.name(weight_) << ": folded weights not set");
+    kernels::conv2d_bias_activation_forward(ctx, plan_, x.data<T>(), folded_weight_.data<T>(),
+                                            folded_bias_.data<float>(), z, relu_, y_.data<T>());
     return y_;
   }
-  const float* z = residual ? residual->data<float>() : nullptr;
-  float* y = y_.data<float>();
-  if (fused_) {
-    ROSETTA_KERNEL(d, conv2d_bias_activation_forward)(ctx, plan_, x.data<float>(), folded_weight_.data<float>(),
-                                                      folded_bias_.data<float>(), z ? z : y, z ? 1.0f : 0.0f, relu_, y);
-  } else if (fold_) {
-    ROSETTA_KERNEL(d, conv2d_forward)(ctx, plan_, x.data<float>(), folded_weight_.data<float>(), y);
-    ROSETTA_KERNEL(d, bias_residual_activation)(ctx, y, folded_bias_.data<float>(), z, relu_, outer, s.k, inner);
-  } else {
-    ROSETTA_KERNEL(d, conv2d_forward)(ctx, plan_, x.data<float>(), params_.value(weight_).data<float>(), y);
-    bn_.forward(ctx, y_, y_);
-    if (z || relu_) ROSETTA_KERNEL(d, bias_residual_activation)(ctx, y, nullptr, z, relu_, outer, s.k, inner);
-  }
+  // The unfolded ablation (NCHW, float): convolution, batch norm, then the residual and ReLU.
+  kernels::conv2d_forward(ctx, plan_, x.data<T>(), params_.value(weight_).data<T>(), y_.data<T>());
+  bn_.forward(ctx, y_, y_);
+  const ChannelView v = channel_view(layout, s.n, s.k, s.out_h() * s.out_w());
+  if (z || relu_) kernels::bias_residual_activation(ctx, y_.data<T>(), nullptr, z, relu_, v.outer, v.channels, v.inner);
   return y_;
 }
+
+template const Tensor& ConvBn::forward<float>(const Context&, const Tensor&, const Tensor*);
+template const Tensor& ConvBn::forward<bf16>(const Context&, const Tensor&, const Tensor*);
 
 ResNet50::ResNet50(Device device) {
   stem_ = std::make_unique<ConvBn>(params_, "conv1", "bn1", kChannels, kStemChannels, 7, 2, 3, /*relu=*/true);
@@ -186,15 +189,17 @@ void ResNet50::setup(const Context& ctx, const ResNet50Options& options) {
   ROSETTA_CHECK(options.batch > 0 && options.image_size >= 32,
                 "ResNet50 needs a positive batch and images of at least 32x32, got batch " << options.batch
                                                                                           << ", size " << options.image_size);
-  const bool nhwc = options.layout == kernels::ConvLayout::nhwc;
-  const bool bf16 = options.precision == Precision::bf16;
-  ROSETTA_CHECK(!nhwc || options.fold_bn, "ResNet50 in NHWC needs fold_bn (BatchNorm2d runs NCHW only)");
-  ROSETTA_CHECK(!bf16 || nhwc, "ResNet50 in bf16 needs the NHWC layout (cuDNN's bf16 tensor-core convolutions)");
-  const DType activations = bf16 ? DType::bf16 : DType::f32;
+  if (const std::optional<OptionRule> rule = options.broken_rule())
+    ROSETTA_INPUT_ERROR("ResNet50: " << rule->option << " " << rule->value << " needs " << rule->required << " "
+                                     << rule->required_value);
   options_ = options;
   const Device device = ctx.device();
-  const Shape images{options.batch, kChannels, options.image_size, options.image_size};  // (B, 3, S, S)
+  const Layout layout = options.layout;
+  const DType activations = activation_dtype(options.precision);
+  const std::int64_t b = options.batch, size = options.image_size;
+  const Shape images{b, kChannels, size, size};  // (B, 3, S, S)
 
+  normalize_ = normalized_ = channels_last_ = input_bf16_ = Tensor();
   if (options.normalize) {
     std::vector<float> bn_form(12);
     for (int c = 0; c < 3; ++c) {
@@ -205,20 +210,14 @@ void ResNet50::setup(const Context& ctx, const ResNet50Options& options) {
     normalize_ = Tensor::from_vector({4, 3}, bn_form).to(device);
     normalized_ = Tensor::empty(images, DType::f32, device);
   }
+  if (layout == Layout::nhwc) channels_last_ = Tensor::empty({b, size, size, kChannels}, DType::f32, device);
+  if (activations == DType::bf16) input_bf16_ = Tensor::empty({b, size, size, kChannels}, DType::bf16, device);
 
-  if (nhwc) channels_last_ = Tensor::empty({options.batch, options.image_size, options.image_size, kChannels},
-                                             DType::f32, device);
-  if (bf16) channels_last_bf16_ = Tensor::empty(channels_last_.shape(), DType::bf16, device);
   stem_->setup(ctx, images, options);  // (B, 64, S/2, S/2)
   const Shape stem = stem_->output_dims();
-  const std::int64_t pooled_size = (stem[2] + 2 * 1 - 3) / 2 + 1;
-  Shape x{options.batch, kStemChannels, pooled_size, pooled_size};  // the dimensions (N, C, H, W) of each input
-  if (nhwc) {
-    pooled_ = Tensor::empty({options.batch, pooled_size, pooled_size, kStemChannels}, activations, device);
-  } else {
-    pooled_ = Tensor::empty(x, DType::f32, device);
-    argmax_ = Tensor::empty(x, DType::i32, device);
-  }
+  pool_ = kernels::PoolShape{stem[0], stem[1], stem[2], stem[3], 3, 2, 1};
+  pooled_ = Tensor::empty(stored_activation(b, kStemChannels, pool_.out_h(), pool_.out_w(), layout), activations, device);
+  Shape x{b, kStemChannels, pool_.out_h(), pool_.out_w()};  // the logical dimensions (N, C, H, W) of each input
   for (Bottleneck& block : blocks_) {
     if (block.downsample) block.downsample->setup(ctx, x, options);
     block.conv1->setup(ctx, x, options);
@@ -226,40 +225,45 @@ void ResNet50::setup(const Context& ctx, const ResNet50Options& options) {
     block.conv3->setup(ctx, block.conv2->output_dims(), options);
     x = block.conv3->output_dims();
   }
-  features_ = Tensor::empty({options.batch, kFeatures}, DType::f32, device);
+  features_ = Tensor::empty({b, kFeatures}, DType::f32, device);
+  if (options.fold_bn) fold(ctx);
+}
 
-  if (options.fold_bn) {
-    // The folded arena is built on the host (in double, layers/batchnorm2d.h) and copied to the device once. In
-    // NHWC each weight is folded (K, C, R, S) into a scratch tensor and stored (K, R, S, C).
-    std::int64_t elements = 0;
-    for (const ConvBn* unit : units_) elements += aligned(unit->weight_shape().numel()) + aligned(unit->out_channels());
-    const Tensor host = Tensor::zeros({elements}, DType::f32);
-    std::vector<std::int64_t> offsets;
-    std::int64_t offset = 0;
+void ResNet50::fold(const Context& ctx) {
+  // The folded set is built on the host (in double, layers/batchnorm2d.h) and copied to the device once; in NHWC
+  // each weight is folded (K, C, R, S) into a scratch tensor and stored (K, R, S, C).
+  const Layout layout = options_.layout;
+  const auto declare = [&](ParameterSet& set) {
     for (const ConvBn* unit : units_) {
-      offsets.push_back(offset);
-      const Shape& w = unit->weight_shape();  // (K, C, R, S)
-      const Tensor weight = host.view(offset, w), bias = host.view(offset + aligned(w.numel()), {w[0]});
-      if (nhwc) {
-        const Tensor kcrs = Tensor::empty(w, DType::f32);
-        unit->fold_into(kcrs, bias);
-        kernels::cpu::nchw_to_nhwc(Context::cpu(), kcrs.data<float>(), weight.data<float>(), w[0], w[1], w[2] * w[3]);
-      } else {
-        unit->fold_into(weight, bias);
-      }
-      offset += aligned(unit->weight_shape().numel()) + aligned(unit->out_channels());
+      const std::string conv = unit->name().substr(0, unit->name().size() - std::string(".weight").size());
+      set.declare(conv + ".weight", stored_filter(unit->weight_shape(), layout));
+      set.declare(conv + ".bias", {unit->out_channels()});
     }
-    folded_ = host.to(device);
-    if (bf16) {  // the whole arena rounded to bf16 once; the convolutions read the weights from it, biases stay float
-      folded_bf16_ = Tensor::empty(folded_.shape(), DType::bf16, device);
-      ROSETTA_KERNEL(device, f32_to_bf16)(ctx, folded_.data<float>(), bf16_data(folded_bf16_), elements);
-    }
-    for (std::size_t u = 0; u < units_.size(); ++u) {
-      ConvBn& unit = *units_[u];
-      const Tensor& weights = bf16 ? folded_bf16_ : folded_;
-      unit.use_folded(weights.view(offsets[u], unit.weight_shape()),
-                      folded_.view(offsets[u] + aligned(unit.weight_shape().numel()), {unit.out_channels()}));
-    }
+  };
+  ParameterSet host;
+  declare(host);
+  host.allocate(Device::cpu, /*gradients=*/false);
+  for (std::size_t u = 0; u < units_.size(); ++u) {
+    const Shape& w = units_[u]->weight_shape();  // (K, C, R, S)
+    const Tensor kcrs = Tensor::empty(w, DType::f32);
+    units_[u]->fold_into(kcrs, host.value(2 * int(u) + 1));
+    kernels::change_layout(Context::cpu(), kcrs.data<float>(), Layout::nchw, host.value(2 * int(u)).data<float>(),
+                           layout, w[0], w[1], w[2] * w[3]);
+  }
+  folded_ = ParameterSet();
+  declare(folded_);
+  folded_.allocate(ctx.device(), /*gradients=*/false);
+  Tensor arena = folded_.values();  // a handle: copying into it fills the arena
+  arena.copy_from(host.values());
+  folded_bf16_ = Tensor();
+  if (options_.precision == Precision::bf16) {  // the whole arena rounded once; the convolutions read their weights here
+    folded_bf16_ = Tensor::empty(folded_.values().shape(), DType::bf16, ctx.device());
+    kernels::convert(ctx, folded_.values().data<float>(), folded_bf16_.data<bf16>(), folded_bf16_.numel());
+  }
+  for (std::size_t u = 0; u < units_.size(); ++u) {
+    const int weight = 2 * int(u), bias = weight + 1;
+    units_[u]->use_folded(folded_bf16_.defined() ? folded_.view_in(folded_bf16_, weight) : folded_.value(weight),
+                          folded_.value(bias));
   }
 }
 
@@ -267,50 +271,41 @@ const Tensor& ResNet50::forward(const Context& ctx, const Tensor& images) {
   ROSETTA_CHECK(features_.defined(), "ResNet50::forward before setup");
   const Shape expected{options_.batch, kChannels, options_.image_size, options_.image_size};
   ROSETTA_CHECK(images.shape() == expected, "ResNet50 images " << images.shape().str() << ", set up for " << expected.str());
-  const Device d = ctx.device();
+  return options_.precision == Precision::bf16 ? forward_as<bf16>(ctx, images) : forward_as<float>(ctx, images);
+}
+
+template <typename T>
+const Tensor& ResNet50::forward_as(const Context& ctx, const Tensor& images) {
+  const Layout layout = options_.layout;
+  const std::int64_t b = options_.batch, hw = options_.image_size * options_.image_size;
+  // The input in the activations' layout and type: normalised (NCHW), transposed, rounded, as the options ask.
   const Tensor* x = &images;
-  if (options_.normalize) {
+  if (normalize_.defined()) {
     const float* n = normalize_.data<float>();  // rows: weight, bias, mean, var
-    ROSETTA_KERNEL(d, batchnorm_inference_forward)(ctx, images.data<float>(), normalized_.data<float>(), n, n + 3, n + 6,
-                                                   n + 9, 0.0f, expected[0], kChannels, expected[2] * expected[3]);
+    kernels::batchnorm_inference_forward(ctx, x->data<float>(), normalized_.data<float>(), n, n + 3, n + 6, n + 9,
+                                         0.0f, b, kChannels, hw);
     x = &normalized_;
   }
-  const bool nhwc = options_.layout == kernels::ConvLayout::nhwc;
-  if (nhwc) {
-    ROSETTA_KERNEL(d, nchw_to_nhwc)(ctx, x->data<float>(), channels_last_.data<float>(), expected[0], kChannels,
-                                    expected[2] * expected[3]);
+  if (channels_last_.defined()) {
+    kernels::change_layout(ctx, x->data<float>(), Layout::nchw, channels_last_.data<float>(), layout, b, kChannels, hw);
     x = &channels_last_;
   }
-  if (options_.precision == Precision::bf16) {
-    ROSETTA_KERNEL(d, f32_to_bf16)(ctx, channels_last_.data<float>(), bf16_data(channels_last_bf16_),
-                                   channels_last_.numel());
-    x = &channels_last_bf16_;
+  if constexpr (std::is_same_v<T, bf16>) {
+    kernels::convert(ctx, x->data<float>(), input_bf16_.data<bf16>(), input_bf16_.numel());
+    x = &input_bf16_;
   }
-  const Tensor& stem = stem_->forward(ctx, *x, nullptr);
-  const Shape dims = stem_->output_dims();  // (B, 64, S/2, S/2)
-  if (options_.precision == Precision::bf16)
-    ROSETTA_KERNEL(d, maxpool2d_forward_nhwc_bf16)(ctx, bf16_data(stem), bf16_data(pooled_),
-                                                   dims[0], dims[1], dims[2], dims[3], 3, 2, 1);
-  else if (nhwc)
-    ROSETTA_KERNEL(d, maxpool2d_forward_nhwc)(ctx, stem.data<float>(), pooled_.data<float>(), dims[0], dims[1], dims[2],
-                                              dims[3], 3, 2, 1);
-  else
-    ROSETTA_KERNEL(d, maxpool2d_forward)(ctx, stem.data<float>(), pooled_.data<float>(), argmax_.data<std::int32_t>(),
-                                         dims[0], dims[1], dims[2], dims[3], 3, 2, 1);
+  const Tensor& stem = stem_->forward<T>(ctx, *x, nullptr);
+  kernels::maxpool2d_forward(ctx, pool_, layout, stem.data<T>(), pooled_.data<T>(), nullptr);
   x = &pooled_;
   for (Bottleneck& block : blocks_) {
-    const Tensor* identity = block.downsample ? &block.downsample->forward(ctx, *x, nullptr) : x;
-    const Tensor& a = block.conv1->forward(ctx, *x, nullptr);
-    const Tensor& b = block.conv2->forward(ctx, a, nullptr);
-    x = &block.conv3->forward(ctx, b, identity);
+    const Tensor* identity = block.downsample ? &block.downsample->forward<T>(ctx, *x, nullptr) : x;
+    const Tensor& a = block.conv1->forward<T>(ctx, *x, nullptr);
+    const Tensor& c = block.conv2->forward<T>(ctx, a, nullptr);
+    x = &block.conv3->forward<T>(ctx, c, identity);
   }
   const Shape last = blocks_.back().conv3->output_dims();  // (B, 2048, h, w)
-  if (options_.precision == Precision::bf16)
-    ROSETTA_KERNEL(d, global_avgpool_forward_bf16)(ctx, bf16_data(*x), features_.data<float>(), last[0],
-                                                   last[1], last[2] * last[3], /*channels_last=*/true);
-  else
-    ROSETTA_KERNEL(d, global_avgpool_forward)(ctx, x->data<float>(), features_.data<float>(), last[0], last[1],
-                                              last[2] * last[3], /*channels_last=*/nhwc);
+  kernels::global_avgpool_forward(ctx, layout, x->data<T>(), features_.data<float>(), last[0], last[1],
+                                  last[2] * last[3]);
   return features_;
 }
 

@@ -11,47 +11,53 @@
 // fc.* head and num_batches_tracked counters are ignored. They live in one arena on the model's device, without
 // a gradient arena; BatchNorm running statistics are parameters of that arena too.
 //
-// setup() builds what the forward runs, for one batch shape: with fold_bn (the default) every BatchNorm is folded
-// into its convolution's weight and bias (layers/batchnorm2d.h) in a second arena, and with fuse the bias, the
-// residual add and the ReLU run inside the convolution (cudnnConvolutionBiasActivationForward) wherever cuDNN
-// supports it; without fold_bn each convolution is followed by its BatchNorm2d and the residual/ReLU kernel (the
-// ablation). Convolution plans are forward-only (kernels/conv.h), autotuned through the algorithm cache. The
-// parameters must be loaded before setup(): it snapshots them. forward() allocates nothing, creates nothing and
-// never waits for the host, so it can be captured in a CUDA graph as is.
+// setup() builds what the forward runs, for one batch shape. With fold_bn (the default) every BatchNorm is folded
+// into its convolution's weight and bias (layers/batchnorm2d.h), kept in a second ParameterSet under the
+// convolutions' names ("conv1.weight", "conv1.bias", ...), and each convolution runs with its epilogue (bias, the
+// residual add, the ReLU: kernels/conv.inc's conv2d_bias_activation_forward), inside cuDNN's call where the plan
+// fuses it (fuse on, float data, cuDNN's rule); without fold_bn each convolution is followed by its BatchNorm2d and
+// the epilogue kernel (the ablation). Convolution plans are forward-only, autotuned through the algorithm cache. The
+// parameters must be loaded before setup(): it snapshots them. forward() allocates nothing, creates nothing and never
+// waits for the host, so it can be captured in a CUDA graph as is.
 //
-// Layout: with ResNet50Options::layout nhwc (needs fold_bn) every activation is channels-last (N, H, W, C): the
-// forward first transposes the images (after the optional normalisation, which runs in NCHW) to (B, S, S, 3), the
-// convolutions run on NHWC descriptors with the folded weights stored (K, R, S, C) (converted at setup), the max
-// pool and the global average pool read NHWC, and the features are (B, 2048) either way. Images are always given
-// NCHW (B, 3, S, S).
-//
-// Precision bf16 (needs nhwc, so fold_bn): the folded weights are rounded to bf16 once at setup (the biases stay
-// float), the transposed images are rounded to bf16, every convolution runs conv2d_forward_bf16 (bf16 in and out,
-// float accumulation) followed by the bf16 epilogue kernel (bias + residual + ReLU in float, one rounding), the max
-// pool and the global average pool read bf16, and the features are float (B, 2048). Nothing runs fused in bf16. The
-// CPU twin computes each layer in float on the bf16-rounded inputs and rounds its output to bf16, so it is the
-// reference the GPU's bf16 network is compared against.
+// Layout (ResNet50Options::layout): every activation is stored in it, the folded weights too ((K, R, S, C) in
+// NHWC); images are always given NCHW (B, 3, S, S) and, in NHWC, transposed after the optional normalisation (which
+// runs NCHW). Precision bf16: the folded weights are rounded to bf16 once at setup (biases stay float), the images
+// after the transpose, and every activation is bf16 (float accumulation inside each op); the features are float
+// either way. The forward is one templated body over the activation type; the CPU twin of each op computes in float
+// on the bf16 values and rounds as the GPU does, so it is the reference the GPU's bf16 network is compared against.
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "kernels/conv.h"
+#include "kernels/pool.h"
 #include "layers/batchnorm2d.h"
 #include "layers/parameters.h"
+#include "models/option_rule.h"
 
 namespace rosetta {
 
 struct ResNet50Options {
   std::int64_t batch = 32;
   std::int64_t image_size = 224;
-  Precision precision = Precision::fp32;  // fp32 or tf32 (the convolutions' math), or bf16 (needs nhwc)
+  Precision precision = Precision::fp32;  // fp32 or tf32 (the convolutions' math), or bf16 activations and weights
   bool autotune = true;                   // cudnnFind through the algorithm cache; false: cuDNN heuristics
   bool fold_bn = true;                    // BatchNorm folded into the convolutions at setup
-  bool fuse = true;                       // bias + residual + ReLU inside the convolution (needs fold_bn)
+  bool fuse = true;                       // the epilogue inside the convolution call where the plan can
   bool normalize = false;                 // (x - ImageNet mean) / ImageNet std per channel first
-  kernels::ConvLayout layout = kernels::ConvLayout::nchw;  // of the activations; nhwc needs fold_bn
+  Layout layout = Layout::nchw;           // of the activations and folded weights
+
+  // The layout measured fastest for a precision on a device: NHWC for bf16 and, on a GPU with fold_bn, for tf32
+  // (cuDNN's tensor-core kernels read channels-last: 1.75x NCHW on an H200); NCHW for strict FP32 (NHWC was 1.4x
+  // slower there) and on the CPU.
+  static Layout fastest_layout(Precision precision, Device device, bool fold_bn);
+  // The first of the model's rules these options break, or none: bf16 needs the NHWC layout and folded batch norm
+  // (cuDNN's bf16 tensor-core convolutions are NHWC; BatchNorm2d runs NCHW float), NHWC needs folded batch norm.
+  std::optional<OptionRule> broken_rule() const;
 };
 
 // One convolution (no bias) and the BatchNorm after it, with the epilogue the network needs there: an optional
@@ -61,23 +67,26 @@ class ConvBn {
   ConvBn(ParameterSet& params, const std::string& conv_name, const std::string& bn_name, std::int64_t in_channels,
          std::int64_t out_channels, int kernel, int stride, int pad, bool relu);
 
-  // Plans the convolution (forward-only) for an input of dimensions `input` (N, C, H, W) (stored in
-  // options.layout) and allocates the output (zeroed). With fold_bn the model then hands the unit its folded weight
-  // and bias through use_folded() (in NHWC, the weight in (K, R, S, C) order).
+  // Plans the convolution (forward-only) for an input of logical dimensions `input` (N, C, H, W) stored in
+  // options.layout, and allocates the output (zeroed: a fused call without residual reads it, scaled by 0). With
+  // fold_bn the model then hands the unit its folded weight and bias through use_folded().
   void setup(const Context& ctx, const Shape& input, const ResNet50Options& options);
-  // y = act(bn(conv(x)) + residual) (residual may be null).
+  // y = act(bn(conv(x)) + residual) (residual may be null), on activations of type T (float or bf16).
+  template <typename T>
   const Tensor& forward(const Context& ctx, const Tensor& x, const Tensor* residual);
 
   const Shape& output_shape() const { return y_.shape(); }  // as stored: (N, K, OH, OW) or (N, OH, OW, K)
   Shape output_dims() const;                                // (N, K, OH, OW) whatever the layout
   const kernels::ConvPlan& plan() const { return plan_; }
   const std::string& name() const { return params_.name(weight_); }  // "<conv name>.weight"
-  bool fused() const { return fused_; }
+  // Whether the epilogue runs inside the convolution call (cuDNN's fused forward).
+  bool fused() const { return fold_ && kernels::conv_epilogue_fused(plan_, relu_); }
   const Shape& weight_shape() const;  // (K, C, R, S)
   std::int64_t out_channels() const { return out_channels_; }
   // Writes the folded weight and bias into `weight` (K, C, R, S) and `bias` (K) (CPU) from the parameters.
   void fold_into(const Tensor& weight, const Tensor& bias) const;
-  // Points the unit at its folded weight and bias (views on the context's device, the weight in the plan's layout).
+  // Points the unit at its folded weight and bias (views on the context's device, the weight in the plan's layout
+  // and the activations' type).
   void use_folded(const Tensor& weight, const Tensor& bias) { folded_weight_ = weight, folded_bias_ = bias; }
 
  private:
@@ -87,10 +96,10 @@ class ConvBn {
   bool relu_;
   int weight_;
   BatchNorm2d bn_;
-  bool fold_ = true, fused_ = false;
+  bool fold_ = true;
   kernels::ConvPlan plan_;
-  Tensor folded_weight_;  // (K, C, R, S), or (K, R, S, C) in NHWC (bf16 in bf16)
-  Tensor folded_bias_;    // (K)
+  Tensor folded_weight_;  // (K, C, R, S), or (K, R, S, C) in NHWC; bf16 in bf16
+  Tensor folded_bias_;    // (K) float
   Tensor y_;              // (N, K, OH, OW), or (N, OH, OW, K) in NHWC; bf16 in bf16
 };
 
@@ -114,12 +123,13 @@ class ResNet50 {
   // weight U(0.1, 0.3), which keeps the residual stream's scale bounded through 16 blocks.
   void init_random(std::uint64_t seed);
 
+  // Throws InputError naming the rule when the options break one (ResNet50Options::broken_rule).
   void setup(const Context& ctx, const ResNet50Options& options);
   // images (B, 3, S, S) f32 on the device (NCHW in either layout) -> features (B, 2048), valid until the next
   // forward.
   const Tensor& forward(const Context& ctx, const Tensor& images);
 
-  // How many of the 53 convolutions run fused (cudnnConvolutionBiasActivationForward).
+  // How many of the 53 convolutions run their epilogue fused into cuDNN's call.
   int fused_convolutions() const;
   int convolutions() const { return static_cast<int>(units_.size()); }
   // The units in parameter order (stem conv1, then per block conv1, conv2, conv3, downsample): for the tests.
@@ -129,21 +139,24 @@ class ResNet50 {
   struct Bottleneck {
     std::unique_ptr<ConvBn> conv1, conv2, conv3, downsample;  // downsample null when the identity fits
   };
+  template <typename T>
+  const Tensor& forward_as(const Context& ctx, const Tensor& images);
+  void fold(const Context& ctx);
 
   ParameterSet params_;
   std::unique_ptr<ConvBn> stem_;
   std::vector<Bottleneck> blocks_;
   std::vector<ConvBn*> units_;
   ResNet50Options options_;
-  Tensor folded_;      // the folded arena: each unit's weight (K, C, R, S) and bias (K), 64-element aligned
-  Tensor normalize_;   // (4, 3): BN-form ImageNet normalisation: weight 1, bias 0, mean, var = std^2 (eps 0)
-  Tensor normalized_;  // (B, 3, S, S)
-  Tensor channels_last_;  // (B, S, S, 3): the images transposed, in NHWC
-  Tensor channels_last_bf16_;  // (B, S, S, 3) bf16: the transposed images rounded, in bf16
-  Tensor folded_bf16_;    // bf16: the folded arena rounded (bf16 only; the units read their weights from it)
-  Tensor pooled_;      // (B, 64, S/4, S/4) or (B, S/4, S/4, 64) (bf16 in bf16): after the 3x3/2 max pool
-  Tensor argmax_;      // (B, 64, S/4, S/4) i32, NCHW only: the max pool's arg-max (unused, required by the kernel)
-  Tensor features_;    // (B, 2048)
+  ParameterSet folded_;     // each unit's folded weight "<conv>.weight" (plan layout) and bias "<conv>.bias", f32
+  Tensor folded_bf16_;      // (folded_ arena) bf16: the folded arena rounded once, bf16 only (weights read from it)
+  Tensor normalize_;        // (4, 3): BN-form ImageNet normalisation: weight 1, bias 0, mean, var = std^2 (eps 0)
+  Tensor normalized_;       // (B, 3, S, S)
+  Tensor channels_last_;    // (B, S, S, 3): the images transposed, NHWC only
+  Tensor input_bf16_;       // (B, S, S, 3) bf16: the transposed images rounded, bf16 only
+  kernels::PoolShape pool_;  // the stem's 3x3/2 max pool
+  Tensor pooled_;           // (B, 64, S/4, S/4) in the layout and the activations' type
+  Tensor features_;         // (B, 2048)
 };
 
 }  // namespace rosetta

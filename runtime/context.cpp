@@ -48,16 +48,17 @@ Context::Context(Device device) : device_(device) {
   ROSETTA_CUDA_CHECK(cudaSetDevice(0));
   ROSETTA_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   ROSETTA_CUDA_CHECK(cudaStreamCreateWithFlags(&copy_stream_, cudaStreamNonBlocking));
-  ROSETTA_CUDNN_CHECK(cudnnCreate(&cudnn_));
-  ROSETTA_CUDNN_CHECK(cudnnSetStream(cudnn_, stream_));
-  ROSETTA_CUBLAS_CHECK(cublasCreate(&cublas_));
-  ROSETTA_CUBLAS_CHECK(cublasSetStream(cublas_, stream_));
+  ROSETTA_CUDNN_CHECK(cudnnCreate(&cudnn_), "the CUDA context's cuDNN handle");
+  ROSETTA_CUDNN_CHECK(cudnnSetStream(cudnn_, stream_), "the CUDA context's cuDNN handle");
+  ROSETTA_CUBLAS_CHECK(cublasCreate(&cublas_), "the CUDA context's cuBLAS handle");
+  ROSETTA_CUBLAS_CHECK(cublasSetStream(cublas_, stream_), "the CUDA context's cuBLAS handle");
   // Strict FP32 unless a call asks for TF32 explicitly (see kernels/gemm).
-  ROSETTA_CUBLAS_CHECK(cublasSetMathMode(cublas_, CUBLAS_DEFAULT_MATH));
+  ROSETTA_CUBLAS_CHECK(cublasSetMathMode(cublas_, CUBLAS_DEFAULT_MATH), "the CUDA context's cuBLAS handle");
   // 32 MiB: NVIDIA's recommended cuBLAS workspace for Hopper.
   constexpr std::size_t kCublasWorkspaceBytes = 32u << 20;
   cublas_workspace_ = std::make_shared<Storage>(Memory::device, kCublasWorkspaceBytes);
-  ROSETTA_CUBLAS_CHECK(cublasSetWorkspace(cublas_, cublas_workspace_->data(), kCublasWorkspaceBytes));
+  ROSETTA_CUBLAS_CHECK(cublasSetWorkspace(cublas_, cublas_workspace_->data(), kCublasWorkspaceBytes),
+                       "the cuBLAS workspace of " << kCublasWorkspaceBytes << " bytes");
 #else
   ROSETTA_FAIL("a CUDA context needs a CUDA build");
 #endif
@@ -83,6 +84,12 @@ void Context::synchronize() const {
 
 #if ROSETTA_WITH_CUDA
 const char* cublas_status_string(cublasStatus_t status) { return cublasGetStatusString(status); }
+
+std::string cudnn_failure(cudnnStatus_t status) {
+  char detail[512] = {};
+  cudnnGetLastErrorString(detail, sizeof detail);
+  return std::string(cudnnGetErrorString(status)) + (detail[0] ? std::string(" [") + detail + "]" : std::string());
+}
 #endif
 
 }  // namespace rosetta

@@ -1,16 +1,26 @@
-// Throwing status checks for CUDA, cuDNN and cuBLAS. Include only from translation units that use those
-// libraries. Each message carries the expression, file:line and the library's own error string; kernel
-// launches are followed by ROSETTA_LAUNCH_CHECK(shape-description) so a bad launch names its shapes.
+// Throwing status checks for CUDA, cuDNN and cuBLAS: one idiom per library. Include only from translation units that
+// use those libraries. Each message carries the expression, file:line, the library's own error text (for cuDNN also
+// cudnnGetLastErrorString, which says why a configuration was refused) and what the call was doing, with its
+// shapes: the `what` argument is streamed into the message only on failure, so a successful call builds nothing.
+//
+//   ROSETTA_CUDNN_CHECK(cudnnConvolutionForward(...), "convolution " << plan.shape.str());
+//   ROSETTA_CUBLAS_CHECK(cublasGemmEx(...), describe(m, n, k));
+//   ROSETTA_CUDA_CHECK(cudaMemsetAsync(...));                       (runtime calls: the expression says enough)
+//   kernel<<<grid, block, 0, stream>>>(...); ROSETTA_LAUNCH_CHECK("relu_forward n=" << n);
 #pragma once
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <cudnn.h>
 
+#include <string>
+
 #include "runtime/error.h"
 
 namespace rosetta {
 const char* cublas_status_string(cublasStatus_t status);
-}
+// cudnnGetErrorString(status) and, when cuDNN recorded one, its last error message in brackets.
+std::string cudnn_failure(cudnnStatus_t status);
+}  // namespace rosetta
 
 #define ROSETTA_CUDA_CHECK(expr)                                                                      \
   do {                                                                                                \
@@ -19,18 +29,19 @@ const char* cublas_status_string(cublasStatus_t status);
       ROSETTA_FAIL("CUDA error: " #expr ": " << cudaGetErrorString(rosetta_status_));                 \
   } while (0)
 
-#define ROSETTA_CUDNN_CHECK(expr)                                                                     \
+#define ROSETTA_CUDNN_CHECK(expr, what)                                                               \
   do {                                                                                                \
     const cudnnStatus_t rosetta_status_ = (expr);                                                     \
     if (rosetta_status_ != CUDNN_STATUS_SUCCESS)                                                      \
-      ROSETTA_FAIL("cuDNN error: " #expr ": " << cudnnGetErrorString(rosetta_status_));               \
+      ROSETTA_FAIL("cuDNN error: " #expr ": " << ::rosetta::cudnn_failure(rosetta_status_) << " (" << what << ")"); \
   } while (0)
 
-#define ROSETTA_CUBLAS_CHECK(expr)                                                                    \
+#define ROSETTA_CUBLAS_CHECK(expr, what)                                                              \
   do {                                                                                                \
     const cublasStatus_t rosetta_status_ = (expr);                                                    \
     if (rosetta_status_ != CUBLAS_STATUS_SUCCESS)                                                     \
-      ROSETTA_FAIL("cuBLAS error: " #expr ": " << ::rosetta::cublas_status_string(rosetta_status_));  \
+      ROSETTA_FAIL("cuBLAS error: " #expr ": " << ::rosetta::cublas_status_string(rosetta_status_) << " (" << what \
+                                              << ")");                                                \
   } while (0)
 
 // After every <<<...>>> launch: catches bad configurations at once. `what` names the kernel and shapes.

@@ -7,11 +7,7 @@
 #pragma once
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#define ROSETTA_HD __host__ __device__ __forceinline__
-#else
-#define ROSETTA_HD inline
-#endif
+#include "runtime/host_device.h"
 
 namespace rosetta {
 

@@ -11,6 +11,7 @@
 #include "runtime/device.h"
 #include "runtime/dtype.h"
 #include "runtime/error.h"
+#include "runtime/half.h"
 #include "runtime/shape.h"
 
 struct CUstream_st;  // cudaStream_t, without the CUDA headers
@@ -19,6 +20,8 @@ namespace rosetta {
 
 template <typename T> struct DTypeOf;
 template <> struct DTypeOf<float> { static constexpr DType value = DType::f32; };
+template <> struct DTypeOf<bf16> { static constexpr DType value = DType::bf16; };
+template <> struct DTypeOf<f16> { static constexpr DType value = DType::f16; };
 template <> struct DTypeOf<std::int32_t> { static constexpr DType value = DType::i32; };
 template <> struct DTypeOf<std::uint8_t> { static constexpr DType value = DType::u8; };
 template <> struct DTypeOf<std::uint64_t> { static constexpr DType value = DType::u64; };

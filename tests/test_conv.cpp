@@ -33,10 +33,13 @@
 #include "tests/support/cuda.h"
 #include "tests/support/gradcheck.h"
 #include "tests/support/python.h"
-#if ROSETTA_WITH_CUDA
-#include "kernels/cuda/conv_algorithm_cache.h"
-#include "kernels/cuda/conv_state.h"
+#include "tests/support/relayout.h"
 #include "kernels/elementwise.h"
+#include "kernels/layout.h"
+#if ROSETTA_WITH_CUDA
+#include <cudnn.h>
+
+#include "kernels/cuda/conv_algorithm_cache.h"
 #endif
 
 namespace rosetta {
@@ -46,6 +49,7 @@ using kernels::ConvOptions;
 using kernels::ConvPlan;
 using kernels::ConvShape;
 using testing::random_floats;
+using testing::relaid;
 
 ConvShape make_shape(std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w, std::int64_t k, std::int64_t r,
                      std::int64_t s, int pad_h, int pad_w, int stride_h, int stride_w) {
@@ -241,6 +245,77 @@ TEST(ConvPlan, RejectsBadShapesAndBf16WithTheShapeInTheMessage) {
   expect_rejected(make_shape(1, 3, 8, 8, 4, 3, 3, 1, 1, 1, 1), bf16, "bf16");
 }
 
+// ResNet-50's convolution kinds: the 7x7/2 stem, a 1x1, a strided 3x3, a strided 1x1 downsample.
+std::vector<ConvShape> resnet_kinds() {
+  return {make_shape(2, 3, 32, 32, 8, 7, 7, 3, 3, 2, 2), make_shape(2, 16, 8, 8, 8, 1, 1, 0, 0, 1, 1),
+          make_shape(2, 8, 8, 8, 8, 3, 3, 1, 1, 2, 2), make_shape(2, 16, 8, 8, 32, 1, 1, 0, 0, 2, 2)};
+}
+
+// The CPU NHWC convolution (x (N, H, W, C), w (K, R, S, C)) runs the NCHW sums on transposed copies: its output is
+// the NCHW output transposed, bit for bit. NHWC CPU plans are forward-only.
+TEST(ConvCpu, NhwcIsTheTransposedNchwConvolution) {
+  Context& ctx = Context::cpu();
+  for (const ConvShape& s : resnet_kinds()) {
+    SCOPED_TRACE(s.str());
+    ConvOptions options;
+    options.forward_only = true;
+    const ConvPlan nchw_plan = kernels::make_conv_plan(ctx, s, options);
+    options.layout = Layout::nhwc;
+    const ConvPlan nhwc_plan = kernels::make_conv_plan(ctx, s, options);
+    const std::vector<float> x = random_floats(x_count(s), -1, 1, 42), w = random_floats(w_count(s), -1, 1, 43);
+    const std::int64_t p = s.out_h() * s.out_w();
+    std::vector<float> y(y_count(s)), y_nhwc(y_count(s));
+    kernels::conv2d_forward(ctx, nchw_plan, x.data(), w.data(), y.data());
+    kernels::conv2d_forward(ctx, nhwc_plan, relaid(x, Layout::nchw, Layout::nhwc, s.n, s.c, s.h * s.w).data(),
+                            relaid(w, Layout::nchw, Layout::nhwc, s.k, s.c, s.r * s.s).data(), y_nhwc.data());
+    EXPECT_EQ(y_nhwc, relaid(y, Layout::nchw, Layout::nhwc, s.n, s.k, p));
+  }
+  ConvOptions training;
+  training.layout = Layout::nhwc;
+  EXPECT_THROW(kernels::make_conv_plan(ctx, resnet_kinds()[0], training), Error);
+}
+
+// The bf16 CPU forward is the float forward on the bf16 values with the output rounded once. Against the float
+// convolution on the unrounded values, each output is within
+//   2^-8 * sum_i |x_i| |w_i|  (x and w rounded: each product off by at most (1 + 2^-9)^2 - 1 < 2^-8 relative)
+// + 2^-8 * |y|               (the output rounding, 2^-9 relative, doubled for the float sums' own rounding).
+TEST(ConvCpu, Bf16IsTheFloatConvolutionOfTheRoundedValues) {
+  Context& ctx = Context::cpu();
+  const auto round = [](const std::vector<float>& v) {
+    std::vector<bf16> b(v.size());
+    for (std::size_t i = 0; i < v.size(); ++i) b[i] = bf16(v[i]);
+    return b;
+  };
+  const auto widen = [](const std::vector<bf16>& b) { return std::vector<float>(b.begin(), b.end()); };
+  const auto absolute_floats = [](std::vector<float> v) {
+    for (float& x : v) x = std::abs(x);
+    return v;
+  };
+  for (const ConvShape& s : resnet_kinds()) {
+    SCOPED_TRACE(s.str());
+    ConvOptions options;
+    options.forward_only = true;
+    options.layout = Layout::nhwc;
+    const ConvPlan f32_plan = kernels::make_conv_plan(ctx, s, options);
+    options.precision = Precision::bf16;
+    const ConvPlan bf16_plan = kernels::make_conv_plan(ctx, s, options);
+    EXPECT_FALSE(kernels::conv_epilogue_fused(bf16_plan, true));
+    const std::vector<float> x = random_floats(x_count(s), -1, 1, 50), w = random_floats(w_count(s), -1, 1, 51);
+    const std::vector<bf16> xb = round(x), wb = round(w);
+    std::vector<float> exact(y_count(s)), on_rounded(y_count(s)), magnitude(y_count(s));
+    kernels::conv2d_forward(ctx, f32_plan, x.data(), w.data(), exact.data());
+    kernels::conv2d_forward(ctx, f32_plan, widen(xb).data(), widen(wb).data(), on_rounded.data());
+    kernels::conv2d_forward(ctx, f32_plan, absolute_floats(x).data(), absolute_floats(w).data(), magnitude.data());
+    std::vector<bf16> y(y_count(s));
+    kernels::conv2d_forward(ctx, bf16_plan, xb.data(), wb.data(), y.data());
+    for (std::size_t i = 0; i < y.size(); ++i) {
+      EXPECT_EQ(y[i].bits, bf16(on_rounded[i]).bits) << i;
+      EXPECT_LE(std::abs(float(y[i]) - exact[i]), std::ldexp(magnitude[i] + std::abs(exact[i]), -8)) << i;
+    }
+    EXPECT_THROW(kernels::conv2d_forward(ctx, bf16_plan, x.data(), w.data(), exact.data()), Error);
+  }
+}
+
 // Gradient checks of both backward passes in double: conv is linear, so the central difference is exact up to
 // rounding and the checker's default tolerance (1e-6 of max(1, |gradient|)) applies as stated there.
 std::vector<ConvShape> gradcheck_shapes() {
@@ -353,10 +428,11 @@ TEST(ConvReference, MatchesPyTorchWhereAvailable) {
 
 #if ROSETTA_WITH_CUDA
 using kernels::cuda::ConvAlgorithmCache;
-using kernels::cuda::ConvAlgorithmChoice;
+using kernels::ConvAlgorithmChoice;
+using kernels::ConvBackend;
 using kernels::cuda::ConvAlgorithmKey;
 using kernels::cuda::ConvCacheIdentity;
-using kernels::cuda::ConvPass;
+using kernels::ConvPass;
 using kernels::cuda::make_conv_algorithm_key;
 
 // The algorithm cache's key and file need no GPU: they run wherever CUDA code is built.
@@ -393,9 +469,9 @@ TEST(ConvAlgorithmKey, EqualForEqualInputsAndDifferentForEveryField) {
   variants.push_back(make_conv_algorithm_key(0, base, tf32, ConvPass::forward));
   ConvOptions bf16;  // bf16 data (data_type) and precision both change
   bf16.precision = Precision::bf16;
-  bf16.layout = kernels::ConvLayout::nhwc;
+  bf16.layout = Layout::nhwc;
   ConvOptions nhwc;
-  nhwc.layout = kernels::ConvLayout::nhwc;
+  nhwc.layout = Layout::nhwc;
   EXPECT_NE(make_conv_algorithm_key(0, base, bf16, ConvPass::forward).data_type,
             make_conv_algorithm_key(0, base, nhwc, ConvPass::forward).data_type);
   variants.push_back(make_conv_algorithm_key(0, base, bf16, ConvPass::forward));
@@ -435,9 +511,9 @@ void fill_two_entries(ConvAlgorithmCache& cache) {
   ConvOptions tf32;
   tf32.precision = Precision::tf32;
   ConvAlgorithmChoice a;
-  a.algo = 1, a.math_type = 3, a.workspace_bytes = 0, a.time_ms = 0.125f, a.deterministic = true;
+  a.backend = ConvBackend::cudnn, a.algo = 1, a.math_type = 3, a.workspace_bytes = 0, a.time_ms = 0.125f, a.deterministic = true;
   ConvAlgorithmChoice b;
-  b.algo = 5, b.math_type = 1, b.workspace_bytes = 123456789012ULL, b.time_ms = 1.5f, b.deterministic = false;
+  b.backend = ConvBackend::cudnn, b.algo = 5, b.math_type = 1, b.workspace_bytes = 123456789012ULL, b.time_ms = 1.5f, b.deterministic = false;
   cache.insert(make_conv_algorithm_key(0, make_shape(64, 3, 32, 32, 50, 3, 3, 1, 1, 1, 1), {}, ConvPass::forward), a);
   cache.insert(
       make_conv_algorithm_key(0, make_shape(32, 64, 56, 56, 64, 7, 5, 3, 2, 2, 1), tf32, ConvPass::backward_filter), b);
@@ -449,7 +525,7 @@ TEST_F(ConvCacheFile, RoundTripsEveryEntryAndCreatesTheFolder) {
   written.save(path(), kH100);
   EXPECT_TRUE(std::filesystem::exists(path()));
   EXPECT_FALSE(std::filesystem::exists(path() + ".tmp"));
-  const kernels::cuda::ConvCacheLoad load = read.load(path(), kH100);
+  const kernels::ConvCacheLoad load = read.load(path(), kH100);
   EXPECT_EQ(load.entries, 2u);
   EXPECT_EQ(load.note, "");
   EXPECT_EQ(read.entries(), written.entries());
@@ -465,7 +541,7 @@ TEST_F(ConvCacheFile, FileOfAnotherGpuOrCudnnIsIgnoredWithANote) {
   for (const ConvCacheIdentity& other :
        {ConvCacheIdentity{"NVIDIA H200", "9.19.0"}, ConvCacheIdentity{"NVIDIA H100 80GB HBM3", "9.20.0"}}) {
     ConvAlgorithmCache read;
-    const kernels::cuda::ConvCacheLoad load = read.load(path(), other);
+    const kernels::ConvCacheLoad load = read.load(path(), other);
     EXPECT_EQ(load.entries, 0u);
     EXPECT_EQ(read.size(), 0u);
     EXPECT_NE(load.note.find("ignored"), std::string::npos) << load.note;
@@ -476,7 +552,7 @@ TEST_F(ConvCacheFile, FileOfAnotherGpuOrCudnnIsIgnoredWithANote) {
 
 TEST_F(ConvCacheFile, MissingFileLoadsNothingWithoutError) {
   ConvAlgorithmCache read;
-  const kernels::cuda::ConvCacheLoad load = read.load(path(), kH100);
+  const kernels::ConvCacheLoad load = read.load(path(), kH100);
   EXPECT_EQ(load.entries, 0u);
   EXPECT_NE(load.note.find(path()), std::string::npos) << load.note;
 }
@@ -522,10 +598,10 @@ TEST_F(ConvCacheFile, MalformedFileIsAnInputErrorNamingTheFile) {
 TEST_F(ConvCacheFile, Bf16EntryRoundTripsAndItsDtypeMustMatch) {
   ConvOptions bf16;
   bf16.precision = Precision::bf16;
-  bf16.layout = kernels::ConvLayout::nhwc;
+  bf16.layout = Layout::nhwc;
   bf16.forward_only = true;
   ConvAlgorithmChoice choice;
-  choice.algo = 1, choice.math_type = 1, choice.workspace_bytes = 4096, choice.time_ms = 0.25f;
+  choice.backend = ConvBackend::cudnn, choice.algo = 1, choice.math_type = 1, choice.workspace_bytes = 4096, choice.time_ms = 0.25f;
   ConvAlgorithmCache written, read;
   written.insert(make_conv_algorithm_key(0, make_shape(32, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1), bf16, ConvPass::forward),
                  choice);
@@ -557,7 +633,8 @@ TEST(ConvCuda, PassWithACpuContextNamesTheShape) {
   const ConvShape s = make_shape(2, 3, 8, 8, 4, 3, 3, 1, 1, 1, 1);
   const ConvPlan plan = kernels::make_conv_plan(Context::cpu(), s, {});
   try {
-    kernels::cuda::conv2d_forward(Context::cpu(), plan, nullptr, nullptr, nullptr);
+    kernels::cuda::conv2d_forward(Context::cpu(), plan, static_cast<const float*>(nullptr), nullptr,
+                                  static_cast<float*>(nullptr));
     ADD_FAILURE() << "a CPU plan ran on the CUDA twin";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find(s.str()), std::string::npos) << e.what();
@@ -584,10 +661,10 @@ GpuResult run_cudnn(const ConvPlan& plan, const std::vector<float>& x, const std
   Tensor dxd = Tensor::empty({std::int64_t(x_count(s))}, DType::f32, Device::cuda);
   Tensor dwd = Tensor::empty({std::int64_t(w_count(s))}, DType::f32, Device::cuda);
   const float nan = std::numeric_limits<float>::quiet_NaN();
-  for (Tensor* t : {&yd, &dxd, &dwd}) kernels::cuda::fill(gpu, t->data<float>(), nan, t->numel());
-  kernels::cuda::conv2d_forward(gpu, plan, xd.data<float>(), wd.data<float>(), yd.data<float>());
-  kernels::cuda::conv2d_backward_data(gpu, plan, dyd.data<float>(), wd.data<float>(), dxd.data<float>());
-  kernels::cuda::conv2d_backward_filter(gpu, plan, xd.data<float>(), dyd.data<float>(), dwd.data<float>());
+  for (Tensor* t : {&yd, &dxd, &dwd}) kernels::fill(gpu, t->data<float>(), nan, t->numel());
+  kernels::conv2d_forward(gpu, plan, xd.data<float>(), wd.data<float>(), yd.data<float>());
+  kernels::conv2d_backward_data(gpu, plan, dyd.data<float>(), wd.data<float>(), dxd.data<float>());
+  kernels::conv2d_backward_filter(gpu, plan, xd.data<float>(), dyd.data<float>(), dwd.data<float>());
   gpu.synchronize();
   return GpuResult{yd.to_vector(), dxd.to_vector(), dwd.to_vector()};
 }
@@ -661,8 +738,8 @@ TEST(ConvCuda, Fp32ModeNeverUsesTf32) {
     for (bool autotune : {true, false}) {
       const ConvPlan plan = kernels::make_conv_plan(Context::cuda(), s, options_of(Precision::fp32, autotune));
       for (ConvPass pass : {ConvPass::forward, ConvPass::backward_data, ConvPass::backward_filter})
-        EXPECT_EQ(plan.cudnn->of(pass).math_type, std::int32_t(CUDNN_FMA_MATH))
-            << kernels::cuda::conv_pass_name(pass) << " " << s.str();
+        EXPECT_EQ(plan.of(pass).math_type, std::int32_t(CUDNN_FMA_MATH))
+            << kernels::conv_pass_name(pass) << " " << s.str();
       const GpuResult got = run_cudnn(plan, x, w, dy);
       const std::string what = (autotune ? "autotune " : "heuristics ") + s.str();
       expect_within(got.y, ref.y, ref.y_magnitude, 1e-4, "forward " + what);
@@ -683,17 +760,15 @@ TEST(ConvCuda, EveryAlgorithmCudnnFindOffersIsCorrect) {
     const ConvPlan plan = kernels::make_conv_plan(gpu, s, options_of(precision, true));
     const double rtol = precision == Precision::fp32 ? 1e-4 : 5e-3;  // as in the two tests above
     for (ConvPass pass : {ConvPass::forward, ConvPass::backward_data, ConvPass::backward_filter}) {
-      const std::vector<ConvAlgorithmChoice> found = kernels::cuda::find_conv_algorithms(gpu, plan, pass);
+      const std::vector<ConvAlgorithmChoice> found = kernels::find_conv_algorithms(gpu, plan, pass);
       ASSERT_FALSE(found.empty());
       for (const ConvAlgorithmChoice& choice : found) {
         if (precision == Precision::fp32) {
           EXPECT_EQ(choice.math_type, std::int32_t(CUDNN_FMA_MATH));
         }
-        const ConvPlan variant = kernels::cuda::conv_plan_with_choice(gpu, plan, pass, choice);
+        const ConvPlan variant = kernels::conv_plan_with_choice(gpu, plan, pass, choice);
         const GpuResult got = run_cudnn(variant, x, w, dy);
-        const std::string what = std::string(precision_name(precision)) + " " +
-                                 kernels::cuda::conv_algorithm_name(pass, choice.algo) + " " +
-                                 kernels::cuda::conv_math_type_name(choice.math_type);
+        const std::string what = std::string(precision_name(precision)) + " " + kernels::conv_choice_name(pass, choice);
         if (pass == ConvPass::forward) expect_within(got.y, ref.y, ref.y_magnitude, rtol, "forward " + what);
         if (pass == ConvPass::backward_data)
           expect_within(got.dx, ref.dx, ref.dx_magnitude, rtol, "backward-data " + what);
@@ -714,7 +789,7 @@ TEST(ConvCuda, SecondPlanForSameShapeHitsTheCacheAndAllocatesNothing) {
   EXPECT_EQ(cache.stats().searched, 1);
   EXPECT_EQ(cache.stats().from_cache, 0);
   EXPECT_EQ(cache.size(), 3u);
-  EXPECT_GE(gpu.workspace_bytes(), first.cudnn->max_workspace_bytes());
+  EXPECT_GE(gpu.workspace_bytes(), first.workspace_bytes());
 
   const std::uint64_t allocations = allocation_count();
   const ConvPlan second = kernels::make_conv_plan(gpu, s, options_of(Precision::fp32, true));
@@ -722,7 +797,7 @@ TEST(ConvCuda, SecondPlanForSameShapeHitsTheCacheAndAllocatesNothing) {
   EXPECT_EQ(cache.stats().searched, 1);
   EXPECT_EQ(cache.stats().from_cache, 1);
   for (ConvPass pass : {ConvPass::forward, ConvPass::backward_data, ConvPass::backward_filter})
-    EXPECT_EQ(second.cudnn->of(pass), first.cudnn->of(pass)) << kernels::cuda::conv_pass_name(pass);
+    EXPECT_EQ(second.of(pass), first.of(pass)) << kernels::conv_pass_name(pass);
 
   // The steps themselves allocate nothing either.
   const std::vector<float> x = random_floats(x_count(s), -1, 1, 71), w = random_floats(w_count(s), -1, 1, 72),
@@ -735,9 +810,9 @@ TEST(ConvCuda, SecondPlanForSameShapeHitsTheCacheAndAllocatesNothing) {
   Tensor dwd = Tensor::empty({std::int64_t(w_count(s))}, DType::f32, Device::cuda);
   const std::uint64_t before_steps = allocation_count();
   for (int step = 0; step < 3; ++step) {
-    kernels::cuda::conv2d_forward(gpu, second, xd.data<float>(), wd.data<float>(), yd.data<float>());
-    kernels::cuda::conv2d_backward_data(gpu, second, dyd.data<float>(), wd.data<float>(), dxd.data<float>());
-    kernels::cuda::conv2d_backward_filter(gpu, second, xd.data<float>(), dyd.data<float>(), dwd.data<float>());
+    kernels::conv2d_forward(gpu, second, xd.data<float>(), wd.data<float>(), yd.data<float>());
+    kernels::conv2d_backward_data(gpu, second, dyd.data<float>(), wd.data<float>(), dxd.data<float>());
+    kernels::conv2d_backward_filter(gpu, second, xd.data<float>(), dyd.data<float>(), dwd.data<float>());
   }
   gpu.synchronize();
   EXPECT_EQ(allocation_count(), before_steps);
@@ -757,17 +832,17 @@ TEST(ConvCuda, SavedCacheFileSkipsTheSearchInALaterRun) {
           .string();
   const ConvShape s = make_shape(2, 9, 10, 10, 6, 3, 3, 1, 1, 2, 2);
   const ConvPlan searched = kernels::make_conv_plan(gpu, s, options_of(Precision::tf32, true));
-  kernels::cuda::save_conv_algorithm_cache(path);
+  kernels::save_conv_algorithm_cache(gpu, path);
 
   cache.clear();  // as a new process would start
-  const kernels::cuda::ConvCacheLoad load = kernels::cuda::load_conv_algorithm_cache(path);
+  const kernels::ConvCacheLoad load = kernels::load_conv_algorithm_cache(gpu, path);
   EXPECT_EQ(load.entries, 3u) << load.note;
   const ConvPlan loaded = kernels::make_conv_plan(gpu, s, options_of(Precision::tf32, true));
-  EXPECT_EQ(kernels::cuda::conv_autotune_stats().searched, 0);
-  EXPECT_EQ(kernels::cuda::conv_autotune_stats().from_cache, 1);
+  EXPECT_EQ(kernels::conv_autotune_stats(gpu).searched, 0);
+  EXPECT_EQ(kernels::conv_autotune_stats(gpu).from_cache, 1);
   for (ConvPass pass : {ConvPass::forward, ConvPass::backward_data, ConvPass::backward_filter}) {
-    EXPECT_EQ(loaded.cudnn->of(pass).algo, searched.cudnn->of(pass).algo);
-    EXPECT_EQ(loaded.cudnn->of(pass).math_type, searched.cudnn->of(pass).math_type);
+    EXPECT_EQ(loaded.of(pass).algo, searched.of(pass).algo);
+    EXPECT_EQ(loaded.of(pass).math_type, searched.of(pass).math_type);
   }
   std::filesystem::remove(path);
 }
@@ -779,7 +854,7 @@ TEST(ConvCuda, DeterministicOptionGivesRepeatableGradients) {
   options.deterministic = true;
   const ConvPlan plan = kernels::make_conv_plan(Context::cuda(), s, options);
   for (ConvPass pass : {ConvPass::forward, ConvPass::backward_data, ConvPass::backward_filter})
-    EXPECT_TRUE(plan.cudnn->of(pass).deterministic) << kernels::cuda::conv_pass_name(pass);
+    EXPECT_TRUE(plan.of(pass).deterministic) << kernels::conv_pass_name(pass);
   const std::vector<float> x = random_floats(x_count(s), -1, 1, 81), w = random_floats(w_count(s), -1, 1, 82),
                            dy = random_floats(y_count(s), -1, 1, 83);
   const GpuResult a = run_cudnn(plan, x, w, dy), b = run_cudnn(plan, x, w, dy);

@@ -1,12 +1,11 @@
-// Element-wise kernels: CPU twins against hand-computed values, gradient checks of the references in double,
-// and every CUDA twin against its CPU twin (skipped without a device).
+// Element-wise kernels (kernels/elementwise.h): CPU twins against hand-computed values and gradient checks of the
+// references in double. (The CUDA twins: the op table, tests/test_ops.cpp; the conversions: tests/test_half.cpp.)
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <limits>
 
 #include "kernels/elementwise.h"
-#include "kernels/half.h"
 #include "kernels/reference/elementwise.h"
 #include "runtime/tensor.h"
 #include "tests/support/cuda.h"
@@ -113,111 +112,6 @@ TEST(Elementwise, BiasGradientInDouble) {
   EXPECT_EQ(check_gradient(forward, backward, b), 4);
 }
 
-TEST(Elementwise, HalfConversionsRoundToNearestEven) {
-  // bf16: 1 + 2^-8 is exactly halfway between 1 and 1 + 2^-7 -> even (1). 1 + 3 * 2^-8 -> 1 + 2^-6.
-  EXPECT_EQ(f32_to_bf16_bits(1.0f + std::ldexp(1.0f, -8)), 0x3f80);
-  EXPECT_EQ(f32_to_bf16_bits(1.0f + 3 * std::ldexp(1.0f, -8)), 0x3f82);
-  EXPECT_EQ(bf16_bits_to_f32(0x3f80), 1.0f);
-  EXPECT_TRUE(std::isnan(bf16_bits_to_f32(f32_to_bf16_bits(std::numeric_limits<float>::quiet_NaN()))));
-  // f16: exact values, max finite, overflow to inf, smallest subnormal, halfway ties.
-  EXPECT_EQ(f32_to_f16_bits(1.0f), 0x3c00);
-  EXPECT_EQ(f32_to_f16_bits(-2.5f), 0xc100);
-  EXPECT_EQ(f32_to_f16_bits(65504.0f), 0x7bff);
-  EXPECT_EQ(f32_to_f16_bits(65520.0f), 0x7c00);
-  EXPECT_EQ(f32_to_f16_bits(std::ldexp(1.0f, -24)), 0x0001);
-  EXPECT_EQ(f32_to_f16_bits(std::ldexp(1.0f, -25)), 0x0000);       // tie -> even (0)
-  EXPECT_EQ(f32_to_f16_bits(3 * std::ldexp(1.0f, -25)), 0x0002);   // 1.5 ulp -> tie -> even (2)
-  EXPECT_EQ(f32_to_f16_bits(1.0f + std::ldexp(1.0f, -11)), 0x3c00);  // tie -> even
-  EXPECT_EQ(f16_bits_to_f32(0x0001), std::ldexp(1.0f, -24));
-  EXPECT_EQ(f16_bits_to_f32(0x7bff), 65504.0f);
-  // Every f16 value survives f16 -> f32 -> f16 unchanged (NaN payloads aside).
-  for (std::uint32_t h = 0; h < 0x10000; ++h) {
-    if ((h & 0x7c00) == 0x7c00 && (h & 0x3ff)) continue;
-    ASSERT_EQ(f32_to_f16_bits(f16_bits_to_f32(std::uint16_t(h))), h) << "f16 bits " << h;
-  }
-}
-
-#if ROSETTA_WITH_CUDA  // the CUDA twins exist only in CUDA builds
-// ---- CUDA twins against the CPU twins: all are exact (same float operations in the same order), except the
-// bias gradient, whose CUDA reduction order differs: rtol 1e-5 covers float re-association over <= 4096 terms.
-
-TEST(ElementwiseCuda, MatchesCpuTwins) {
-  ROSETTA_REQUIRE_CUDA();
-  Context& cpu = Context::cpu();
-  Context& gpu = Context::cuda();
-  const std::int64_t n = 70001;
-  const std::vector<float> x = random_floats(n, -2, 2, 1), dy = random_floats(n, -1, 1, 2);
-  Tensor xd = testing::to_cuda(x), dyd = testing::to_cuda(dy), yd = testing::to_cuda(x), dxd = testing::to_cuda(x);
-  std::vector<float> y(n), dx(n);
-
-  kernels::cpu::relu_forward(cpu, x.data(), y.data(), n);
-  kernels::cuda::relu_forward(gpu, xd.data<float>(), yd.data<float>(), n);
-  kernels::cpu::relu_backward(cpu, y.data(), dy.data(), dx.data(), n);
-  kernels::cuda::relu_backward(gpu, yd.data<float>(), dyd.data<float>(), dxd.data<float>(), n);
-  EXPECT_EQ(yd.to_vector(), y);
-  EXPECT_EQ(dxd.to_vector(), dx);
-
-  kernels::cpu::fill(cpu, y.data(), 0.5f, n);
-  kernels::cuda::fill(gpu, yd.data<float>(), 0.5f, n);
-  EXPECT_EQ(yd.to_vector(), y);
-  kernels::cpu::copy(cpu, x.data(), y.data(), n);
-  kernels::cuda::copy(gpu, xd.data<float>(), yd.data<float>(), n);
-  EXPECT_EQ(yd.to_vector(), y);
-
-  std::vector<float> mask(n);
-  Tensor maskd = testing::to_cuda(x);
-  Tensor step = Tensor::zeros({1}, DType::u64);
-  Tensor stepd = step.to(Device::cuda);
-  kernels::cuda::increment_counter(gpu, stepd.data<std::uint64_t>());
-  kernels::cpu::increment_counter(cpu, step.data<std::uint64_t>());
-  kernels::cpu::dropout_forward(cpu, x.data(), y.data(), mask.data(), 0.5f, 3, 4, step.data<std::uint64_t>(), n);
-  kernels::cuda::dropout_forward(gpu, xd.data<float>(), yd.data<float>(), maskd.data<float>(), 0.5f, 3, 4,
-                                 stepd.data<std::uint64_t>(), n);
-  EXPECT_EQ(maskd.to_vector(), mask);
-  EXPECT_EQ(yd.to_vector(), y);
-  kernels::cpu::dropout_backward(cpu, dy.data(), mask.data(), dx.data(), n);
-  kernels::cuda::dropout_backward(gpu, dyd.data<float>(), maskd.data<float>(), dxd.data<float>(), n);
-  EXPECT_EQ(dxd.to_vector(), dx);
-}
-
-TEST(ElementwiseCuda, BiasAndConversionsMatchCpuTwins) {
-  ROSETTA_REQUIRE_CUDA();
-  Context& cpu = Context::cpu();
-  Context& gpu = Context::cuda();
-  const std::int64_t outer = 64, channels = 50, inner = 1024, n = outer * channels * inner;
-  const std::vector<float> bias = random_floats(channels, -1, 1, 5), dy = random_floats(n, -1, 1, 6);
-  std::vector<float> y = random_floats(n, -1, 1, 7);
-  Tensor yd = testing::to_cuda(y), biasd = testing::to_cuda(bias), dyd = testing::to_cuda(dy);
-  kernels::cpu::bias_add(cpu, y.data(), bias.data(), outer, channels, inner);
-  kernels::cuda::bias_add(gpu, yd.data<float>(), biasd.data<float>(), outer, channels, inner);
-  EXPECT_EQ(yd.to_vector(), y);
-
-  std::vector<float> db(channels);
-  Tensor dbd = testing::to_cuda(db);
-  kernels::cpu::bias_backward(cpu, dy.data(), db.data(), outer, channels, inner, false);
-  kernels::cuda::bias_backward(gpu, dyd.data<float>(), dbd.data<float>(), outer, channels, inner, false);
-  testing::expect_all_close(dbd.to_vector(), db, 1e-5, 1e-4, "bias gradient");
-
-  std::vector<float> x = random_floats(n, -70000, 70000, 8);
-  x[0] = std::numeric_limits<float>::infinity();
-  x[1] = 1e-8f;  // f16 subnormal range
-  Tensor xd = testing::to_cuda(x);
-  Tensor halfd = Tensor::empty({n}, DType::f16, Device::cuda), backd = Tensor::empty({n}, DType::f32, Device::cuda);
-  std::vector<std::uint16_t> half(n);
-  std::vector<float> back(n);
-  kernels::cpu::f32_to_f16(cpu, x.data(), half.data(), n);
-  kernels::cpu::f16_to_f32(cpu, half.data(), back.data(), n);
-  kernels::cuda::f32_to_f16(gpu, xd.data<float>(), static_cast<std::uint16_t*>(halfd.raw()), n);
-  kernels::cuda::f16_to_f32(gpu, static_cast<std::uint16_t*>(halfd.raw()), backd.data<float>(), n);
-  EXPECT_EQ(backd.to_vector(), back);
-  kernels::cpu::f32_to_bf16(cpu, x.data(), half.data(), n);
-  kernels::cpu::bf16_to_f32(cpu, half.data(), back.data(), n);
-  kernels::cuda::f32_to_bf16(gpu, xd.data<float>(), static_cast<std::uint16_t*>(halfd.raw()), n);
-  kernels::cuda::bf16_to_f32(gpu, static_cast<std::uint16_t*>(halfd.raw()), backd.data<float>(), n);
-  EXPECT_EQ(backd.to_vector(), back);
-}
-
-#endif  // ROSETTA_WITH_CUDA
 
 }  // namespace
 }  // namespace rosetta

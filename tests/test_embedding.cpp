@@ -204,7 +204,7 @@ std::vector<float> cuda_backward(const std::vector<std::int32_t>& ids, const Ten
   Context& gpu = Context::cuda();
   const Tensor device_ids = ids_on_cuda(ids);
   Tensor d_table = testing::to_cuda(std::vector<float>(static_cast<std::size_t>(vocab * dim), kNaN));
-  gpu.workspace(kernels::cuda::embedding_backward_workspace_bytes(static_cast<std::int64_t>(ids.size()), vocab));
+  gpu.workspace(kernels::cuda::embedding_backward_workspace_bytes(gpu, static_cast<std::int64_t>(ids.size()), vocab));
   kernels::cuda::embedding_backward(gpu, device_ids.data<std::int32_t>(), d_out.data<float>(), d_table.data<float>(),
                                     static_cast<std::int64_t>(ids.size()), vocab, dim);
   return d_table.to_vector();

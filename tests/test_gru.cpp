@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "kernels/gru.h"
+#include "kernels/layout.h"
 #include "kernels/reference/gru.h"
 #include "layers/gru.h"
 #include "runtime/allocator.h"
@@ -34,7 +35,9 @@
 #include "tests/support/gradcheck.h"
 #include "tests/support/python.h"
 #if ROSETTA_WITH_CUDA
-#include "kernels/cuda/gru_cudnn_state.h"
+#include <cudnn.h>
+
+#include "kernels/cuda/gru_state.h"
 #include "runtime/cuda_graph.h"
 #endif
 
@@ -93,7 +96,7 @@ Result<double> reference(const GruData& d) {
   const std::vector<double> x = to_double(d.x), w_ih = to_double(d.w_ih), w_hh = to_double(d.w_hh),
                             b_ih = to_double(d.b_ih), b_hh = to_double(d.b_hh), dh = to_double(d.dh);
   Result<double> r = sized_result<double>(s);
-  std::vector<double> reserve(static_cast<std::size_t>(kernels::gru_reserve_elements(s)));
+  std::vector<double> reserve(static_cast<std::size_t>(kernels::reference::reserve_elements(s)));
   kernels::reference::gru_forward(s, x.data(), w_ih.data(), w_hh.data(), b_ih.data(), b_hh.data(), r.h.data(),
                                   reserve.data());
   kernels::reference::gru_backward(s, x.data(), w_ih.data(), w_hh.data(), r.h.data(), reserve.data(), dh.data(),
@@ -105,11 +108,12 @@ Result<double> reference(const GruData& d) {
 Result<float> cpu_twin(const GruData& d) {
   Context& ctx = Context::cpu();
   Result<float> r = sized_result<float>(d.s);
-  std::vector<float> reserve(static_cast<std::size_t>(kernels::gru_reserve_elements(d.s)));
+  const kernels::GruPlan plan = kernels::make_gru_plan(ctx, d.s, {});
+  std::vector<float> reserve(static_cast<std::size_t>(plan.reserve_elements));
   const kernels::GruWeights w{d.w_ih.data(), d.w_hh.data(), d.b_ih.data(), d.b_hh.data()};
-  kernels::cpu::gru_forward(ctx, d.s, d.x.data(), w, r.h.data(), reserve.data(), Precision::fp32);
-  kernels::cpu::gru_backward(ctx, d.s, d.x.data(), w, r.h.data(), reserve.data(), d.dh.data(), r.dx.data(),
-                             {r.dw_ih.data(), r.dw_hh.data(), r.db_ih.data(), r.db_hh.data()}, Precision::fp32);
+  kernels::gru_forward(ctx, plan, d.x.data(), w, r.h.data(), reserve.data());
+  const kernels::GruGradients grads{r.dw_ih.data(), r.dw_hh.data(), r.db_ih.data(), r.db_hh.data()};
+  kernels::gru_backward(ctx, plan, d.x.data(), w, r.h.data(), reserve.data(), d.dh.data(), r.dx.data(), grads);
   return r;
 }
 
@@ -219,7 +223,7 @@ class GruGradCheck : public ::testing::Test {
                                  to_double(d.b_hh)};
     in[which] = v;
     std::vector<double> h(static_cast<std::size_t>(s.t * s.n * s.h)),
-        reserve(static_cast<std::size_t>(kernels::gru_reserve_elements(s)));
+        reserve(static_cast<std::size_t>(kernels::reference::reserve_elements(s)));
     kernels::reference::gru_forward(s, in[0].data(), in[1].data(), in[2].data(), in[3].data(), in[4].data(), h.data(),
                                     reserve.data());
     return h;
@@ -231,7 +235,7 @@ class GruGradCheck : public ::testing::Test {
                                  to_double(d.b_hh)};
     in[which] = v;
     std::vector<double> h(static_cast<std::size_t>(s.t * s.n * s.h)),
-        reserve(static_cast<std::size_t>(kernels::gru_reserve_elements(s)));
+        reserve(static_cast<std::size_t>(kernels::reference::reserve_elements(s)));
     kernels::reference::gru_forward(s, in[0].data(), in[1].data(), in[2].data(), in[3].data(), in[4].data(), h.data(),
                                     reserve.data());
     std::vector<double> grads[5] = {std::vector<double>(in[0].size()), std::vector<double>(in[1].size()),
@@ -270,21 +274,17 @@ TEST(GruCpu, FloatTwinMatchesDoubleReference) {
   }
 }
 
-TEST(GruCpu, TwinIsDeterministicAndAllocatesNothingAfterTheWorkspaceGrew) {
+TEST(GruCpu, TwinIsDeterministicAndAllocatesNothingAfterThePlan) {
   const GruData d = make_data(make_shape(6, 3, 7, 9), 41, 0.5f);
-  Context::cpu().workspace(kernels::gru_workspace_bytes(d.s));
+  const Result<float> first = cpu_twin(d);  // its plan grew the workspace
+  const kernels::GruPlan plan = kernels::make_gru_plan(Context::cpu(), d.s, {});
+  std::vector<float> h(d.s.t * d.s.n * d.s.h), reserve(plan.reserve_elements);
+  const kernels::GruWeights w{d.w_ih.data(), d.w_hh.data(), d.b_ih.data(), d.b_hh.data()};
   const auto before = allocation_count();
-  const Result<float> first = cpu_twin(d), second = cpu_twin(d);
+  kernels::gru_forward(Context::cpu(), plan, d.x.data(), w, h.data(), reserve.data());
   EXPECT_EQ(allocation_count(), before);
-  expect_result_equal(first, second);
-}
-
-TEST(GruCpu, SwapLeadingAxesTransposes) {
-  // x (2, 3, 2) -> y (3, 2, 2): y[j, i, :] = x[i, j, :].
-  const std::vector<float> x = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11};
-  std::vector<float> y(12);
-  kernels::cpu::swap_leading_axes(Context::cpu(), x.data(), y.data(), 2, 3, 2);
-  EXPECT_EQ(y, (std::vector<float>{0, 1, 6, 7, 2, 3, 8, 9, 4, 5, 10, 11}));
+  EXPECT_EQ(h, first.h);
+  expect_result_equal(first, cpu_twin(d));
 }
 
 TEST(GruShape, RejectsEmptyShapesAndNamesAlgorithms) {
@@ -298,6 +298,14 @@ TEST(GruShape, RejectsEmptyShapesAndNamesAlgorithms) {
   }
   kernels::GruCudnnAlgorithm unused;
   EXPECT_FALSE(kernels::gru_cudnn_algorithm_from_name("fastest", &unused));
+  kernels::GruOptions bf16;
+  bf16.precision = Precision::bf16;
+  try {
+    kernels::make_gru_plan(Context::cpu(), make_shape(3, 2, 4, 5), bf16);
+    ADD_FAILURE() << "a bf16 GRU plan was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("T 3 N 2 I 4 H 5"), std::string::npos) << e.what();
+  }
 }
 
 // ---- layer ---------------------------------------------------------------------------------------------------
@@ -318,7 +326,7 @@ struct LayerUnderTest {
 // (T, N, C) host values -> (N, T, C)
 std::vector<float> to_batch_first(const std::vector<float>& tnc, std::int64_t t, std::int64_t n, std::int64_t c) {
   std::vector<float> ntc(tnc.size());
-  kernels::cpu::swap_leading_axes(Context::cpu(), tnc.data(), ntc.data(), t, n, c);
+  kernels::swap_leading_axes(Context::cpu(), tnc.data(), ntc.data(), t, n, c);
   return ntc;
 }
 
@@ -350,7 +358,7 @@ Result<float> run_layer(const GruData& d, Device device, const GruOptions& optio
   return r;
 }
 
-GruOptions layer_options(GruImplementation implementation, SequenceLayout layout,
+GruOptions layer_options(kernels::GruImplementation implementation, SequenceLayout layout,
                          Precision precision = Precision::fp32) {
   GruOptions o;
   o.implementation = implementation;
@@ -394,8 +402,8 @@ TEST(GruLayer, DefaultInitIsUniformWithinOneOverSqrtH) {
 TEST(GruLayer, CpuLayerMatchesReferenceInBothLayouts) {
   const GruData d = make_data(make_shape(5, 3, 6, 7), 51, 0.5f);
   const Result<double> expected = reference(d);
-  const Result<float> tnc = run_layer(d, Device::cpu, layer_options(GruImplementation::cudnn, SequenceLayout::tnc));
-  const Result<float> ntc = run_layer(d, Device::cpu, layer_options(GruImplementation::naive, SequenceLayout::ntc));
+  const Result<float> tnc = run_layer(d, Device::cpu, layer_options(kernels::GruImplementation::cudnn, SequenceLayout::tnc));
+  const Result<float> ntc = run_layer(d, Device::cpu, layer_options(kernels::GruImplementation::naive, SequenceLayout::ntc));
   expect_result_close(tnc, expected, kCpuBound, "CPU layer tnc");
   // The transposes only move floats and the CPU twin runs the same sums: bit-identical.
   EXPECT_EQ(ntc.h, tnc.h);
@@ -418,7 +426,7 @@ TEST(GruLayer, ForwardAndBackwardAllocateNothingAfterSetup) {
   for (SequenceLayout layout : {SequenceLayout::tnc, SequenceLayout::ntc}) {
     LayerUnderTest layer(d, Device::cpu);
     const Shape input = layout == SequenceLayout::ntc ? Shape{3, 5, 6} : Shape{5, 3, 6};
-    layer.gru.setup(Context::cpu(), input, layer_options(GruImplementation::naive, layout));
+    layer.gru.setup(Context::cpu(), input, layer_options(kernels::GruImplementation::naive, layout));
     const Tensor x = Tensor::zeros(input, DType::f32);
     const Tensor dh = Tensor::zeros(layer.gru.output_shape(), DType::f32);
     const auto before = allocation_count();
@@ -465,33 +473,34 @@ struct DeviceResult {
   }
 };
 
+// One forward and backward of `plan` on the GPU.
+Result<float> run_plan(const GruData& d, const kernels::GruPlan& plan) {
+  Context& gpu = Context::cuda();
+  const DeviceData in(d);
+  DeviceResult out(d.s);
+  Tensor reserve;
+  if (plan.reserve_elements > 0) reserve = Tensor::empty({plan.reserve_elements}, DType::f32, Device::cuda);
+  float* kept = reserve.defined() ? reserve.data<float>() : nullptr;
+  kernels::gru_forward(gpu, plan, in.x.data<float>(), in.weights(), out.h.data<float>(), kept);
+  kernels::gru_backward(gpu, plan, in.x.data<float>(), in.weights(), out.h.data<float>(), kept, in.dh.data<float>(),
+                        out.dx.data<float>(), out.grads());
+  return out.host();
+}
+
 Result<float> cuda_naive(const GruData& d, Precision precision) {
-  Context& gpu = Context::cuda();
-  const DeviceData in(d);
-  DeviceResult out(d.s);
-  Tensor reserve = Tensor::empty({kernels::gru_reserve_elements(d.s)}, DType::f32, Device::cuda);
-  kernels::cuda::gru_forward(gpu, d.s, in.x.data<float>(), in.weights(), out.h.data<float>(), reserve.data<float>(),
-                             precision);
-  kernels::cuda::gru_backward(gpu, d.s, in.x.data<float>(), in.weights(), out.h.data<float>(), reserve.data<float>(),
-                              in.dh.data<float>(), out.dx.data<float>(), out.grads(), precision);
-  return out.host();
+  kernels::GruOptions options;
+  options.precision = precision, options.implementation = kernels::GruImplementation::naive;
+  return run_plan(d, kernels::make_gru_plan(Context::cuda(), d.s, options));
 }
 
-Result<float> cuda_cudnn(const GruData& d, const kernels::CudnnGruPlan& plan) {
-  Context& gpu = Context::cuda();
-  const DeviceData in(d);
-  DeviceResult out(d.s);
-  kernels::cuda::gru_cudnn_forward(gpu, plan, in.x.data<float>(), in.weights(), out.h.data<float>());
-  kernels::cuda::gru_cudnn_backward(gpu, plan, in.x.data<float>(), out.h.data<float>(), in.dh.data<float>(),
-                                    out.dx.data<float>(), out.grads());
-  return out.host();
-}
+Result<float> cuda_cudnn(const GruData& d, const kernels::GruPlan& plan) { return run_plan(d, plan); }
 
-kernels::CudnnGruPlan cudnn_plan(const GruShape& s, Precision precision,
-                                 kernels::GruCudnnAlgorithm algorithm = kernels::GruCudnnAlgorithm::standard,
-                                 bool padded_io = false) {
-  return kernels::cuda::make_cudnn_gru_plan(Context::cuda(), s,
-                                            kernels::CudnnGruOptions{precision, algorithm, padded_io});
+kernels::GruPlan cudnn_plan(const GruShape& s, Precision precision,
+                            kernels::GruCudnnAlgorithm algorithm = kernels::GruCudnnAlgorithm::standard,
+                            bool padded_io = false) {
+  kernels::GruOptions options;
+  options.precision = precision, options.algorithm = algorithm, options.padded_io = padded_io;
+  return kernels::make_gru_plan(Context::cuda(), s, options);
 }
 
 const GruShape kWorkload = make_shape(150, 64, 125, 100);
@@ -524,7 +533,7 @@ TEST(GruCuda, CudnnMatchesReference) {
                       kGpuBound, "cuDNN small");
   // The model's case too: only the last step's output carries a gradient.
   const GruData last = make_data(kWorkload, 63, 0.1f, /*last_step_only=*/true);
-  const kernels::CudnnGruPlan plan = cudnn_plan(kWorkload, Precision::fp32);
+  const kernels::GruPlan plan = cudnn_plan(kWorkload, Precision::fp32);
   EXPECT_EQ(plan.cudnn->math_type, CUDNN_FMA_MATH);
   expect_result_close(cuda_cudnn(workload_data(), plan), workload_reference(), kGpuBound, "cuDNN workload");
   expect_result_close(cuda_cudnn(last, plan), reference(last), kGpuBound, "cuDNN workload, last step only");
@@ -534,8 +543,7 @@ TEST(GruCuda, CudnnMatchesReference) {
 // its GRU the reference's.
 TEST(GruCuda, FastestPlanTimesEveryAlgorithmAndMatchesReference) {
   ROSETTA_REQUIRE_CUDA();
-  const kernels::CudnnGruPlan plan =
-      kernels::cuda::make_fastest_cudnn_gru_plan(Context::cuda(), kWorkload, kernels::CudnnGruOptions{});
+  const kernels::GruPlan plan = kernels::make_gru_plan(Context::cuda(), kWorkload, {});
   ASSERT_EQ(plan.trials.size(), 4u);
   EXPECT_EQ(plan.trials[0].algorithm, kernels::GruCudnnAlgorithm::standard);
   EXPECT_TRUE(plan.trials[0].accepted);
@@ -547,17 +555,17 @@ TEST(GruCuda, FastestPlanTimesEveryAlgorithmAndMatchesReference) {
     }
     EXPECT_GT(t.milliseconds, 0.0);
     fastest = std::min(fastest, t.milliseconds);
-    if (t.algorithm == plan.options.algorithm) kept = t.milliseconds;
+    if (t.algorithm == *plan.options.algorithm) kept = t.milliseconds;
   }
   EXPECT_EQ(kept, fastest);
-  std::printf("[rosetta] kept %s\n", kernels::gru_cudnn_algorithm_name(plan.options.algorithm));
+  std::printf("[rosetta] kept %s\n", kernels::gru_cudnn_algorithm_name(*plan.options.algorithm));
   expect_result_close(cuda_cudnn(workload_data(), plan), workload_reference(), kGpuBound, "cuDNN fastest");
 }
 
 // The ablation's unpacked layout with padded I/O computes the same GRU (same memory, another descriptor).
 TEST(GruCuda, CudnnPaddedIoMatchesReference) {
   ROSETTA_REQUIRE_CUDA();
-  const kernels::CudnnGruPlan plan =
+  const kernels::GruPlan plan =
       cudnn_plan(kWorkload, Precision::fp32, kernels::GruCudnnAlgorithm::standard, /*padded_io=*/true);
   expect_result_close(cuda_cudnn(workload_data(), plan), workload_reference(), kGpuBound, "cuDNN padded I/O");
 }
@@ -565,7 +573,7 @@ TEST(GruCuda, CudnnPaddedIoMatchesReference) {
 TEST(GruCuda, CudnnWeightSpaceMapCoversEveryParameterOnce) {
   ROSETTA_REQUIRE_CUDA();
   const GruShape s = small_data().s;
-  const kernels::CudnnGruPlan plan = cudnn_plan(s, Precision::fp32);
+  const kernels::GruPlan plan = cudnn_plan(s, Precision::fp32);
   std::size_t bytes[4] = {};
   for (const kernels::GruWeightSegment& seg : plan.cudnn->segments) {
     bytes[static_cast<int>(seg.tensor)] += seg.bytes;
@@ -583,7 +591,7 @@ TEST(GruCuda, PersistentAlgorithmsMatchReferenceWhereCudnnAcceptsThem) {
   int accepted = 0;
   for (auto algorithm : {kernels::GruCudnnAlgorithm::persist_static, kernels::GruCudnnAlgorithm::persist_dynamic,
                          kernels::GruCudnnAlgorithm::persist_static_small_h}) {
-    kernels::CudnnGruPlan plan;
+    kernels::GruPlan plan;
     try {
       plan = cudnn_plan(kWorkload, Precision::fp32, algorithm);
     } catch (const Error& e) {
@@ -602,7 +610,7 @@ TEST(GruCuda, Tf32StaysNearReference) {
   ROSETTA_REQUIRE_CUDA();
   const GruData d = make_data(make_shape(20, 16, 32, 48), 64, 0.2f);
   const Result<double> expected = reference(d);
-  const kernels::CudnnGruPlan plan = cudnn_plan(d.s, Precision::tf32);
+  const kernels::GruPlan plan = cudnn_plan(d.s, Precision::tf32);
   EXPECT_EQ(plan.cudnn->math_type, CUDNN_DEFAULT_MATH);
   expect_result_close(cuda_cudnn(d, plan), expected, kTf32Bound, "cuDNN tf32");
   expect_result_close(cuda_naive(d, Precision::tf32), expected, kTf32Bound, "naive tf32");
@@ -616,30 +624,19 @@ TEST(GruCuda, NaiveIsDeterministic) {
   expect_result_equal(first, second);
 }
 
-TEST(GruCuda, PlanNeedsACudaContextAndNamesTheShape) {
-  ROSETTA_REQUIRE_CUDA();
-  try {
-    kernels::cuda::make_cudnn_gru_plan(Context::cpu(), make_shape(3, 2, 4, 5), {});
-    FAIL() << "a CPU context was accepted";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("T 3 N 2 I 4 H 5"), std::string::npos) << e.what();
-  }
-  EXPECT_THROW(cudnn_plan(make_shape(3, 2, 4, 5), Precision::bf16), Error);
-}
-
 TEST(GruCudaLayer, BothImplementationsAndLayoutsMatchTheReference) {
   ROSETTA_REQUIRE_CUDA();
   const GruData d = small_data();
   const Result<double> expected = reference(d);
-  for (GruImplementation implementation : {GruImplementation::cudnn, GruImplementation::naive}) {
+  for (kernels::GruImplementation implementation : {kernels::GruImplementation::cudnn, kernels::GruImplementation::naive}) {
     const Result<float> tnc = run_layer(d, Device::cuda, layer_options(implementation, SequenceLayout::tnc));
     const Result<float> ntc = run_layer(d, Device::cuda, layer_options(implementation, SequenceLayout::ntc));
-    const std::string name = gru_implementation_name(implementation);
+    const std::string name = kernels::gru_implementation_name(implementation);
     expect_result_close(tnc, expected, kGpuBound, name + " layer tnc");
     expect_result_close(ntc, expected, kGpuBound, name + " layer ntc");
     // Same kernels on the same (transposed back and forth) values. The naive path has no atomics, so the layouts
     // agree to the bit; cuDNN does not promise bitwise repeatability, so it gets kRepeatBound.
-    if (implementation == GruImplementation::naive) {
+    if (implementation == kernels::GruImplementation::naive) {
       EXPECT_EQ(ntc.h, tnc.h);
       EXPECT_EQ(ntc.dx, tnc.dx);
       EXPECT_EQ(ntc.dw_hh, tnc.dw_hh);
@@ -655,8 +652,8 @@ TEST(GruCudaLayer, StepAllocatesNothingAndReplaysAsACudaGraph) {
   ROSETTA_REQUIRE_CUDA();
   Context& gpu = Context::cuda();
   const GruData d = small_data();
-  for (GruImplementation implementation : {GruImplementation::cudnn, GruImplementation::naive}) {
-    const std::string name = gru_implementation_name(implementation);
+  for (kernels::GruImplementation implementation : {kernels::GruImplementation::cudnn, kernels::GruImplementation::naive}) {
+    const std::string name = kernels::gru_implementation_name(implementation);
     LayerUnderTest layer(d, Device::cuda);
     layer.gru.setup(gpu, {d.s.t, d.s.n, d.s.i}, layer_options(implementation, SequenceLayout::tnc));
     const Tensor x = Tensor::from_vector({d.s.t, d.s.n, d.s.i}, d.x).to(Device::cuda);

@@ -16,7 +16,7 @@ namespace {
 
 constexpr std::int64_t kBatch = 16;
 
-ImdbGruOptions options(GruImplementation implementation = GruImplementation::cudnn,
+ImdbGruOptions options(kernels::GruImplementation implementation = kernels::GruImplementation::cudnn,
                        SequenceLayout layout = SequenceLayout::tnc) {
   ImdbGruOptions o;
   o.batch = kBatch;
@@ -98,7 +98,7 @@ TEST(ImdbGRU, CpuTrainingIsDeterministicAndAllocatesNothing) {
 
 TEST(ImdbGRU, BatchFirstLayoutTrainsTheSameModel) {
   // ntc transposes around the same time-major kernels: bit-identical losses on the CPU.
-  EXPECT_EQ(train(Device::cpu, 3, options(GruImplementation::cudnn, SequenceLayout::ntc)),
+  EXPECT_EQ(train(Device::cpu, 3, options(kernels::GruImplementation::cudnn, SequenceLayout::ntc)),
             train(Device::cpu, 3, options()));
 }
 
@@ -108,10 +108,10 @@ TEST(ImdbGRU, BatchFirstLayoutTrainsTheSameModel) {
 TEST(ImdbGRUCuda, FiveStepsMatchTheCpuForEachImplementationAndLayout) {
   ROSETTA_REQUIRE_CUDA();
   const std::vector<float> cpu = train(Device::cpu, 5, options());
-  for (GruImplementation implementation : {GruImplementation::cudnn, GruImplementation::naive}) {
+  for (kernels::GruImplementation implementation : {kernels::GruImplementation::cudnn, kernels::GruImplementation::naive}) {
     for (SequenceLayout layout : {SequenceLayout::tnc, SequenceLayout::ntc}) {
       testing::expect_all_close(train(Device::cuda, 5, options(implementation, layout)), cpu, 1e-4, 1e-6,
-                                std::string(gru_implementation_name(implementation)) + " " +
+                                std::string(kernels::gru_implementation_name(implementation)) + " " +
                                     sequence_layout_name(layout));
     }
   }

@@ -1,7 +1,8 @@
-// Max pooling: the reference against hand-computed cases (first-max tie rule, padding never wins, overlapping
-// windows, NaN), central differences in double (ties avoided), PyTorch as an optional oracle, and on a GPU the
-// CUDA twin against the CPU twin bit for bit, for the CNN's window 2 stride 2 and ResNet-50's window 3 stride 2
-// pad 1.
+// Pooling (kernels/pool.h): max pooling's reference against hand-computed cases (first-max tie rule, padding never
+// wins, overlapping windows, NaN), central differences in double (ties avoided) and PyTorch as an optional oracle,
+// for the CNN's window 2 stride 2 and ResNet-50's window 3 stride 2 pad 1; NHWC as the transposed NCHW pooling (arg-max
+// and gradient included) and bf16 as the float pooling of the rounded values, bit for bit; global average pooling by
+// hand in both layouts. (The CUDA twins: the op table, tests/test_ops.cpp.)
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -22,24 +23,17 @@
 #include "runtime/philox.h"
 #include "runtime/tensor.h"
 #include "tests/support/python.h"
+#include "tests/support/relayout.h"
 #include "tests/support/cuda.h"
 #include "tests/support/gradcheck.h"
 
 namespace rosetta {
 namespace {
 
-struct PoolShape {
-  std::int64_t n, c, h, w;
-  int window, stride, pad;
-  std::int64_t oh() const { return kernels::reference::pool_out_size(h, window, stride, pad); }
-  std::int64_t ow() const { return kernels::reference::pool_out_size(w, window, stride, pad); }
-  std::size_t inputs() const { return static_cast<std::size_t>(n * c * h * w); }
-  std::size_t outputs() const { return static_cast<std::size_t>(n * c * oh() * ow()); }
-  std::string str() const {
-    return "(" + std::to_string(n) + ", " + std::to_string(c) + ", " + std::to_string(h) + ", " + std::to_string(w) +
-           ") window " + std::to_string(window) + " stride " + std::to_string(stride) + " pad " + std::to_string(pad);
-  }
-};
+using kernels::PoolShape;
+
+std::size_t inputs(const PoolShape& s) { return static_cast<std::size_t>(s.n * s.c * s.h * s.w); }
+std::size_t outputs(const PoolShape& s) { return static_cast<std::size_t>(s.n * s.c * s.out_h() * s.out_w()); }
 
 constexpr PoolShape kCnnPool{2, 3, 8, 8, 2, 2, 0};     // the CIFAR CNN's pooling
 constexpr PoolShape kResNetPool{2, 3, 9, 9, 3, 2, 1};  // ResNet-50's stem pooling (overlapping windows)
@@ -49,19 +43,24 @@ struct CpuPool {
   std::vector<std::int32_t> argmax;
 };
 
-CpuPool cpu_forward(const PoolShape& s, const std::vector<float>& x) {
-  CpuPool out{std::vector<float>(s.outputs()), std::vector<std::int32_t>(s.outputs())};
-  kernels::cpu::maxpool2d_forward(Context::cpu(), x.data(), out.y.data(), out.argmax.data(), s.n, s.c, s.h, s.w,
-                                  s.window, s.stride, s.pad);
+CpuPool cpu_forward(const PoolShape& s, const std::vector<float>& x, Layout layout = Layout::nchw) {
+  CpuPool out{std::vector<float>(outputs(s)), std::vector<std::int32_t>(outputs(s))};
+  kernels::maxpool2d_forward(Context::cpu(), s, layout, x.data(), out.y.data(), out.argmax.data());
   return out;
 }
 
-std::vector<float> cpu_backward(const PoolShape& s, const std::vector<float>& dy,
-                                const std::vector<std::int32_t>& argmax) {
-  std::vector<float> dx(s.inputs());
-  kernels::cpu::maxpool2d_backward(Context::cpu(), dy.data(), argmax.data(), dx.data(), s.n, s.c, s.h, s.w, s.window,
-                                   s.stride, s.pad);
+std::vector<float> cpu_backward(const PoolShape& s, const std::vector<float>& dy, const std::vector<std::int32_t>& argmax,
+                                Layout layout = Layout::nchw) {
+  std::vector<float> dx(inputs(s));
+  kernels::maxpool2d_backward(Context::cpu(), s, layout, dy.data(), argmax.data(), dx.data());
   return dx;
+}
+
+// Bit patterns, so NaN compares equal to the same NaN.
+std::vector<std::uint32_t> bits(const std::vector<float>& v) {
+  std::vector<std::uint32_t> b(v.size());
+  std::memcpy(b.data(), v.data(), v.size() * sizeof(float));
+  return b;
 }
 
 TEST(MaxPool, HandComputedWindow2Stride2WithFirstMaxTieRule) {
@@ -116,12 +115,12 @@ TEST(MaxPool, NanIsTheMaximumAndTheLastNanWins) {
 TEST(MaxPool, RejectsUnsupportedArguments) {
   std::vector<float> x(16), y(16);
   std::vector<std::int32_t> argmax(16);
-  EXPECT_THROW(kernels::cpu::maxpool2d_forward(Context::cpu(), x.data(), y.data(), argmax.data(), 1, 1, 4, 4, 2, 2, 2),
-               Error);  // pad > window / 2
-  EXPECT_THROW(kernels::cpu::maxpool2d_forward(Context::cpu(), x.data(), y.data(), argmax.data(), 1, 1, 4, 4, 2, 0, 0),
-               Error);  // stride 0
-  EXPECT_THROW(kernels::cpu::maxpool2d_forward(Context::cpu(), x.data(), y.data(), argmax.data(), 1, 1, 1, 1, 3, 1, 0),
-               Error);  // window larger than the input
+  for (const PoolShape& bad : {PoolShape{1, 1, 4, 4, 2, 2, 2},    // pad > window / 2
+                               PoolShape{1, 1, 4, 4, 2, 0, 0},    // stride 0
+                               PoolShape{1, 1, 1, 1, 3, 1, 0}}) {  // window larger than the input
+    EXPECT_THROW(kernels::maxpool2d_forward(Context::cpu(), bad, Layout::nchw, x.data(), y.data(), argmax.data()), Error)
+        << bad.str();
+  }
 }
 
 // Distinct values spaced 0.01 apart in a random order: a 1e-6 step never changes a window's maximum, so the
@@ -138,19 +137,17 @@ std::vector<double> distinct_values(std::size_t count, std::uint64_t seed) {
 TEST(MaxPool, BackwardMatchesCentralDifferences) {
   for (const PoolShape& s : {kCnnPool, kResNetPool, PoolShape{1, 2, 8, 6, 3, 2, 1}, PoolShape{1, 2, 7, 9, 2, 2, 0}}) {
     SCOPED_TRACE(s.str());
-    const std::vector<double> x = distinct_values(s.inputs(), 11);
-    std::vector<std::int32_t> argmax(s.outputs());
+    const std::vector<double> x = distinct_values(inputs(s), 11);
+    std::vector<std::int32_t> argmax(outputs(s));
     const testing::Forward forward = [&](const std::vector<double>& xv) {
-      std::vector<double> y(s.outputs());
-      kernels::reference::maxpool2d_forward(xv.data(), y.data(), argmax.data(), s.n, s.c, s.h, s.w, s.window, s.stride,
-                                            s.pad);
+      std::vector<double> y(outputs(s));
+      kernels::reference::maxpool2d_forward(s, Layout::nchw, xv.data(), y.data(), argmax.data());
       return y;
     };
     const testing::Backward backward = [&](const std::vector<double>& xv, const std::vector<double>& dy) {
       forward(xv);  // the argmax at x itself
-      std::vector<double> dx(s.inputs());
-      kernels::reference::maxpool2d_backward(dy.data(), argmax.data(), dx.data(), s.n, s.c, s.h, s.w, s.window,
-                                             s.stride, s.pad);
+      std::vector<double> dx(inputs(s));
+      kernels::reference::maxpool2d_backward(s, Layout::nchw, dy.data(), argmax.data(), dx.data());
       return dx;
     };
     EXPECT_EQ(testing::check_gradient(forward, backward, x), static_cast<int>(x.size()));
@@ -197,21 +194,19 @@ TEST(MaxPool, MatchesPyTorchWhereAvailable) {
   for (const PoolShape& s : {kCnnPool, kResNetPool, PoolShape{1, 2, 8, 6, 3, 2, 1}}) {
     for (bool ties : {false, true}) {
       SCOPED_TRACE(s.str() + (ties ? " with ties" : ""));
-      std::vector<double> x = testing::random_doubles(s.inputs(), -1, 1, 51);
+      std::vector<double> x = testing::random_doubles(inputs(s), -1, 1, 51);
       if (ties)
         for (double& v : x) v = std::floor(v * 2);  // values in {-2, -1, 0, 1}: most windows tie
-      const std::vector<double> dy = testing::random_doubles(s.outputs(), -1, 1, 52);
+      const std::vector<double> dy = testing::random_doubles(outputs(s), -1, 1, 52);
       write_raw(dir / "x.bin", x), write_raw(dir / "dy.bin", dy);
       std::string command = std::string(python) + " " + (dir / "oracle.py").string() + " " + dir.string();
       for (std::int64_t v : {s.n, s.c, s.h, s.w, std::int64_t(s.window), std::int64_t(s.stride), std::int64_t(s.pad)})
         command += " " + std::to_string(v);
       ASSERT_EQ(std::system(command.c_str()), 0) << command;
-      std::vector<double> y(s.outputs()), dx(s.inputs());
-      std::vector<std::int32_t> argmax(s.outputs());
-      kernels::reference::maxpool2d_forward(x.data(), y.data(), argmax.data(), s.n, s.c, s.h, s.w, s.window, s.stride,
-                                            s.pad);
-      kernels::reference::maxpool2d_backward(dy.data(), argmax.data(), dx.data(), s.n, s.c, s.h, s.w, s.window,
-                                             s.stride, s.pad);
+      std::vector<double> y(outputs(s)), dx(inputs(s));
+      std::vector<std::int32_t> argmax(outputs(s));
+      kernels::reference::maxpool2d_forward(s, Layout::nchw, x.data(), y.data(), argmax.data());
+      kernels::reference::maxpool2d_backward(s, Layout::nchw, dy.data(), argmax.data(), dx.data());
       EXPECT_EQ(y, read_raw<double>(dir / "y.bin", y.size()));
       EXPECT_EQ(argmax, read_raw<std::int32_t>(dir / "idx.bin", argmax.size()));
       const std::vector<double> torch_dx = read_raw<double>(dir / "dx.bin", dx.size());
@@ -221,51 +216,69 @@ TEST(MaxPool, MatchesPyTorchWhereAvailable) {
   std::filesystem::remove_all(dir);
 }
 
-#if ROSETTA_WITH_CUDA  // a CPU-only build has no CUDA twin to link
-// Bit patterns, so NaN compares equal to the same NaN.
-std::vector<std::uint32_t> bits(const std::vector<float>& v) {
-  std::vector<std::uint32_t> b(v.size());
-  std::memcpy(b.data(), v.data(), v.size() * sizeof(float));
-  return b;
-}
-
-TEST(MaxPoolCuda, MatchesCpuBitForBit) {
-  ROSETTA_REQUIRE_CUDA();
-  Context& gpu = Context::cuda();
-  // The CNN's two poolings at batch 4, ResNet-50's stem pooling at batch 2, and odd sizes for both rules.
-  for (const PoolShape& s :
-       {PoolShape{4, 50, 32, 32, 2, 2, 0}, PoolShape{4, 100, 16, 16, 2, 2, 0}, PoolShape{2, 64, 112, 112, 3, 2, 1},
-        PoolShape{3, 5, 9, 7, 2, 2, 0}, PoolShape{3, 5, 10, 11, 3, 2, 1}}) {
+// The NHWC pooling is the NCHW one transposed, bit for bit: outputs (NaN included), arg-max and gradients.
+TEST(MaxPool, NhwcIsTheTransposedNchwPooling) {
+  for (const PoolShape& s : {kCnnPool, kResNetPool, PoolShape{2, 5, 9, 7, 3, 2, 1}}) {
     SCOPED_TRACE(s.str());
-    // Quantised values make ties common (so the tie rule is exercised); a few NaNs test propagation.
-    std::vector<float> x = testing::random_floats(s.inputs(), -4, 4, 61);
-    for (std::size_t i = 0; i < x.size(); ++i) {
-      x[i] = std::floor(x[i]);
-      if (philox_u32(62, 0, i) % 997 == 0) x[i] = std::numeric_limits<float>::quiet_NaN();
-    }
-    const std::vector<float> dy = testing::random_floats(s.outputs(), -1, 1, 63);
-    const CpuPool cpu = cpu_forward(s, x);
-    const std::vector<float> cpu_dx = cpu_backward(s, dy, cpu.argmax);
-
-    const std::int64_t inputs = static_cast<std::int64_t>(s.inputs()), outputs = static_cast<std::int64_t>(s.outputs());
-    const Tensor xd = Tensor::from_vector({inputs}, x).to(Device::cuda);
-    const Tensor dyd = Tensor::from_vector({outputs}, dy).to(Device::cuda);
-    Tensor yd = Tensor::empty({outputs}, DType::f32, Device::cuda),
-           dxd = Tensor::empty({inputs}, DType::f32, Device::cuda);
-    Tensor argmaxd = Tensor::empty({outputs}, DType::i32, Device::cuda);
-    kernels::cuda::maxpool2d_forward(gpu, xd.data<float>(), yd.data<float>(), argmaxd.data<std::int32_t>(), s.n, s.c,
-                                     s.h, s.w, s.window, s.stride, s.pad);
-    kernels::cuda::maxpool2d_backward(gpu, dyd.data<float>(), argmaxd.data<std::int32_t>(), dxd.data<float>(), s.n, s.c,
-                                      s.h, s.w, s.window, s.stride, s.pad);
-    gpu.synchronize();
-    const Tensor argmax_host = argmaxd.to(Device::cpu);
-    const std::int32_t* a = argmax_host.data<std::int32_t>();
-    EXPECT_EQ(std::vector<std::int32_t>(a, a + outputs), cpu.argmax);
-    EXPECT_EQ(bits(yd.to_vector()), bits(cpu.y));
-    EXPECT_EQ(bits(dxd.to_vector()), bits(cpu_dx));
+    std::vector<float> x = testing::random_floats(inputs(s), -4, 4, 71);
+    for (float& v : x) v = std::floor(v);  // ties
+    x[3] = std::numeric_limits<float>::quiet_NaN();
+    const std::int64_t hw = s.h * s.w, ohw = s.out_h() * s.out_w();
+    const CpuPool nchw = cpu_forward(s, x);
+    const CpuPool nhwc = cpu_forward(s, testing::relaid(x, Layout::nchw, Layout::nhwc, s.n, s.c, hw), Layout::nhwc);
+    EXPECT_EQ(bits(nhwc.y), bits(testing::relaid(nchw.y, Layout::nchw, Layout::nhwc, s.n, s.c, ohw)));
+    EXPECT_EQ(nhwc.argmax, testing::relaid(nchw.argmax, Layout::nchw, Layout::nhwc, s.n, s.c, ohw));
+    const std::vector<float> dy = testing::random_floats(outputs(s), -1, 1, 72);
+    const std::vector<float> dx = cpu_backward(s, dy, nchw.argmax);
+    const std::vector<float> dx_nhwc =
+        cpu_backward(s, testing::relaid(dy, Layout::nchw, Layout::nhwc, s.n, s.c, ohw), nhwc.argmax, Layout::nhwc);
+    EXPECT_EQ(dx_nhwc, testing::relaid(dx, Layout::nchw, Layout::nhwc, s.n, s.c, hw));
   }
 }
-#endif  // ROSETTA_WITH_CUDA
+
+// bf16 storage: the float pooling of the rounded values, the chosen value stored unchanged, the gradient rounded once;
+// a null arg-max (inference) leaves the outputs the same.
+TEST(MaxPool, Bf16IsTheFloatPoolingOfTheRoundedValues) {
+  const PoolShape s = kResNetPool;
+  const std::vector<float> x = testing::random_floats(inputs(s), -3, 3, 73), dy = testing::random_floats(outputs(s), -1, 1, 74);
+  std::vector<bf16> xb(x.size()), dyb(dy.size()), yb(outputs(s)), dxb(inputs(s));
+  std::vector<float> xr(x.size()), dyr(dy.size());
+  for (std::size_t i = 0; i < x.size(); ++i) xb[i] = bf16(x[i]), xr[i] = float(xb[i]);
+  for (std::size_t i = 0; i < dy.size(); ++i) dyb[i] = bf16(dy[i]), dyr[i] = float(dyb[i]);
+  const CpuPool expected = cpu_forward(s, xr);
+  std::vector<std::int32_t> argmax(outputs(s));
+  kernels::maxpool2d_forward(Context::cpu(), s, Layout::nchw, xb.data(), yb.data(), argmax.data());
+  EXPECT_EQ(argmax, expected.argmax);
+  for (std::size_t i = 0; i < yb.size(); ++i) EXPECT_EQ(float(yb[i]), expected.y[i]) << i;
+  std::vector<bf16> inference(outputs(s));
+  kernels::maxpool2d_forward(Context::cpu(), s, Layout::nchw, xb.data(), inference.data(), nullptr);
+  for (std::size_t i = 0; i < yb.size(); ++i) EXPECT_EQ(inference[i].bits, yb[i].bits) << i;
+  const std::vector<float> dx = cpu_backward(s, dyr, argmax);
+  kernels::maxpool2d_backward(Context::cpu(), s, Layout::nchw, dyb.data(), argmax.data(), dxb.data());
+  for (std::size_t i = 0; i < dxb.size(); ++i) EXPECT_EQ(dxb[i].bits, bf16(dx[i]).bits) << i;
+}
+
+TEST(GlobalAvgPool, IsTheMeanInBothLayoutsAndStorages) {
+  const std::int64_t n = 2, c = 3, hw = 7;
+  const std::vector<float> x = testing::random_floats(n * c * hw, -1, 1, 6);  // NCHW (n, c, hw)
+  const std::vector<float> x_nhwc = testing::relaid(x, Layout::nchw, Layout::nhwc, n, c, hw);
+  std::vector<float> y(n * c), y_nhwc(n * c);
+  kernels::global_avgpool_forward(Context::cpu(), Layout::nchw, x.data(), y.data(), n, c, hw);
+  kernels::global_avgpool_forward(Context::cpu(), Layout::nhwc, x_nhwc.data(), y_nhwc.data(), n, c, hw);
+  EXPECT_EQ(y, y_nhwc);  // the same float sums in the same order
+  for (std::int64_t o = 0; o < n * c; ++o) {
+    double sum = 0;
+    for (std::int64_t p = 0; p < hw; ++p) sum += x[o * hw + p];
+    EXPECT_NEAR(y[o], sum / hw, 1e-6) << o;  // 7 float additions of values in [-1, 1)
+  }
+  std::vector<bf16> xb(x.size());
+  std::vector<float> xr(x.size()), mean(n * c), mean_bf16(n * c);
+  for (std::size_t i = 0; i < x.size(); ++i) xb[i] = bf16(x[i]), xr[i] = float(xb[i]);
+  kernels::global_avgpool_forward(Context::cpu(), Layout::nchw, xr.data(), mean.data(), n, c, hw);
+  kernels::global_avgpool_forward(Context::cpu(), Layout::nchw, xb.data(), mean_bf16.data(), n, c, hw);
+  EXPECT_EQ(mean_bf16, mean);
+}
+
 
 }  // namespace
 }  // namespace rosetta

@@ -38,7 +38,7 @@ Tensor random_images(std::int64_t n, std::int64_t size, std::uint64_t seed) {
 }
 
 ResNet50Options small_options(bool fold, bool fuse = true, Precision precision = Precision::fp32,
-                              kernels::ConvLayout layout = kernels::ConvLayout::nchw) {
+                              Layout layout = Layout::nchw) {
   ResNet50Options o;
   o.layout = layout;
   o.batch = kBatch;
@@ -208,14 +208,14 @@ TEST(ResNet50, NhwcEqualsNchwOnCpu) {
     for (bool normalize : {false, true}) {
       SCOPED_TRACE(std::string(fuse ? "fused" : "folded") + (normalize ? " normalized" : ""));
       ResNet50Options nchw = small_options(true, fuse);
-      ResNet50Options nhwc = small_options(true, fuse, Precision::fp32, kernels::ConvLayout::nhwc);
+      ResNet50Options nhwc = small_options(true, fuse, Precision::fp32, Layout::nhwc);
       nchw.normalize = nhwc.normalize = normalize;
       const std::vector<float> expected = features(Device::cpu, nchw, 5, images);
       EXPECT_GT(norm(expected), 0.0);
       EXPECT_EQ(features(Device::cpu, nhwc, 5, images), expected);
     }
   ResNet50 model(Device::cpu);
-  EXPECT_THROW(model.setup(Context::cpu(), small_options(false, false, Precision::fp32, kernels::ConvLayout::nhwc)),
+  EXPECT_THROW(model.setup(Context::cpu(), small_options(false, false, Precision::fp32, Layout::nhwc)),
                Error);
 }
 
@@ -227,9 +227,9 @@ TEST(ResNet50, NhwcEqualsNchwOnCpu) {
 TEST(ResNet50, Bf16IsNearFp32OnCpu) {
   const Tensor images = random_images(kBatch, kSize, 17);
   const std::vector<float> expected =
-      features(Device::cpu, small_options(true, true, Precision::fp32, kernels::ConvLayout::nhwc), 5, images);
+      features(Device::cpu, small_options(true, true, Precision::fp32, Layout::nhwc), 5, images);
   const std::vector<float> bf16 =
-      features(Device::cpu, small_options(true, true, Precision::bf16, kernels::ConvLayout::nhwc), 5, images);
+      features(Device::cpu, small_options(true, true, Precision::bf16, Layout::nhwc), 5, images);
   EXPECT_GT(norm(expected), 0.0);
   const double error = relative_max_error(bf16, expected);
   RecordProperty("bf16_vs_fp32_relative_max_error", std::to_string(error));
@@ -304,15 +304,15 @@ double gpu_tolerance(Precision precision) { return precision == Precision::fp32 
 
 struct Mode {
   bool fold, fuse;
-  kernels::ConvLayout layout;
+  Layout layout;
   const char* name;
 };
 // NHWC needs folded BatchNorm (ResNet50Options::layout).
-constexpr Mode kModes[] = {{false, false, kernels::ConvLayout::nchw, "unfolded"},
-                           {true, false, kernels::ConvLayout::nchw, "folded"},
-                           {true, true, kernels::ConvLayout::nchw, "folded+fused"},
-                           {true, false, kernels::ConvLayout::nhwc, "nhwc folded"},
-                           {true, true, kernels::ConvLayout::nhwc, "nhwc folded+fused"}};
+constexpr Mode kModes[] = {{false, false, Layout::nchw, "unfolded"},
+                           {true, false, Layout::nchw, "folded"},
+                           {true, true, Layout::nchw, "folded+fused"},
+                           {true, false, Layout::nhwc, "nhwc folded"},
+                           {true, true, Layout::nhwc, "nhwc folded+fused"}};
 
 Tensor random_tensor(const Shape& shape, std::uint64_t seed) {
   Tensor t = Tensor::empty(shape, DType::f32);
@@ -335,14 +335,14 @@ TEST(ResNet50Cuda, EveryUnitMatchesTheCpu) {
         ConvBn& gpu_unit = *gpu_model.units()[u];
         SCOPED_TRACE(cpu_unit.name() + " " + precision_name(precision) + " " + mode.name);
         const kernels::ConvShape& s = cpu_unit.plan().shape;
-        const bool nhwc = mode.layout == kernels::ConvLayout::nhwc;
+        const bool nhwc = mode.layout == Layout::nhwc;
         const Tensor x = random_tensor(nhwc ? Shape{s.n, s.h, s.w, s.c} : Shape{s.n, s.c, s.h, s.w}, 100 + u);
         const bool residual = cpu_unit.name().find("conv3") != std::string::npos;
         const Tensor z = random_tensor(cpu_unit.output_shape(), 200 + u);
         const Tensor z_gpu = z.to(Device::cuda);
-        const std::vector<float> expected = cpu_unit.forward(Context::cpu(), x, residual ? &z : nullptr).to_vector();
+        const std::vector<float> expected = cpu_unit.forward<float>(Context::cpu(), x, residual ? &z : nullptr).to_vector();
         const std::vector<float> actual =
-            gpu_unit.forward(Context::cuda(), x.to(Device::cuda), residual ? &z_gpu : nullptr).to_vector();
+            gpu_unit.forward<float>(Context::cuda(), x.to(Device::cuda), residual ? &z_gpu : nullptr).to_vector();
         double largest = 0;
         for (float v : expected) largest = std::max(largest, double(std::abs(v)));
         const double tol = gpu_tolerance(precision);
@@ -375,19 +375,17 @@ TEST(ResNet50Cuda, FusesEveryReluConvolution) {
   EXPECT_LE(model.fused_convolutions(), 53);
 }
 
-// bf16 bits of a float tensor's values, as a bf16 tensor on `device`.
+// A float tensor's values rounded to bf16, as a bf16 tensor on `device`.
 Tensor bf16_tensor(const Tensor& values, Device device) {
   Tensor host = Tensor::empty(values.shape(), DType::bf16);
-  kernels::cpu::f32_to_bf16(Context::cpu(), values.data<float>(), static_cast<std::uint16_t*>(host.raw()),
-                            values.numel());
+  kernels::convert(Context::cpu(), values.data<float>(), host.data<bf16>(), values.numel());
   return host.to(device);
 }
 // The values of a bf16 tensor (on any device), widened to float.
 std::vector<float> bf16_values(const Tensor& t) {
   const Tensor host = t.to(Device::cpu);
-  std::vector<float> v(static_cast<std::size_t>(host.numel()));
-  kernels::cpu::bf16_to_f32(Context::cpu(), static_cast<const std::uint16_t*>(host.raw()), v.data(), host.numel());
-  return v;
+  const bf16* p = host.data<bf16>();
+  return std::vector<float>(p, p + host.numel());
 }
 
 // Every bf16 unit (cuDNN bf16 forward, then the bf16 epilogue) against the CPU bf16 twin on the same bf16 inputs. The
@@ -399,7 +397,7 @@ TEST(ResNet50Cuda, Bf16UnitsMatchTheCpuTwin) {
   ResNet50 cpu_model(Device::cpu), gpu_model(Device::cuda);
   cpu_model.init_random(8);
   gpu_model.init_random(8);
-  const ResNet50Options options = small_options(true, true, Precision::bf16, kernels::ConvLayout::nhwc);
+  const ResNet50Options options = small_options(true, true, Precision::bf16, Layout::nhwc);
   cpu_model.setup(Context::cpu(), options);
   gpu_model.setup(Context::cuda(), options);
   EXPECT_EQ(gpu_model.fused_convolutions(), 0);
@@ -414,9 +412,9 @@ TEST(ResNet50Cuda, Bf16UnitsMatchTheCpuTwin) {
     const Tensor x_cpu = bf16_tensor(x, Device::cpu), z_cpu = bf16_tensor(z, Device::cpu);
     const Tensor x_gpu = bf16_tensor(x, Device::cuda), z_gpu = bf16_tensor(z, Device::cuda);
     const std::vector<float> expected =
-        bf16_values(cpu_unit.forward(Context::cpu(), x_cpu, residual ? &z_cpu : nullptr));
+        bf16_values(cpu_unit.forward<bf16>(Context::cpu(), x_cpu, residual ? &z_cpu : nullptr));
     const std::vector<float> actual =
-        bf16_values(gpu_unit.forward(Context::cuda(), x_gpu, residual ? &z_gpu : nullptr));
+        bf16_values(gpu_unit.forward<bf16>(Context::cuda(), x_gpu, residual ? &z_gpu : nullptr));
     double largest = 0;
     for (float v : expected) largest = std::max(largest, double(std::abs(v)));
     const double tol = std::ldexp(1.0, -6);
@@ -430,7 +428,7 @@ TEST(ResNet50Cuda, Bf16UnitsMatchTheCpuTwin) {
 TEST(ResNet50Cuda, Bf16NetworkMatchesTheCpu) {
   ROSETTA_REQUIRE_CUDA();
   const Tensor images = random_images(kBatch, kSize, 31);
-  const ResNet50Options bf16 = small_options(true, true, Precision::bf16, kernels::ConvLayout::nhwc);
+  const ResNet50Options bf16 = small_options(true, true, Precision::bf16, Layout::nhwc);
   const std::vector<float> cpu_bf16 = features(Device::cpu, bf16, 4, images);
   const std::vector<float> cpu_fp32 = features(Device::cpu, small_options(true), 4, images);
   const std::vector<float> gpu_bf16 = features(Device::cuda, bf16, 4, images);
@@ -439,8 +437,8 @@ TEST(ResNet50Cuda, Bf16NetworkMatchesTheCpu) {
 }
 
 // A captured CUDA graph of the forward replays bit-identically to the eager forward, with fresh images each time.
-void graph_replay_equals_eager(kernels::ConvLayout layout, Precision precision) {
-  SCOPED_TRACE(std::string(kernels::conv_layout_name(layout)) + " " + precision_name(precision));
+void graph_replay_equals_eager(Layout layout, Precision precision) {
+  SCOPED_TRACE(std::string(layout_name(layout)) + " " + precision_name(precision));
   Context& ctx = Context::cuda();
   ResNet50 model(Device::cuda);
   model.init_random(6);
@@ -465,9 +463,9 @@ void graph_replay_equals_eager(kernels::ConvLayout layout, Precision precision) 
 
 TEST(ResNet50Cuda, GraphReplayEqualsEagerForward) {
   ROSETTA_REQUIRE_CUDA();
-  for (kernels::ConvLayout layout : {kernels::ConvLayout::nchw, kernels::ConvLayout::nhwc})
+  for (Layout layout : {Layout::nchw, Layout::nhwc})
     graph_replay_equals_eager(layout, Precision::fp32);
-  graph_replay_equals_eager(kernels::ConvLayout::nhwc, Precision::bf16);
+  graph_replay_equals_eager(Layout::nhwc, Precision::bf16);
 }
 #endif
 

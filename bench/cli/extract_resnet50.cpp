@@ -96,21 +96,14 @@ void run_extract_resnet50(const ExtractResNet50Options& o) {
   ResNet50Options mo;
   mo.batch = o.batch;
   mo.precision = parse_precision(o.precision, {Precision::fp32, Precision::tf32, Precision::bf16});
-  ROSETTA_CHECK_ARG(o.layout == "auto" || o.layout == "nchw" || o.layout == "nhwc",
-                    "--layout " << o.layout << ": expected auto, nchw or nhwc");
   mo.autotune = parse_on_off("--autotune", o.autotune);
   mo.fold_bn = parse_on_off("--fold-bn", o.fold_bn);
-  // auto: the tensor-core precisions on a GPU run channels-last (cuDNN's tensor-core kernels are NHWC; measured on
-  // an H200, tf32 NHWC is 1.75x NCHW), strict FP32 NCHW (NHWC was 1.4x slower there); bf16 is NHWC only.
-  const bool channels_last = mo.precision == Precision::bf16 ||
-                             (mo.precision == Precision::tf32 && device == Device::cuda && mo.fold_bn);
-  const std::string layout = o.layout != "auto" ? o.layout : channels_last ? "nhwc" : "nchw";
-  mo.layout = layout == "nhwc" ? kernels::ConvLayout::nhwc : kernels::ConvLayout::nchw;
-  ROSETTA_CHECK_ARG(mo.precision != Precision::bf16 || mo.layout == kernels::ConvLayout::nhwc,
-                    "--precision bf16 needs --layout nhwc");
-  ROSETTA_CHECK_ARG(mo.precision != Precision::bf16 || mo.fold_bn,
-                    "--precision bf16 needs --fold-bn on (bf16 runs NHWC, where batch norm is folded)");
-  ROSETTA_CHECK_ARG(mo.fold_bn || mo.layout == kernels::ConvLayout::nchw, "--layout nhwc needs --fold-bn on");
+  ROSETTA_CHECK_ARG(o.layout == "auto" || layout_from_name(o.layout, &mo.layout),
+                    "--layout " << o.layout << ": expected auto, nchw or nhwc");
+  if (o.layout == "auto") mo.layout = ResNet50Options::fastest_layout(mo.precision, device, mo.fold_bn);
+  if (const std::optional<OptionRule> rule = mo.broken_rule())
+    ROSETTA_INPUT_ERROR("--" << rule->option << " " << rule->value << " needs --" << rule->required << " "
+                             << rule->required_value);
   // The switch; the model fuses where it can (a folded network, float data, cuDNN's support) and the result line
   // and the record say how many convolutions it fused.
   mo.fuse = parse_on_off("--fuse", o.fuse);
@@ -148,12 +141,12 @@ void run_extract_resnet50(const ExtractResNet50Options& o) {
                    std::string("autotune ") + on_off(mo.autotune) + ", CUDA graph " + on_off(use_graph));
   std::printf("  %lld images of %lldx%lld, layout %s, BN %s, fusion %s, normalize %s, weights %s\n",
               static_cast<long long>(count), static_cast<long long>(size), static_cast<long long>(size),
-              layout.c_str(), mo.fold_bn ? "folded" : "unfolded", mo.fuse ? "on" : "off", o.normalize ? "on" : "off",
+              layout_name(mo.layout), mo.fold_bn ? "folded" : "unfolded", mo.fuse ? "on" : "off", o.normalize ? "on" : "off",
               o.random_weights ? "random" : o.weights_path.c_str());
   std::fflush(stdout);
 
   Context& ctx = Context::of(device);
-  AlgorithmCacheFile algo_cache(device, o.algo_cache_path);
+  AlgorithmCacheFile algo_cache(ctx, o.algo_cache_path);
   SteadyTimer setup_timer;
   model.setup(ctx, mo);
   ctx.synchronize();
@@ -202,7 +195,7 @@ void run_extract_resnet50(const ExtractResNet50Options& o) {
   if (!o.json_path.empty()) {
     nlohmann::json r = base_record("resnet50", device);
     r["precision"] = o.precision;
-    r["layout"] = layout;
+    r["layout"] = layout_name(mo.layout);
     r["batch"] = o.batch;
     r["images"] = count;
     r["image_size"] = size;

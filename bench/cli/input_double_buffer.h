@@ -13,16 +13,14 @@
 #include <cstdint>
 
 #include "runtime/context.h"
+#include "runtime/stream_event.h"
 #include "runtime/tensor.h"
-
-struct CUevent_st;
 
 namespace rosetta::cli {
 
 class InputDoubleBuffer {
  public:
   InputDoubleBuffer(const Context& ctx, const Shape& batch_shape);  // slots of batch_shape, f32, on ctx's device
-  ~InputDoubleBuffer();
   InputDoubleBuffer(const InputDoubleBuffer&) = delete;
   InputDoubleBuffer& operator=(const InputDoubleBuffer&) = delete;
 
@@ -31,9 +29,9 @@ class InputDoubleBuffer {
   void release(const Context& ctx, std::int64_t b);
 
  private:
-  Tensor slots_[2];                                // (batch_shape) each, device
-  CUevent_st* copied_[2] = {nullptr, nullptr};    // copy stream: slot s holds its batch
-  CUevent_st* released_[2] = {nullptr, nullptr};  // main stream: the work reading slot s is done
+  Tensor slots_[2];          // (batch_shape) each, on the context's device
+  StreamEvent copied_[2];    // copy stream: slot s holds its batch
+  StreamEvent released_[2];  // main stream: the work reading slot s is done
 };
 
 }  // namespace rosetta::cli

@@ -6,13 +6,10 @@
 #include <ctime>
 #include <fstream>
 
-#include "bench/cli/info.h"
+#include "runtime/device.h"
 #include "runtime/atomic_file.h"
 #include "commit.h"
 #include "runtime/error.h"
-#if ROSETTA_WITH_CUDA
-#include <cuda_runtime.h>
-#endif
 
 namespace rosetta::cli {
 namespace {
@@ -47,20 +44,17 @@ std::string driver_version(const std::string& cuda_api_version) {
 
 std::string device_description(Device device) {
   if (device == Device::cpu) return "cpu";
-#if ROSETTA_WITH_CUDA
-  cudaDeviceProp prop{};
-  if (cudaGetDeviceProperties(&prop, 0) == cudaSuccess) return prop.name;
-#endif
-  return "cuda";
+  const std::vector<CudaDeviceInfo> devices = cuda_devices();
+  return devices.empty() ? "cuda" : devices[0].name;
 }
 }  // namespace
 
 nlohmann::json base_record(const std::string& workload, Device device) {
-  const VersionInfo v = collect_versions();
+  const LibraryVersions v = library_versions();
   nlohmann::json r;
   r["workload"] = workload;
   r["framework"] = "rosetta";
-  r["framework_version"] = v.rosetta;
+  r["framework_version"] = ROSETTA_VERSION;
   r["device"] = device_description(device);
   r["driver"] = device == Device::cuda ? nlohmann::json(driver_version(v.cuda_driver)) : nlohmann::json(nullptr);
   r["cuda"] = v.cuda_runtime;

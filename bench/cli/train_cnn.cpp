@@ -85,7 +85,7 @@ void run_train_cnn(const TrainCnnOptions& options) {
   ROSETTA_CHECK_ARG(data.train.size() >= c.batch,
                     "--batch " << c.batch << " exceeds the " << data.train.size() << " training examples");
   Batcher batches(data.train, c.batch, device, !c.no_shuffle, c.seed);
-  AlgorithmCacheFile algo_cache(device, c.algo_cache_path);
+  AlgorithmCacheFile algo_cache(ctx, c.algo_cache_path);
   CifarVggOptions mo;
   mo.batch = c.batch, mo.lr = c.lr, mo.momentum = o.momentum, mo.dropout = !o.no_dropout, mo.seed = c.seed,
   mo.conv = conv;

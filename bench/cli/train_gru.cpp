@@ -28,7 +28,7 @@ DatasetSplits load_data(const TrainGruOptions& o) {
 GruOptions parse_gru_options(const TrainGruOptions& o, Device device) {
   GruOptions g;
   g.precision = parse_precision(o.common.precision, {Precision::fp32, Precision::tf32});
-  ROSETTA_CHECK_ARG(gru_implementation_from_name(o.rnn, &g.implementation), "--rnn " << o.rnn << ": expected cudnn or naive");
+  ROSETTA_CHECK_ARG(kernels::gru_implementation_from_name(o.rnn, &g.implementation), "--rnn " << o.rnn << ": expected cudnn or naive");
   kernels::GruCudnnAlgorithm algorithm = kernels::GruCudnnAlgorithm::standard;
   ROSETTA_CHECK_ARG(o.rnn_algorithm == "auto" || kernels::gru_cudnn_algorithm_from_name(o.rnn_algorithm, &algorithm),
                     "--rnn-algo " << o.rnn_algorithm << ": expected auto, standard, persist_static, persist_dynamic or "
@@ -47,7 +47,7 @@ std::string algorithm_text(const GruOptions& g) {
 }
 
 // "  cuDNN GRU algorithms timed at setup (forward + backward): standard 5.731 ms, ...; kept persist_static_small_h"
-std::string trials_text(const kernels::CudnnGruPlan& plan) {
+std::string trials_text(const kernels::GruPlan& plan) {
   std::string text = "  cuDNN GRU algorithms timed at setup (forward + backward):";
   char buffer[64];
   for (const kernels::GruAlgorithmTrial& t : plan.trials) {
@@ -55,7 +55,7 @@ std::string trials_text(const kernels::CudnnGruPlan& plan) {
     text += std::string(" ") + kernels::gru_cudnn_algorithm_name(t.algorithm) + (t.accepted ? buffer : " refused,");
   }
   text.back() = ';';
-  return text + " kept " + kernels::gru_cudnn_algorithm_name(plan.options.algorithm);
+  return text + " kept " + kernels::gru_cudnn_algorithm_name(*plan.options.algorithm);
 }
 
 }  // namespace
@@ -141,13 +141,13 @@ void run_train_gru(const TrainGruOptions& o) {
       data.test, c.batch, c.test_batches, ctx,
       [&](const Tensor& x, const Tensor& y, const Tensor& correct) { model.evaluate(ctx, x, y, correct); }, time_major);
   print_summary(summary);
-  const kernels::CudnnGruPlan& plan = model.gru().cudnn_plan();
+  const kernels::GruPlan& plan = model.gru().plan();
   if (!plan.trials.empty()) std::printf("%s\n", trials_text(plan).c_str());
   nlohmann::json record = training_record(summary);
   record["graph"] = use_graph;
   record["rnn"] = o.rnn;
   if (plan.cudnn) {
-    record["rnn_algorithm"] = kernels::gru_cudnn_algorithm_name(plan.options.algorithm);
+    record["rnn_algorithm"] = kernels::gru_cudnn_algorithm_name(*plan.options.algorithm);
     record["rnn_algorithm_autotuned"] = !plan.trials.empty();
     nlohmann::json trials = nlohmann::json::array();
     for (const kernels::GruAlgorithmTrial& t : plan.trials)

@@ -11,9 +11,7 @@
 #include "runtime/atomic_file.h"
 #include "runtime/cuda_graph.h"
 #include "runtime/timer.h"
-#if ROSETTA_WITH_CUDA
-#include "kernels/cuda/conv_algorithm_cache.h"
-#endif
+#include "kernels/conv.h"
 
 namespace rosetta::cli {
 
@@ -63,7 +61,6 @@ bool parse_on_off(const char* flag, const std::string& value) {
   return value == "on";
 }
 
-#if ROSETTA_WITH_CUDA
 namespace {
 // $XDG_CACHE_HOME/rosetta/conv-algorithms.json, else ~/.cache/rosetta/..., else ./.rosetta-conv-algorithms.json.
 std::string default_algorithm_cache_path() {
@@ -74,33 +71,24 @@ std::string default_algorithm_cache_path() {
   return ".rosetta-conv-algorithms.json";
 }
 }  // namespace
-#endif
 
-AlgorithmCacheFile::AlgorithmCacheFile(Device device, const std::string& path) {
-#if ROSETTA_WITH_CUDA
-  if (device != Device::cuda) return;
+AlgorithmCacheFile::AlgorithmCacheFile(const Context& ctx, const std::string& path) : ctx_(ctx) {
+  if (ctx.device() != Device::cuda) return;  // the CPU has no algorithm search
   path_ = path.empty() ? default_algorithm_cache_path() : path;
-  const kernels::cuda::ConvCacheLoad load = kernels::cuda::load_conv_algorithm_cache(path_);
+  const kernels::ConvCacheLoad load = kernels::load_conv_algorithm_cache(ctx, path_);
   if (!load.note.empty()) {
     std::printf("  cuDNN algorithm cache %s: %s\n", path_.c_str(), load.note.c_str());
   } else {
     std::printf("  cuDNN algorithm cache %s: %zu choices loaded\n", path_.c_str(), load.entries);
   }
-#else
-  (void)device, (void)path;
-#endif
 }
 
 void AlgorithmCacheFile::save() const {
-#if ROSETTA_WITH_CUDA
   if (path_.empty()) return;
-  std::error_code ignored;
-  std::filesystem::create_directories(std::filesystem::path(path_).parent_path(), ignored);
-  kernels::cuda::save_conv_algorithm_cache(path_);
-  const kernels::cuda::ConvAutotuneStats stats = kernels::cuda::conv_autotune_stats();
+  kernels::save_conv_algorithm_cache(ctx_, path_);
+  const kernels::ConvAutotuneStats stats = kernels::conv_autotune_stats(ctx_);
   std::printf("  autotune: %lld convolution shapes searched, %lld from the cache; saved to %s\n",
               static_cast<long long>(stats.searched), static_cast<long long>(stats.from_cache), path_.c_str());
-#endif
 }
 
 void print_run_header(const char* workload, Device device, const std::string& precision, const std::string& data,

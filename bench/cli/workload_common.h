@@ -49,13 +49,15 @@ Device resolve_device(const std::string& name);
 Precision parse_precision(const std::string& name, std::initializer_list<Precision> allowed);
 bool parse_on_off(const char* flag, const std::string& value);
 
-// Loads the cuDNN algorithm cache for a CUDA run at construction and saves it on save(); nothing on the CPU.
+// Loads the cuDNN algorithm cache for a CUDA run at construction and saves it on save() (creating its folder);
+// nothing on the CPU, which has no algorithm search.
 class AlgorithmCacheFile {
  public:
-  AlgorithmCacheFile(Device device, const std::string& path);
+  AlgorithmCacheFile(const Context& ctx, const std::string& path);
   void save() const;
 
  private:
+  const Context& ctx_;
   std::string path_;  // empty: not used
 };
 

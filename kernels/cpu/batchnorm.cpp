@@ -2,6 +2,7 @@
 // sum is a separate float operation in the order the .inc states (the build is ISO C++17, under which GCC does not
 // contract a * b + c into a fused multiply-add).
 #include "kernels/batchnorm.h"
+#include "kernels/layout.h"
 
 #include <cmath>
 
@@ -12,8 +13,7 @@ namespace rosetta::kernels::cpu {
 void batchnorm_inference_forward(const Context&, const float* x, float* y, const float* gamma, const float* beta,
                                  const float* mean, const float* var, float eps, std::int64_t outer,
                                  std::int64_t channels, std::int64_t inner) {
-  ROSETTA_CHECK(outer >= 0 && channels > 0 && inner > 0,
-                "batch norm of (" << outer << ", " << channels << ", " << inner << ")");
+  check_channel_view("batchnorm_inference_forward", outer, channels, inner);
   for (std::int64_t c = 0; c < channels; ++c) {
     const float inv_std = 1.0f / std::sqrt(var[c] + eps);
     for (std::int64_t o = 0; o < outer; ++o) {

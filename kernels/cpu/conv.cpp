@@ -1,109 +1,27 @@
-// CPU twin of the convolution passes, ConvShape::str() and make_conv_plan (which builds the CPU plan here and
-// hands CUDA contexts to kernels/cuda/conv.cpp).
-//
-// The float passes are im2col + GEMM, per image:
+// CPU twin of the convolution (kernels/conv.inc): im2col + GEMM, per image:
 //   forward          y_n (K, P)      = w (K, CRS) * col_n (CRS, P)                  P = OH * OW, CRS = C * R * S
 //   backward-data    dcol_n (CRS, P) = w^T (CRS, K) * dy_n (K, P), then col2im into dx_n
 //   backward-filter  dw (K, CRS)    += dy_n (K, P) * colT_n (P, CRS), images in order 0..N-1
 // The GEMM computes 4x8 output tiles with the accumulators in registers and the inner loops over 8 contiguous
 // columns, which the compiler vectorises. Every output element is a float sum over the depth in ascending order,
 // computed by exactly one thread, so results are bit-identical for any OpenMP thread count and run to run.
-// The im2col buffer is the context's workspace, sized by make_conv_plan: the passes allocate nothing.
-// NHWC plans (forward only) transpose x and w to NCHW in the workspace, after the im2col buffer, run the NCHW
-// forward into the workspace and transpose y back: the same sums as NCHW, so the results equal NCHW's bit for bit.
-// bf16 plans (NHWC, forward-only) convert x and w to float in the workspace, after the NCHW copies, run the float
-// NHWC forward and round y to bf16: the reference a bf16 cuDNN forward (float accumulation) is measured against.
-// kernels/reference/conv.h is the definition these passes are tested against. The fused bias-activation forward
-// is conv2d_forward followed by one pass over the output.
+// Scratch is the context's workspace, laid out once (lay_out below) and grown by plan_conv2d: the passes allocate
+// nothing. NHWC plans (forward only) transpose x and w to NCHW in the workspace, run the NCHW forward into the
+// workspace and transpose y back: the same sums as NCHW, so the results equal NCHW's bit for bit. bf16 plans
+// convert x and w to float in the workspace, run the float forward and round y to bf16: the reference a bf16 cuDNN
+// forward (float accumulation) is measured against. kernels/reference/conv.h is the definition these passes are
+// tested against. The fused forward is conv2d_forward followed by the epilogue of kernels/reference/residual.h.
 #include "kernels/conv.h"
 
 #include <algorithm>
-#include <climits>
-#include <sstream>
 
 #include "kernels/elementwise.h"
 #include "kernels/layout.h"
+#include "kernels/reference/residual.h"
 #include "runtime/error.h"
-#if ROSETTA_WITH_CUDA
-#include "kernels/cuda/conv_state.h"
-#endif
+#include "runtime/workspace.h"
 
 namespace rosetta::kernels {
-
-const char* conv_layout_name(ConvLayout layout) { return layout == ConvLayout::nhwc ? "nhwc" : "nchw"; }
-
-std::string ConvShape::str() const {
-  std::ostringstream os;
-  os << "x(" << n << ", " << c << ", " << h << ", " << w << ") w(" << k << ", " << c << ", " << r << ", " << s << ")";
-  if (pad_h == pad_w)
-    os << " pad " << pad_h;
-  else
-    os << " pad (" << pad_h << ", " << pad_w << ")";
-  if (stride_h == stride_w)
-    os << " stride " << stride_h;
-  else
-    os << " stride (" << stride_h << ", " << stride_w << ")";
-  return os.str();
-}
-
-namespace {
-
-// Bytes of the im2col buffer of one image: (C * R * S, OH * OW) floats.
-std::size_t im2col_bytes(const ConvShape& shape) {
-  return static_cast<std::size_t>(shape.c * shape.r * shape.s * shape.out_h() * shape.out_w()) * sizeof(float);
-}
-
-void validate(const ConvShape& shape, const ConvOptions& options) {
-  ROSETTA_CHECK(shape.n > 0 && shape.c > 0 && shape.h > 0 && shape.w > 0 && shape.k > 0 && shape.r > 0 && shape.s > 0,
-                "convolution with an empty dimension: " << shape.str());
-  ROSETTA_CHECK(shape.pad_h >= 0 && shape.pad_w >= 0 && shape.stride_h > 0 && shape.stride_w > 0,
-                "convolution needs pads >= 0 and strides > 0: " << shape.str());
-  ROSETTA_CHECK(shape.h + 2 * shape.pad_h >= shape.r && shape.w + 2 * shape.pad_w >= shape.s,
-                "convolution filter larger than the padded input: " << shape.str());
-  ROSETTA_CHECK(shape.n <= INT_MAX && shape.c <= INT_MAX && shape.h <= INT_MAX && shape.w <= INT_MAX &&
-                    shape.k <= INT_MAX && shape.r <= INT_MAX && shape.s <= INT_MAX,
-                "convolution dimension beyond 32 bits: " << shape.str());
-  ROSETTA_CHECK(options.precision != Precision::bf16 || (options.layout == ConvLayout::nhwc && options.forward_only),
-                "bf16 convolutions run NHWC and forward-only (conv2d_forward_bf16): " << shape.str());
-}
-
-// Floats of an NHWC forward's NCHW copies, after the im2col buffer: x (N, C, H, W), w (K, C, R, S), y (N, K, OH, OW).
-std::int64_t nhwc_copies_floats(const ConvShape& s) {
-  return s.n * s.c * s.h * s.w + s.k * s.c * s.r * s.s + s.n * s.k * s.out_h() * s.out_w();
-}
-
-}  // namespace
-
-ConvPlan make_conv_plan(const Context& ctx, const ConvShape& shape, const ConvOptions& options) {
-  validate(shape, options);
-  ConvPlan plan{shape, options, nullptr};
-  if (ctx.device() == Device::cuda) {
-#if ROSETTA_WITH_CUDA
-    plan.cudnn = cuda::make_cudnn_conv_state(ctx, shape, options);
-#else
-    ROSETTA_FAIL("a CUDA convolution plan needs a CUDA build: " << shape.str());
-#endif
-  } else if (options.layout == ConvLayout::nhwc) {
-    ROSETTA_CHECK(options.forward_only, "CPU NHWC convolutions are forward-only (plan with forward_only): " << shape.str());
-    // A bf16 plan adds the float copies of its x, w and y after the NCHW copies (the same sizes).
-    const int copies = options.precision == Precision::bf16 ? 2 : 1;
-    ctx.workspace(im2col_bytes(shape) + static_cast<std::size_t>(copies * nhwc_copies_floats(shape)) * sizeof(float));
-  } else {
-    ctx.workspace(im2col_bytes(shape));
-  }
-  return plan;
-}
-
-bool conv_bias_activation_supported(const ConvPlan& plan, bool relu) {
-  if (plan.options.precision == Precision::bf16) return false;
-  if (!plan.cudnn) return true;
-#if ROSETTA_WITH_CUDA
-  return relu || plan.cudnn->of(cuda::ConvPass::forward).algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM;
-#else
-  return relu;
-#endif
-}
-
 namespace cpu {
 namespace {
 
@@ -231,90 +149,120 @@ void col2im(const ConvShape& s, const float* dcol, float* dx_n) {
   });
 }
 
-float* im2col_buffer(const Context& ctx, const ConvShape& shape) {
-  return static_cast<float*>(ctx.workspace(im2col_bytes(shape)));
+// The workspace of a plan: the im2col buffer (CRS, P) of one image, then for NHWC the NCHW copies of x, w and y,
+// then for bf16 the float copies of its x, w and y.
+struct Scratch {
+  float* col;                   // (CRS, P), or (P, CRS) for the filter gradient
+  float *x_nchw, *w_kcrs, *y_nchw;  // NHWC only: (N, C, H, W), (K, C, R, S), (N, K, OH, OW)
+  float *x_f32, *w_f32, *y_f32;     // bf16 only: x, w, y in float, in the plan's layout
+};
+
+Scratch lay_out(Carver& carver, const ConvPlan& plan) {
+  const ConvShape& s = plan.shape;
+  const std::int64_t x_n = s.n * s.c * s.h * s.w, w_n = s.k * s.c * s.r * s.s, y_n = s.n * s.k * s.out_h() * s.out_w();
+  const bool nhwc = plan.options.layout == Layout::nhwc, bf16_plan = plan.options.precision == Precision::bf16;
+  Scratch scratch{};
+  scratch.col = carver.take<float>(s.c * s.r * s.s * s.out_h() * s.out_w());
+  if (nhwc) {
+    scratch.x_nchw = carver.take<float>(x_n);
+    scratch.w_kcrs = carver.take<float>(w_n);
+    scratch.y_nchw = carver.take<float>(y_n);
+  }
+  if (bf16_plan) {
+    scratch.x_f32 = carver.take<float>(x_n);
+    scratch.w_f32 = carver.take<float>(w_n);
+    scratch.y_f32 = carver.take<float>(y_n);
+  }
+  return scratch;
 }
 
-void check_cpu_plan(const Context& ctx, const ConvPlan& plan, const char* pass) {
-  ROSETTA_CHECK(ctx.device() == Device::cpu && !plan.cudnn,
-                pass << " on the CPU needs a CPU context and a CPU plan: " << plan.shape.str());
+Scratch scratch_of(const Context& ctx, const ConvPlan& plan) {
+  return carve_workspace(ctx, [&](Carver& c) { return lay_out(c, plan); });
+}
+
+void check_cpu_plan(const ConvPlan& plan, const char* pass) {
+  ROSETTA_CHECK(!plan.cudnn, pass << " on the CPU with a plan made for CUDA: " << plan.shape.str());
 }
 
 void check_backward_planned(const ConvPlan& plan, const char* pass) {
   ROSETTA_CHECK(!plan.options.forward_only, pass << " with a forward-only plan: " << plan.shape.str());
+  ROSETTA_CHECK(plan.options.layout == Layout::nchw, pass << " on the CPU runs NCHW only: " << plan.shape.str());
 }
-
-}  // namespace
-
-namespace {
 
 // The NCHW forward: x (N, C, H, W), w (K, C, R, S) -> y (N, K, OH, OW); col is the im2col buffer (unused when
 // pointwise).
 void forward_nchw(const ConvShape& s, const float* x, const float* w, float* y, float* col) {
   const std::int64_t p = s.out_h() * s.out_w(), crs = s.c * s.r * s.s;
   for (std::int64_t n = 0; n < s.n; ++n) {
-    const float* x_n = x + n * s.c * s.h * s.w;          // (C, H, W)
-    if (!is_pointwise(s)) im2col(s, x_n, col);            // (CRS, P)
+    const float* x_n = x + n * s.c * s.h * s.w;  // (C, H, W)
+    if (!is_pointwise(s)) im2col(s, x_n, col);   // (CRS, P)
     gemm(s.k, p, crs, StridedMatrix{w, crs, 1}, is_pointwise(s) ? x_n : col, p, y + n * s.k * p, p, false);
   }
 }
 
-// The workspace of an NHWC plan: the im2col buffer, then the NCHW copies (nhwc_copies_floats), then for a bf16 plan
-// (copies 2) the float copies of its NHWC x, w and y (the same sizes).
-float* nhwc_workspace(const Context& ctx, const ConvShape& s, int copies) {
-  return static_cast<float*>(
-      ctx.workspace(im2col_bytes(s) + static_cast<std::size_t>(copies * nhwc_copies_floats(s)) * sizeof(float)));
+// The float forward in the plan's layout; NHWC through NCHW copies in the scratch.
+void forward_f32(const Context& ctx, const ConvPlan& plan, const Scratch& scratch, const float* x, const float* w,
+                 float* y) {
+  const ConvShape& s = plan.shape;
+  if (plan.options.layout == Layout::nchw) {
+    forward_nchw(s, x, w, y, scratch.col);
+    return;
+  }
+  change_layout(ctx, x, Layout::nhwc, scratch.x_nchw, Layout::nchw, s.n, s.c, s.h * s.w);
+  change_layout(ctx, w, Layout::nhwc, scratch.w_kcrs, Layout::nchw, s.k, s.c, s.r * s.s);
+  forward_nchw(s, scratch.x_nchw, scratch.w_kcrs, scratch.y_nchw, scratch.col);
+  change_layout(ctx, scratch.y_nchw, Layout::nchw, y, Layout::nhwc, s.n, s.k, s.out_h() * s.out_w());
 }
 
-// The NHWC forward: x and w transposed to NCHW in the workspace, the NCHW forward, y transposed back.
-void forward_nhwc(const Context& ctx, const ConvShape& s, const float* x, const float* w, float* y) {
-  float* col = nhwc_workspace(ctx, s, 1);
-  float* x_nchw = col + im2col_bytes(s) / sizeof(float);  // (N, C, H, W)
-  float* w_kcrs = x_nchw + s.n * s.c * s.h * s.w;         // (K, C, R, S)
-  float* y_nchw = w_kcrs + s.k * s.c * s.r * s.s;         // (N, K, OH, OW)
-  nhwc_to_nchw(ctx, x, x_nchw, s.n, s.c, s.h * s.w);
-  nhwc_to_nchw(ctx, w, w_kcrs, s.k, s.c, s.r * s.s);
-  forward_nchw(s, x_nchw, w_kcrs, y_nchw, col);
-  nchw_to_nhwc(ctx, y_nchw, y, s.n, s.k, s.out_h() * s.out_w());
+// y (N, K, OH, OW) in the plan's layout, in place: the epilogue of kernels/reference/residual.h.
+template <typename T>
+void epilogue(const ConvPlan& plan, T* y, const float* bias, const T* z, bool relu) {
+  const ConvShape& s = plan.shape;
+  const ChannelView v = channel_view(plan.options.layout, s.n, s.k, s.out_h() * s.out_w());
+  parallel_for(v.outer * v.channels, [&](std::int64_t row) {  // row = o * K + k
+    const float b = bias[row % v.channels];
+    for (std::int64_t i = row * v.inner; i < (row + 1) * v.inner; ++i)
+      y[i] = T(reference::bias_residual_activation(float(y[i]), z ? float(z[i]) : 0.0f, b, relu));
+  });
 }
 
 }  // namespace
 
-void conv2d_forward(const Context& ctx, const ConvPlan& plan, const float* x, const float* w, float* y) {
-  check_cpu_plan(ctx, plan, "conv2d_forward");
-  const ConvShape& s = plan.shape;
-  ROSETTA_CHECK(plan.options.precision != Precision::bf16,
-                "conv2d_forward with a bf16 plan (use conv2d_forward_bf16): " << s.str());
-  if (plan.options.layout == ConvLayout::nchw) {
-    forward_nchw(s, x, w, y, is_pointwise(s) ? nullptr : im2col_buffer(ctx, s));
-    return;
-  }
-  forward_nhwc(ctx, s, x, w, y);
+void plan_conv2d(const Context& ctx, ConvPlan& plan) {
+  ROSETTA_CHECK(plan.options.forward_only || plan.options.layout == Layout::nchw,
+                "CPU NHWC convolutions are forward-only (plan with forward_only): " << plan.shape.str());
+  const std::size_t bytes = workspace_bytes([&](Carver& c) { return lay_out(c, plan); });
+  const int passes = plan.options.forward_only ? 1 : kConvPassCount;
+  for (int pass = 0; pass < passes; ++pass) plan.choices[pass] = ConvAlgorithmChoice{ConvBackend::cpu_im2col_gemm, 0, 0, bytes, 0.0f, true};
+  plan.fused_relu = plan.fused_identity = false;
+  ctx.workspace(bytes);
 }
 
-void conv2d_forward_bf16(const Context& ctx, const ConvPlan& plan, const std::uint16_t* x, const std::uint16_t* w,
-                         std::uint16_t* y) {
-  check_cpu_plan(ctx, plan, "conv2d_forward_bf16");
+void conv2d_forward(const Context& ctx, const ConvPlan& plan, const float* x, const float* w, float* y) {
+  check_cpu_plan(plan, "conv2d_forward");
+  ROSETTA_CHECK(plan.options.precision != Precision::bf16, "conv2d_forward of float data with a bf16 plan: " << plan.shape.str());
+  forward_f32(ctx, plan, scratch_of(ctx, plan), x, w, y);
+}
+
+void conv2d_forward(const Context& ctx, const ConvPlan& plan, const bf16* x, const bf16* w, bf16* y) {
+  check_cpu_plan(plan, "conv2d_forward");
   const ConvShape& s = plan.shape;
-  ROSETTA_CHECK(plan.options.precision == Precision::bf16, "conv2d_forward_bf16 with a "
-                                                               << precision_name(plan.options.precision)
-                                                               << " plan: " << s.str());
+  ROSETTA_CHECK(plan.options.precision == Precision::bf16,
+                "conv2d_forward of bf16 data with a " << precision_name(plan.options.precision) << " plan: " << s.str());
+  const Scratch scratch = scratch_of(ctx, plan);
   const std::int64_t x_n = s.n * s.h * s.w * s.c, w_n = s.k * s.r * s.s * s.c, y_n = s.n * s.out_h() * s.out_w() * s.k;
-  float* x_f32 = nhwc_workspace(ctx, s, 2) + im2col_bytes(s) / sizeof(float) + nhwc_copies_floats(s);  // (N, H, W, C)
-  float* w_f32 = x_f32 + x_n;  // (K, R, S, C)
-  float* y_f32 = w_f32 + w_n;  // (N, OH, OW, K)
-  bf16_to_f32(ctx, x, x_f32, x_n);
-  bf16_to_f32(ctx, w, w_f32, w_n);
-  forward_nhwc(ctx, s, x_f32, w_f32, y_f32);
-  f32_to_bf16(ctx, y_f32, y, y_n);
+  convert(ctx, x, scratch.x_f32, x_n);
+  convert(ctx, w, scratch.w_f32, w_n);
+  forward_f32(ctx, plan, scratch, scratch.x_f32, scratch.w_f32, scratch.y_f32);
+  convert(ctx, scratch.y_f32, y, y_n);
 }
 
 void conv2d_backward_data(const Context& ctx, const ConvPlan& plan, const float* dy, const float* w, float* dx) {
-  check_cpu_plan(ctx, plan, "conv2d_backward_data");
+  check_cpu_plan(plan, "conv2d_backward_data");
   check_backward_planned(plan, "conv2d_backward_data");
   const ConvShape& s = plan.shape;
   const std::int64_t p = s.out_h() * s.out_w(), crs = s.c * s.r * s.s;
-  float* dcol = is_pointwise(s) ? nullptr : im2col_buffer(ctx, s);  // (CRS, P)
+  float* dcol = is_pointwise(s) ? nullptr : scratch_of(ctx, plan).col;  // (CRS, P)
   for (std::int64_t n = 0; n < s.n; ++n) {
     float* dx_n = dx + n * s.c * s.h * s.w;  // (C, H, W)
     // w^T (CRS, K): element (crs, k) is w[k * CRS + crs].
@@ -324,11 +272,11 @@ void conv2d_backward_data(const Context& ctx, const ConvPlan& plan, const float*
 }
 
 void conv2d_backward_filter(const Context& ctx, const ConvPlan& plan, const float* x, const float* dy, float* dw) {
-  check_cpu_plan(ctx, plan, "conv2d_backward_filter");
+  check_cpu_plan(plan, "conv2d_backward_filter");
   check_backward_planned(plan, "conv2d_backward_filter");
   const ConvShape& s = plan.shape;
   const std::int64_t p = s.out_h() * s.out_w(), crs = s.c * s.r * s.s;
-  float* col_t = im2col_buffer(ctx, s);  // (P, CRS)
+  float* col_t = scratch_of(ctx, plan).col;  // (P, CRS)
   for (std::int64_t n = 0; n < s.n; ++n) {
     im2col_transposed(s, x + n * s.c * s.h * s.w, col_t);
     gemm(s.k, crs, p, StridedMatrix{dy + n * s.k * p, p, 1}, col_t, crs, dw, crs, n > 0);
@@ -336,25 +284,36 @@ void conv2d_backward_filter(const Context& ctx, const ConvPlan& plan, const floa
 }
 
 void conv2d_bias_activation_forward(const Context& ctx, const ConvPlan& plan, const float* x, const float* w,
-                                    const float* bias, const float* z, float z_scale, bool relu, float* y) {
+                                    const float* bias, const float* z, bool relu, float* y) {
   conv2d_forward(ctx, plan, x, w, y);
-  const ConvShape& s = plan.shape;
-  const std::int64_t p = s.out_h() * s.out_w();
-  // y viewed as (outer, K, inner): NCHW (N, K, P), NHWC (N * P, K, 1).
-  const bool nhwc = plan.options.layout == ConvLayout::nhwc;
-  const std::int64_t outer = nhwc ? s.n * p : s.n, inner = nhwc ? 1 : p;
-  parallel_for(outer * s.k, [&](std::int64_t row) {  // row = o * K + k
-    const float b = bias[row % s.k];
-    float* y_row = y + row * inner;
-    const float* z_row = z + row * inner;
-    for (std::int64_t i = 0; i < inner; ++i) {
-      float v = y_row[i];
-      if (z_scale != 0.0f) v += z_scale * z_row[i];
-      v += b;
-      y_row[i] = relu && v < 0.0f ? 0.0f : v;  // NaN passes, as cuDNN's NaN-propagating ReLU
-    }
-  });
+  epilogue(plan, y, bias, z, relu);
 }
+
+void conv2d_bias_activation_forward(const Context& ctx, const ConvPlan& plan, const bf16* x, const bf16* w,
+                                    const float* bias, const bf16* z, bool relu, bf16* y) {
+  conv2d_forward(ctx, plan, x, w, y);
+  epilogue(plan, y, bias, z, relu);
+}
+
+std::vector<ConvAlgorithmChoice> find_conv_algorithms(const Context&, const ConvPlan& plan, ConvPass pass) {
+  check_cpu_plan(plan, "find_conv_algorithms");
+  return {plan.of(pass)};
+}
+
+ConvPlan conv_plan_with_choice(const Context&, const ConvPlan& plan, ConvPass pass, const ConvAlgorithmChoice& choice) {
+  check_cpu_plan(plan, "conv_plan_with_choice");
+  ROSETTA_CHECK(choice.backend == ConvBackend::cpu_im2col_gemm,
+                "the CPU runs " << conv_pass_name(pass) << " with im2col + GEMM only, not " << conv_choice_name(pass, choice));
+  return plan;
+}
+
+ConvCacheLoad load_conv_algorithm_cache(const Context&, const std::string& path) {
+  return {0, "not read: the CPU has one convolution algorithm and no search to cache (" + path + ")"};
+}
+
+void save_conv_algorithm_cache(const Context&, const std::string&) {}
+
+ConvAutotuneStats conv_autotune_stats(const Context&) { return {}; }
 
 }  // namespace cpu
 }  // namespace rosetta::kernels

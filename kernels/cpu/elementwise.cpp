@@ -1,10 +1,18 @@
 // CPU twin of the element-wise kernels: conversions here, the ops with a backward through kernels/reference.
 #include "kernels/elementwise.h"
+#include "kernels/layout.h"
 
-#include "kernels/half.h"
 #include "kernels/reference/elementwise.h"
 
 namespace rosetta::kernels::cpu {
+namespace {
+
+template <typename From, typename To>
+void convert_elements(const From* x, To* y, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) y[i] = To(float(x[i]));
+}
+
+}  // namespace
 
 void fill(const Context&, float* y, float value, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) y[i] = value;
@@ -14,29 +22,20 @@ void copy(const Context&, const float* x, float* y, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) y[i] = x[i];
 }
 
-void f32_to_bf16(const Context&, const float* x, std::uint16_t* y, std::int64_t n) {
-  for (std::int64_t i = 0; i < n; ++i) y[i] = f32_to_bf16_bits(x[i]);
-}
-
-void bf16_to_f32(const Context&, const std::uint16_t* x, float* y, std::int64_t n) {
-  for (std::int64_t i = 0; i < n; ++i) y[i] = bf16_bits_to_f32(x[i]);
-}
-
-void f32_to_f16(const Context&, const float* x, std::uint16_t* y, std::int64_t n) {
-  for (std::int64_t i = 0; i < n; ++i) y[i] = f32_to_f16_bits(x[i]);
-}
-
-void f16_to_f32(const Context&, const std::uint16_t* x, float* y, std::int64_t n) {
-  for (std::int64_t i = 0; i < n; ++i) y[i] = f16_bits_to_f32(x[i]);
-}
+void convert(const Context&, const float* x, bf16* y, std::int64_t n) { convert_elements(x, y, n); }
+void convert(const Context&, const bf16* x, float* y, std::int64_t n) { convert_elements(x, y, n); }
+void convert(const Context&, const float* x, f16* y, std::int64_t n) { convert_elements(x, y, n); }
+void convert(const Context&, const f16* x, float* y, std::int64_t n) { convert_elements(x, y, n); }
 
 void bias_add(const Context&, float* y, const float* bias, std::int64_t outer, std::int64_t channels,
               std::int64_t inner) {
+  kernels::check_channel_view("bias_add", outer, channels, inner);
   reference::bias_add(y, bias, outer, channels, inner);
 }
 
 void bias_backward(const Context&, const float* dy, float* dbias, std::int64_t outer, std::int64_t channels,
                    std::int64_t inner, bool accumulate) {
+  kernels::check_channel_view("bias_backward", outer, channels, inner);
   reference::bias_backward(dy, dbias, outer, channels, inner, accumulate);
 }
 

@@ -24,14 +24,14 @@ void embedding_forward(const Context&, const std::int32_t* ids, const float* tab
   reference::embedding_forward(ids, table, out, count, dim);
 }
 
-std::size_t embedding_backward_workspace_bytes(std::int64_t count, std::int64_t vocab) {
+std::size_t embedding_backward_workspace_bytes(const Context&, std::int64_t count, std::int64_t vocab) {
   return static_cast<std::size_t>(vocab + count) * sizeof(std::int32_t);
 }
 
 void embedding_backward(const Context& ctx, const std::int32_t* ids, const float* d_out, float* d_table,
                         std::int64_t count, std::int64_t vocab, std::int64_t dim) {
   check_ids(ids, count, vocab);
-  auto* ends = static_cast<std::int32_t*>(ctx.workspace(embedding_backward_workspace_bytes(count, vocab)));  // (V)
+  auto* ends = static_cast<std::int32_t*>(ctx.workspace(embedding_backward_workspace_bytes(ctx, count, vocab)));  // (V)
   std::int32_t* order = ends + vocab;  // (count): positions grouped by id
   // Counting sort: ends[v] starts as the first slot of id v, and after placing ends as one past its last slot.
   std::fill(ends, ends + vocab, 0);

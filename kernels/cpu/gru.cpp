@@ -1,5 +1,4 @@
-// CPU twin of kernels/gru.inc, and the device-independent parts of kernels/gru.h (shape text and checks, the
-// cuDNN algorithm names).
+// CPU twin of kernels/gru.inc.
 //
 // The passes are the GEMM formulation of kernels/reference/gru.h:
 //   forward   ax (TN, 3H) = x (TN, I) W_ih^T                                  one GEMM for all steps
@@ -13,51 +12,16 @@
 // 300 times a step; the forward's takes W_hh^T, transposed once per call into the workspace. The cells are
 // reference::gru_cell / gru_cell_backward in float. Results do not depend on the thread count.
 #include <algorithm>
-#include <sstream>
 
 #include "kernels/elementwise.h"
 #include "kernels/gemm.h"
 #include "kernels/gru.h"
+#include "kernels/layout.h"
 #include "kernels/reference/gru.h"
 #include "runtime/error.h"
+#include "runtime/workspace.h"
 
-namespace rosetta::kernels {
-
-std::string GruShape::str() const {
-  std::ostringstream os;
-  os << "T " << t << " N " << n << " I " << i << " H " << h;
-  return os.str();
-}
-
-void validate_gru_shape(const GruShape& s) {
-  ROSETTA_CHECK(s.t > 0 && s.n > 0 && s.i > 0 && s.h > 0, "GRU with an empty dimension: " << s.str());
-  constexpr std::int64_t kIntMax = 2147483647;
-  ROSETTA_CHECK(s.t * s.n * 3 * s.h <= kIntMax && s.t * s.n * s.i <= kIntMax,
-                "GRU tensors beyond 32-bit element counts: " << s.str());
-}
-
-const char* gru_cudnn_algorithm_name(GruCudnnAlgorithm algorithm) {
-  switch (algorithm) {
-    case GruCudnnAlgorithm::standard: return "standard";
-    case GruCudnnAlgorithm::persist_static: return "persist_static";
-    case GruCudnnAlgorithm::persist_dynamic: return "persist_dynamic";
-    case GruCudnnAlgorithm::persist_static_small_h: return "persist_static_small_h";
-  }
-  return "?";
-}
-
-bool gru_cudnn_algorithm_from_name(const std::string& name, GruCudnnAlgorithm* algorithm) {
-  for (GruCudnnAlgorithm a : {GruCudnnAlgorithm::standard, GruCudnnAlgorithm::persist_static,
-                              GruCudnnAlgorithm::persist_dynamic, GruCudnnAlgorithm::persist_static_small_h}) {
-    if (name == gru_cudnn_algorithm_name(a)) {
-      *algorithm = a;
-      return true;
-    }
-  }
-  return false;
-}
-
-namespace cpu {
+namespace rosetta::kernels::cpu {
 namespace {
 
 using reference::kReserveAhN;
@@ -80,20 +44,43 @@ void multiply_rows(std::int64_t m, std::int64_t n, std::int64_t k, const float* 
   }
 }
 
-void check_cpu(const Context& ctx, const GruShape& shape, const char* pass) {
-  validate_gru_shape(shape);
-  ROSETTA_CHECK(ctx.device() == Device::cpu, pass << " of the CPU twin needs a CPU context: " << shape.str());
+// The scratch of one pass: the forward's input projections ax (TN, 3H), one step's recurrent part ah (N, 3H) and
+// W_hh^T (H, 3H); the backward's pre-activation gradients dax and dah (TN, 3H) and the carry (N, H).
+struct ForwardScratch {
+  float* ax;      // (TN, 3H)
+  float* ah;      // (N, 3H)
+  float* w_hh_t;  // (H, 3H)
+};
+struct BackwardScratch {
+  float* dax;    // (TN, 3H)
+  float* dah;    // (TN, 3H)
+  float* carry;  // (N, H)
+};
+ForwardScratch forward_scratch(Carver& c, const GruShape& s) {
+  return {c.take<float>(s.t * s.n * 3 * s.h), c.take<float>(s.n * 3 * s.h), c.take<float>(s.h * 3 * s.h)};
+}
+BackwardScratch backward_scratch(Carver& c, const GruShape& s) {
+  return {c.take<float>(s.t * s.n * 3 * s.h), c.take<float>(s.t * s.n * 3 * s.h), c.take<float>(s.n * s.h)};
 }
 
 }  // namespace
 
-void gru_forward(const Context& ctx, const GruShape& s, const float* x, const GruWeights& w, float* h, float* reserve,
-                 Precision precision) {
-  check_cpu(ctx, s, "gru_forward");
+void plan_gru(const Context& ctx, GruPlan& plan) {
+  const GruShape& s = plan.shape;
+  plan.reserve_elements = reference::reserve_elements(s);  // r, z, n and W_hn h + b_hn of every (t, n)
+  ctx.workspace(std::max(workspace_bytes([&](Carver& c) { return forward_scratch(c, s); }),
+                         workspace_bytes([&](Carver& c) { return backward_scratch(c, s); })));
+}
+
+void gru_forward(const Context& ctx, const GruPlan& plan, const float* x, const GruWeights& w, float* h,
+                 float* reserve) {
+  const GruShape& s = plan.shape;
+  const Precision precision = plan.options.precision;
   const std::int64_t H = s.h, G = 3 * s.h, rows = s.t * s.n;
-  float* ax = static_cast<float*>(ctx.workspace(gru_workspace_bytes(s)));  // (TN, 3H)
-  float* ah = ax + rows * G;                                               // (N, 3H)
-  float* w_hh_t = ah + s.n * G;                                            // (H, 3H)
+  const ForwardScratch scratch = carve_workspace(ctx, [&](Carver& c) { return forward_scratch(c, s); });
+  float* ax = scratch.ax;
+  float* ah = scratch.ah;
+  float* w_hh_t = scratch.w_hh_t;
   gemm(ctx, false, true, rows, G, s.i, 1.0f, x, w.w_ih, 0.0f, ax, precision);
   swap_leading_axes(ctx, w.w_hh, w_hh_t, G, H, 1);
   for (std::int64_t t = 0; t < s.t; ++t) {
@@ -119,13 +106,15 @@ void gru_forward(const Context& ctx, const GruShape& s, const float* x, const Gr
   }
 }
 
-void gru_backward(const Context& ctx, const GruShape& s, const float* x, const GruWeights& w, const float* h,
-                  const float* reserve, const float* dh, float* dx, const GruGradients& grads, Precision precision) {
-  check_cpu(ctx, s, "gru_backward");
+void gru_backward(const Context& ctx, const GruPlan& plan, const float* x, const GruWeights& w, const float* h,
+                  const float* reserve, const float* dh, float* dx, const GruGradients& grads) {
+  const GruShape& s = plan.shape;
+  const Precision precision = plan.options.precision;
   const std::int64_t H = s.h, G = 3 * s.h, rows = s.t * s.n;
-  float* dax = static_cast<float*>(ctx.workspace(gru_workspace_bytes(s)));  // (TN, 3H)
-  float* dah = dax + rows * G;                                              // (TN, 3H)
-  float* carry = dah + rows * G;                                            // (N, H)
+  const BackwardScratch scratch = carve_workspace(ctx, [&](Carver& c) { return backward_scratch(c, s); });
+  float* dax = scratch.dax;
+  float* dah = scratch.dah;
+  float* carry = scratch.carry;
   fill(ctx, carry, 0.0f, s.n * H);
   for (std::int64_t t = s.t - 1; t >= 0; --t) {
     for (std::int64_t n = 0; n < s.n; ++n) {
@@ -155,14 +144,4 @@ void gru_backward(const Context& ctx, const GruShape& s, const float* x, const G
   bias_backward(ctx, dah, grads.b_hh, rows, G, 1, false);
 }
 
-void swap_leading_axes(const Context&, const float* x, float* y, std::int64_t a, std::int64_t b, std::int64_t c) {
-  for (std::int64_t i = 0; i < a; ++i)
-    for (std::int64_t j = 0; j < b; ++j) {
-      const float* src = x + (i * b + j) * c;
-      float* dst = y + (j * a + i) * c;
-      for (std::int64_t k = 0; k < c; ++k) dst[k] = src[k];
-    }
-}
-
-}  // namespace cpu
-}  // namespace rosetta::kernels
+}  // namespace rosetta::kernels::cpu

@@ -2,6 +2,7 @@
 // with the CPU twin's float operations in the same order, with round-to-nearest intrinsics so nvcc cannot contract
 // them into fused multiply-adds: the twins agree bit for bit.
 #include "kernels/batchnorm.h"
+#include "kernels/layout.h"
 #include "kernels/cuda/launch.h"
 #include "runtime/cuda_check.h"
 
@@ -25,8 +26,7 @@ __global__ void batchnorm_inference_kernel(const float* x, float* y, const float
 void batchnorm_inference_forward(const Context& ctx, const float* x, float* y, const float* gamma, const float* beta,
                                  const float* mean, const float* var, float eps, std::int64_t outer,
                                  std::int64_t channels, std::int64_t inner) {
-  ROSETTA_CHECK(outer >= 0 && channels > 0 && inner > 0,
-                "batch norm of (" << outer << ", " << channels << ", " << inner << ")");
+  check_channel_view("batchnorm_inference_forward", outer, channels, inner);
   const std::int64_t n = outer * channels * inner;
   if (n == 0) return;
   batchnorm_inference_kernel<<<grid_for(n), kThreads, 0, ctx.stream()>>>(x, y, gamma, beta, mean, var, eps, channels,

@@ -28,6 +28,10 @@ namespace {
 static_assert(std::is_trivially_copyable_v<ConvAlgorithmKey> && std::is_standard_layout_v<ConvAlgorithmKey>,
               "ConvAlgorithmKey is compared and hashed as bytes");
 static_assert(sizeof(ConvAlgorithmKey) == 4 * 4 + 7 * 8 + 10 * 4, "ConvAlgorithmKey must have no padding");
+static_assert(kCudnnForwardAlgorithms == CUDNN_CONVOLUTION_FWD_ALGO_COUNT &&
+                  kCudnnBackwardDataAlgorithms == CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT &&
+                  kCudnnBackwardFilterAlgorithms == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
+              "kernels/conv.h's algorithm name tables have cuDNN's sizes");
 
 constexpr const char* kFormat = "rosetta-conv-algorithms";
 constexpr int kFormatVersion = 1;
@@ -138,10 +142,11 @@ std::pair<ConvAlgorithmKey, ConvAlgorithmChoice> parse_entry(const nlohmann::jso
   ConvOptions options;
   options.precision = precision;
   options.deterministic = read.boolean("deterministic");
-  options.layout = layout == "NHWC" ? ConvLayout::nhwc : ConvLayout::nchw;
+  options.layout = layout == "NHWC" ? Layout::nhwc : Layout::nchw;
   const int device = static_cast<int>(read.integer("device", 0, 1023));
 
   ConvAlgorithmChoice choice;
+  choice.backend = ConvBackend::cudnn;
   choice.algo = static_cast<std::int32_t>(read.integer("algo", 0, algorithm_count(pass) - 1));
   choice.math_type = static_cast<std::int32_t>(read.integer("math_type", CUDNN_DEFAULT_MATH, CUDNN_FMA_MATH));
   if (precision == Precision::fp32 && choice.math_type != CUDNN_FMA_MATH)
@@ -182,22 +187,13 @@ nlohmann::json entry_json(const ConvAlgorithmKey& key, const ConvAlgorithmChoice
 
 }  // namespace
 
-const char* conv_pass_name(ConvPass pass) {
-  switch (pass) {
-    case ConvPass::forward: return "forward";
-    case ConvPass::backward_data: return "backward_data";
-    case ConvPass::backward_filter: return "backward_filter";
-  }
-  return "?";
-}
-
 ConvAlgorithmKey make_conv_algorithm_key(int device, const ConvShape& shape, const ConvOptions& options,
                                          ConvPass pass) {
   ConvAlgorithmKey key;
   std::memset(&key, 0, sizeof key);
   key.device = device;
   key.data_type = options.precision == Precision::bf16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
-  key.layout = options.layout == ConvLayout::nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
+  key.layout = options.layout == Layout::nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
   key.pass = static_cast<std::int32_t>(pass);
   key.n = shape.n;
   key.c = shape.c;
@@ -228,11 +224,6 @@ std::size_t ConvAlgorithmKeyHash::operator()(const ConvAlgorithmKey& key) const 
     hash *= 0x100000001b3ULL;
   }
   return static_cast<std::size_t>(hash);
-}
-
-bool operator==(const ConvAlgorithmChoice& a, const ConvAlgorithmChoice& b) {
-  return a.algo == b.algo && a.math_type == b.math_type && a.workspace_bytes == b.workspace_bytes &&
-         a.time_ms == b.time_ms && a.deterministic == b.deterministic;
 }
 
 std::optional<ConvAlgorithmChoice> ConvAlgorithmCache::find(const ConvAlgorithmKey& key) const {
@@ -350,14 +341,14 @@ ConvCacheIdentity current_conv_cache_identity() {
                                           "." + std::to_string(version % 100)};
 }
 
-ConvCacheLoad load_conv_algorithm_cache(const std::string& path) {
+ConvCacheLoad load_conv_algorithm_cache(const Context&, const std::string& path) {
   return conv_algorithm_cache().load(path, current_conv_cache_identity());
 }
 
-void save_conv_algorithm_cache(const std::string& path) {
+void save_conv_algorithm_cache(const Context&, const std::string& path) {
   conv_algorithm_cache().save(path, current_conv_cache_identity());
 }
 
-ConvAutotuneStats conv_autotune_stats() { return conv_algorithm_cache().stats(); }
+ConvAutotuneStats conv_autotune_stats(const Context&) { return conv_algorithm_cache().stats(); }
 
 }  // namespace rosetta::kernels::cuda

@@ -24,11 +24,6 @@
 
 namespace rosetta::kernels::cuda {
 
-enum class ConvPass : std::int32_t { forward = 0, backward_data = 1, backward_filter = 2 };
-constexpr int kConvPassCount = 3;
-// "forward", "backward_data", "backward_filter"
-const char* conv_pass_name(ConvPass pass);
-
 struct ConvAlgorithmKey {
   std::int32_t device;      // CUDA device index
   std::int32_t data_type;   // cudnnDataType_t of x, w and y (CUDNN_DATA_FLOAT, or CUDNN_DATA_BFLOAT16 in bf16)
@@ -51,34 +46,10 @@ struct ConvAlgorithmKeyHash {
   std::size_t operator()(const ConvAlgorithmKey& key) const;  // FNV-1a over the bytes
 };
 
-// What a pass runs: the algorithm and the math type it was measured with (the pass's convolution descriptor is
-// set to that math type), and the workspace it needs.
-struct ConvAlgorithmChoice {
-  std::int32_t algo = 0;       // cudnnConvolution{Fwd,BwdData,BwdFilter}Algo_t, by the key's pass
-  std::int32_t math_type = 0;  // cudnnMathType_t
-  std::uint64_t workspace_bytes = 0;
-  float time_ms = 0;           // cudnnFind's time for it; 0 for a heuristic choice
-  bool deterministic = false;  // as cuDNN reports it
-};
-bool operator==(const ConvAlgorithmChoice& a, const ConvAlgorithmChoice& b);
-
 // Which GPU model and cuDNN version a cache file belongs to.
 struct ConvCacheIdentity {
   std::string gpu;    // cudaDeviceProp::name, e.g. "NVIDIA H100 80GB HBM3"
   std::string cudnn;  // version of the loaded library, e.g. "9.19.0"
-};
-
-// The result of loading a file: how many entries came in, and when none could, why (for the user).
-struct ConvCacheLoad {
-  std::size_t entries = 0;
-  std::string note;  // empty when the file was used
-};
-
-// Autotuned plans made in this process: `searched` ran cudnnFind for at least one pass, `from_cache` took all
-// three passes from the cache (filled by this process or by a file).
-struct ConvAutotuneStats {
-  std::int64_t searched = 0;
-  std::int64_t from_cache = 0;
 };
 
 class ConvAlgorithmCache {
@@ -112,10 +83,7 @@ class ConvAlgorithmCache {
 ConvAlgorithmCache& conv_algorithm_cache();
 // The identity of this process's GPU (device 0, the one rosetta runs on) and loaded cuDNN.
 ConvCacheIdentity current_conv_cache_identity();
-// The process-wide cache against this process's identity: what the CLI calls around a run.
-ConvCacheLoad load_conv_algorithm_cache(const std::string& path);
-void save_conv_algorithm_cache(const std::string& path);
-// "autotune: N shapes searched, M from cache".
-ConvAutotuneStats conv_autotune_stats();
+// The process-wide cache's file against this process's identity is kernels/conv.inc's load_conv_algorithm_cache and
+// save_conv_algorithm_cache, defined with the cache.
 
 }  // namespace rosetta::kernels::cuda

@@ -1,38 +1,27 @@
 // CUDA twin of kernels/cpu/elementwise.cpp: same results element for element (dropout masks included, since
 // both draw from philox_uniform with the same (seed, stream, index)).
-#include "kernels/elementwise.h"
-#include "kernels/half.h"
 #include "kernels/cuda/launch.h"
+#include "kernels/elementwise.h"
+#include "kernels/layout.h"
 #include "runtime/cuda_check.h"
 #include "runtime/philox.h"
 
 namespace rosetta::kernels::cuda {
 namespace {
 
-#define ROSETTA_GRID_STRIDE(i, n) \
-  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < (n); i += std::int64_t(blockDim.x) * gridDim.x)
-
 __global__ void fill_kernel(float* y, float value, std::int64_t n) {
-  ROSETTA_GRID_STRIDE(i, n) y[i] = value;
+  for (const std::int64_t i : grid_stride(n)) y[i] = value;
 }
 __global__ void copy_kernel(const float* x, float* y, std::int64_t n) {
-  ROSETTA_GRID_STRIDE(i, n) y[i] = x[i];
+  for (const std::int64_t i : grid_stride(n)) y[i] = x[i];
 }
-__global__ void f32_to_bf16_kernel(const float* x, std::uint16_t* y, std::int64_t n) {
-  ROSETTA_GRID_STRIDE(i, n) y[i] = f32_to_bf16_bits(x[i]);
-}
-__global__ void bf16_to_f32_kernel(const std::uint16_t* x, float* y, std::int64_t n) {
-  ROSETTA_GRID_STRIDE(i, n) y[i] = bf16_bits_to_f32(x[i]);
-}
-__global__ void f32_to_f16_kernel(const float* x, std::uint16_t* y, std::int64_t n) {
-  ROSETTA_GRID_STRIDE(i, n) y[i] = f32_to_f16_bits(x[i]);
-}
-__global__ void f16_to_f32_kernel(const std::uint16_t* x, float* y, std::int64_t n) {
-  ROSETTA_GRID_STRIDE(i, n) y[i] = f16_bits_to_f32(x[i]);
+template <typename From, typename To>
+__global__ void convert_kernel(const From* x, To* y, std::int64_t n) {
+  for (const std::int64_t i : grid_stride(n)) y[i] = To(float(x[i]));
 }
 __global__ void bias_add_kernel(float* y, const float* bias, std::int64_t channels, std::int64_t inner,
                                 std::int64_t n) {
-  ROSETTA_GRID_STRIDE(i, n) y[i] += bias[(i / inner) % channels];
+  for (const std::int64_t i : grid_stride(n)) y[i] += bias[(i / inner) % channels];
 }
 // One block per channel; threads stride over (outer, inner) and reduce in shared memory in a fixed order, so
 // the result is deterministic run to run.
@@ -54,27 +43,33 @@ __global__ void bias_backward_kernel(const float* dy, float* dbias, std::int64_t
   if (threadIdx.x == 0) dbias[c] = accumulate ? dbias[c] + partial[0] : partial[0];
 }
 __global__ void relu_forward_kernel(const float* x, float* y, std::int64_t n) {
-  ROSETTA_GRID_STRIDE(i, n) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+  for (const std::int64_t i : grid_stride(n)) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 __global__ void relu_backward_kernel(const float* y, const float* dy, float* dx, std::int64_t n) {
-  ROSETTA_GRID_STRIDE(i, n) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+  for (const std::int64_t i : grid_stride(n)) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }
 __global__ void dropout_forward_kernel(const float* x, float* y, float* mask, float p, float scale,
                                        std::uint64_t seed, std::uint32_t use, const std::uint64_t* step,
                                        std::int64_t n) {
   const std::uint64_t stream = philox_step_stream(use, *step);
-  ROSETTA_GRID_STRIDE(i, n) {
+  for (const std::int64_t i : grid_stride(n)) {
     const float m = philox_uniform(seed, stream, static_cast<std::uint64_t>(i)) >= p ? scale : 0.0f;
     mask[i] = m;
     y[i] = x[i] * m;
   }
 }
 __global__ void dropout_backward_kernel(const float* dy, const float* mask, float* dx, std::int64_t n) {
-  ROSETTA_GRID_STRIDE(i, n) dx[i] = dy[i] * mask[i];
+  for (const std::int64_t i : grid_stride(n)) dx[i] = dy[i] * mask[i];
 }
 __global__ void increment_counter_kernel(std::uint64_t* counter) { ++*counter; }
 
-#undef ROSETTA_GRID_STRIDE
+template <typename From, typename To>
+void launch_convert(const Context& ctx, const From* x, To* y, std::int64_t n, const char* name) {
+  if (n == 0) return;
+  convert_kernel<From, To><<<grid_for(n), kThreads, 0, ctx.stream()>>>(x, y, n);
+  ROSETTA_LAUNCH_CHECK(name << " n=" << n);
+}
+
 }  // namespace
 
 void fill(const Context& ctx, float* y, float value, std::int64_t n) {
@@ -89,32 +84,14 @@ void copy(const Context& ctx, const float* x, float* y, std::int64_t n) {
   ROSETTA_LAUNCH_CHECK("copy n=" << n);
 }
 
-void f32_to_bf16(const Context& ctx, const float* x, std::uint16_t* y, std::int64_t n) {
-  if (n == 0) return;
-  f32_to_bf16_kernel<<<grid_for(n), kThreads, 0, ctx.stream()>>>(x, y, n);
-  ROSETTA_LAUNCH_CHECK("f32_to_bf16 n=" << n);
-}
-
-void bf16_to_f32(const Context& ctx, const std::uint16_t* x, float* y, std::int64_t n) {
-  if (n == 0) return;
-  bf16_to_f32_kernel<<<grid_for(n), kThreads, 0, ctx.stream()>>>(x, y, n);
-  ROSETTA_LAUNCH_CHECK("bf16_to_f32 n=" << n);
-}
-
-void f32_to_f16(const Context& ctx, const float* x, std::uint16_t* y, std::int64_t n) {
-  if (n == 0) return;
-  f32_to_f16_kernel<<<grid_for(n), kThreads, 0, ctx.stream()>>>(x, y, n);
-  ROSETTA_LAUNCH_CHECK("f32_to_f16 n=" << n);
-}
-
-void f16_to_f32(const Context& ctx, const std::uint16_t* x, float* y, std::int64_t n) {
-  if (n == 0) return;
-  f16_to_f32_kernel<<<grid_for(n), kThreads, 0, ctx.stream()>>>(x, y, n);
-  ROSETTA_LAUNCH_CHECK("f16_to_f32 n=" << n);
-}
+void convert(const Context& ctx, const float* x, bf16* y, std::int64_t n) { launch_convert(ctx, x, y, n, "convert f32->bf16"); }
+void convert(const Context& ctx, const bf16* x, float* y, std::int64_t n) { launch_convert(ctx, x, y, n, "convert bf16->f32"); }
+void convert(const Context& ctx, const float* x, f16* y, std::int64_t n) { launch_convert(ctx, x, y, n, "convert f32->f16"); }
+void convert(const Context& ctx, const f16* x, float* y, std::int64_t n) { launch_convert(ctx, x, y, n, "convert f16->f32"); }
 
 void bias_add(const Context& ctx, float* y, const float* bias, std::int64_t outer, std::int64_t channels,
               std::int64_t inner) {
+  kernels::check_channel_view("bias_add", outer, channels, inner);
   const std::int64_t n = outer * channels * inner;
   if (n == 0) return;
   bias_add_kernel<<<grid_for(n), kThreads, 0, ctx.stream()>>>(y, bias, channels, inner, n);
@@ -123,7 +100,7 @@ void bias_add(const Context& ctx, float* y, const float* bias, std::int64_t oute
 
 void bias_backward(const Context& ctx, const float* dy, float* dbias, std::int64_t outer, std::int64_t channels,
                    std::int64_t inner, bool accumulate) {
-  if (channels == 0) return;
+  kernels::check_channel_view("bias_backward", outer, channels, inner);
   bias_backward_kernel<<<static_cast<unsigned int>(channels), kThreads, 0, ctx.stream()>>>(dy, dbias, outer, channels,
                                                                                           inner, accumulate);
   ROSETTA_LAUNCH_CHECK("bias_backward (" << outer << ", " << channels << ", " << inner << ")");

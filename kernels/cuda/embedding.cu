@@ -100,7 +100,7 @@ void embedding_forward(const Context& ctx, const std::int32_t* ids, const float*
   ROSETTA_LAUNCH_CHECK("embedding_forward count=" << count << " table (" << vocab << ", " << dim << ")");
 }
 
-std::size_t embedding_backward_workspace_bytes(std::int64_t count, std::int64_t) {
+std::size_t embedding_backward_workspace_bytes(const Context&, std::int64_t count, std::int64_t) {
   ROSETTA_CHECK(count >= 0 && count <= 2147483647, "embedding: " << count << " ids exceed CUB's int range");
   return 3 * aligned(static_cast<std::size_t>(count) * sizeof(std::int32_t)) + sort_bytes(count);
 }

@@ -24,18 +24,6 @@ std::string describe(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n,
   return os.str();
 }
 
-// Runs `call` (which uses ROSETTA_*_CHECK) and appends the GEMM's shapes to any error it throws. The shape
-// text is built only on failure, so a successful call allocates nothing on the host either.
-template <typename Call>
-void with_shapes(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, Precision precision,
-                 Call call) {
-  try {
-    call();
-  } catch (const Error& e) {
-    throw Error(std::string(e.what()) + " [" + describe(trans_a, trans_b, m, n, k, precision) + "]");
-  }
-}
-
 }  // namespace
 
 void gemm(const Context& ctx, bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
@@ -47,33 +35,32 @@ void gemm(const Context& ctx, bool trans_a, bool trans_b, std::int64_t m, std::i
                                                   << describe(trans_a, trans_b, m, n, k, precision));
   if (m == 0 || n == 0) return;
   cublasHandle_t handle = ctx.cublas();
-  with_shapes(trans_a, trans_b, m, n, k, precision, [&] {
-    if (k == 0) {  // C = beta * C: the sum over p is empty
-      if (beta == 0.0f) {
-        ROSETTA_CUDA_CHECK(cudaMemsetAsync(c, 0, sizeof(float) * static_cast<std::size_t>(m * n), ctx.stream()));
-      } else {
-        ROSETTA_CHECK(m * n <= INT_MAX, "C has too many elements for cublasSscal");
-        ROSETTA_CUBLAS_CHECK(cublasSscal(handle, static_cast<int>(m * n), &beta, c, 1));
-      }
-      return;
+  if (k == 0) {  // C = beta * C: the sum over p is empty
+    if (beta == 0.0f) {
+      ROSETTA_CUDA_CHECK(cudaMemsetAsync(c, 0, sizeof(float) * static_cast<std::size_t>(m * n), ctx.stream()));
+    } else {
+      ROSETTA_CHECK(m * n <= INT_MAX, "C has too many elements for cublasSscal: " << describe(trans_a, trans_b, m, n, k, precision));
+      ROSETTA_CUBLAS_CHECK(cublasSscal(handle, static_cast<int>(m * n), &beta, c, 1), describe(trans_a, trans_b, m, n, k, precision));
     }
-    cublasComputeType_t compute = CUBLAS_COMPUTE_32F_FAST_TF32;
-    if (precision == Precision::fp32) {
-      cublasMath_t mode;
-      ROSETTA_CUBLAS_CHECK(cublasGetMathMode(handle, &mode));
-      const int base_mode = static_cast<int>(mode) & 0xf;
-      ROSETTA_CHECK(base_mode == CUBLAS_DEFAULT_MATH || base_mode == CUBLAS_PEDANTIC_MATH,
-                    "strict fp32 needs the cuBLAS handle in CUBLAS_DEFAULT_MATH or CUBLAS_PEDANTIC_MATH, but its math "
-                    "mode is " << static_cast<int>(mode) << " (TF32 or emulation enabled)");
-      compute = CUBLAS_COMPUTE_32F;
-    }
-    const int lda = static_cast<int>(trans_a ? m : k);  // row length of A as stored
-    const int ldb = static_cast<int>(trans_b ? k : n);  // row length of B as stored
-    ROSETTA_CUBLAS_CHECK(cublasGemmEx(handle, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
-                                      static_cast<int>(n), static_cast<int>(m), static_cast<int>(k), &alpha, b,
-                                      CUDA_R_32F, ldb, a, CUDA_R_32F, lda, &beta, c, CUDA_R_32F, static_cast<int>(n),
-                                      compute, CUBLAS_GEMM_DEFAULT));
-  });
+    return;
+  }
+  cublasComputeType_t compute = CUBLAS_COMPUTE_32F_FAST_TF32;
+  if (precision == Precision::fp32) {
+    cublasMath_t mode;
+    ROSETTA_CUBLAS_CHECK(cublasGetMathMode(handle, &mode), describe(trans_a, trans_b, m, n, k, precision));
+    const int base_mode = static_cast<int>(mode) & 0xf;
+    ROSETTA_CHECK(base_mode == CUBLAS_DEFAULT_MATH || base_mode == CUBLAS_PEDANTIC_MATH,
+                  "strict fp32 needs the cuBLAS handle in CUBLAS_DEFAULT_MATH or CUBLAS_PEDANTIC_MATH, but its math "
+                  "mode is " << static_cast<int>(mode) << " (TF32 or emulation enabled)");
+    compute = CUBLAS_COMPUTE_32F;
+  }
+  const int lda = static_cast<int>(trans_a ? m : k);  // row length of A as stored
+  const int ldb = static_cast<int>(trans_b ? k : n);  // row length of B as stored
+  ROSETTA_CUBLAS_CHECK(cublasGemmEx(handle, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                    static_cast<int>(n), static_cast<int>(m), static_cast<int>(k), &alpha, b,
+                                    CUDA_R_32F, ldb, a, CUDA_R_32F, lda, &beta, c, CUDA_R_32F, static_cast<int>(n),
+                                    compute, CUBLAS_GEMM_DEFAULT),
+                       describe(trans_a, trans_b, m, n, k, precision));
 }
 
 }  // namespace rosetta::kernels::cuda

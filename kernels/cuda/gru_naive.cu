@@ -8,13 +8,17 @@
 //             dx = d(ax) W_ih, dW_ih = d(ax)^T x, dW_hh = d(ah)[1..]^T h[..T-2]: three GEMMs over all steps;
 //             bias gradients with bias_backward (deterministic, kernels/elementwise.h).
 // Each cell thread owns one (n, k) and applies reference::gru_cell / gru_cell_backward; nothing uses atomics, so
-// results are deterministic run to run. Scratch is ctx.workspace (gru_workspace_bytes), grown at setup.
+// results are deterministic run to run. Scratch is ctx.workspace, laid out once per pass and grown at plan time.
+#include <algorithm>
+
+#include "kernels/cuda/gru_state.h"
 #include "kernels/cuda/launch.h"
 #include "kernels/elementwise.h"
 #include "kernels/gemm.h"
 #include "kernels/gru.h"
 #include "kernels/reference/gru.h"
 #include "runtime/cuda_check.h"
+#include "runtime/workspace.h"
 
 namespace rosetta::kernels::cuda {
 namespace {
@@ -24,15 +28,11 @@ using reference::kReserveN;
 using reference::kReserveR;
 using reference::kReserveZ;
 
-#define ROSETTA_GRID_STRIDE(i, n) \
-  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < (n); \
-       i += std::int64_t(blockDim.x) * gridDim.x)
-
 // One step. ax (N, 3H) without b_ih; ah (N, 3H) without b_hh, or null at t = 0; h_prev (N, H) or null at t = 0.
 // Writes h (N, H) and reserve (N, 4H).
 __global__ void gru_forward_cells(const float* ax, const float* ah, const float* b_ih, const float* b_hh,
                                   const float* h_prev, float* h, float* reserve, std::int64_t n_rows, std::int64_t H) {
-  ROSETTA_GRID_STRIDE(e, n_rows * H) {
+  for (const std::int64_t e : grid_stride(n_rows * H)) {
     const std::int64_t n = e / H, k = e % H;
     const float* ax_row = ax + n * 3 * H;
     const float a_hr = (ah ? ah[n * 3 * H + k] : 0.0f) + b_hh[k];
@@ -54,7 +54,7 @@ __global__ void gru_forward_cells(const float* ax, const float* ah, const float*
 // reserve (N, 4H) and h_prev (N, H, null at t = 0) of the forward. Writes dax, dah (N, 3H).
 __global__ void gru_backward_cells(const float* dh, float* carry, const float* reserve, const float* h_prev,
                                    float* dax, float* dah, std::int64_t n_rows, std::int64_t H) {
-  ROSETTA_GRID_STRIDE(e, n_rows * H) {
+  for (const std::int64_t e : grid_stride(n_rows * H)) {
     const std::int64_t n = e / H, k = e % H;
     const float* kept = reserve + n * 4 * H;
     const reference::GruCellGrad<float> g =
@@ -71,28 +71,41 @@ __global__ void gru_backward_cells(const float* dh, float* carry, const float* r
 }
 
 // x (a, b, c) -> y (b, a, c)
-__global__ void swap_leading_axes_kernel(const float* x, float* y, std::int64_t a, std::int64_t b, std::int64_t c) {
-  ROSETTA_GRID_STRIDE(e, a * b * c) {
-    const std::int64_t k = e % c, j = e / c % b, i = e / (b * c);
-    y[(j * a + i) * c + k] = x[e];
-  }
+// The scratch of one pass: the forward's input projections ax (TN, 3H) and one step's recurrent part ah (N, 3H);
+// the backward's pre-activation gradients dax and dah (TN, 3H) and the carry (N, H).
+struct ForwardScratch {
+  float* ax;  // (TN, 3H)
+  float* ah;  // (N, 3H)
+};
+struct BackwardScratch {
+  float* dax;    // (TN, 3H)
+  float* dah;    // (TN, 3H)
+  float* carry;  // (N, H)
+};
+ForwardScratch forward_scratch(Carver& c, const GruShape& s) {
+  return {c.take<float>(s.t * s.n * 3 * s.h), c.take<float>(s.n * 3 * s.h)};
 }
-
-#undef ROSETTA_GRID_STRIDE
-
-void check_cuda(const Context& ctx, const GruShape& shape, const char* pass) {
-  validate_gru_shape(shape);
-  ROSETTA_CHECK(ctx.device() == Device::cuda, pass << " of the CUDA twin needs a CUDA context: " << shape.str());
+BackwardScratch backward_scratch(Carver& c, const GruShape& s) {
+  return {c.take<float>(s.t * s.n * 3 * s.h), c.take<float>(s.t * s.n * 3 * s.h), c.take<float>(s.n * s.h)};
 }
 
 }  // namespace
 
-void gru_forward(const Context& ctx, const GruShape& s, const float* x, const GruWeights& w, float* h, float* reserve,
-                 Precision precision) {
-  check_cuda(ctx, s, "gru_forward");
+void plan_naive_gru(const Context& ctx, GruPlan& plan) {
+  const GruShape& s = plan.shape;
+  plan.reserve_elements = reference::reserve_elements(s);  // r, z, n and W_hn h + b_hn of every (t, n)
+  ctx.workspace(std::max(workspace_bytes([&](Carver& c) { return forward_scratch(c, s); }),
+                         workspace_bytes([&](Carver& c) { return backward_scratch(c, s); })));
+}
+
+void naive_gru_forward(const Context& ctx, const GruPlan& plan, const float* x, const GruWeights& w, float* h,
+                       float* reserve) {
+  const GruShape& s = plan.shape;
+  const Precision precision = plan.options.precision;
   const std::int64_t H = s.h, G = 3 * s.h, rows = s.t * s.n;
-  float* ax = static_cast<float*>(ctx.workspace(gru_workspace_bytes(s)));  // (TN, 3H)
-  float* ah = ax + rows * G;                                               // (N, 3H)
+  const ForwardScratch scratch = carve_workspace(ctx, [&](Carver& c) { return forward_scratch(c, s); });
+  float* ax = scratch.ax;
+  float* ah = scratch.ah;
   gemm(ctx, false, true, rows, G, s.i, 1.0f, x, w.w_ih, 0.0f, ax, precision);
   for (std::int64_t t = 0; t < s.t; ++t) {
     const float* h_prev = t > 0 ? h + (t - 1) * s.n * H : nullptr;
@@ -104,13 +117,15 @@ void gru_forward(const Context& ctx, const GruShape& s, const float* x, const Gr
   }
 }
 
-void gru_backward(const Context& ctx, const GruShape& s, const float* x, const GruWeights& w, const float* h,
-                  const float* reserve, const float* dh, float* dx, const GruGradients& grads, Precision precision) {
-  check_cuda(ctx, s, "gru_backward");
+void naive_gru_backward(const Context& ctx, const GruPlan& plan, const float* x, const GruWeights& w, const float* h,
+                        const float* reserve, const float* dh, float* dx, const GruGradients& grads) {
+  const GruShape& s = plan.shape;
+  const Precision precision = plan.options.precision;
   const std::int64_t H = s.h, G = 3 * s.h, rows = s.t * s.n;
-  float* dax = static_cast<float*>(ctx.workspace(gru_workspace_bytes(s)));  // (TN, 3H)
-  float* dah = dax + rows * G;                                              // (TN, 3H)
-  float* carry = dah + rows * G;                                            // (N, H)
+  const BackwardScratch scratch = carve_workspace(ctx, [&](Carver& c) { return backward_scratch(c, s); });
+  float* dax = scratch.dax;
+  float* dah = scratch.dah;
+  float* carry = scratch.carry;
   ROSETTA_CUDA_CHECK(cudaMemsetAsync(carry, 0, static_cast<std::size_t>(s.n * H) * sizeof(float), ctx.stream()));
   for (std::int64_t t = s.t - 1; t >= 0; --t) {
     const std::int64_t row0 = t * s.n;
@@ -125,12 +140,6 @@ void gru_backward(const Context& ctx, const GruShape& s, const float* x, const G
   gemm(ctx, true, false, G, H, rows - s.n, 1.0f, dah + s.n * G, h, 0.0f, grads.w_hh, precision);
   bias_backward(ctx, dax, grads.b_ih, rows, G, 1, false);
   bias_backward(ctx, dah, grads.b_hh, rows, G, 1, false);
-}
-
-void swap_leading_axes(const Context& ctx, const float* x, float* y, std::int64_t a, std::int64_t b, std::int64_t c) {
-  if (a * b * c == 0) return;
-  swap_leading_axes_kernel<<<grid_for(a * b * c), kThreads, 0, ctx.stream()>>>(x, y, a, b, c);
-  ROSETTA_LAUNCH_CHECK("swap_leading_axes (" << a << ", " << b << ", " << c << ")");
 }
 
 }  // namespace rosetta::kernels::cuda

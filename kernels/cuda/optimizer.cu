@@ -11,14 +11,10 @@
 namespace rosetta::kernels::cuda {
 namespace {
 
-#define ROSETTA_GRID_STRIDE(i, n) \
-  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < (n); \
-       i += std::int64_t(blockDim.x) * gridDim.x)
-
 // params, grads, momentum_buf (n)
 __global__ void sgd_momentum_kernel(float* params, const float* grads, float* momentum_buf, std::int64_t n, float lr,
                                     float momentum) {
-  ROSETTA_GRID_STRIDE(i, n) reference::sgd_momentum_element(params[i], grads[i], momentum_buf[i], lr, momentum);
+  for (const std::int64_t i : grid_stride(n)) reference::sgd_momentum_element(params[i], grads[i], momentum_buf[i], lr, momentum);
 }
 
 // params, grads, m, v (n); step (1), device memory
@@ -28,10 +24,9 @@ __global__ void adam_kernel(float* params, const float* grads, float* m, float* 
   if (threadIdx.x == 0) scalars = reference::adam_scalars(lr, beta1, beta2, eps, *step);
   __syncthreads();
   const reference::AdamScalars s = scalars;
-  ROSETTA_GRID_STRIDE(i, n) reference::adam_element(params[i], grads[i], m[i], v[i], s);
+  for (const std::int64_t i : grid_stride(n)) reference::adam_element(params[i], grads[i], m[i], v[i], s);
 }
 
-#undef ROSETTA_GRID_STRIDE
 }  // namespace
 
 void sgd_momentum_update(const Context& ctx, float* params, const float* grads, float* momentum_buf, std::int64_t n,

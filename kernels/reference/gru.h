@@ -99,6 +99,8 @@ ROSETTA_HD GruCellGrad<T> gru_cell_backward(T dh, T r, T z, T n, T ah_n, T h_pre
 
 // Offsets into the (T, N, 4H) reserve: r, z, n, ah_n of (t, n) at row (t * N + n), column g * H + k.
 enum GruReserveSlot : int { kReserveR = 0, kReserveZ = 1, kReserveN = 2, kReserveAhN = 3 };
+// Elements of that reserve: what the forward keeps for the backward (the CPU and naive twins keep the same).
+inline std::int64_t reserve_elements(const GruShape& s) { return s.t * s.n * 4 * s.h; }
 
 // x (T, N, I) -> h (T, N, H), reserve (T, N, 4H). Weights as in kernels/gru.h. Each dot product is one sum in T in
 // ascending order, bias first.

@@ -1,6 +1,6 @@
-// The cuDNN side of a CudnnGruPlan (kernels/gru.h): descriptors, the buffers cuDNN's RNN API keeps between
-// calls, and the map from PyTorch's four GRU tensors to cuDNN's weight space. Included by kernels/cuda/gru_cudnn.cpp
-// and by tests and benchmarks that inspect a plan.
+// The CUDA side of a GruPlan (kernels/gru.h): the cuDNN state (descriptors, the buffers cuDNN's RNN API keeps between
+// calls, and the map from PyTorch's four GRU tensors to cuDNN's weight space) and the two implementations' functions
+// that kernels/cuda/gru.cpp dispatches to. Included by the CUDA twin's files and by tests that inspect a plan.
 //
 // Weight spaces: rosetta's parameter arena keeps PyTorch's weight_ih_l0 (3H, I), weight_hh_l0 (3H, H), bias_ih_l0
 // and bias_hh_l0 (3H), each padded to the arena's alignment, so cuDNN cannot read them in place. The plan owns a
@@ -10,7 +10,7 @@
 // with runs that are contiguous on both sides merged. The forward copies tensors -> space, the backward copies the
 // gradient space -> gradient tensors: a few device-to-device copies of ~150 KB per step.
 //
-// Invariants: made only by make_cudnn_gru_plan and never changed afterwards; owns and destroys its descriptors and
+// Invariants: made only at plan time (plan_cudnn_gru) and never changed afterwards; owns and destroys its descriptors and
 // buffers. The reserve space carries one forward to its backward, so one plan serves one sequence at a time.
 #pragma once
 #include <cudnn.h>
@@ -58,4 +58,22 @@ struct CudnnGruState {
   ~CudnnGruState();
 };
 
+namespace cuda {
+
+// cuDNN's RNN API (kernels/cuda/gru_cudnn.cpp): the plan (the algorithm given, or every one timed and the fastest
+// kept), and the passes, which copy PyTorch's weights into cuDNN's weight space before the forward and the weight
+// gradients out after the backward.
+void plan_cudnn_gru(const Context& ctx, GruPlan& plan);
+void cudnn_gru_forward(const Context& ctx, const GruPlan& plan, const float* x, const GruWeights& weights, float* h);
+void cudnn_gru_backward(const Context& ctx, const GruPlan& plan, const float* x, const float* h, const float* dh,
+                        float* dx, const GruGradients& grads);
+
+// The hand-built GRU (kernels/cuda/gru_naive.cu): its plan (reserve and workspace) and passes.
+void plan_naive_gru(const Context& ctx, GruPlan& plan);
+void naive_gru_forward(const Context& ctx, const GruPlan& plan, const float* x, const GruWeights& weights, float* h,
+                       float* reserve);
+void naive_gru_backward(const Context& ctx, const GruPlan& plan, const float* x, const GruWeights& weights,
+                        const float* h, const float* reserve, const float* dh, float* dx, const GruGradients& grads);
+
+}  // namespace cuda
 }  // namespace rosetta::kernels

@@ -1,10 +1,17 @@
-// Bit-exact f32 <-> bf16 / f16 conversions shared by host and device code (round to nearest even), and the float
-// loads and stores of kernels templated on float or bf16 storage.
+// The 16-bit float element types: bf16 (bfloat16: float's 8-bit exponent, 7 stored mantissa bits) and f16 (IEEE
+// binary16). Each is 2 bytes, trivially copyable and usable in host and device code, so a tensor of them is
+// `Tensor::data<bf16>()` (checked against the tensor's DType) and a kernel templated on its storage type reads
+// and writes them like float.
+//
+// Conversions are bit-exact and the same on host and device: to float exactly (implicit, it loses nothing); from
+// float by round to nearest even (explicit, it rounds), with NaN kept NaN (quiet) and overflow to infinity.
+// The raw bits are the public member `bits`, for I/O and tests.
 #pragma once
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
-#include "runtime/philox.h"  // ROSETTA_HD
+#include "runtime/host_device.h"
 
 namespace rosetta {
 
@@ -36,13 +43,6 @@ ROSETTA_HD std::uint16_t f32_to_bf16_bits(float f) {
 }
 
 ROSETTA_HD float bf16_bits_to_f32(std::uint16_t h) { return bits_float(static_cast<std::uint32_t>(h) << 16); }
-
-// Element access for kernels templated on their storage type, float or bf16 (its bits as std::uint16_t): reads
-// widen to float; writes round to the storage type, exactly for a value that was read from it (max, copies).
-ROSETTA_HD float as_float(float v) { return v; }
-ROSETTA_HD float as_float(std::uint16_t bf16) { return bf16_bits_to_f32(bf16); }
-ROSETTA_HD void store_from_float(float* y, float v) { *y = v; }
-ROSETTA_HD void store_from_float(std::uint16_t* y, float v) { *y = f32_to_bf16_bits(v); }
 
 ROSETTA_HD std::uint16_t f32_to_f16_bits(float f) {
   const std::uint32_t u = float_bits(f);
@@ -80,5 +80,52 @@ ROSETTA_HD float f16_bits_to_f32(std::uint16_t h) {
   }
   return bits_float(sign | ((exponent + 112u) << 23) | (mantissa << 13));
 }
+
+struct bf16 {
+  std::uint16_t bits;
+
+  bf16() = default;
+  ROSETTA_HD explicit bf16(float value) : bits(f32_to_bf16_bits(value)) {}
+  ROSETTA_HD operator float() const { return bf16_bits_to_f32(bits); }
+  ROSETTA_HD static bf16 from_bits(std::uint16_t bits) {
+    bf16 b;
+    b.bits = bits;
+    return b;
+  }
+};
+
+struct f16 {
+  std::uint16_t bits;
+
+  f16() = default;
+  ROSETTA_HD explicit f16(float value) : bits(f32_to_f16_bits(value)) {}
+  ROSETTA_HD operator float() const { return f16_bits_to_f32(bits); }
+  ROSETTA_HD static f16 from_bits(std::uint16_t bits) {
+    f16 h;
+    h.bits = bits;
+    return h;
+  }
+};
+
+static_assert(sizeof(bf16) == 2 && std::is_trivially_copyable_v<bf16> && std::is_trivially_default_constructible_v<bf16>,
+              "bf16 is two bytes a tensor can hold and a kernel can copy");
+static_assert(sizeof(f16) == 2 && std::is_trivially_copyable_v<f16> && std::is_trivially_default_constructible_v<f16>,
+              "f16 is two bytes a tensor can hold and a kernel can copy");
+
+// The arithmetic type of a storage type: 16-bit floats compute in float, float and double in themselves.
+template <typename T>
+struct ComputeType {
+  using type = T;
+};
+template <>
+struct ComputeType<bf16> {
+  using type = float;
+};
+template <>
+struct ComputeType<f16> {
+  using type = float;
+};
+template <typename T>
+using compute_t = typename ComputeType<T>::type;
 
 }  // namespace rosetta

@@ -1,0 +1,31 @@
+// CUDA twin of kernels/gru.inc: the plan chooses the implementation (cuDNN's RNN API, or the hand-built GRU of
+// kernels/cuda/gru_naive.cu), and the passes run the one the plan made.
+#include "kernels/cuda/gru_state.h"
+#include "kernels/gru.h"
+
+namespace rosetta::kernels::cuda {
+
+void plan_gru(const Context& ctx, GruPlan& plan) {
+  if (plan.options.implementation == GruImplementation::cudnn)
+    plan_cudnn_gru(ctx, plan);
+  else
+    plan_naive_gru(ctx, plan);
+}
+
+void gru_forward(const Context& ctx, const GruPlan& plan, const float* x, const GruWeights& weights, float* h,
+                 float* reserve) {
+  if (plan.uses_cudnn())
+    cudnn_gru_forward(ctx, plan, x, weights, h);
+  else
+    naive_gru_forward(ctx, plan, x, weights, h, reserve);
+}
+
+void gru_backward(const Context& ctx, const GruPlan& plan, const float* x, const GruWeights& weights, const float* h,
+                  const float* reserve, const float* dh, float* dx, const GruGradients& grads) {
+  if (plan.uses_cudnn())
+    cudnn_gru_backward(ctx, plan, x, h, dh, dx, grads);
+  else
+    naive_gru_backward(ctx, plan, x, weights, h, reserve, dh, dx, grads);
+}
+
+}  // namespace rosetta::kernels::cuda

@@ -1,0 +1,142 @@
+// Op cases of kernels/conv.h: the CIFAR CNN's four layer shapes (3x3, pad 1) at batch 2 in every pass, and
+// ResNet-50's kinds (the 7x7/2 stem, a 1x1, a strided 3x3, a strided 1x1 downsample) in the inference forward, in
+// NCHW and NHWC, fp32, tf32 and bf16, plain and with the fused epilogue.
+#include "kernels/conv.h"
+#include "tests/ops/op_case.h"
+
+namespace rosetta::ops {
+namespace {
+
+const Tolerance kFp32 = Tolerance::normwise(
+    1e-4, "cuDNN sums in its own order and may use Winograd or FFT, which round transformed values (~1e-6 of the "
+          "terms' magnitude in practice); 1e-4 normwise leaves margin and is below TF32's ~5e-4 and any missing term");
+const Tolerance kTf32 = Tolerance::normwise(
+    1e-2, "TF32 rounds x and w to 10 mantissa bits: ~2^-11 relative per product, ~1e-3 normwise after cancellation");
+const Tolerance kBf16 = Tolerance::normwise(
+    0x1p-7, "the twins see the same bf16 values and products are exact in float: they differ by the float sums' "
+            "order, then by one bf16 rounding of the output (2^-8 relative), doubled");
+
+kernels::ConvShape conv_shape(std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t k, int r, int pad,
+                              int stride) {
+  kernels::ConvShape s;
+  s.n = n, s.c = c, s.h = s.w = h, s.k = k, s.r = s.s = r;
+  s.pad_h = s.pad_w = pad, s.stride_h = s.stride_w = stride;
+  return s;
+}
+
+std::string conv_shape_name(const kernels::ConvShape& s) {
+  return std::to_string(s.n) + "x" + std::to_string(s.c) + "x" + std::to_string(s.h) + "x" + std::to_string(s.w) + "-k" +
+         std::to_string(s.k) + "r" + std::to_string(s.r) + "p" + std::to_string(s.pad_h) + "s" + std::to_string(s.stride_h);
+}
+
+double conv_flops(const kernels::ConvShape& s) { return 2.0 * s.n * s.k * s.c * s.r * s.s * s.out_h() * s.out_w(); }
+
+// x, w and y of a shape stored in `layout`, as flat tensors.
+struct Sizes {
+  std::int64_t x, w, y;
+};
+Sizes sizes(const kernels::ConvShape& s) { return {s.n * s.c * s.h * s.w, s.k * s.c * s.r * s.s, s.n * s.k * s.out_h() * s.out_w()}; }
+
+kernels::ConvOptions options(Precision precision, Layout layout, bool forward_only) {
+  kernels::ConvOptions o;
+  o.precision = precision, o.layout = layout, o.forward_only = forward_only;
+  return o;
+}
+
+std::string variant(Precision precision, Layout layout, const std::string& extra = "") {
+  return std::string(layout_name(layout)) + "-" + precision_name(precision) + extra;
+}
+
+// One pass of a float training plan (NCHW).
+OpCase pass_case(const kernels::ConvShape& s, Precision precision, kernels::ConvPass pass) {
+  const Sizes z = sizes(s);
+  OpCase c{"conv", std::string("conv2d_") + kernels::conv_pass_name(pass), variant(precision, Layout::nchw),
+           conv_shape_name(s), conv_flops(s), 4.0 * double(z.x + z.w + z.y), nullptr};
+  c.make = [=](const Context& ctx, std::uint8_t poison) {
+    const kernels::ConvPlan plan = kernels::make_conv_plan(ctx, s, options(precision, Layout::nchw, false));
+    const Tolerance tolerance = precision == Precision::fp32 ? kFp32 : kTf32;
+    const Tensor x = seeded(ctx, {z.x}, DType::f32, -1, 1, 141), w = seeded(ctx, {z.w}, DType::f32, -0.5f, 0.5f, 142);
+    const Tensor dy = seeded(ctx, {z.y}, DType::f32, -1, 1, 143);
+    switch (pass) {
+      case kernels::ConvPass::forward: {
+        const Tensor y = poisoned(ctx, {z.y}, DType::f32, poison);
+        return OpRun{[=, &ctx] { kernels::conv2d_forward(ctx, plan, x.data<float>(), w.data<float>(), y.data<float>()); },
+                     {{"y", y, tolerance}}};
+      }
+      case kernels::ConvPass::backward_data: {
+        const Tensor dx = poisoned(ctx, {z.x}, DType::f32, poison);
+        return OpRun{[=, &ctx] {
+                       kernels::conv2d_backward_data(ctx, plan, dy.data<float>(), w.data<float>(), dx.data<float>());
+                     },
+                     {{"dx", dx, tolerance}}};
+      }
+      case kernels::ConvPass::backward_filter: {
+        const Tensor dw = poisoned(ctx, {z.w}, DType::f32, poison);
+        return OpRun{[=, &ctx] {
+                       kernels::conv2d_backward_filter(ctx, plan, x.data<float>(), dy.data<float>(), dw.data<float>());
+                     },
+                     {{"dw", dw, tolerance}}};
+      }
+    }
+    return OpRun{};
+  };
+  return c;
+}
+
+// The inference forward of a forward-only plan, plain or with the epilogue (bias, residual when `residual`, ReLU
+// when `relu`), on T = float or bf16 data.
+template <typename T>
+OpCase inference_case(const kernels::ConvShape& s, Precision precision, Layout layout, bool fused, bool residual,
+                      bool relu) {
+  const Sizes z = sizes(s);
+  const DType dtype = precision == Precision::bf16 ? DType::bf16 : DType::f32;
+  const std::string extra = fused ? std::string("-bias") + (residual ? "-residual" : "") + (relu ? "-relu" : "") : "";
+  OpCase c{"conv", fused ? "conv2d_bias_activation_forward" : "conv2d_forward", variant(precision, layout, extra),
+           conv_shape_name(s), conv_flops(s), double(dtype_size(dtype)) * double(z.x + z.w + (residual ? 2 : 1) * z.y),
+           nullptr};
+  c.make = [=](const Context& ctx, std::uint8_t poison) {
+    const kernels::ConvPlan plan = kernels::make_conv_plan(ctx, s, options(precision, layout, true));
+    const Tolerance tolerance = precision == Precision::bf16 ? kBf16 : precision == Precision::fp32 ? kFp32 : kTf32;
+    const Tensor x = seeded(ctx, {z.x}, dtype, -1, 1, 144), w = seeded(ctx, {z.w}, dtype, -0.5f, 0.5f, 145);
+    const Tensor bias = seeded(ctx, {s.k}, DType::f32, -1, 1, 146), res = seeded(ctx, {z.y}, dtype, -2, 2, 147);
+    // The fused call reads y as its z (scaled by 0) without a residual, so its y starts finite (zeros).
+    const Tensor y = poisoned(ctx, {z.y}, dtype, fused ? 0 : poison);
+    if (!fused)
+      return OpRun{[=, &ctx] { kernels::conv2d_forward(ctx, plan, x.data<T>(), w.data<T>(), y.data<T>()); },
+                   {{"y", y, tolerance}}};
+    return OpRun{[=, &ctx] {
+                   kernels::conv2d_bias_activation_forward(ctx, plan, x.data<T>(), w.data<T>(), bias.data<float>(),
+                                                           residual ? res.data<T>() : nullptr, relu, y.data<T>());
+                 },
+                 {{"y", y, tolerance}}};
+  };
+  return c;
+}
+
+}  // namespace
+
+void add_conv_cases(std::vector<OpCase>& cases) {
+  const kernels::ConvShape cnn[] = {conv_shape(2, 3, 32, 50, 3, 1, 1), conv_shape(2, 50, 32, 50, 3, 1, 1),
+                                    conv_shape(2, 50, 16, 100, 3, 1, 1), conv_shape(2, 100, 16, 100, 3, 1, 1)};
+  for (const kernels::ConvShape& s : cnn)
+    for (kernels::ConvPass pass : {kernels::ConvPass::forward, kernels::ConvPass::backward_data,
+                                   kernels::ConvPass::backward_filter}) {
+      cases.push_back(pass_case(s, Precision::fp32, pass));
+      if (s.c > 3) cases.push_back(pass_case(s, Precision::tf32, pass));
+    }
+  const kernels::ConvShape stem = conv_shape(1, 3, 64, 64, 7, 3, 2), pointwise = conv_shape(2, 64, 14, 256, 1, 0, 1);
+  const kernels::ConvShape strided = conv_shape(2, 128, 28, 128, 3, 1, 2), downsample = conv_shape(2, 256, 28, 512, 1, 0, 2);
+  for (const kernels::ConvShape& s : {stem, pointwise, strided, downsample}) {
+    for (Layout layout : {Layout::nchw, Layout::nhwc}) {
+      cases.push_back(inference_case<float>(s, Precision::fp32, layout, false, false, false));
+      cases.push_back(inference_case<float>(s, Precision::fp32, layout, true, s.k == 256, true));
+    }
+    cases.push_back(inference_case<float>(s, Precision::tf32, Layout::nhwc, true, false, true));
+    cases.push_back(inference_case<bf16>(s, Precision::bf16, Layout::nhwc, false, false, false));
+    cases.push_back(inference_case<bf16>(s, Precision::bf16, Layout::nhwc, true, s.k == 256, true));
+  }
+  // The downsample's epilogue: bias without ReLU (cuDNN fuses the identity activation only under one algorithm).
+  cases.push_back(inference_case<float>(downsample, Precision::fp32, Layout::nchw, true, false, false));
+}
+
+}  // namespace rosetta::ops
