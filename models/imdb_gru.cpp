@@ -25,8 +25,17 @@ void ImdbGRU::init_default(std::uint64_t seed) {
   uniform(params_, l_out_.bias_index(), bound, seed);
 }
 
+std::optional<OptionRule> ImdbGruOptions::broken_rule(Device device) const {
+  if (device == Device::cpu && gru.implementation == kernels::GruImplementation::naive)
+    return OptionRule{"rnn", "naive", "device", "cuda"};
+  return std::nullopt;
+}
+
 void ImdbGRU::setup(const Context& ctx, const ImdbGruOptions& options) {
   ROSETTA_CHECK(ctx.device() == params_.values().device(), "model parameters and context are on different devices");
+  if (const std::optional<OptionRule> rule = options.broken_rule(ctx.device()))
+    ROSETTA_INPUT_ERROR("ImdbGRU: " << rule->option << " " << rule->value << " needs " << rule->required << " "
+                                    << rule->required_value);
   const std::int64_t t = options.steps, n = options.batch;
   batch_first_ = options.gru.layout == SequenceLayout::ntc;
   token_shape_ = batch_first_ ? Shape{n, t} : Shape{t, n};

@@ -11,12 +11,14 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <optional>
 
 #include "layers/adam.h"
 #include "layers/embedding.h"
 #include "layers/gru.h"
 #include "layers/linear.h"
 #include "layers/softmax_cross_entropy.h"
+#include "models/option_rule.h"
 
 namespace rosetta {
 
@@ -25,6 +27,10 @@ struct ImdbGruOptions {
   std::int64_t steps = 150;  // tokens per review (T)
   float lr = 1e-3f;
   GruOptions gru;  // precision (also l_out's), cudnn | naive, algorithm, layout
+
+  // The model's rule these options break on `device`, or none: the CUDA twin's implementations (cudnn, naive) are a
+  // choice on CUDA only; the CPU runs its one twin, so naive there asks for something that does not exist.
+  std::optional<OptionRule> broken_rule(Device device) const;
 };
 
 class ImdbGRU {

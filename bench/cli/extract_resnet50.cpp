@@ -5,7 +5,9 @@
 
 #include "bench/cli/input_double_buffer.h"
 #include "bench/cli/result_record.h"
-#include "bench/cli/workload_common.h"
+#include "bench/cli/algorithm_cache_file.h"
+#include "bench/cli/arguments.h"
+#include "bench/cli/run_report.h"
 #include "layers/checkpoint.h"
 #include "models/resnet50.h"
 #include "runtime/cuda_graph.h"
@@ -41,14 +43,6 @@ Tensor read_images(const std::string& path, std::int64_t batch, bool pinned) {
   Tensor images = Tensor::empty(s, DType::f32, Device::cpu, pinned);
   file.read_into(*entry, images);
   return images;
-}
-
-void check_output_folder(const char* flag, const std::string& path) {
-  if (path.empty()) return;
-  const std::filesystem::path folder = std::filesystem::absolute(path).parent_path();
-  std::error_code error;
-  ROSETTA_CHECK_ARG(std::filesystem::is_directory(folder, error),
-                    flag << " " << path << ": folder " << folder.string() << " does not exist");
 }
 
 }  // namespace

@@ -1,29 +1,85 @@
 #include "bench/cli/train_cnn.h"
 
 #include <cstdio>
-#include <cstdlib>
-#include <vector>
+#include <memory>
 
-#include "bench/cli/result_record.h"
-#include "bench/cli/workload_common.h"
-#include "datasets/batcher.h"
+#include "bench/cli/arguments.h"
 #include "datasets/cifar10.h"
 #include "datasets/synthetic.h"
-#include "layers/checkpoint.h"
 #include "models/cifar_vgg.h"
 
 namespace rosetta::cli {
 namespace {
 
-DatasetSplits load_data(const TrainCnnOptions& o) {
-  if (!o.data_dir.empty()) return read_cifar10(o.data_dir);
-  SyntheticImagesOptions synthetic;
-  synthetic.train_examples = o.synthetic_train;
-  synthetic.test_examples = o.synthetic_test;
-  synthetic.seed = o.common.seed;
-  synthetic.label_noise = o.synthetic_label_noise;
-  return synthetic_images(synthetic);
-}
+class CnnWorkload : public TrainingWorkload {
+ public:
+  explicit CnnWorkload(const TrainCnnOptions& o) : o_(o) {}
+
+  const char* name() const override { return "cnn"; }
+
+  void parse(Device) override {
+    conv_.precision = parse_precision(o_.common.precision, {Precision::fp32, Precision::tf32});
+    conv_.autotune = parse_on_off("--autotune", o_.common.autotune);
+  }
+
+  DatasetSplits load_data() const override {
+    if (!o_.data_dir.empty()) return read_cifar10(o_.data_dir);
+    SyntheticImagesOptions synthetic;
+    synthetic.train_examples = o_.synthetic_train;
+    synthetic.test_examples = o_.synthetic_test;
+    synthetic.seed = o_.common.seed;
+    synthetic.label_noise = o_.synthetic_label_noise;
+    return synthetic_images(synthetic);
+  }
+
+  std::string data_name() const override {
+    return !o_.data_name.empty() ? o_.data_name : o_.data_dir.empty() ? "synthetic" : "cifar10";
+  }
+
+  bool export_data(const DatasetSplits& data) const override {
+    if (o_.export_data_dir.empty()) return false;
+    write_cifar10(data, o_.export_data_dir);
+    std::printf("wrote %s data (%lld train, %lld test) to %s\n", data_name().c_str(), (long long)data.train.size(),
+                (long long)data.test.size(), o_.export_data_dir.c_str());
+    return true;
+  }
+
+  void create_model(Device device) override { model_ = std::make_unique<CifarVGG>(device); }
+  ParameterSet& parameters() override { return model_->parameters(); }
+  void init(std::uint64_t seed) override { model_->init_glorot(seed); }
+
+  std::string switches(bool use_graph) const override {
+    return std::string("autotune ") + on_off(conv_.autotune) + ", CUDA graph " + on_off(use_graph);
+  }
+  bool uses_conv_algorithm_cache() const override { return true; }
+  bool time_major() const override { return false; }
+
+  void setup(const Context& ctx, std::int64_t batch, const DatasetSplits&) override {
+    CifarVggOptions mo;
+    mo.batch = batch, mo.lr = o_.common.lr, mo.momentum = o_.momentum, mo.dropout = !o_.no_dropout;
+    mo.seed = o_.common.seed, mo.conv = conv_;
+    model_->setup(ctx, mo);
+  }
+  void step(const Context& ctx, const Tensor& images, const Tensor& labels) override {
+    model_->step(ctx, images, labels);
+  }
+  const Tensor& loss() const override { return model_->loss(); }
+  void evaluate(const Context& ctx, const Tensor& x, const Tensor& y, const Tensor& correct) override {
+    model_->evaluate(ctx, x, y, correct);
+  }
+
+  void report(nlohmann::json& record) const override {
+    record["autotune"] = conv_.autotune;
+    record["mode"] = std::string(record["graph"].get<bool>() ? "graph" : "eager") + (conv_.autotune ? "" : ", heuristics");
+    record["momentum"] = o_.momentum;
+    record["dropout"] = !o_.no_dropout;
+  }
+
+ private:
+  const TrainCnnOptions& o_;
+  kernels::ConvOptions conv_;
+  std::unique_ptr<CifarVGG> model_;
+};
 
 }  // namespace
 
@@ -48,71 +104,8 @@ void add_train_cnn_command(CLI::App& train, TrainCnnOptions& o) {
 }
 
 void run_train_cnn(const TrainCnnOptions& options) {
-  const TrainCnnOptions& o = options;
-  const TrainingFlags& c = options.common;
-  const Device device = resolve_device(c.device);
-  kernels::ConvOptions conv;
-  conv.precision = parse_precision(c.precision, {Precision::fp32, Precision::tf32});
-  conv.autotune = parse_on_off("--autotune", c.autotune);
-  const bool use_graph = parse_on_off("--graph", c.graph) && device == Device::cuda;
-  ROSETTA_CHECK_ARG(c.batch > 0, "--batch must be positive, got " << c.batch);
-  ROSETTA_CHECK_ARG(c.epochs > 0, "--epochs must be positive, got " << c.epochs);
-
-  const DatasetSplits data = load_data(o);
-  const std::string data_name = !o.data_name.empty() ? o.data_name : o.data_dir.empty() ? "synthetic" : "cifar10";
-  if (!o.export_data_dir.empty()) {
-    write_cifar10(data, o.export_data_dir);
-    std::printf("wrote %s data (%lld train, %lld test) to %s\n", data_name.c_str(), (long long)data.train.size(),
-                (long long)data.test.size(), o.export_data_dir.c_str());
-    return;
-  }
-
-  Context& ctx = Context::of(device);
-  CifarVGG model(device);
-  if (!c.init_path.empty()) {
-    load_parameters(model.parameters(), c.init_path);
-  } else {
-    model.init_glorot(c.seed);
-  }
-  if (c.max_steps == 0) {  // nothing to train: the initial weights are the result (how peers get rosetta's init)
-    if (!c.save_path.empty()) save_parameters(model.parameters(), c.save_path, {{"workload", "cnn"}});
-    std::printf("0 steps: saved the initial weights%s\n", c.save_path.empty() ? " nowhere (no --save)" : "");
-    return;
-  }
-  print_run_header("cnn", device, c.precision, data_name, c.batch,
-                   std::string("autotune ") + on_off(conv.autotune) + ", CUDA graph " + on_off(use_graph));
-
-  ROSETTA_CHECK_ARG(data.train.size() >= c.batch,
-                    "--batch " << c.batch << " exceeds the " << data.train.size() << " training examples");
-  Batcher batches(data.train, c.batch, device, !c.no_shuffle, c.seed);
-  AlgorithmCacheFile algo_cache(ctx, c.algo_cache_path);
-  CifarVggOptions mo;
-  mo.batch = c.batch, mo.lr = c.lr, mo.momentum = o.momentum, mo.dropout = !o.no_dropout, mo.seed = c.seed,
-  mo.conv = conv;
-  TrainingSummary summary;
-  summary.workload = "cnn", summary.device = device, summary.precision = c.precision, summary.batch = c.batch;
-  summary.epochs = c.epochs, summary.data = data_name;
-  run_timed_training(ctx, batches, c, use_graph,
-                     {[&] { model.setup(ctx, mo); },
-                      [&](const Tensor& images, const Tensor& labels) { model.step(ctx, images, labels); },
-                      [&]() -> const Tensor& { return model.loss(); }},
-                     summary);
-  algo_cache.save();
-  summary.test_accuracy = test_accuracy(data.test, c.batch, c.test_batches, ctx,
-                                        [&](const Tensor& x, const Tensor& y, const Tensor& correct) {
-                                          model.evaluate(ctx, x, y, correct);
-                                        });
-  print_summary(summary);
-  nlohmann::json record = training_record(summary);
-  record["autotune"] = conv.autotune;
-  record["graph"] = use_graph;
-  record["mode"] = std::string(use_graph ? "graph" : "eager") + (conv.autotune ? "" : ", heuristics");
-  record["lr"] = c.lr;
-  record["momentum"] = o.momentum;
-  record["dropout"] = !o.no_dropout;
-  if (!c.json_path.empty()) write_record(c.json_path, record);
-  if (!c.log_steps_path.empty()) write_step_log(c.log_steps_path, summary.step_losses, summary.steps);
-  if (!c.save_path.empty()) save_parameters(model.parameters(), c.save_path, {{"workload", "cnn"}});
+  CnnWorkload workload(options);
+  run_training(options.common, workload);
 }
 
 }  // namespace rosetta::cli

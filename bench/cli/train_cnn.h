@@ -1,17 +1,16 @@
-// `rosetta train cnn`: the CIFAR-10 CNN workload by DESIGN.md's protocol. The timed region is the training
-// loop of all epochs, shuffle and host-to-device feed included; the first epoch (cuDNN autotuning, graph
-// capture) is reported separately. Test accuracy is measured after training on complete test batches.
+// `rosetta train cnn`: the CIFAR-10 CNN workload by DESIGN.md's protocol (training.h's skeleton): its flags, its data
+// (CIFAR-10 binary files or the learnable synthetic set) and its model (models/cifar_vgg.h, SGD with momentum).
 #pragma once
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <string>
 
-#include "bench/cli/workload_common.h"
+#include "bench/cli/training.h"
 
 namespace rosetta::cli {
 
 struct TrainCnnOptions {
-  TrainingFlags common;         // --device --epochs --batch --lr --seed --precision ... (workload_common.h)
+  TrainingFlags common;         // --device --epochs --batch --lr --seed --precision ... (training.h)
   std::string data_dir;         // CIFAR-10 binary files; empty: the learnable synthetic set
   std::string data_name;        // for the record; default "cifar10" with data_dir, else "synthetic"
   bool synthetic = false;
@@ -22,7 +21,7 @@ struct TrainCnnOptions {
   float synthetic_label_noise = 0.25f;  // datasets/synthetic.h
 };
 
-// Registers the command's flags on `app`; the callback runs the workload.
+// Registers the command's flags on `train`; the callback runs the workload.
 void add_train_cnn_command(CLI::App& train, TrainCnnOptions& options);
 void run_train_cnn(const TrainCnnOptions& options);
 

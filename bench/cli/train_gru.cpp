@@ -1,50 +1,15 @@
 #include "bench/cli/train_gru.h"
 
-#include <algorithm>
 #include <cstdio>
-#include <vector>
+#include <memory>
 
-#include "bench/cli/result_record.h"
-#include "datasets/batcher.h"
+#include "bench/cli/arguments.h"
 #include "datasets/imdb.h"
 #include "datasets/synthetic_text.h"
-#include "layers/checkpoint.h"
 #include "models/imdb_gru.h"
 
 namespace rosetta::cli {
 namespace {
-
-DatasetSplits load_data(const TrainGruOptions& o) {
-  if (!o.data_path.empty()) return read_imdb(o.data_path);
-  SyntheticTextOptions synthetic;
-  synthetic.train_examples = o.synthetic_train;
-  synthetic.test_examples = o.synthetic_test;
-  synthetic.min_length = o.synthetic_min_length;
-  synthetic.signal_words = o.synthetic_signal_words;
-  synthetic.seed = o.common.seed;
-  return synthetic_text(synthetic);
-}
-
-GruOptions parse_gru_options(const TrainGruOptions& o, Device device) {
-  GruOptions g;
-  g.precision = parse_precision(o.common.precision, {Precision::fp32, Precision::tf32});
-  ROSETTA_CHECK_ARG(kernels::gru_implementation_from_name(o.rnn, &g.implementation), "--rnn " << o.rnn << ": expected cudnn or naive");
-  kernels::GruCudnnAlgorithm algorithm = kernels::GruCudnnAlgorithm::standard;
-  ROSETTA_CHECK_ARG(o.rnn_algorithm == "auto" || kernels::gru_cudnn_algorithm_from_name(o.rnn_algorithm, &algorithm),
-                    "--rnn-algo " << o.rnn_algorithm << ": expected auto, standard, persist_static, persist_dynamic or "
-                                                        "persist_static_small_h");
-  // auto with --autotune on leaves the algorithm empty: the GRU layer times every one cuDNN accepts at setup.
-  if (o.rnn_algorithm != "auto" || !parse_on_off("--autotune", o.common.autotune)) g.algorithm = algorithm;
-  ROSETTA_CHECK_ARG(sequence_layout_from_name(o.layout, &g.layout), "--layout " << o.layout << ": expected tnc or ntc");
-  ROSETTA_CHECK_ARG(device == Device::cuda || o.rnn == "cudnn",
-                    "--rnn " << o.rnn << " needs --device cuda (the CPU runs its reference GRU)");
-  return g;
-}
-
-// The run header's algorithm: the one asked for, or how setup will choose it.
-std::string algorithm_text(const GruOptions& g) {
-  return g.algorithm ? kernels::gru_cudnn_algorithm_name(*g.algorithm) : "the fastest, timed at setup";
-}
 
 // "  cuDNN GRU algorithms timed at setup (forward + backward): standard 5.731 ms, ...; kept persist_static_small_h"
 std::string trials_text(const kernels::GruPlan& plan) {
@@ -57,6 +22,109 @@ std::string trials_text(const kernels::GruPlan& plan) {
   text.back() = ';';
   return text + " kept " + kernels::gru_cudnn_algorithm_name(*plan.options.algorithm);
 }
+
+class GruWorkload : public TrainingWorkload {
+ public:
+  explicit GruWorkload(const TrainGruOptions& o) : o_(o) {}
+
+  const char* name() const override { return "gru"; }
+
+  void parse(Device device) override {
+    GruOptions& g = gru_;
+    g.precision = parse_precision(o_.common.precision, {Precision::fp32, Precision::tf32});
+    ROSETTA_CHECK_ARG(kernels::gru_implementation_from_name(o_.rnn, &g.implementation),
+                      "--rnn " << o_.rnn << ": expected cudnn or naive");
+    kernels::GruCudnnAlgorithm algorithm = kernels::GruCudnnAlgorithm::standard;
+    ROSETTA_CHECK_ARG(o_.rnn_algorithm == "auto" || kernels::gru_cudnn_algorithm_from_name(o_.rnn_algorithm, &algorithm),
+                      "--rnn-algo " << o_.rnn_algorithm
+                                    << ": expected auto, standard, persist_static, persist_dynamic or "
+                                       "persist_static_small_h");
+    // auto with --autotune on leaves the algorithm empty: the GRU's plan times every one cuDNN accepts at setup.
+    if (o_.rnn_algorithm != "auto" || !parse_on_off("--autotune", o_.common.autotune)) g.algorithm = algorithm;
+    ROSETTA_CHECK_ARG(sequence_layout_from_name(o_.layout, &g.layout), "--layout " << o_.layout << ": expected tnc or ntc");
+    ImdbGruOptions model;
+    model.gru = g;
+    if (const std::optional<OptionRule> rule = model.broken_rule(device))
+      ROSETTA_INPUT_ERROR("--" << rule->option << " " << rule->value << " needs --" << rule->required << " "
+                               << rule->required_value << " (the CPU runs its one GRU)");
+    device_ = device;
+  }
+
+  DatasetSplits load_data() const override {
+    if (!o_.data_path.empty()) return read_imdb(o_.data_path);
+    SyntheticTextOptions synthetic;
+    synthetic.train_examples = o_.synthetic_train;
+    synthetic.test_examples = o_.synthetic_test;
+    synthetic.min_length = o_.synthetic_min_length;
+    synthetic.signal_words = o_.synthetic_signal_words;
+    synthetic.seed = o_.common.seed;
+    return synthetic_text(synthetic);
+  }
+
+  std::string data_name() const override {
+    return !o_.data_name.empty() ? o_.data_name : o_.data_path.empty() ? "synthetic" : "imdb";
+  }
+
+  bool export_data(const DatasetSplits& data) const override {
+    if (o_.export_data_path.empty()) return false;
+    write_imdb_tokens(data, o_.export_data_path);
+    std::printf("wrote %s tokens (%lld train, %lld test) to %s\n", data_name().c_str(), (long long)data.train.size(),
+                (long long)data.test.size(), o_.export_data_path.c_str());
+    return true;
+  }
+
+  void create_model(Device device) override { model_ = std::make_unique<ImdbGRU>(device); }
+  ParameterSet& parameters() override { return model_->parameters(); }
+  void init(std::uint64_t seed) override { model_->init_default(seed); }
+
+  std::string switches(bool use_graph) const override {
+    const std::string algorithm =
+        gru_.algorithm ? kernels::gru_cudnn_algorithm_name(*gru_.algorithm) : "the fastest, timed at setup";
+    const std::string gru = device_ == Device::cpu ? "the CPU reference GRU"
+                            : o_.rnn == "cudnn"   ? "cuDNN GRU (algorithm " + algorithm + ")"
+                                                  : "hand-built GRU";
+    return gru + ", layout " + o_.layout + ", CUDA graph " + on_off(use_graph);
+  }
+  bool uses_conv_algorithm_cache() const override { return false; }
+  bool time_major() const override { return gru_.layout == SequenceLayout::tnc; }
+
+  void setup(const Context& ctx, std::int64_t batch, const DatasetSplits& data) override {
+    ImdbGruOptions mo;
+    mo.batch = batch, mo.steps = data.train.example_shape()[0], mo.lr = o_.common.lr, mo.gru = gru_;
+    model_->setup(ctx, mo);
+  }
+  void step(const Context& ctx, const Tensor& tokens, const Tensor& labels) override {
+    model_->step(ctx, tokens, labels);
+  }
+  const Tensor& loss() const override { return model_->loss(); }
+  void evaluate(const Context& ctx, const Tensor& x, const Tensor& y, const Tensor& correct) override {
+    model_->evaluate(ctx, x, y, correct);
+  }
+
+  void report(nlohmann::json& record) const override {
+    const kernels::GruPlan& plan = model_->gru().plan();
+    if (!plan.trials.empty()) std::printf("%s\n", trials_text(plan).c_str());
+    record["rnn"] = o_.rnn;
+    if (plan.uses_cudnn()) {
+      record["rnn_algorithm"] = kernels::gru_cudnn_algorithm_name(*plan.options.algorithm);
+      record["rnn_algorithm_autotuned"] = !plan.trials.empty();
+      nlohmann::json trials = nlohmann::json::array();
+      for (const kernels::GruAlgorithmTrial& t : plan.trials)
+        trials.push_back({{"algorithm", kernels::gru_cudnn_algorithm_name(t.algorithm)},
+                          {"milliseconds", t.accepted ? nlohmann::json(t.milliseconds) : nlohmann::json(nullptr)},
+                          {"refusal", t.accepted ? nlohmann::json(nullptr) : nlohmann::json(t.refusal)}});
+      if (!plan.trials.empty()) record["rnn_algorithm_trials"] = trials;
+    }
+    record["layout"] = o_.layout;
+    record["mode"] = std::string(record["graph"].get<bool>() ? "graph" : "eager") + ", " + o_.rnn + ", " + o_.layout;
+  }
+
+ private:
+  const TrainGruOptions& o_;
+  Device device_ = Device::cpu;
+  GruOptions gru_;
+  std::unique_ptr<ImdbGRU> model_;
+};
 
 }  // namespace
 
@@ -88,80 +156,9 @@ void add_train_gru_command(CLI::App& train, TrainGruOptions& o) {
   cmd->callback([&o] { run_train_gru(o); });
 }
 
-void run_train_gru(const TrainGruOptions& o) {
-  const TrainingFlags& c = o.common;
-  const Device device = resolve_device(c.device);
-  const GruOptions gru = parse_gru_options(o, device);
-  const bool use_graph = parse_on_off("--graph", c.graph) && device == Device::cuda;
-  ROSETTA_CHECK_ARG(c.batch > 0, "--batch must be positive, got " << c.batch);
-  ROSETTA_CHECK_ARG(c.epochs > 0, "--epochs must be positive, got " << c.epochs);
-
-  const DatasetSplits data = load_data(o);
-  const std::string data_name = !o.data_name.empty() ? o.data_name : o.data_path.empty() ? "synthetic" : "imdb";
-  if (!o.export_data_path.empty()) {
-    write_imdb_tokens(data, o.export_data_path);
-    std::printf("wrote %s tokens (%lld train, %lld test) to %s\n", data_name.c_str(), (long long)data.train.size(),
-                (long long)data.test.size(), o.export_data_path.c_str());
-    return;
-  }
-
-  Context& ctx = Context::of(device);
-  ImdbGRU model(device);
-  if (!c.init_path.empty()) {
-    load_parameters(model.parameters(), c.init_path);
-  } else {
-    model.init_default(c.seed);
-  }
-  if (c.max_steps == 0) {
-    if (!c.save_path.empty()) save_parameters(model.parameters(), c.save_path, {{"workload", "gru"}});
-    std::printf("0 steps: saved the initial weights%s\n", c.save_path.empty() ? " nowhere (no --save)" : "");
-    return;
-  }
-  const std::string gru_text = device == Device::cpu ? "the CPU reference GRU"
-                               : o.rnn == "cudnn"     ? "cuDNN GRU (algorithm " + algorithm_text(gru) + ")"
-                                                      : "hand-built GRU";
-  print_run_header("gru", device, c.precision, data_name, c.batch,
-                   gru_text + ", layout " + o.layout + ", CUDA graph " + on_off(use_graph));
-
-  const bool time_major = gru.layout == SequenceLayout::tnc;
-  ROSETTA_CHECK_ARG(data.train.size() >= c.batch,
-                    "--batch " << c.batch << " exceeds the " << data.train.size() << " training examples");
-  Batcher batches(data.train, c.batch, device, !c.no_shuffle, c.seed, time_major);
-  ImdbGruOptions mo;
-  mo.batch = c.batch, mo.steps = data.train.example_shape()[0], mo.lr = c.lr, mo.gru = gru;
-  TrainingSummary summary;
-  summary.workload = "gru", summary.device = device, summary.precision = c.precision, summary.batch = c.batch;
-  summary.epochs = c.epochs, summary.data = data_name;
-  run_timed_training(ctx, batches, c, use_graph,
-                     {[&] { model.setup(ctx, mo); },
-                      [&](const Tensor& tokens, const Tensor& labels) { model.step(ctx, tokens, labels); },
-                      [&]() -> const Tensor& { return model.loss(); }},
-                     summary);
-  summary.test_accuracy = test_accuracy(
-      data.test, c.batch, c.test_batches, ctx,
-      [&](const Tensor& x, const Tensor& y, const Tensor& correct) { model.evaluate(ctx, x, y, correct); }, time_major);
-  print_summary(summary);
-  const kernels::GruPlan& plan = model.gru().plan();
-  if (!plan.trials.empty()) std::printf("%s\n", trials_text(plan).c_str());
-  nlohmann::json record = training_record(summary);
-  record["graph"] = use_graph;
-  record["rnn"] = o.rnn;
-  if (plan.cudnn) {
-    record["rnn_algorithm"] = kernels::gru_cudnn_algorithm_name(*plan.options.algorithm);
-    record["rnn_algorithm_autotuned"] = !plan.trials.empty();
-    nlohmann::json trials = nlohmann::json::array();
-    for (const kernels::GruAlgorithmTrial& t : plan.trials)
-      trials.push_back({{"algorithm", kernels::gru_cudnn_algorithm_name(t.algorithm)},
-                        {"milliseconds", t.accepted ? nlohmann::json(t.milliseconds) : nlohmann::json(nullptr)},
-                        {"refusal", t.accepted ? nlohmann::json(nullptr) : nlohmann::json(t.refusal)}});
-    if (!plan.trials.empty()) record["rnn_algorithm_trials"] = trials;
-  }
-  record["layout"] = o.layout;
-  record["mode"] = std::string(use_graph ? "graph" : "eager") + ", " + o.rnn + ", " + o.layout;
-  record["lr"] = c.lr;
-  if (!c.json_path.empty()) write_record(c.json_path, record);
-  if (!c.log_steps_path.empty()) write_step_log(c.log_steps_path, summary.step_losses, summary.steps);
-  if (!c.save_path.empty()) save_parameters(model.parameters(), c.save_path, {{"workload", "gru"}});
+void run_train_gru(const TrainGruOptions& options) {
+  GruWorkload workload(options);
+  run_training(options.common, workload);
 }
 
 }  // namespace rosetta::cli

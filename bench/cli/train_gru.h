@@ -5,12 +5,12 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
-#include "bench/cli/workload_common.h"
+#include "bench/cli/training.h"
 
 namespace rosetta::cli {
 
 struct TrainGruOptions {
-  TrainingFlags common;         // --device --epochs --batch --lr --seed --precision ... (workload_common.h)
+  TrainingFlags common;         // --device --epochs --batch --lr --seed --precision ... (training.h)
   std::string data_path;        // imdb.npz (Keras) or a token file rosetta wrote; empty: the synthetic set
   std::string data_name;        // for the record; default "imdb" with data_path, else "synthetic"
   bool synthetic = false;

@@ -1,0 +1,76 @@
+#include "bench/cli/run_report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "bench/cli/result_record.h"
+#include "runtime/atomic_file.h"
+
+namespace rosetta::cli {
+namespace {
+
+std::string accuracy_text(double accuracy) {
+  if (std::isnan(accuracy)) return "not measured";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f%%", 100.0 * accuracy);
+  return buf;
+}
+
+}  // namespace
+
+void print_run_header(const char* workload, Device device, const std::string& precision, const std::string& data,
+                      std::int64_t batch, const std::string& switches) {
+  std::printf("rosetta %s on %s: precision %s, batch %lld, data %s, %s\n", workload, device_name(device),
+              precision.c_str(), static_cast<long long>(batch), data.c_str(), switches.c_str());
+  if (device == Device::cpu) std::printf("  (no GPU in use: this is the CPU reference path, slow by design)\n");
+  std::fflush(stdout);
+}
+
+void print_summary(const TrainingSummary& s) {
+  const double first = s.epoch_seconds.empty() ? 0 : s.epoch_seconds[0];
+  std::printf("trained %lld steps in %.3f s (setup and autotuning %.3f s)", static_cast<long long>(s.steps),
+              s.seconds_total, s.setup_seconds);
+  if (s.epoch_seconds.size() > 1) std::printf("; without the first epoch %.3f s", s.seconds_total - first);
+  std::printf("\n");
+  std::printf("test accuracy %s  final loss %.4f\n", accuracy_text(s.test_accuracy).c_str(),
+              s.steps > 0 ? s.step_losses.data<float>()[s.steps - 1] : 0.0f);
+  std::fflush(stdout);
+}
+
+nlohmann::json training_record(const TrainingSummary& s) {
+  nlohmann::json r = base_record(s.workload, s.device);
+  // The steady state is every epoch after the first (the first carries setup and autotuning); a run of one epoch
+  // has none, so its steady-state figures are null (unmeasured), as the peers write them.
+  const bool steady_measured = s.epoch_seconds.size() > 1;
+  const double steady = steady_measured ? s.seconds_total - s.epoch_seconds[0] : 0;
+  const std::int64_t steady_steps = s.steps - std::min(s.steps, s.steps_per_epoch);
+  const auto measured = [](bool known, double value) { return known ? nlohmann::json(value) : nlohmann::json(nullptr); };
+  r["precision"] = s.precision;
+  r["batch"] = s.batch;
+  r["epochs"] = s.epochs;
+  r["steps"] = s.steps;
+  r["seconds_total"] = s.seconds_total;
+  r["seconds_setup"] = s.setup_seconds;
+  r["seconds_without_first_epoch"] = measured(steady_measured, steady);
+  r["seconds_per_epoch"] = s.epoch_seconds;
+  r[s.workload == "gru" ? "sequences_per_second" : "images_per_second"] =
+      measured(steady_measured && steady > 0, double(steady_steps * s.batch) / steady);
+  r["test_accuracy"] = measured(!std::isnan(s.test_accuracy), s.test_accuracy);
+  r["final_loss"] = measured(s.steps > 0, s.steps > 0 ? s.step_losses.data<float>()[s.steps - 1] : 0.0);
+  r["data"] = s.data;
+  return r;
+}
+
+void write_step_log(const std::string& path, const Tensor& step_losses, std::int64_t steps) {
+  std::string text;
+  char line[64];
+  const float* l = step_losses.data<float>();
+  for (std::int64_t i = 0; i < steps; ++i) {
+    std::snprintf(line, sizeof line, "%lld %.9g\n", static_cast<long long>(i + 1), l[i]);
+    text += line;
+  }
+  write_file_atomically(path, text);
+}
+
+}  // namespace rosetta::cli

@@ -1,0 +1,72 @@
+// The training skeleton shared by `rosetta train cnn` and `rosetta train gru`. A training command is its flags plus
+// a TrainingWorkload: its data, its model, and what its run header and record add; run_training does the rest, in
+// one order for every workload:
+//   parse the shared flags and the workload's own -> load the data (or export it for the peers and stop) -> make
+//   the model on the device, from --init or its default initialisation (with --max-steps 0: save those weights and
+//   stop) -> the header line -> the timed loop (training_loop.h) -> test accuracy -> summary, record, step log and
+//   final weights.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "datasets/dataset.h"
+#include "layers/parameters.h"
+#include "runtime/context.h"
+
+namespace rosetta::cli {
+
+struct TrainingFlags {
+  std::string device;  // "cpu" | "cuda"; empty: cuda when present
+  int epochs = 0;
+  std::int64_t batch = 0;
+  float lr = 0;
+  std::uint64_t seed = 0;
+  std::string precision = "fp32";
+  std::string autotune = "on";
+  std::string graph = "on";
+  std::string init_path, save_path, json_path, log_steps_path;
+  std::string algo_cache_path;     // empty: the default cache file (algorithm_cache_file.h)
+  std::int64_t max_steps = -1;     // < 0: no limit; 0: save the initial weights and stop
+  std::int64_t test_batches = -1;  // < 0: every complete test batch; 0: no test pass
+  bool no_shuffle = false;
+};
+
+// Registers the shared flags with these defaults.
+void add_training_flags(CLI::App& cmd, TrainingFlags& flags);
+
+// A workload's side of the skeleton, in the order run_training calls it.
+class TrainingWorkload {
+ public:
+  virtual ~TrainingWorkload() = default;
+  virtual const char* name() const = 0;  // "cnn": the header's and the record's workload
+  // Parses the workload's own flags for `device` (InputError on a bad value), before any data is read.
+  virtual void parse(Device device) = 0;
+  // The splits of --data, or the learnable synthetic set, and the name the record gives them.
+  virtual DatasetSplits load_data() const = 0;
+  virtual std::string data_name() const = 0;
+  // With --export-data: writes `data` for the peers, says so, and returns true (the run ends there).
+  virtual bool export_data(const DatasetSplits& data) const = 0;
+  // The model on `device` and its parameters; init draws its default initial weights from `seed`.
+  virtual void create_model(Device device) = 0;
+  virtual ParameterSet& parameters() = 0;
+  virtual void init(std::uint64_t seed) = 0;
+  // The header's workload switches ("autotune on, CUDA graph on").
+  virtual std::string switches(bool use_graph) const = 0;
+  // Whether the run uses the cuDNN convolution algorithm cache's file.
+  virtual bool uses_conv_algorithm_cache() const = 0;
+  // Whether batches are time-major (T, B) (sequence models).
+  virtual bool time_major() const = 0;
+  // Inside the timed region: plans and buffers for the batch (cuDNN autotuning counts into the first epoch).
+  virtual void setup(const Context& ctx, std::int64_t batch, const DatasetSplits& data) = 0;
+  virtual void step(const Context& ctx, const Tensor& inputs, const Tensor& labels) = 0;
+  virtual const Tensor& loss() const = 0;
+  virtual void evaluate(const Context& ctx, const Tensor& inputs, const Tensor& labels, const Tensor& correct) = 0;
+  // After the summary: extra lines (the GRU's algorithm trials) and the record's workload fields.
+  virtual void report(nlohmann::json& record) const = 0;
+};
+
+void run_training(const TrainingFlags& flags, TrainingWorkload& workload);
+
+}  // namespace rosetta::cli
