@@ -8,7 +8,8 @@
 // each in the time-major layout (tnc) and batch-first (ntc, which adds the transposes a batch-first framework
 // pays), in fp32; cudnn/standard and naive also in tf32. Plus the embedding (30000 x 125) forward and its
 // deterministic backward on an IMDB-like batch of ids.
-// CPU, a small shape (T 20, N 8, I 125, H 100): the CPU twin's forward and train.
+// CPU, a small shape (T 20, N 8, I 125, H 100): the CPU twin's forward and train; and the whole IMDB training step
+// (embedding, GRU, l_out, loss, Adam) at the workload's shape.
 // GPU times come from CUDA events around each iteration (manual time); counters: sequences/s (N per iteration).
 //
 // Run: build with -DROSETTA_BENCHMARKS=ON, then ./build/bench/bench_gru [--benchmark_filter=gru/gpu/fp32].
@@ -24,6 +25,7 @@
 #include "bench/harness.h"
 #include "layers/embedding.h"
 #include "layers/gru.h"
+#include "models/imdb_gru.h"
 #include "runtime/device.h"
 #include "runtime/philox.h"
 #include "runtime/tensor.h"
@@ -67,7 +69,30 @@ void set_counters(benchmark::State& state, std::int64_t batch, double seconds) {
   if (seconds > 0) state.counters["sequences/s"] = double(batch) * double(state.iterations()) / seconds;
 }
 
+// The whole IMDB training step (embedding, GRU, l_out, loss, Adam) at the workload's shape, on the CPU: the unit
+// compared with PyTorch's CPU build (tools/cpu_step_benchmark.sh).
+void cpu_model_step(benchmark::State& state) {
+  const Context& cpu = Context::cpu();
+  ImdbGRU model(Device::cpu);
+  model.init_default(1);
+  ImdbGruOptions options;
+  model.setup(cpu, options);
+  Tensor tokens = Tensor::empty({options.steps, options.batch}, DType::i32);
+  Tensor labels = Tensor::empty({options.batch}, DType::i32);
+  for (std::int64_t i = 0; i < tokens.numel(); ++i)
+    tokens.data<std::int32_t>()[i] = static_cast<std::int32_t>(philox_u32(3, 0, i) % ImdbGRU::kVocabulary);
+  for (std::int64_t i = 0; i < options.batch; ++i) labels.data<std::int32_t>()[i] = static_cast<std::int32_t>(i % 2);
+  model.step(cpu, tokens, labels);
+  for (auto _ : state) model.step(cpu, tokens, labels);
+  state.counters["sequences/s"] =
+      benchmark::Counter(double(options.batch) * double(state.iterations()), benchmark::Counter::kIsRate);
+}
+
 void register_cpu_benchmarks() {
+  benchmark::RegisterBenchmark("gru_step/cpu/fp32/batch64/T150", cpu_model_step)
+      ->Repetitions(3)
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond);
   for (Pass pass : {Pass::forward, Pass::train}) {
     auto bench = std::make_shared<GruBench>(Context::cpu(), 20, 8, GruOptions{});
     benchmark::RegisterBenchmark((std::string("gru/cpu/") + pass_name(pass) + "/T20_N8").c_str(),

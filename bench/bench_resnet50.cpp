@@ -8,7 +8,8 @@
 // Timed with CUDA events around each forward (manual time). Each benchmark builds its model (random weights), plans
 // it, runs 3 untimed forwards and then a fixed number of timed ones, so setup and autotuning stay outside the timing
 // and only one model at a time holds device memory.
-// CPU: batch 1 of 64x64 images through the CPU twins in each layout (real time), to follow the reference path's cost.
+// CPU: batch 1 of 64x64 images through the CPU twins in each layout (real time), to follow the reference path's cost,
+// and batches 1 and 8 of 224x224 images, the workload's size, for the comparison with PyTorch's CPU build.
 // Counter: images/s.
 //
 // Run: build with -DROSETTA_BENCHMARKS=ON, then ./build/bench/bench_resnet50 [--benchmark_filter=gpu/fp32].
@@ -112,6 +113,15 @@ void register_cpu_benchmarks() {
         (std::string("cpu/fp32/") + layout_name(layout) + "/batch:1/64x64").c_str(),
         [=](benchmark::State& s) { run_forward(s, Device::cpu, 1, 64, Precision::fp32, layout, kAllOn); })
         ->Iterations(3)
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
+  // The workload's image size, for the comparison with PyTorch's CPU build (tools/cpu_step_benchmark.sh).
+  for (std::int64_t batch : {1, 8})
+    benchmark::RegisterBenchmark(
+        ("cpu/fp32/nchw/batch:" + std::to_string(batch) + "/224x224").c_str(),
+        [=](benchmark::State& s) { run_forward(s, Device::cpu, batch, 224, Precision::fp32, Layout::nchw, kAllOn); })
+        ->Iterations(5)
+        ->Repetitions(3)
         ->UseRealTime()
         ->Unit(benchmark::kMillisecond);
 }

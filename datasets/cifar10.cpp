@@ -2,13 +2,11 @@
 // for range after; the pixels are copied unchanged into one (N, 3, 32, 32) u8 tensor.
 #include "datasets/cifar10.h"
 
-#include "runtime/atomic_file.h"
-
-#include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <memory>
+
+#include "runtime/atomic_file.h"
+#include "runtime/input_file.h"
 
 namespace rosetta {
 namespace {
@@ -19,33 +17,22 @@ std::string join(const std::string& directory, const std::string& file) {
   return (fs::path(directory) / file).string();
 }
 
-struct FileCloser {
-  void operator()(std::FILE* f) const { std::fclose(f); }
-};
-
 // Checks `path` and reads its records into labels[0, kCifar10Records) and pixels (kCifar10Records, 3072).
 // `file_bytes` is a reusable buffer of kCifar10FileBytes bytes.
 void read_file(const std::string& path, std::vector<std::uint8_t>& file_bytes, std::int32_t* labels,
                std::uint8_t* pixels) {
   std::error_code error;
-  const fs::file_status status = fs::status(path, error);
-  if (!fs::exists(status)) {
+  if (!fs::exists(fs::symlink_status(path, error)) || !fs::exists(fs::status(path, error))) {
     ROSETTA_INPUT_ERROR(path << ": missing CIFAR-10 file (expected the binary version: data_batch_1.bin .. "
                                 "data_batch_5.bin and test_batch.bin in one directory)");
   }
-  if (!fs::is_regular_file(status)) ROSETTA_INPUT_ERROR(path << ": not a regular file");
-  const std::uintmax_t size = fs::file_size(path, error);
-  if (error) ROSETTA_INPUT_ERROR(path << ": cannot read its size: " << error.message());
-  if (size != static_cast<std::uintmax_t>(kCifar10FileBytes)) {
-    ROSETTA_INPUT_ERROR(path << ": " << size << " bytes, expected " << kCifar10FileBytes << " (" << kCifar10Records
-                             << " records of 1 label byte + " << kCifar10ImageBytes << " pixel bytes)");
+  const InputFile file(path, "a CIFAR-10 binary file");
+  if (file.size() != static_cast<std::uint64_t>(kCifar10FileBytes)) {
+    ROSETTA_INPUT_ERROR(path << ": " << file.size() << " bytes, expected " << kCifar10FileBytes << " ("
+                             << kCifar10Records << " records of 1 label byte + " << kCifar10ImageBytes
+                             << " pixel bytes)");
   }
-  std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
-  if (!file) ROSETTA_INPUT_ERROR(path << ": cannot open: " << std::strerror(errno));
-  const std::size_t read = std::fread(file_bytes.data(), 1, file_bytes.size(), file.get());
-  if (read != file_bytes.size()) {
-    ROSETTA_INPUT_ERROR(path << ": read " << read << " of " << file_bytes.size() << " bytes");
-  }
+  file.read_at(0, file_bytes.data(), file_bytes.size(), "its records");
   for (std::int64_t r = 0; r < kCifar10Records; ++r) {
     const std::uint8_t* record = file_bytes.data() + r * kCifar10RecordBytes;
     if (record[0] >= kCifar10Classes) {

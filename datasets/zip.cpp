@@ -8,26 +8,20 @@
 //     crc-32, compressed size, uncompressed size, name length, extra length; the data follows.
 #include "datasets/zip.h"
 
-#include "runtime/atomic_file.h"
-
 #include <zlib.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstdio>
 #include <cstring>
-#include <filesystem>
-#include <memory>
 #include <set>
 #include <sstream>
 
 #include "datasets/bytes.h"
+#include "runtime/atomic_file.h"
 #include "runtime/error.h"
+#include "runtime/input_file.h"
 
 namespace rosetta {
 namespace {
-
-namespace fs = std::filesystem;
 using bytes::load_le;
 using bytes::quoted;
 using bytes::store_le;
@@ -43,35 +37,6 @@ constexpr std::uint16_t kZip64ExtraId = 0x0001;
 constexpr std::uint16_t kFlagEncrypted = 0x0001;
 constexpr std::uint16_t kFlagStrongEncryption = 0x0040;
 
-struct FileCloser {
-  void operator()(std::FILE* f) const { std::fclose(f); }
-};
-using File = std::unique_ptr<std::FILE, FileCloser>;
-
-File open_for_reading(const std::string& path) {
-  std::error_code error;
-  const fs::file_status status = fs::status(path, error);
-  if (!fs::exists(status)) ROSETTA_INPUT_ERROR(path << ": no such file");
-  if (!fs::is_regular_file(status)) ROSETTA_INPUT_ERROR(path << ": not a regular file");
-  File file(std::fopen(path.c_str(), "rb"));
-  if (!file) ROSETTA_INPUT_ERROR(path << ": cannot open: " << std::strerror(errno));
-  return file;
-}
-
-// Reads bytes [offset, offset + size) of an open file; the caller has checked the range against the file size.
-void read_at(std::FILE* file, const std::string& path, std::uint64_t offset, std::size_t size, std::uint8_t* out) {
-  if (size == 0) return;
-  if (fseeko(file, static_cast<off_t>(offset), SEEK_SET) != 0 || std::fread(out, 1, size, file) != size) {
-    ROSETTA_INPUT_ERROR(path << ": byte " << offset << ": cannot read " << size << " bytes: " << std::strerror(errno));
-  }
-}
-
-std::uint64_t size_of(std::FILE* file, const std::string& path) {
-  if (fseeko(file, 0, SEEK_END) != 0) ROSETTA_INPUT_ERROR(path << ": cannot seek: " << std::strerror(errno));
-  const off_t end = ftello(file);
-  if (end < 0) ROSETTA_INPUT_ERROR(path << ": cannot tell its size: " << std::strerror(errno));
-  return static_cast<std::uint64_t>(end);
-}
 
 // Replaces the 32-bit fields that hold 0xffffffff (and the 16-bit disk that holds 0xffff) by the values of a zip64
 // extra field in `extra`, in APPNOTE order: uncompressed size, compressed size, local header offset, disk.
@@ -167,10 +132,10 @@ std::uint32_t zip_crc32(const std::uint8_t* data, std::size_t size) {
 }
 
 ZipArchive ZipArchive::open(const std::string& path) {
-  File file = open_for_reading(path);
+  const InputFile file(path, "a zip archive");
   ZipArchive zip;
   zip.path_ = path;
-  zip.file_size_ = size_of(file.get(), path);
+  zip.file_size_ = file.size();
   if (zip.file_size_ < kEndBytes) {
     ROSETTA_INPUT_ERROR(path << ": " << zip.file_size_ << " bytes, too short for a zip archive (at least "
                              << kEndBytes << ")");
@@ -180,7 +145,7 @@ ZipArchive ZipArchive::open(const std::string& path) {
   const std::uint64_t tail_size = std::min<std::uint64_t>(zip.file_size_, kEndBytes + kMaxComment);
   const std::uint64_t tail_offset = zip.file_size_ - tail_size;
   std::vector<std::uint8_t> tail(static_cast<std::size_t>(tail_size));
-  read_at(file.get(), path, tail_offset, tail.size(), tail.data());
+  file.read_at(tail_offset, tail.data(), tail.size(), "the archive's end records");
   std::int64_t end_pos = -1;
   for (std::int64_t p = static_cast<std::int64_t>(tail_size - kEndBytes); p >= 0; --p) {
     const std::uint8_t* r = tail.data() + p;
@@ -214,7 +179,7 @@ ZipArchive ZipArchive::open(const std::string& path) {
   zip.central_directory_offset_ = cd_offset;
 
   std::vector<std::uint8_t> cd(cd_size);
-  read_at(file.get(), path, cd_offset, cd.size(), cd.data());
+  file.read_at(cd_offset, cd.data(), cd.size(), "the central directory");
   std::set<std::string> names;
   std::size_t pos = 0;
   for (std::uint16_t i = 0; i < entries; ++i) {
@@ -281,14 +246,14 @@ std::vector<std::uint8_t> ZipArchive::read(const ZipMember& m, std::uint64_t max
     ROSETTA_INPUT_ERROR(where << ": stored member declares " << m.compressed_size << " compressed but "
                               << m.uncompressed_size << " uncompressed bytes");
   }
-  File file = open_for_reading(path_);
+  const InputFile file(path_, "a zip archive");
   if (m.local_header_offset > central_directory_offset_ ||
       central_directory_offset_ - m.local_header_offset < kLocalBytes) {
     ROSETTA_INPUT_ERROR(where << ": local header at byte " << m.local_header_offset
                               << " lies outside the member data (before byte " << central_directory_offset_ << ")");
   }
   std::uint8_t local[kLocalBytes];
-  read_at(file.get(), path_, m.local_header_offset, kLocalBytes, local);
+  file.read_at(m.local_header_offset, local, kLocalBytes, "a local header");
   if (load_le<std::uint32_t>(local) != kLocalSignature) {
     ROSETTA_INPUT_ERROR(where << ": byte " << m.local_header_offset << ": no local header signature");
   }
@@ -302,13 +267,13 @@ std::vector<std::uint8_t> ZipArchive::read(const ZipMember& m, std::uint64_t max
                               << " (truncated or corrupt archive)");
   }
   std::vector<std::uint8_t> name(name_size);
-  read_at(file.get(), path_, m.local_header_offset + kLocalBytes, name_size, name.data());
+  file.read_at(m.local_header_offset + kLocalBytes, name.data(), name_size, "a local header's name");
   if (std::string(name.begin(), name.end()) != m.name || method != m.method) {
     ROSETTA_INPUT_ERROR(where << ": byte " << m.local_header_offset
                               << ": the local header disagrees with the central directory (name or method)");
   }
   std::vector<std::uint8_t> data(static_cast<std::size_t>(m.compressed_size));
-  read_at(file.get(), path_, data_offset, data.size(), data.data());
+  file.read_at(data_offset, data.data(), data.size(), "a member's data");
   if (m.method == 8) data = inflate_raw(data, m.uncompressed_size, where, data_offset);
   const std::uint32_t crc = zip_crc32(data.data(), data.size());
   if (crc != m.crc32) {

@@ -5,22 +5,15 @@
 // file, the tensor and the field. File text quoted in a message is escaped, so the message stays one line.
 #include "runtime/safetensors.h"
 
-#include "runtime/atomic_file.h"
-
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <atomic>
-#include <cerrno>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
+
+#include "runtime/atomic_file.h"
+#include "runtime/input_file.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "safetensors data is little-endian; rosetta copies it as is");
 
@@ -70,40 +63,15 @@ std::string json_error_text(const json::exception& e) {
   return text;
 }
 
-std::string errno_text() { return std::strerror(errno); }
-
-// ---- the file --------------------------------------------------------------------------------------------
-
-// Opens `path` for reading and returns its size. A missing path, a directory or an unreadable file is one line.
-std::ifstream open_regular_file(const std::string& path, std::uint64_t* size) {
-  namespace fs = std::filesystem;
-  std::error_code error;
-  const fs::file_status status = fs::status(path, error);
-  if (status.type() == fs::file_type::not_found) ROSETTA_INPUT_ERROR(path << ": no such file");
-  if (error) ROSETTA_INPUT_ERROR(path << ": cannot open: " << error.message());
-  if (fs::is_directory(status)) ROSETTA_INPUT_ERROR(path << ": is a directory, not a safetensors file");
-  if (!fs::is_regular_file(status)) ROSETTA_INPUT_ERROR(path << ": is not a regular file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) ROSETTA_INPUT_ERROR(path << ": cannot open: " << errno_text());
-  *size = fs::file_size(path, error);
-  if (error) ROSETTA_INPUT_ERROR(path << ": cannot read its size: " << error.message());
-  return in;
-}
-
-void read_exactly(std::istream& in, void* destination, std::uint64_t bytes, const std::string& path,
-                  const char* what) {
-  in.read(static_cast<char*>(destination), static_cast<std::streamsize>(bytes));
-  if (!in || static_cast<std::uint64_t>(in.gcount()) != bytes)
-    ROSETTA_INPUT_ERROR(path << ": cannot read the " << what << " (" << bytes << " bytes)");
-}
-
 // ---- the header length -----------------------------------------------------------------------------------
 
-std::uint64_t read_header_length(std::istream& in, const std::string& path, std::uint64_t file_size) {
+std::uint64_t read_header_length(const InputFile& in) {
+  const std::string& path = in.path();
+  const std::uint64_t file_size = in.size();
   if (file_size < kLengthBytes)
     ROSETTA_INPUT_ERROR(path << ": file is " << file_size << " bytes, shorter than the 8-byte header length");
   unsigned char bytes[kLengthBytes];
-  read_exactly(in, bytes, kLengthBytes, path, "header length");
+  in.read_at(0, bytes, kLengthBytes, "the header length");
   std::uint64_t length = 0;
   for (int i = kLengthBytes - 1; i >= 0; --i) length = length << 8 | bytes[i];  // little-endian
   if (length > kMaxHeaderBytes)
@@ -150,9 +118,10 @@ std::size_t first_invalid_utf8(const std::string& text) {
   return std::string::npos;
 }
 
-std::string read_header_text(std::istream& in, const std::string& path, std::uint64_t length) {
+std::string read_header_text(const InputFile& in, std::uint64_t length) {
+  const std::string& path = in.path();
   std::string text(length, '\0');
-  read_exactly(in, text.data(), length, path, "header");
+  in.read_at(kLengthBytes, text.data(), length, "the header");
   const std::size_t bad = first_invalid_utf8(text);
   if (bad != std::string::npos)
     ROSETTA_INPUT_ERROR(path << ": header is not valid UTF-8 (byte " << bad << " of the header)");
@@ -402,10 +371,10 @@ std::string printable_text(const std::string& text, std::size_t max_chars) {
 // ---- SafetensorsFile -------------------------------------------------------------------------------------
 
 SafetensorsFile SafetensorsFile::open(const std::string& path) {
-  std::uint64_t file_size = 0;
-  std::ifstream in = open_regular_file(path, &file_size);
-  const std::uint64_t header_length = read_header_length(in, path, file_size);
-  const std::string text = read_header_text(in, path, header_length);
+  const InputFile in(path, "a safetensors file");
+  const std::uint64_t file_size = in.size();
+  const std::uint64_t header_length = read_header_length(in);
+  const std::string text = read_header_text(in, header_length);
   const json header = parse_header_json(text, path);
   SafetensorsFile file;
   file.path_ = path;
@@ -441,12 +410,12 @@ void SafetensorsFile::read_into(const SafetensorsEntry& entry, const Tensor& des
                       << device_name(destination.device()) << " " << dtype_name(destination.dtype()) << " tensor "
                       << destination.shape().str());
   if (entry.nbytes() == 0) return;
-  std::ifstream in(path_, std::ios::binary);
-  in.seekg(static_cast<std::streamoff>(data_start_ + entry.begin));
-  in.read(static_cast<char*>(destination.raw()), static_cast<std::streamsize>(entry.nbytes()));
-  if (!in || static_cast<std::uint64_t>(in.gcount()) != entry.nbytes())
-    ROSETTA_INPUT_ERROR(where << ": cannot read its " << entry.nbytes() << " bytes at file offset "
-                              << data_start_ + entry.begin << " (was the file changed after it was opened?)");
+  const InputFile in(path_, "a safetensors file");
+  if (in.size() < data_start_ + entry.end)
+    ROSETTA_INPUT_ERROR(where << ": its bytes end at byte " << data_start_ + entry.end << " but the file has "
+                              << in.size() << " (was the file changed after it was opened?)");
+  in.read_at(data_start_ + entry.begin, destination.raw(), static_cast<std::size_t>(entry.nbytes()),
+             "tensor " + printable_text(entry.name));
 }
 
 // ---- write_safetensors -----------------------------------------------------------------------------------

@@ -194,7 +194,7 @@ TEST_F(Cifar10, MissingFileIsNamed) {
 TEST_F(Cifar10, DirectoryInPlaceOfFileIsRejected) {
   const fs::path dir = make_dir("directory");
   fs::create_directories(dir / "test_batch.bin");
-  expect_contains(input_error([&] { read_cifar10_test(dir.string()); }), "not a regular file");
+  expect_contains(input_error([&] { read_cifar10_test(dir.string()); }), "is a directory, not a CIFAR-10 binary file");
 }
 
 }  // namespace

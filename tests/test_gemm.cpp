@@ -1,13 +1,18 @@
-// GEMM: the CPU twin against the float64 triple loop (kernels/reference/gemm.h) for every transpose
-// combination, odd sizes that cut through the tiles, alpha/beta; and the cuBLAS twin against the CPU twin in
-// strict fp32 and in tf32.
+// GEMM: the CPU twin bit for bit against its definition (one fma chain per element, kernels/cpu/blocked_gemm.h) and
+// within the float-sum bound of the float64 triple loop (kernels/reference/gemm.h), for every transpose combination,
+// odd sizes that cut through the micro-tiles and blocks, alpha/beta; the same bits from every micro-kernel and
+// thread count; and the cuBLAS twin against the float64 loop in strict fp32 and in tf32.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <limits>
 #include <string>
 #include <vector>
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
 
+#include "kernels/cpu/blocked_gemm.h"
 #include "kernels/gemm.h"
 #include "kernels/reference/gemm.h"
 #include "runtime/tensor.h"
@@ -80,15 +85,28 @@ void expect_within(const std::vector<float>& actual, const std::vector<double>& 
   }
 }
 
-// Tolerance rule for the CPU twin: it sums the exact products (float * float is exact in double) in the same
-// order in double as the float64 loop, so it differs only by its one final rounding to float (2^-24 relative)
-// and, should a compiler fuse alpha * sum + beta * c, by a double rounding (2^-53 of the scale; 2^-40 leaves
-// margin).
-double cpu_bound(double reference, double scale) { return kFloatEps * std::abs(reference) + 0x1p-40 * scale; }
+// The CPU twin's definition, as a plain loop: c = beta * C (0 for beta 0), then c = fma(alpha * a_ip, b_pj, c) for
+// p in order, each step rounded in float.
+std::vector<float> fma_chain(const GemmCase& g, const GemmData& d) {
+  std::vector<float> c(g.m * g.n);
+  for (std::int64_t i = 0; i < g.m; ++i)
+    for (std::int64_t j = 0; j < g.n; ++j) {
+      float acc = g.beta == 0.0f ? 0.0f : g.beta == 1.0f ? d.c0[i * g.n + j] : g.beta * d.c0[i * g.n + j];
+      for (std::int64_t p = 0; p < g.k; ++p) {
+        const float a = g.trans_a ? d.a[p * g.m + i] : d.a[i * g.k + p];
+        const float b = g.trans_b ? d.b[j * g.k + p] : d.b[p * g.n + j];
+        acc = std::fma(g.alpha == 1.0f ? a : g.alpha * a, b, acc);
+      }
+      c[i * g.n + j] = acc;
+    }
+  return c;
+}
 
 std::vector<GemmCase> cases() {
-  // Tiles are 32 x 64 over blocks of 128 in k: sizes below, at and across those edges, plus the CNN's fc shapes.
-  const std::int64_t shapes[][3] = {{1, 1, 1}, {3, 5, 7}, {32, 64, 128}, {33, 65, 129}, {65, 31, 257}, {64, 10, 512}};
+  // Micro-tiles are up to 12 x 32, blocks 96 rows by 256 deep by 1024 columns: sizes below, at and across those
+  // edges, plus the CNN's fc2 shape.
+  const std::int64_t shapes[][3] = {{1, 1, 1},     {3, 5, 7},       {12, 32, 256},  {13, 33, 257},
+                                    {97, 31, 513}, {65, 1025, 40}, {64, 10, 512}};
   const float scalars[][2] = {{1.0f, 0.0f}, {0.5f, 1.0f}, {-2.0f, 0.25f}};
   std::vector<GemmCase> out;
   for (int ta = 0; ta < 2; ++ta)
@@ -98,22 +116,52 @@ std::vector<GemmCase> cases() {
   return out;
 }
 
-TEST(GemmCpu, MatchesFloat64TripleLoopForAllTransposes) {
+TEST(GemmCpu, IsItsFmaChainDefinitionBitForBit) {
   std::uint64_t seed = 1;
+  for (const GemmCase& g : cases()) {
+    const GemmData d = make_data(g, seed++);
+    EXPECT_EQ(cpu_gemm(g, d), fma_chain(g, d)) << g.name();
+  }
+}
+
+// Tolerance rule against the float64 loop: a chain of k fmas, plus the roundings of alpha * a and beta * c, is a
+// float sum of k + 2 terms, within gamma_{k+2} = (k + 2) u / (1 - (k + 2) u) of the scale sum |alpha a b| + |beta c|
+// (Higham, Accuracy and Stability of Numerical Algorithms, 3.1), plus one rounding of the result.
+TEST(GemmCpu, IsWithinTheFloatSumBoundOfTheFloat64Loop) {
+  std::uint64_t seed = 100;
   for (const GemmCase& g : cases()) {
     const GemmData d = make_data(g, seed++);
     std::vector<double> expected, scale;
     float64_reference(g, d, &expected, &scale);
-    expect_within(cpu_gemm(g, d), expected, scale, cpu_bound, g.name());
+    const double terms = double(g.k + 2), gamma = terms * kFloatEps / (1 - terms * kFloatEps);
+    expect_within(
+        cpu_gemm(g, d), expected, scale,
+        [&](double reference, double s) { return gamma * s + kFloatEps * std::abs(reference); }, g.name());
   }
 }
 
-TEST(GemmCpu, IsDeterministicAcrossCallsAndTiles) {
-  // Large enough to run its tiles in parallel; each element must come out bit-identical every time.
-  const GemmCase g{false, true, 96, 200, 300, 1.0f, 0.0f};
+TEST(GemmCpu, EveryMicroKernelAndThreadCountGivesTheSameBits) {
+  const GemmCase g{true, false, 150, 1100, 300, 1.0f, 1.0f};  // parallel, every kind of edge tile, two depth blocks
   const GemmData d = make_data(g, 77);
-  const std::vector<float> first = cpu_gemm(g, d);
-  for (int repeat = 0; repeat < 3; ++repeat) EXPECT_EQ(cpu_gemm(g, d), first);
+  const std::vector<float> expected = fma_chain(g, d);
+  const std::string in_use = kernels::cpu::blocked_gemm_isa();
+#if defined(_OPENMP)
+  const int default_threads = omp_get_max_threads();
+#endif
+  for (const std::string& isa : kernels::cpu::blocked_gemm_isas()) {
+    kernels::cpu::select_blocked_gemm_isa(isa);
+    for (int threads : {1, 2, 3}) {
+#if defined(_OPENMP)
+      omp_set_num_threads(threads);
+#endif
+      EXPECT_EQ(cpu_gemm(g, d), expected) << isa << " with " << threads << " threads";
+    }
+  }
+  kernels::cpu::select_blocked_gemm_isa(in_use);
+#if defined(_OPENMP)
+  omp_set_num_threads(default_threads);
+#endif
+  EXPECT_THROW(kernels::cpu::select_blocked_gemm_isa("avx9000"), Error);
 }
 
 TEST(GemmCpu, EmptySumScalesC) {
@@ -167,25 +215,10 @@ std::vector<GemmCase> cuda_cases() {
   return out;
 }
 
-// The CUDA tests' reference is the CPU twin, which the tests above tie to the float64 loop within 2^-24 of
-// each value (and which is fast on the fc shapes); the scale sum_p |alpha a b| + |beta c| comes from the CPU
-// twin run on |A|, |B| and |C|.
-void cpu_reference(const GemmCase& g, const GemmData& d, std::vector<double>* c, std::vector<double>* scale) {
-  const std::vector<float> result = cpu_gemm(g, d);
-  c->assign(result.begin(), result.end());
-  GemmData abs_data = d;
-  for (float& x : abs_data.a) x = std::abs(x);
-  for (float& x : abs_data.b) x = std::abs(x);
-  for (float& x : abs_data.c0) x = std::abs(x);
-  const GemmCase abs_case{g.trans_a, g.trans_b, g.m, g.n, g.k, std::abs(g.alpha), std::abs(g.beta)};
-  const std::vector<float> abs_result = cpu_gemm(abs_case, abs_data);
-  scale->assign(abs_result.begin(), abs_result.end());
-}
-
 // Tolerance rule for strict fp32 on the GPU: cuBLAS sums in float in its own order (FMA, blocked, maybe split
 // over k). With random-sign data the rounding error of a float sum stays near one unit roundoff of
 // sum_p |a b| (about 0.3 u one standard deviation for a plain left-to-right sum); 16 u of the scale covers the
-// largest of millions of elements with margin, plus the CPU result's own rounding. TF32 cannot pass it: its
+// largest of millions of elements with margin, plus the result's own rounding. TF32 cannot pass it: its
 // input rounding alone is ~2^-11 per product, 100x larger at these sizes.
 double fp32_bound(double reference, double scale) {
   return 2 * kFloatEps * std::abs(reference) + 16 * kFloatEps * scale;
@@ -196,24 +229,24 @@ double fp32_bound(double reference, double scale) {
 // 2^-9 of the scale, plus the fp32 bound for the float accumulation.
 double tf32_bound(double reference, double scale) { return 0x1p-9 * scale + fp32_bound(reference, scale); }
 
-TEST(GemmCuda, Fp32MatchesCpu) {
+TEST(GemmCuda, Fp32MatchesTheFloat64Loop) {
   ROSETTA_REQUIRE_CUDA();
   std::uint64_t seed = 100;
   for (const GemmCase& g : cuda_cases()) {
     const GemmData d = make_data(g, seed++);
     std::vector<double> expected, scale;
-    cpu_reference(g, d, &expected, &scale);
+    float64_reference(g, d, &expected, &scale);
     expect_within(cuda_gemm(g, d, Precision::fp32), expected, scale, fp32_bound, "fp32 " + g.name());
   }
 }
 
-TEST(GemmCuda, Tf32MatchesCpuWithinInputRounding) {
+TEST(GemmCuda, Tf32MatchesTheFloat64LoopWithinInputRounding) {
   ROSETTA_REQUIRE_CUDA();
   std::uint64_t seed = 200;
   for (const GemmCase& g : cuda_cases()) {
     const GemmData d = make_data(g, seed++);
     std::vector<double> expected, scale;
-    cpu_reference(g, d, &expected, &scale);
+    float64_reference(g, d, &expected, &scale);
     expect_within(cuda_gemm(g, d, Precision::tf32), expected, scale, tf32_bound, "tf32 " + g.name());
   }
 }

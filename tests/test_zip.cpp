@@ -216,7 +216,7 @@ TEST(Zip, Zip64ExtraFieldsReplaceTheSentinels) {
 TEST(Zip, MissingOrNonZipFile) {
   TempDir dir;
   expect_message(input_error([&] { ZipArchive::open(dir.file("nothing.zip")); }), {"nothing.zip", "no such file"});
-  expect_message(input_error([&] { ZipArchive::open(dir.path().string()); }), {"not a regular file"});
+  expect_message(input_error([&] { ZipArchive::open(dir.path().string()); }), {"is a directory, not a zip archive"});
   expect_message(error_of(dir, "short"), {"bad.zip", "too short"});
   expect_message(error_of(dir, std::string(5000, 'x')), {"bad.zip", "no end-of-central-directory record"});
 }

@@ -5,7 +5,7 @@
 #   resnet   ResNet-50 extraction in each precision, layout and switch, then the PyTorch twin (eager) per precision
 #   gru      the GRU workload (cuDNN and hand-built, tnc and ntc, fp32 and tf32), then its twin (eager)
 #   cnn      the CNN workload (graph / eager / heuristics, fp32 and tf32), then its twin (eager)
-#   bench    the Google Benchmark binaries of the three workloads
+#   bench    the Google Benchmark binaries of the three workloads and every CUDA op case (bench_ops)
 #   memcheck compute-sanitizer's memcheck over the CUDA test cases of the kernel tests and short workload runs
 #   compile  the twins under torch.compile (the slowest part: last)
 # then a table of every JSON record (bench/report/report.py), printed last. Phases run in that order, timed steps
@@ -169,6 +169,7 @@ if want bench; then
   bench bench_gru 'gru/gpu'
   bench bench_resnet50 'gpu/.*/batch:32'
   bench bench_cnn_step 'gpu'
+  bench bench_ops 'ops/cuda'
 fi
 
 if want memcheck; then

@@ -1,10 +1,10 @@
-// CPU twin of the convolution (kernels/conv.inc): im2col + GEMM, per image:
+// CPU twin of the convolution (kernels/conv.inc): im2col + the one CPU GEMM (kernels/cpu/blocked_gemm.h), per image:
 //   forward          y_n (K, P)      = w (K, CRS) * col_n (CRS, P)                  P = OH * OW, CRS = C * R * S
 //   backward-data    dcol_n (CRS, P) = w^T (CRS, K) * dy_n (K, P), then col2im into dx_n
-//   backward-filter  dw (K, CRS)    += dy_n (K, P) * colT_n (P, CRS), images in order 0..N-1
-// The GEMM computes 4x8 output tiles with the accumulators in registers and the inner loops over 8 contiguous
-// columns, which the compiler vectorises. Every output element is a float sum over the depth in ascending order,
-// computed by exactly one thread, so results are bit-identical for any OpenMP thread count and run to run.
+//   backward-filter  dw (K, CRS)    += dy_n (K, P) * col_n^T (P, CRS), images in order 0..N-1
+// (a 1x1 convolution with stride 1 and no padding uses x_n itself as col_n). Every output element is one fma chain
+// over its depth in order (for the filter gradient: across the whole batch), computed by one thread, so results are
+// bit-identical for any OpenMP thread count and run to run.
 // Scratch is the context's workspace, laid out once (lay_out below) and grown by plan_conv2d: the passes allocate
 // nothing. NHWC plans (forward only) transpose x and w to NCHW in the workspace, run the NCHW forward into the
 // workspace and transpose y back: the same sums as NCHW, so the results equal NCHW's bit for bit. bf16 plans
@@ -15,6 +15,7 @@
 
 #include <algorithm>
 
+#include "kernels/cpu/blocked_gemm.h"
 #include "kernels/elementwise.h"
 #include "kernels/layout.h"
 #include "kernels/reference/residual.h"
@@ -25,9 +26,6 @@ namespace rosetta::kernels {
 namespace cpu {
 namespace {
 
-constexpr std::int64_t kTileRows = 4;  // output rows per register tile
-constexpr std::int64_t kTileCols = 8;  // output columns per register tile (two 4-wide or one 8-wide vector)
-
 // Runs body(i) for i in [0, count), split statically over the OpenMP threads when there is OpenMP.
 template <typename Body>
 void parallel_for(std::int64_t count, const Body& body) {
@@ -35,56 +33,6 @@ void parallel_for(std::int64_t count, const Body& body) {
 #pragma omp parallel for schedule(static) if (count > 1)
 #endif
   for (std::int64_t i = 0; i < count; ++i) body(i);
-}
-
-// A read-only matrix with arbitrary strides: element (i, q) is data[i * row_stride + q * col_stride].
-struct StridedMatrix {
-  const float* data;
-  std::int64_t row_stride, col_stride;
-  float at(std::int64_t i, std::int64_t q) const { return data[i * row_stride + q * col_stride]; }
-};
-
-// One full kTileRows x kTileCols tile of c = a * b (+ c).
-void gemm_tile(std::int64_t i0, std::int64_t j0, std::int64_t depth, const StridedMatrix& a, const float* b,
-               std::int64_t ldb, float* c, std::int64_t ldc, bool accumulate) {
-  float acc[kTileRows][kTileCols];
-  for (std::int64_t i = 0; i < kTileRows; ++i)
-    for (std::int64_t j = 0; j < kTileCols; ++j) acc[i][j] = accumulate ? c[(i0 + i) * ldc + j0 + j] : 0.0f;
-  for (std::int64_t q = 0; q < depth; ++q) {
-    const float* b_row = b + q * ldb + j0;
-    for (std::int64_t i = 0; i < kTileRows; ++i) {
-      const float a_iq = a.at(i0 + i, q);
-      for (std::int64_t j = 0; j < kTileCols; ++j) acc[i][j] += a_iq * b_row[j];
-    }
-  }
-  for (std::int64_t i = 0; i < kTileRows; ++i)
-    for (std::int64_t j = 0; j < kTileCols; ++j) c[(i0 + i) * ldc + j0 + j] = acc[i][j];
-}
-
-// A partial tile at the right or bottom edge: the same sums in the same order, without register blocking.
-void gemm_edge(std::int64_t i0, std::int64_t j0, std::int64_t rows, std::int64_t cols, std::int64_t depth,
-               const StridedMatrix& a, const float* b, std::int64_t ldb, float* c, std::int64_t ldc, bool accumulate) {
-  for (std::int64_t i = i0; i < i0 + rows; ++i)
-    for (std::int64_t j = j0; j < j0 + cols; ++j) {
-      float sum = accumulate ? c[i * ldc + j] : 0.0f;
-      for (std::int64_t q = 0; q < depth; ++q) sum += a.at(i, q) * b[q * ldb + j];
-      c[i * ldc + j] = sum;
-    }
-}
-
-// c (m, n) = a (m, depth) * b (depth, n), plus c's old contents when `accumulate`. b and c are row-major with
-// leading dimensions ldb and ldc. Tiles are independent; consecutive tiles share b's column panel.
-void gemm(std::int64_t m, std::int64_t n, std::int64_t depth, const StridedMatrix& a, const float* b, std::int64_t ldb,
-          float* c, std::int64_t ldc, bool accumulate) {
-  const std::int64_t row_tiles = (m + kTileRows - 1) / kTileRows, col_tiles = (n + kTileCols - 1) / kTileCols;
-  parallel_for(row_tiles * col_tiles, [&](std::int64_t t) {
-    const std::int64_t i0 = t % row_tiles * kTileRows, j0 = t / row_tiles * kTileCols;
-    const std::int64_t rows = std::min(kTileRows, m - i0), cols = std::min(kTileCols, n - j0);
-    if (rows == kTileRows && cols == kTileCols)
-      gemm_tile(i0, j0, depth, a, b, ldb, c, ldc, accumulate);
-    else
-      gemm_edge(i0, j0, rows, cols, depth, a, b, ldb, c, ldc, accumulate);
-  });
 }
 
 bool is_pointwise(const ConvShape& s) {
@@ -96,33 +44,20 @@ void im2col(const ConvShape& s, const float* x_n, float* col) {
   const std::int64_t oh_n = s.out_h(), ow_n = s.out_w();
   parallel_for(s.c * s.r * s.s, [&](std::int64_t row) {
     const std::int64_t c = row / (s.r * s.s), r = row / s.s % s.r, q = row % s.s;
+    // The outputs whose tap q reads inside the image: iw = ow * stride - pad + q in [0, W).
+    const std::int64_t ow_first = std::min(ow_n, std::max<std::int64_t>(0, (s.pad_w - q + s.stride_w - 1) / s.stride_w));
+    const std::int64_t ow_last = std::max(ow_first, std::min(ow_n, (s.w - 1 + s.pad_w - q) / s.stride_w + 1));
     float* out = col + row * oh_n * ow_n;
-    for (std::int64_t oh = 0; oh < oh_n; ++oh) {
+    for (std::int64_t oh = 0; oh < oh_n; ++oh, out += ow_n) {
       const std::int64_t ih = oh * s.stride_h - s.pad_h + r;
-      for (std::int64_t ow = 0; ow < ow_n; ++ow) {
-        const std::int64_t iw = ow * s.stride_w - s.pad_w + q;
-        const bool inside = ih >= 0 && ih < s.h && iw >= 0 && iw < s.w;
-        out[oh * ow_n + ow] = inside ? x_n[(c * s.h + ih) * s.w + iw] : 0.0f;
+      if (ih < 0 || ih >= s.h) {
+        std::fill(out, out + ow_n, 0.0f);
+        continue;
       }
-    }
-  });
-}
-
-// x_n (C, H, W) -> colT (OH * OW, C * R * S): the transpose of im2col, so the filter gradient's GEMM reads rows.
-void im2col_transposed(const ConvShape& s, const float* x_n, float* col_t) {
-  const std::int64_t oh_n = s.out_h(), ow_n = s.out_w(), crs = s.c * s.r * s.s;
-  parallel_for(oh_n, [&](std::int64_t oh) {
-    for (std::int64_t ow = 0; ow < ow_n; ++ow) {
-      float* out = col_t + (oh * ow_n + ow) * crs;
-      for (std::int64_t c = 0; c < s.c; ++c)
-        for (std::int64_t r = 0; r < s.r; ++r) {
-          const std::int64_t ih = oh * s.stride_h - s.pad_h + r;
-          for (std::int64_t q = 0; q < s.s; ++q) {
-            const std::int64_t iw = ow * s.stride_w - s.pad_w + q;
-            const bool inside = ih >= 0 && ih < s.h && iw >= 0 && iw < s.w;
-            out[(c * s.r + r) * s.s + q] = inside ? x_n[(c * s.h + ih) * s.w + iw] : 0.0f;
-          }
-        }
+      const float* in = x_n + (c * s.h + ih) * s.w - s.pad_w + q;  // in[ow * stride] is x[c, ih, iw]
+      std::fill(out, out + ow_first, 0.0f);
+      for (std::int64_t ow = ow_first; ow < ow_last; ++ow) out[ow] = in[ow * s.stride_w];
+      std::fill(out + ow_last, out + ow_n, 0.0f);
     }
   });
 }
@@ -152,7 +87,7 @@ void col2im(const ConvShape& s, const float* dcol, float* dx_n) {
 // The workspace of a plan: the im2col buffer (CRS, P) of one image, then for NHWC the NCHW copies of x, w and y,
 // then for bf16 the float copies of its x, w and y.
 struct Scratch {
-  float* col;                   // (CRS, P), or (P, CRS) for the filter gradient
+  float* col;                       // (CRS, P): im2col of one image
   float *x_nchw, *w_kcrs, *y_nchw;  // NHWC only: (N, C, H, W), (K, C, R, S), (N, K, OH, OW)
   float *x_f32, *w_f32, *y_f32;     // bf16 only: x, w, y in float, in the plan's layout
 };
@@ -196,7 +131,8 @@ void forward_nchw(const ConvShape& s, const float* x, const float* w, float* y, 
   for (std::int64_t n = 0; n < s.n; ++n) {
     const float* x_n = x + n * s.c * s.h * s.w;  // (C, H, W)
     if (!is_pointwise(s)) im2col(s, x_n, col);   // (CRS, P)
-    gemm(s.k, p, crs, StridedMatrix{w, crs, 1}, is_pointwise(s) ? x_n : col, p, y + n * s.k * p, p, false);
+    blocked_gemm(s.k, p, crs, 1.0f, row_major(w, crs), row_major(is_pointwise(s) ? x_n : col, p), 0.0f, y + n * s.k * p,
+                 p);
   }
 }
 
@@ -266,7 +202,7 @@ void conv2d_backward_data(const Context& ctx, const ConvPlan& plan, const float*
   for (std::int64_t n = 0; n < s.n; ++n) {
     float* dx_n = dx + n * s.c * s.h * s.w;  // (C, H, W)
     // w^T (CRS, K): element (crs, k) is w[k * CRS + crs].
-    gemm(crs, p, s.k, StridedMatrix{w, 1, crs}, dy + n * s.k * p, p, dcol ? dcol : dx_n, p, false);
+    blocked_gemm(crs, p, s.k, 1.0f, transposed(w, crs), row_major(dy + n * s.k * p, p), 0.0f, dcol ? dcol : dx_n, p);
     if (dcol) col2im(s, dcol, dx_n);
   }
 }
@@ -276,10 +212,13 @@ void conv2d_backward_filter(const Context& ctx, const ConvPlan& plan, const floa
   check_backward_planned(plan, "conv2d_backward_filter");
   const ConvShape& s = plan.shape;
   const std::int64_t p = s.out_h() * s.out_w(), crs = s.c * s.r * s.s;
-  float* col_t = scratch_of(ctx, plan).col;  // (P, CRS)
+  float* col = scratch_of(ctx, plan).col;  // (CRS, P)
   for (std::int64_t n = 0; n < s.n; ++n) {
-    im2col_transposed(s, x + n * s.c * s.h * s.w, col_t);
-    gemm(s.k, crs, p, StridedMatrix{dy + n * s.k * p, p, 1}, col_t, crs, dw, crs, n > 0);
+    const float* x_n = x + n * s.c * s.h * s.w;  // (C, H, W)
+    if (!is_pointwise(s)) im2col(s, x_n, col);
+    // dw (K, CRS) = dw + dy_n (K, P) col_n^T (P, CRS): images in order, one fma chain per weight across the batch.
+    blocked_gemm(s.k, crs, p, 1.0f, row_major(dy + n * s.k * p, p), transposed(is_pointwise(s) ? x_n : col, p),
+                 n > 0 ? 1.0f : 0.0f, dw, crs);
   }
 }
 

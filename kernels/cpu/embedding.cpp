@@ -6,6 +6,7 @@
 #include "kernels/embedding.h"
 #include "kernels/reference/embedding.h"
 #include "runtime/error.h"
+#include "runtime/workspace.h"
 
 namespace rosetta::kernels::cpu {
 namespace {
@@ -14,6 +15,15 @@ void check_ids(const std::int32_t* ids, std::int64_t count, std::int64_t vocab) 
   for (std::int64_t p = 0; p < count; ++p)
     ROSETTA_CHECK(ids[p] >= 0 && ids[p] < vocab,
                   "embedding: id " << ids[p] << " at position " << p << " is outside [0, " << vocab << ")");
+}
+
+// The backward's scratch: the end of each id's run (V) and the positions grouped by id (count).
+struct Scratch {
+  std::int32_t* ends;   // (V)
+  std::int32_t* order;  // (count)
+};
+Scratch lay_out(Carver& c, std::int64_t count, std::int64_t vocab) {
+  return {c.take<std::int32_t>(vocab), c.take<std::int32_t>(count)};
 }
 
 }  // namespace
@@ -25,14 +35,15 @@ void embedding_forward(const Context&, const std::int32_t* ids, const float* tab
 }
 
 std::size_t embedding_backward_workspace_bytes(const Context&, std::int64_t count, std::int64_t vocab) {
-  return static_cast<std::size_t>(vocab + count) * sizeof(std::int32_t);
+  return workspace_bytes([&](Carver& c) { return lay_out(c, count, vocab); });
 }
 
 void embedding_backward(const Context& ctx, const std::int32_t* ids, const float* d_out, float* d_table,
                         std::int64_t count, std::int64_t vocab, std::int64_t dim) {
   check_ids(ids, count, vocab);
-  auto* ends = static_cast<std::int32_t*>(ctx.workspace(embedding_backward_workspace_bytes(ctx, count, vocab)));  // (V)
-  std::int32_t* order = ends + vocab;  // (count): positions grouped by id
+  const Scratch scratch = carve_workspace(ctx, [&](Carver& c) { return lay_out(c, count, vocab); });
+  std::int32_t* ends = scratch.ends;
+  std::int32_t* order = scratch.order;
   // Counting sort: ends[v] starts as the first slot of id v, and after placing ends as one past its last slot.
   std::fill(ends, ends + vocab, 0);
   for (std::int64_t p = 0; p < count; ++p)

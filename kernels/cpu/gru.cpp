@@ -6,17 +6,15 @@
 //   backward  per step t = T-1..0: the cells' backward give d(ax)[t], d(ah)[t] and carry = dh z;
 //             then carry += d(ah)[t] (N, 3H) W_hh (3H, H) is dL/dh[t-1]
 //             dx (TN, I) = d(ax) W_ih;  dW_ih = d(ax)^T x;  dW_hh = d(ah)[1..T-1]^T h[0..T-2];  biases: column sums
-// The GEMMs over all steps run on the blocked CPU GEMM (kernels/gemm.h: double accumulation, OpenMP). The two
-// per-step products are small (N x 3H x H) and there are 2T of them, so they run on the calling thread
-// (multiply_rows: float sums over p in order, vectorised over the output row) rather than waking a thread pool
-// 300 times a step; the forward's takes W_hh^T, transposed once per call into the workspace. The cells are
+// Every product runs on the one CPU GEMM (kernels/cpu/blocked_gemm.h: one fma chain per element, threads over its
+// tiles), the per-step ones too (N x 3H x H, 2T of them); W_hh^T is a view, packed by the GEMM. The cells are
 // reference::gru_cell / gru_cell_backward in float. Results do not depend on the thread count.
 #include <algorithm>
 
+#include "kernels/cpu/blocked_gemm.h"
 #include "kernels/elementwise.h"
 #include "kernels/gemm.h"
 #include "kernels/gru.h"
-#include "kernels/layout.h"
 #include "kernels/reference/gru.h"
 #include "runtime/error.h"
 #include "runtime/workspace.h"
@@ -29,27 +27,11 @@ using reference::kReserveN;
 using reference::kReserveR;
 using reference::kReserveZ;
 
-// c (m, n) = a (m, k) b (k, n), or c += a b when `accumulate`; row-major, on the calling thread. Each c[i][j] is
-// a float sum over p = 0..k-1 in order; the innermost loop runs over j, contiguous in b and c.
-void multiply_rows(std::int64_t m, std::int64_t n, std::int64_t k, const float* a, const float* b, float* c,
-                   bool accumulate) {
-  for (std::int64_t i = 0; i < m; ++i) {
-    float* __restrict__ c_row = c + i * n;
-    if (!accumulate) std::fill(c_row, c_row + n, 0.0f);
-    for (std::int64_t p = 0; p < k; ++p) {
-      const float a_ip = a[i * k + p];
-      const float* __restrict__ b_row = b + p * n;
-      for (std::int64_t j = 0; j < n; ++j) c_row[j] += a_ip * b_row[j];
-    }
-  }
-}
-
-// The scratch of one pass: the forward's input projections ax (TN, 3H), one step's recurrent part ah (N, 3H) and
-// W_hh^T (H, 3H); the backward's pre-activation gradients dax and dah (TN, 3H) and the carry (N, H).
+// The scratch of one pass: the forward's input projections ax (TN, 3H) and one step's recurrent part ah (N, 3H);
+// the backward's pre-activation gradients dax and dah (TN, 3H) and the carry (N, H).
 struct ForwardScratch {
-  float* ax;      // (TN, 3H)
-  float* ah;      // (N, 3H)
-  float* w_hh_t;  // (H, 3H)
+  float* ax;  // (TN, 3H)
+  float* ah;  // (N, 3H)
 };
 struct BackwardScratch {
   float* dax;    // (TN, 3H)
@@ -57,7 +39,7 @@ struct BackwardScratch {
   float* carry;  // (N, H)
 };
 ForwardScratch forward_scratch(Carver& c, const GruShape& s) {
-  return {c.take<float>(s.t * s.n * 3 * s.h), c.take<float>(s.n * 3 * s.h), c.take<float>(s.h * 3 * s.h)};
+  return {c.take<float>(s.t * s.n * 3 * s.h), c.take<float>(s.n * 3 * s.h)};
 }
 BackwardScratch backward_scratch(Carver& c, const GruShape& s) {
   return {c.take<float>(s.t * s.n * 3 * s.h), c.take<float>(s.t * s.n * 3 * s.h), c.take<float>(s.n * s.h)};
@@ -80,12 +62,10 @@ void gru_forward(const Context& ctx, const GruPlan& plan, const float* x, const 
   const ForwardScratch scratch = carve_workspace(ctx, [&](Carver& c) { return forward_scratch(c, s); });
   float* ax = scratch.ax;
   float* ah = scratch.ah;
-  float* w_hh_t = scratch.w_hh_t;
   gemm(ctx, false, true, rows, G, s.i, 1.0f, x, w.w_ih, 0.0f, ax, precision);
-  swap_leading_axes(ctx, w.w_hh, w_hh_t, G, H, 1);
   for (std::int64_t t = 0; t < s.t; ++t) {
     const float* h_prev = t > 0 ? h + (t - 1) * s.n * H : nullptr;  // (N, H)
-    if (h_prev) multiply_rows(s.n, G, H, h_prev, w_hh_t, ah, false);
+    if (h_prev) blocked_gemm(s.n, G, H, 1.0f, row_major(h_prev, H), transposed(w.w_hh, H), 0.0f, ah, G);
     for (std::int64_t n = 0; n < s.n; ++n) {
       const std::int64_t row = t * s.n + n;
       const float* ax_row = ax + row * G;
@@ -135,7 +115,7 @@ void gru_backward(const Context& ctx, const GruPlan& plan, const float* x, const
       }
     }
     // carry (N, H) += d(ah)[t] (N, 3H) W_hh (3H, H): dL/dh[t-1]. Not needed after step 0.
-    if (t > 0) multiply_rows(s.n, H, G, dah + t * s.n * G, w.w_hh, carry, true);
+    if (t > 0) blocked_gemm(s.n, H, G, 1.0f, row_major(dah + t * s.n * G, G), row_major(w.w_hh, H), 1.0f, carry, H);
   }
   gemm(ctx, false, false, rows, s.i, G, 1.0f, dax, w.w_ih, 0.0f, dx, precision);
   gemm(ctx, true, false, G, s.i, rows, 1.0f, dax, x, 0.0f, grads.w_ih, precision);

@@ -19,6 +19,7 @@
 #include "kernels/cuda/launch.h"
 #include "kernels/embedding.h"
 #include "runtime/cuda_check.h"
+#include "runtime/workspace.h"
 
 namespace rosetta::kernels::cuda {
 namespace {
@@ -26,10 +27,6 @@ namespace {
 constexpr int kLanes = 32;
 constexpr int kGroupsPerThread = 4;                        // 32-column groups one thread sums at once
 constexpr int kColumnsPerPass = kLanes * kGroupsPerThread;  // 128
-constexpr std::size_t kAlign = 256;
-
-std::size_t aligned(std::size_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; }
-
 // ids (count) -> out (count, dim)
 __global__ void embedding_forward_kernel(const std::int32_t* ids, const float* table, float* out, std::int64_t count,
                                          std::int64_t vocab, std::int64_t dim) {
@@ -91,6 +88,20 @@ std::size_t sort_bytes(std::int64_t count) {
   return bytes;
 }
 
+// The backward's scratch.
+struct Scratch {
+  std::int32_t* sorted_ids;        // (count)
+  std::int32_t* positions;         // (count)
+  std::int32_t* sorted_positions;  // (count)
+  char* sort_temp;                 // (sort_temp_bytes): CUB's temporary storage
+  std::size_t sort_temp_bytes;
+};
+Scratch lay_out(Carver& c, std::int64_t count) {
+  const std::size_t temp_bytes = sort_bytes(count);
+  return {c.take<std::int32_t>(count), c.take<std::int32_t>(count), c.take<std::int32_t>(count),
+          c.take<char>(static_cast<std::int64_t>(temp_bytes)), temp_bytes};
+}
+
 }  // namespace
 
 void embedding_forward(const Context& ctx, const std::int32_t* ids, const float* table, float* out, std::int64_t count,
@@ -102,7 +113,7 @@ void embedding_forward(const Context& ctx, const std::int32_t* ids, const float*
 
 std::size_t embedding_backward_workspace_bytes(const Context&, std::int64_t count, std::int64_t) {
   ROSETTA_CHECK(count >= 0 && count <= 2147483647, "embedding: " << count << " ids exceed CUB's int range");
-  return 3 * aligned(static_cast<std::size_t>(count) * sizeof(std::int32_t)) + sort_bytes(count);
+  return workspace_bytes([&](Carver& c) { return lay_out(c, count); });
 }
 
 void embedding_backward(const Context& ctx, const std::int32_t* ids, const float* d_out, float* d_table,
@@ -110,20 +121,16 @@ void embedding_backward(const Context& ctx, const std::int32_t* ids, const float
   const std::size_t table_bytes = static_cast<std::size_t>(vocab * dim) * sizeof(float);
   ROSETTA_CUDA_CHECK(cudaMemsetAsync(d_table, 0, table_bytes, ctx.stream()));
   if (count == 0) return;
-  const std::size_t list_bytes = aligned(static_cast<std::size_t>(count) * sizeof(std::int32_t));
-  std::size_t temp_bytes = sort_bytes(count);
-  char* scratch = static_cast<char*>(ctx.workspace(3 * list_bytes + temp_bytes));
-  auto* sorted_ids = reinterpret_cast<std::int32_t*>(scratch);                      // (count)
-  auto* positions = reinterpret_cast<std::int32_t*>(scratch + list_bytes);          // (count)
-  auto* sorted_positions = reinterpret_cast<std::int32_t*>(scratch + 2 * list_bytes);  // (count)
-  iota_kernel<<<grid_for(count), kThreads, 0, ctx.stream()>>>(positions, count);
+  Scratch scratch = carve_workspace(ctx, [&](Carver& c) { return lay_out(c, count); });
+  iota_kernel<<<grid_for(count), kThreads, 0, ctx.stream()>>>(scratch.positions, count);
   ROSETTA_LAUNCH_CHECK("embedding_backward iota count=" << count);
-  ROSETTA_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(scratch + 3 * list_bytes, temp_bytes, ids, sorted_ids, positions,
-                                                     sorted_positions, static_cast<int>(count), 0,
-                                                     int(sizeof(std::int32_t) * 8), ctx.stream()));
+  ROSETTA_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(scratch.sort_temp, scratch.sort_temp_bytes, ids,
+                                                     scratch.sorted_ids, scratch.positions, scratch.sorted_positions,
+                                                     static_cast<int>(count), 0, int(sizeof(std::int32_t) * 8),
+                                                     ctx.stream()));
   const unsigned int blocks = static_cast<unsigned int>(std::min<std::int64_t>(count, 4096));
-  embedding_run_sums<<<blocks, dim3(kLanes, kEmbeddingSlices), 0, ctx.stream()>>>(sorted_ids, sorted_positions, d_out,
-                                                                                  d_table, count, vocab, dim);
+  embedding_run_sums<<<blocks, dim3(kLanes, kEmbeddingSlices), 0, ctx.stream()>>>(
+      scratch.sorted_ids, scratch.sorted_positions, d_out, d_table, count, vocab, dim);
   ROSETTA_LAUNCH_CHECK("embedding_backward run sums count=" << count << " table (" << vocab << ", " << dim << ")");
 }
 

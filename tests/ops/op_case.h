@@ -10,6 +10,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,9 @@ struct OpCase {
 
   std::string name() const { return op + "/" + variant + "/" + shape; }
 };
+
+// How GoogleTest prints a case (in test lists and failures): its name, not its bytes.
+inline void PrintTo(const OpCase& c, std::ostream* os) { *os << c.name(); }
 
 // Every case of every family, in a fixed order.
 std::vector<OpCase> all_op_cases();
