@@ -8,13 +8,11 @@
 #include <limits>
 #include <string>
 #include <vector>
-#if defined(_OPENMP)
-#include <omp.h>
-#endif
 
 #include "kernels/cpu/blocked_gemm.h"
 #include "kernels/gemm.h"
 #include "kernels/reference/gemm.h"
+#include "kernels/threads.h"
 #include "runtime/tensor.h"
 #include "tests/support/cuda.h"
 #include "tests/support/gradcheck.h"
@@ -145,22 +143,16 @@ TEST(GemmCpu, EveryMicroKernelAndThreadCountGivesTheSameBits) {
   const GemmData d = make_data(g, 77);
   const std::vector<float> expected = fma_chain(g, d);
   const std::string in_use = kernels::cpu::blocked_gemm_isa();
-#if defined(_OPENMP)
-  const int default_threads = omp_get_max_threads();
-#endif
+  const int default_threads = kernels::cpu_threads();
   for (const std::string& isa : kernels::cpu::blocked_gemm_isas()) {
     kernels::cpu::select_blocked_gemm_isa(isa);
     for (int threads : {1, 2, 3}) {
-#if defined(_OPENMP)
-      omp_set_num_threads(threads);
-#endif
+      kernels::set_cpu_threads(threads);
       EXPECT_EQ(cpu_gemm(g, d), expected) << isa << " with " << threads << " threads";
     }
   }
   kernels::cpu::select_blocked_gemm_isa(in_use);
-#if defined(_OPENMP)
-  omp_set_num_threads(default_threads);
-#endif
+  kernels::set_cpu_threads(default_threads);
   EXPECT_THROW(kernels::cpu::select_blocked_gemm_isa("avx9000"), Error);
 }
 

@@ -16,6 +16,7 @@
 #include <algorithm>
 
 #include "kernels/cpu/blocked_gemm.h"
+#include "kernels/cpu/parallel.h"
 #include "kernels/elementwise.h"
 #include "kernels/layout.h"
 #include "kernels/reference/residual.h"
@@ -26,15 +27,6 @@ namespace rosetta::kernels {
 namespace cpu {
 namespace {
 
-// Runs body(i) for i in [0, count), split statically over the OpenMP threads when there is OpenMP.
-template <typename Body>
-void parallel_for(std::int64_t count, const Body& body) {
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (count > 1)
-#endif
-  for (std::int64_t i = 0; i < count; ++i) body(i);
-}
-
 bool is_pointwise(const ConvShape& s) {
   return s.r == 1 && s.s == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_h == 0 && s.pad_w == 0;
 }
@@ -42,7 +34,7 @@ bool is_pointwise(const ConvShape& s) {
 // x_n (C, H, W) -> col (C * R * S, OH * OW), zeros where the window reads padding.
 void im2col(const ConvShape& s, const float* x_n, float* col) {
   const std::int64_t oh_n = s.out_h(), ow_n = s.out_w();
-  parallel_for(s.c * s.r * s.s, [&](std::int64_t row) {
+  parallel_for(s.c * s.r * s.s, oh_n * ow_n, [&](std::int64_t row) {
     const std::int64_t c = row / (s.r * s.s), r = row / s.s % s.r, q = row % s.s;
     // The outputs whose tap q reads inside the image: iw = ow * stride - pad + q in [0, W).
     const std::int64_t ow_first = std::min(ow_n, std::max<std::int64_t>(0, (s.pad_w - q + s.stride_w - 1) / s.stride_w));
@@ -66,7 +58,7 @@ void im2col(const ConvShape& s, const float* x_n, float* col) {
 // fixed order (r, q, oh, ow). One thread per channel, so no two threads write the same element.
 void col2im(const ConvShape& s, const float* dcol, float* dx_n) {
   const std::int64_t oh_n = s.out_h(), ow_n = s.out_w();
-  parallel_for(s.c, [&](std::int64_t c) {
+  parallel_for(s.c, s.r * s.s * oh_n * ow_n, [&](std::int64_t c) {
     float* plane = dx_n + c * s.h * s.w;
     std::fill(plane, plane + s.h * s.w, 0.0f);
     for (std::int64_t r = 0; r < s.r; ++r)
@@ -155,7 +147,7 @@ template <typename T>
 void epilogue(const ConvPlan& plan, T* y, const float* bias, const T* z, bool relu) {
   const ConvShape& s = plan.shape;
   const ChannelView v = channel_view(plan.options.layout, s.n, s.k, s.out_h() * s.out_w());
-  parallel_for(v.outer * v.channels, [&](std::int64_t row) {  // row = o * K + k
+  parallel_for(v.outer * v.channels, v.inner, [&](std::int64_t row) {  // row = o * K + k
     const float b = bias[row % v.channels];
     for (std::int64_t i = row * v.inner; i < (row + 1) * v.inner; ++i)
       y[i] = T(reference::bias_residual_activation(float(y[i]), z ? float(z[i]) : 0.0f, b, relu));
