@@ -39,6 +39,7 @@ TEST(CliTrainCnn, FiftyCpuStepsLowerTheLossAndWriteEverything) {
   EXPECT_EQ(record["device"], "cpu");
   EXPECT_EQ(record["steps"], 50);
   EXPECT_FLOAT_EQ(record["final_loss"].get<double>(), losses.back());
+  testing::expect_valid_record(dir, dir.file("record.json"));
 
   const testing::CliRun inspect = testing::run_rosetta(dir, "inspect " + dir.file("final.safetensors"));
   ASSERT_EQ(inspect.status, 0) << inspect.output;

@@ -33,6 +33,7 @@ TEST(CliTrainGru, FiftyCpuStepsLowerTheLossAndWriteTheRecord) {
   EXPECT_EQ(record["steps"], 50);
   EXPECT_EQ(record["layout"], "tnc");
   EXPECT_GT(record["test_accuracy"].get<double>(), 0.6);
+  testing::expect_valid_record(dir, dir.file("record.json"));
 }
 
 // On a GPU, --rnn-algo auto (the default) times cuDNN's algorithms at setup and records the winner and every trial;

@@ -9,9 +9,11 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "models/flops.h"
 #include "runtime/device.h"
 #include "runtime/philox.h"
 #include "runtime/safetensors.h"
+#include "tests/support/cli.h"
 #include "tests/support/cuda.h"
 #include "tests/support/paths.h"
 #include "tests/support/python.h"
@@ -62,6 +64,12 @@ TEST(ExtractResNet50, RecordAndFeatures) {
   EXPECT_EQ(r["layout"], "nchw");
   EXPECT_GT(r["seconds_per_1000_images"].get<double>(), 0.0);
   EXPECT_NEAR(r["images_per_second"].get<double>() * r["seconds_per_1000_images"].get<double>(), 1000.0, 1e-6);
+  // The figures are the median of --repeats (5) timed passes, with their spread.
+  EXPECT_EQ(r["steady"]["unit"], "pass");
+  EXPECT_EQ(r["steady"]["repetitions"], 5);
+  EXPECT_NEAR(r["steady"]["median_s"].get<double>() * 1000.0 / 4, r["seconds_per_1000_images"].get<double>(), 1e-9);
+  EXPECT_DOUBLE_EQ(r["metrics"]["flops_per_example"].get<double>(), resnet50_forward_flops_per_image(64));
+  testing::expect_valid_record(dir, dir.file("r.json"));
   const SafetensorsFile features = SafetensorsFile::open(dir.file("f.safetensors"));
   ASSERT_NE(features.find("features"), nullptr);
   EXPECT_EQ(features.find("features")->shape, Shape({4, 2048}));

@@ -7,8 +7,11 @@
 #include "bench/cli/result_record.h"
 #include "bench/cli/algorithm_cache_file.h"
 #include "bench/cli/arguments.h"
+#include "bench/cli/run_metrics.h"
 #include "bench/cli/run_report.h"
+#include "bench/cli/steady_state.h"
 #include "layers/checkpoint.h"
+#include "models/flops.h"
 #include "models/resnet50.h"
 #include "runtime/cuda_graph.h"
 #include "runtime/philox.h"
@@ -59,6 +62,8 @@ void add_extract_resnet50_command(CLI::App& extract, ExtractResNet50Options& o) 
   auto* count = cmd->add_option("--images", o.images, "random images to extract (a multiple of --batch)")
                     ->capture_default_str();
   auto* size = cmd->add_option("--image-size", o.image_size, "random images are S x S")->capture_default_str();
+  cmd->add_option("--repeats", o.repeats, "timed passes over the images (the figures are their median, min and max)")
+      ->capture_default_str();
   cmd->add_option("--precision", o.precision,
                   "fp32 (strict FP32), tf32, or bf16 (bf16 weights and activations, float accumulation and features; "
                   "NHWC only)")
@@ -104,6 +109,7 @@ void run_extract_resnet50(const ExtractResNet50Options& o) {
   mo.normalize = o.normalize;
   const bool use_graph = parse_on_off("--graph", o.graph) && device == Device::cuda;
   ROSETTA_CHECK_ARG(o.batch > 0, "--batch must be positive, got " << o.batch);
+  ROSETTA_CHECK_ARG(o.repeats > 0, "--repeats must be positive, got " << o.repeats);
   check_output_folder("--json", o.json_path);
   check_output_folder("--features-out", o.features_path);
   check_output_folder("--save-weights", o.save_weights_path);
@@ -173,15 +179,22 @@ void run_extract_resnet50(const ExtractResNet50Options& o) {
     for (int slot = 0; slot < 2; ++slot) graphs[slot].capture(ctx, [&] { model.forward(ctx, inputs.slot(slot)); });
   pass();
   const double warmup_seconds = warmup_timer.elapsed_s();
-  SteadyTimer timed;
-  pass();
-  const double seconds = timed.elapsed_s();
+  SteadyState passes{"pass", count, {}};
+  for (int r = 0; r < o.repeats; ++r) {
+    SteadyTimer timed;
+    pass();
+    passes.seconds.push_back(timed.elapsed_s());
+  }
   algo_cache.save();
 
-  const double per_1000 = seconds * 1000.0 / double(count), per_second = double(count) / seconds;
+  double seconds = 0;  // all timed passes
+  for (double s : passes.seconds) seconds += s;
+  const double per_1000 = passes.median_s() * 1000.0 / double(count), per_second = passes.examples_per_second();
   std::printf("setup %.3f s (autotuning included), warm-up pass %.3f s\n", setup_seconds, warmup_seconds);
-  std::printf("timed pass: %lld images in %.3f s: %.4f s per 1000 images, %.1f images/s (%d of %d convolutions fused)\n",
-              static_cast<long long>(count), seconds, per_1000, per_second, model.fused_convolutions(),
+  std::printf("%d timed passes of %lld images: median %.4f s (min %.4f, max %.4f): %.4f s per 1000 images, %.1f "
+              "images/s, %.3g TFLOP/s (%d of %d convolutions fused)\n",
+              o.repeats, static_cast<long long>(count), passes.median_s(), passes.min_s(), passes.max_s(), per_1000,
+              per_second, passes.tflops(resnet50_forward_flops_per_image(size)), model.fused_convolutions(),
               model.convolutions());
   std::fflush(stdout);
 
@@ -207,6 +220,14 @@ void run_extract_resnet50(const ExtractResNet50Options& o) {
     r["mode"] = std::string(use_graph ? "graph" : "eager") + (mo.autotune ? "" : ", heuristics");
     r["weights"] = o.random_weights ? std::string("random") : std::filesystem::path(o.weights_path).filename().string();
     r["data"] = data;
+    r["status"] = "complete";
+    RunMeasurements m;
+    m.steady = passes;
+    m.flops_per_example = resnet50_forward_flops_per_image(size);
+    m.energy_unit = "1000 images";
+    m.energy_joules_per_unit.why_not = "not measured yet: rosetta reads no energy counter";
+    m.peak_memory_bytes.why_not = "not measured yet: rosetta tracks no peak device memory";
+    add_measurements(r, m);
     write_record(o.json_path, r);
   }
 }

@@ -1,10 +1,11 @@
 // `rosetta extract resnet50`: the ResNet-50 feature-extraction workload by DESIGN.md's protocol. Images (random in
 // [0, 1) from Philox like the seed's, or --input) are fed in complete batches; one untimed warm-up pass over all of
-// them (setup and cuDNN autotuning before it, the CUDA graph captured in it), then the timed pass: for each batch the
-// host-to-device copy, the forward and the copy of the features back to the host, timed until the device is done.
+// them (setup and cuDNN autotuning before it, the CUDA graph captured in it), then --repeats timed passes (the steady
+// state: its median, min and max are the figures), each, for each batch, the host-to-device copy, the forward and
+// the copy of the features back to the host, timed until the device is done.
 // On a GPU the copy of each batch runs on the copy stream into the other of two input slots while the previous
 // batch's forward runs (bench/cli/input_double_buffer.h), as any feeding loop should; the copies stay in the timed
-// pass. Reports seconds per 1000 images and images/s.
+// passes. Reports seconds per 1000 images and images/s of the median pass.
 #pragma once
 #include <CLI/CLI.hpp>
 #include <cstdint>
@@ -19,6 +20,7 @@ struct ExtractResNet50Options {
   std::int64_t batch = 32;
   std::int64_t images = 1280;
   std::int64_t image_size = 224;
+  int repeats = 5;  // timed passes
   std::string precision = "fp32";
   std::string layout = "auto";  // auto | nchw | nhwc
   std::uint64_t seed = 0;

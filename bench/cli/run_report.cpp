@@ -5,6 +5,8 @@
 #include <cstdio>
 
 #include "bench/cli/result_record.h"
+#include "bench/cli/run_metrics.h"
+#include "bench/cli/steady_state.h"
 #include "runtime/atomic_file.h"
 
 namespace rosetta::cli {
@@ -33,6 +35,15 @@ void print_summary(const TrainingSummary& s) {
               s.seconds_total, s.setup_seconds);
   if (s.epoch_seconds.size() > 1) std::printf("; without the first epoch %.3f s", s.seconds_total - first);
   std::printf("\n");
+  if (s.steady) {
+    std::printf("steady state: %zu %ss of %lld examples, median %.4f s (min %.4f, max %.4f), %.1f examples/s, "
+                "%.3g TFLOP/s\n",
+                s.steady->seconds.size(), s.steady->unit.c_str(), static_cast<long long>(s.steady->examples_per_repetition),
+                s.steady->median_s(), s.steady->min_s(), s.steady->max_s(), s.steady->examples_per_second(),
+                s.steady->tflops(s.flops_per_example));
+  } else {
+    std::printf("steady state: none (%s)\n", s.why_no_steady.c_str());
+  }
   std::printf("test accuracy %s  final loss %.4f\n", accuracy_text(s.test_accuracy).c_str(),
               s.steps > 0 ? s.step_losses.data<float>()[s.steps - 1] : 0.0f);
   std::fflush(stdout);
@@ -40,25 +51,33 @@ void print_summary(const TrainingSummary& s) {
 
 nlohmann::json training_record(const TrainingSummary& s) {
   nlohmann::json r = base_record(s.workload, s.device);
-  // The steady state is every epoch after the first (the first carries setup and autotuning); a run of one epoch
-  // has none, so its steady-state figures are null (unmeasured), as the peers write them.
-  const bool steady_measured = s.epoch_seconds.size() > 1;
-  const double steady = steady_measured ? s.seconds_total - s.epoch_seconds[0] : 0;
-  const std::int64_t steady_steps = s.steps - std::min(s.steps, s.steps_per_epoch);
+  RunMeasurements m;
+  m.steady = s.steady;
+  m.why_no_steady = s.why_no_steady;
+  m.flops_per_example = s.flops_per_example;
+  m.energy_unit = "epoch";
+  m.energy_joules_per_unit.why_not = "not measured yet: rosetta reads no energy counter";
+  m.peak_memory_bytes.why_not = "not measured yet: rosetta tracks no peak device memory";
+  // The protocol's totals: every epoch, and every epoch after the first (the first carries setup and autotuning);
+  // a run of one epoch has no such figure, so it is null (unmeasured), as the peers write it.
+  const bool later_epochs = s.epoch_seconds.size() > 1;
   const auto measured = [](bool known, double value) { return known ? nlohmann::json(value) : nlohmann::json(nullptr); };
+  r["status"] = "complete";
   r["precision"] = s.precision;
   r["batch"] = s.batch;
   r["epochs"] = s.epochs;
   r["steps"] = s.steps;
   r["seconds_total"] = s.seconds_total;
   r["seconds_setup"] = s.setup_seconds;
-  r["seconds_without_first_epoch"] = measured(steady_measured, steady);
+  r["seconds_without_first_epoch"] = measured(later_epochs, s.seconds_total - (later_epochs ? s.epoch_seconds[0] : 0));
   r["seconds_per_epoch"] = s.epoch_seconds;
+  // Throughput: the steady state's median repetition.
   r[s.workload == "gru" ? "sequences_per_second" : "images_per_second"] =
-      measured(steady_measured && steady > 0, double(steady_steps * s.batch) / steady);
+      m.steady ? nlohmann::json(m.steady->examples_per_second()) : nlohmann::json(nullptr);
   r["test_accuracy"] = measured(!std::isnan(s.test_accuracy), s.test_accuracy);
   r["final_loss"] = measured(s.steps > 0, s.steps > 0 ? s.step_losses.data<float>()[s.steps - 1] : 0.0);
   r["data"] = s.data;
+  add_measurements(r, m);
   return r;
 }
 

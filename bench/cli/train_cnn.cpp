@@ -7,6 +7,7 @@
 #include "datasets/cifar10.h"
 #include "datasets/synthetic.h"
 #include "models/cifar_vgg.h"
+#include "models/flops.h"
 
 namespace rosetta::cli {
 namespace {
@@ -53,6 +54,7 @@ class CnnWorkload : public TrainingWorkload {
   }
   bool uses_conv_algorithm_cache() const override { return true; }
   bool time_major() const override { return false; }
+  double flops_per_example(const DatasetSplits&) const override { return cnn_training_flops_per_example(); }
 
   void setup(const Context& ctx, std::int64_t batch, const DatasetSplits&) override {
     CifarVggOptions mo;

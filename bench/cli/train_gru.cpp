@@ -6,6 +6,7 @@
 #include "bench/cli/arguments.h"
 #include "datasets/imdb.h"
 #include "datasets/synthetic_text.h"
+#include "models/flops.h"
 #include "models/imdb_gru.h"
 
 namespace rosetta::cli {
@@ -87,6 +88,9 @@ class GruWorkload : public TrainingWorkload {
   }
   bool uses_conv_algorithm_cache() const override { return false; }
   bool time_major() const override { return gru_.layout == SequenceLayout::tnc; }
+  double flops_per_example(const DatasetSplits& data) const override {
+    return gru_training_flops_per_example(data.train.example_shape()[0]);
+  }
 
   void setup(const Context& ctx, std::int64_t batch, const DatasetSplits& data) override {
     ImdbGruOptions mo;

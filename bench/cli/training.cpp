@@ -70,6 +70,7 @@ void run_training(const TrainingFlags& c, TrainingWorkload& workload) {
   TrainingSummary summary;
   summary.workload = workload.name(), summary.device = device, summary.precision = c.precision;
   summary.batch = c.batch, summary.epochs = c.epochs, summary.data = data_name;
+  summary.flops_per_example = workload.flops_per_example(data);
   run_timed_training(ctx, batches, LoopLength{c.epochs, c.max_steps}, use_graph,
                      {[&] { workload.setup(ctx, c.batch, data); },
                       [&](const Tensor& inputs, const Tensor& labels) { workload.step(ctx, inputs, labels); },

@@ -58,6 +58,8 @@ class TrainingWorkload {
   virtual bool uses_conv_algorithm_cache() const = 0;
   // Whether batches are time-major (T, B) (sequence models).
   virtual bool time_major() const = 0;
+  // The arithmetic of one training example (models/flops.h), for the record's achieved TFLOP/s.
+  virtual double flops_per_example(const DatasetSplits& data) const = 0;
   // Inside the timed region: plans and buffers for the batch (cuDNN autotuning counts into the first epoch).
   virtual void setup(const Context& ctx, std::int64_t batch, const DatasetSplits& data) = 0;
   virtual void step(const Context& ctx, const Tensor& inputs, const Tensor& labels) = 0;

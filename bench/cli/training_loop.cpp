@@ -27,6 +27,14 @@ void print_epoch_line(int epoch, int epochs, const Tensor& step_losses, std::int
   std::fflush(stdout);
 }
 
+// "  epoch 1/10: step 120/781, 14.2 s": within a long epoch, without reading the device (no sync).
+void print_progress_line(int epoch, int epochs, std::int64_t step_in_epoch, std::int64_t steps_per_epoch,
+                         double epoch_seconds) {
+  std::printf("  epoch %d/%d: step %lld/%lld, %.1f s\n", epoch + 1, epochs, static_cast<long long>(step_in_epoch),
+              static_cast<long long>(steps_per_epoch), epoch_seconds);
+  std::fflush(stdout);
+}
+
 }  // namespace
 
 void run_timed_training(const Context& ctx, Batcher& batches, const LoopLength& length, bool use_graph,
@@ -41,6 +49,11 @@ void run_timed_training(const Context& ctx, Batcher& batches, const LoopLength& 
   Tensor labels = Tensor::empty({batches.batch_size()}, DType::i32, device);          // (B,)
   summary.step_losses = Tensor::empty({total_steps}, DType::f32, Device::cpu, device == Device::cuda);  // (steps,)
   CudaGraph graph;
+  const std::vector<std::int64_t> window_bounds = plan_windows(summary.steps_per_epoch, total_steps).boundaries();
+  Timeline windows(ctx, static_cast<int>(window_bounds.size()));
+  const auto mark_window_bound = [&](std::int64_t step) {
+    if (windows.marks() < static_cast<int>(window_bounds.size()) && step == window_bounds[windows.marks()]) windows.mark();
+  };
 
   SteadyTimer total;
   model.setup();
@@ -48,9 +61,16 @@ void run_timed_training(const Context& ctx, Batcher& batches, const LoopLength& 
   std::int64_t step = 0;
   for (int epoch = 0; epoch < length.epochs && step < total_steps; ++epoch) {
     SteadyTimer epoch_timer;
+    double last_line = 0.0;  // the epoch timer's reading at the last line printed
     const std::int64_t first = step;
     batches.start_epoch(epoch);
     for (std::int64_t b = 0; b < summary.steps_per_epoch && step < total_steps; ++b, ++step) {
+      mark_window_bound(step);
+      const double elapsed = epoch_timer.elapsed_s();
+      if (elapsed - last_line >= kProgressSeconds) {
+        print_progress_line(epoch, length.epochs, b, summary.steps_per_epoch, elapsed);
+        last_line = elapsed;
+      }
       batches.next_into(ctx, inputs, labels);
       if (use_graph && step >= kEagerStepsBeforeCapture) {
         if (!graph.captured()) graph.capture(ctx, [&] { model.step(inputs, labels); });
@@ -65,8 +85,11 @@ void run_timed_training(const Context& ctx, Batcher& batches, const LoopLength& 
     print_epoch_line(epoch, length.epochs, summary.step_losses, first, step, batches.batch_size(),
                      summary.epoch_seconds.back(), total.elapsed_s());
   }
+  mark_window_bound(step);
   summary.seconds_total = total.elapsed_s();
   summary.steps = step;
+  summary.steady = training_steady_state(summary.steps_per_epoch, step, batches.batch_size(), summary.epoch_seconds,
+                                         windows.intervals_s(), summary.why_no_steady);
 }
 
 double test_accuracy(const Dataset& test, std::int64_t batch, std::int64_t max_batches, const Context& ctx,

@@ -1,12 +1,16 @@
 // The timed training loop of DESIGN.md, shared by every training command: the given epochs of complete batches (at
 // most max_steps steps), shuffle and host-to-device feed included, the step captured in a CUDA graph after two
-// eager steps when asked, one progress line per epoch; and the test accuracy over complete batches afterwards.
+// eager steps when asked, one line per epoch and a progress line at least every kProgressSeconds within one; the
+// steady-state windows (steady_state.h) marked on a Timeline; and the test accuracy over complete batches
+// afterwards.
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "bench/cli/steady_state.h"
 #include "datasets/dataset.h"
 #include "runtime/context.h"
 #include "runtime/tensor.h"
@@ -26,10 +30,13 @@ struct TrainingSummary {
   std::string data;
   std::int64_t steps = 0;
   std::int64_t steps_per_epoch = 0;
-  std::vector<double> epoch_seconds;  // the first includes setup (autotuning)
+  std::vector<double> epoch_seconds;   // the first includes setup (autotuning)
+  std::optional<SteadyState> steady;   // the epochs after the first, or windows of them (steady_state.h)
+  std::string why_no_steady;           // when !steady
   double seconds_total = 0;
   double setup_seconds = 0;
   Tensor step_losses;  // (>= steps,) f32 on the CPU
+  double flops_per_example = 0;  // models/flops.h
   double test_accuracy = 0;
 };
 
@@ -47,8 +54,11 @@ struct LoopLength {
   std::int64_t max_steps = -1;  // < 0: no limit
 };
 
-// Runs the loop and fills summary's steps, steps_per_epoch, epoch_seconds, seconds_total, setup_seconds and
-// step_losses.
+// Longest wait between two lines of output while training.
+inline constexpr double kProgressSeconds = 10.0;
+
+// Runs the loop and fills summary's steps, steps_per_epoch, epoch_seconds, steady, seconds_total, setup_seconds
+// and step_losses.
 void run_timed_training(const Context& ctx, Batcher& batches, const LoopLength& length, bool use_graph,
                         const TrainingSteps& model, TrainingSummary& summary);
 

@@ -1,5 +1,5 @@
-// Running the built `rosetta` binary from tests: its exit status and everything it printed, the step log it
-// writes, and the rule every bad-input case must follow (one line, exit code 2, no crash).
+// Running the built `rosetta` binary from tests: its exit status and everything it printed, the step log and the
+// record it writes, and the rule every bad-input case must follow (one line, exit code 2, no crash).
 #pragma once
 #include <gtest/gtest.h>
 
@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "tests/support/paths.h"
+#include "tests/support/python.h"
 #include "tests/support/temp_dir.h"
 
 namespace rosetta::testing {
@@ -31,6 +32,14 @@ inline void expect_one_line_error(const CliRun& run, const std::string& needle) 
   EXPECT_EQ(std::count(run.output.begin(), run.output.end(), '\n'), 1) << run.output;
   EXPECT_NE(run.output.find(needle), std::string::npos) << run.output;
   EXPECT_EQ(run.output.find("terminate"), std::string::npos) << run.output;
+}
+
+// The record at `path` follows docs/schema/result-record.schema.json, nulls with their reasons
+// (bench/report/validate_record.py; Debian's python3-jsonschema, which tools/setup.sh installs).
+inline void expect_valid_record(const TempDir& dir, const std::string& path) {
+  const std::string log = dir.file("validate_record.log");
+  const int status = run_command(python_interpreter() + " '" + source_dir() + "/bench/report/validate_record.py' '" + path + "'", log);
+  EXPECT_EQ(status, 0) << read_file(log);
 }
 
 // The losses of a --log-steps file ("<step> <loss>" per line, steps 1, 2, ...).
