@@ -72,15 +72,17 @@ Shape Batcher::input_shape() const {
   return Shape(dims, dims + 1 + example.rank());
 }
 
-void Batcher::start_epoch(std::int64_t epoch) {
+void Batcher::start_epoch(std::int64_t epoch, std::int64_t first_batch) {
   ROSETTA_CHECK(epoch >= 0, "epoch must be >= 0, got " << epoch);
+  ROSETTA_CHECK(first_batch == 0 || (first_batch > 0 && first_batch < batches_per_epoch()),
+                "first batch " << first_batch << " of an epoch of " << batches_per_epoch());
   std::iota(order_.begin(), order_.end(), std::int64_t{0});
   if (shuffle_) {
     const std::uint64_t stream = philox_step_stream(kShuffleUse, static_cast<std::uint64_t>(epoch));
     philox_shuffle(order_.data(), data_.size(), seed_, stream);
   }
   epoch_started_ = true;
-  next_batch_ = 0;
+  next_batch_ = first_batch;
 }
 
 std::int64_t Batcher::take_batch() {

@@ -67,8 +67,9 @@ class Batcher {
   DType input_dtype() const { return data_.batch_dtype(); }
   const Dataset& dataset() const { return data_; }
 
-  // Fixes epoch `epoch`'s order (see above) and rewinds to its first batch. Must precede next().
-  void start_epoch(std::int64_t epoch);
+  // Fixes epoch `epoch`'s order (see above) and rewinds to its batch `first_batch` (0: the first; a resumed run
+  // starts inside an epoch). Must precede next().
+  void start_epoch(std::int64_t epoch, std::int64_t first_batch = 0);
   // The dataset row at each order position of the current epoch (N entries; the last N mod B are unused).
   const std::vector<std::int64_t>& order() const { return order_; }
 

@@ -16,6 +16,9 @@ class Adam {
   void step(const Context& ctx);
   // (1,) u64 on the parameters' device: the number of steps taken.
   const Tensor& step_counter() const { return step_; }
+  // Its state, for a training checkpoint: m, v (arena_elements,) and the step counter (1,), on the parameters'
+  // device.
+  NamedTensors state() const { return {{"adam.m", m_}, {"adam.v", v_}, {"adam.step", step_}}; }
 
  private:
   const ParameterSet& params_;

@@ -38,13 +38,26 @@ std::string mismatches(const ParameterSet& parameters, const SafetensorsFile& fi
   return text;
 }
 
+// The parameters' values in declaration order, copied to the host, after checking every element is finite:
+// nothing non-finite is ever saved.
+NamedTensors finite_values(const ParameterSet& parameters, const std::string& path) {
+  NamedTensors values;
+  for (int i = 0; i < parameters.size(); ++i) {
+    Tensor value = parameters.value(i).to(Device::cpu);
+    const std::int64_t bad = first_non_finite(value);
+    if (bad >= 0)
+      ROSETTA_INPUT_ERROR(path << ": not saved: " << parameters.name(i) << " holds " << value.data<float>()[bad]
+                               << " at element " << bad << " of " << value.numel() << " (weights must be finite)");
+    values.emplace_back(parameters.name(i), value);
+  }
+  return values;
+}
+
 }  // namespace
 
 void save_parameters(const ParameterSet& parameters, const std::string& path, const SafetensorsMetadata& metadata) {
   ROSETTA_CHECK(parameters.allocated(), "saving parameters to " << path << " before their arena was allocated");
-  NamedTensors tensors;  // views into the arena; write_safetensors copies CUDA ones to the host
-  for (int i = 0; i < parameters.size(); ++i) tensors.emplace_back(parameters.name(i), parameters.value(i));
-  write_safetensors(path, tensors, metadata);
+  write_safetensors(path, finite_values(parameters, path), metadata);
 }
 
 void load_parameters(ParameterSet& parameters, const std::string& path, const IgnoreName& ignore) {
@@ -52,16 +65,20 @@ void load_parameters(ParameterSet& parameters, const std::string& path, const Ig
   const SafetensorsFile file = SafetensorsFile::open(path);
   const std::string problems = mismatches(parameters, file, ignore);
   if (!problems.empty()) ROSETTA_INPUT_ERROR(path << ": " << problems);
+  // Every tensor read and checked on the host first, so only a whole, finite file reaches the arena.
+  std::vector<Tensor> host(static_cast<std::size_t>(parameters.size()));
+  for (int i = 0; i < parameters.size(); ++i) {
+    const SafetensorsEntry& entry = *file.find(parameters.name(i));
+    host[i] = Tensor::empty(entry.shape, DType::f32);
+    file.read_into(entry, host[i]);
+    const std::int64_t bad = first_non_finite(host[i]);
+    if (bad >= 0)
+      ROSETTA_INPUT_ERROR(path << ": " << parameters.name(i) << " holds " << host[i].data<float>()[bad] << " at element "
+                               << bad << " of " << host[i].numel() << " (weights must be finite)");
+  }
   for (int i = 0; i < parameters.size(); ++i) {
     Tensor value = parameters.value(i);  // a view: writing through it fills the arena
-    const SafetensorsEntry& entry = *file.find(parameters.name(i));
-    if (value.device() == Device::cpu) {
-      file.read_into(entry, value);
-    } else {
-      const Tensor host = Tensor::empty(entry.shape, DType::f32);
-      file.read_into(entry, host);
-      value.copy_from(host);
-    }
+    value.copy_from(host[i]);
   }
 }
 

@@ -1,9 +1,10 @@
 // Parameter checkpoints: a ParameterSet saved to and loaded from one safetensors file, each parameter under
 // its PyTorch state_dict name as an F32 tensor of its shape.
 // Invariants: load_parameters checks the whole file against the set first (every name, shape and dtype) and
-// reports every problem in one InputError; only a file that matches is copied into the arena, and only into
-// the parameters' own elements (the arena's zero padding stays zero). Only a read that fails during the copy
-// itself (the file changed on disk after it was checked) can leave the arena partly loaded.
+// reports every problem in one InputError, then reads every tensor to the host and refuses a NaN or infinity
+// naming the tensor; only a whole, finite file is copied into the arena, and only into the parameters' own
+// elements (the arena's zero padding stays zero). save_parameters refuses non-finite values the same way:
+// nothing non-finite is ever saved.
 #pragma once
 #include <functional>
 #include <string>

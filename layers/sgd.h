@@ -9,6 +9,8 @@ class SgdMomentum {
  public:
   SgdMomentum(const ParameterSet& params, float lr, float momentum);
   void step(const Context& ctx);
+  // Its state, for a training checkpoint: the momentum buffer (arena_elements,) on the parameters' device.
+  NamedTensors state() const { return {{"sgd.momentum", momentum_buf_}}; }
 
  private:
   const ParameterSet& params_;

@@ -85,6 +85,13 @@ void CifarVGG::backward(const Context& ctx, const Tensor& dlogits) {
   conv1_.backward(ctx, relu1_.backward(ctx, *g));
 }
 
+NamedTensors CifarVGG::training_state() const {
+  ROSETTA_CHECK(sgd_ != nullptr, "CifarVGG::training_state before setup");
+  NamedTensors state = sgd_->state();
+  state.emplace_back("model.step", step_);
+  return state;
+}
+
 void CifarVGG::step(const Context& ctx, const Tensor& images, const Tensor& labels) {
   ROSETTA_CHECK(sgd_ != nullptr, "CifarVGG::step before setup");
   kernels::increment_counter(ctx, step_.data<std::uint64_t>());

@@ -48,6 +48,9 @@ class CifarVGG {
   // is left in loss() (device memory).
   void step(const Context& ctx, const Tensor& images, const Tensor& labels);
   const Tensor& loss() const { return loss_.loss(); }
+  // Everything beyond the parameters that the next step depends on (after setup): SGD's momentum and the step
+  // counter the dropout masks are drawn under. A training checkpoint saves and restores it.
+  NamedTensors training_state() const;
   // Forward without dropout; adds the number of correct predictions to correct (1,) i32.
   void evaluate(const Context& ctx, const Tensor& images, const Tensor& labels, const Tensor& correct);
 

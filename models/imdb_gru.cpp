@@ -69,6 +69,11 @@ void ImdbGRU::backward(const Context& ctx, const Tensor& dlogits) {
   embedding_.backward(ctx, gru_.backward(ctx, batch_first_ ? dh_ntc_ : dh_tnc_));
 }
 
+NamedTensors ImdbGRU::training_state() const {
+  ROSETTA_CHECK(adam_ != nullptr, "ImdbGRU::training_state before setup");
+  return adam_->state();
+}
+
 void ImdbGRU::step(const Context& ctx, const Tensor& tokens, const Tensor& labels) {
   ROSETTA_CHECK(adam_ != nullptr, "ImdbGRU::step before setup");
   loss_.forward(ctx, forward(ctx, tokens), labels);

@@ -50,6 +50,9 @@ class ImdbGRU {
   // One Adam step on tokens (token_shape(), i32) and labels (N,) i32 on the device; the mean loss stays in loss().
   void step(const Context& ctx, const Tensor& tokens, const Tensor& labels);
   const Tensor& loss() const { return loss_.loss(); }
+  // Everything beyond the parameters that the next step depends on (after setup): Adam's moments and step. A
+  // training checkpoint saves and restores it.
+  NamedTensors training_state() const;
   const GRU& gru() const { return gru_; }  // its cuDNN plan says which algorithm setup chose
   // Adds the number of correct predictions to correct (1,) i32.
   void evaluate(const Context& ctx, const Tensor& tokens, const Tensor& labels, const Tensor& correct);

@@ -23,7 +23,6 @@
 namespace rosetta {
 
 using SafetensorsMetadata = std::map<std::string, std::string>;
-using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
 struct SafetensorsEntry {
   std::string name;

@@ -1,5 +1,6 @@
 #include "runtime/tensor.h"
 
+#include <cmath>
 #include <cstring>
 
 #include "runtime/context.h"
@@ -106,6 +107,21 @@ std::vector<float> Tensor::to_vector() const {
   const Tensor host = device_ == Device::cpu ? *this : to(Device::cpu);
   const float* p = host.data<float>();
   return std::vector<float>(p, p + numel());
+}
+
+std::int64_t first_non_finite(const Tensor& t) {
+  const Tensor host = t.device() == Device::cpu ? t : t.to(Device::cpu);
+  const auto scan = [&](const auto* p) -> std::int64_t {
+    for (std::int64_t i = 0; i < host.numel(); ++i)
+      if (!std::isfinite(static_cast<float>(p[i]))) return i;
+    return -1;
+  };
+  switch (host.dtype()) {
+    case DType::f32: return scan(host.data<float>());
+    case DType::bf16: return scan(host.data<bf16>());
+    case DType::f16: return scan(host.data<f16>());
+    default: ROSETTA_FAIL("first_non_finite of a " << dtype_name(host.dtype()) << " tensor");
+  }
 }
 
 }  // namespace rosetta

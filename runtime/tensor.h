@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "runtime/allocator.h"
@@ -75,5 +76,12 @@ class Tensor {
   DType dtype_ = DType::f32;
   Device device_ = Device::cpu;
 };
+
+// The index of the first NaN or infinity in a float tensor (f32, bf16, f16; copied to the host first when on a
+// device), or -1 when every element is finite.
+std::int64_t first_non_finite(const Tensor& t);
+
+// Tensors with names, in order (a safetensors file's contents, an optimizer's state).
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
 }  // namespace rosetta

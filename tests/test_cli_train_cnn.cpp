@@ -48,9 +48,25 @@ TEST(CliTrainCnn, FiftyCpuStepsLowerTheLossAndWriteEverything) {
 
 TEST(CliTrainCnn, BadArgumentsAreOneLineAndExitTwo) {
   testing::TempDir dir;
-  expect_one_line_error(train(dir, "--device cpu --precision fp64"), "--precision fp64");
-  expect_one_line_error(train(dir, "--device cpu --batch 0"), "--batch");
-  expect_one_line_error(train(dir, "--device cpu --autotune maybe"), "--autotune");
+  expect_one_line_error(train(dir, "--device cpu --precision fp64"), "--precision: fp64 not in {fp32,tf32}");
+  expect_one_line_error(train(dir, "--device cpu --batch 0"), "--batch: 0 is not an integer in [1, 65536]");
+  expect_one_line_error(train(dir, "--device cpu --autotune maybe"), "--autotune: maybe not in {on,off}");
+  // The cases: non-finite or out-of-range values are refused by the parser, naming the option and range.
+  for (const char* lr : {"nan", "inf", "-1", "1e30", "0"})
+    expect_one_line_error(train(dir, std::string("--device cpu --lr ") + lr), "--lr: " + std::string(lr) + " is not a finite number in (0, 10]");
+  expect_one_line_error(train(dir, "--device cpu --momentum nan"), "--momentum: nan is not a finite number in [0, 1]");
+  expect_one_line_error(train(dir, "--device cpu --epochs 2e9"), "--epochs: 2e9 is not an integer in [1, 10000]");
+  expect_one_line_error(train(dir, "--device cpu --max-steps -5"), "--max-steps: -5 is not an integer");
+  expect_one_line_error(train(dir, "--device cpu --test-batches -5"), "--test-batches: -5 is not an integer");
+  expect_one_line_error(train(dir, "--device cpu --seed -1"), "--seed: -1 is not an integer");
+  expect_one_line_error(train(dir, "--device cpu --synthetic-label-noise 2"), "--synthetic-label-noise: 2 is not a finite number in [0, 1]");
+  expect_one_line_error(train(dir, "--device cpu --synthetic-train -1"), "--synthetic-train: -1 is not an integer");
+  expect_one_line_error(train(dir, "--device cpu --no-such-flag"), "rosetta: error: The following argument was not expected: --no-such-flag");
+  // Outputs are checked before any work: a missing folder for any of them is one line, at once.
+  for (const char* flag : {"--save", "--json", "--log-steps", "--checkpoint"})
+    expect_one_line_error(train(dir, std::string("--device cpu ") + flag + " " + dir.file("no/such/x")), std::string(flag) + " " + dir.file("no/such/x") + ": folder");
+  expect_one_line_error(train(dir, "--device cpu --save " + dir.path().string()), "is a directory, not a file");
+  expect_one_line_error(train(dir, "--device cpu --checkpoint-every 5"), "--checkpoint-every needs --checkpoint FILE");
   expect_one_line_error(train(dir, "--device cpu --data " + dir.file("nowhere")), dir.file("nowhere"));
   testing::write_file(dir.file("bad.safetensors"), "not a safetensors file");
   expect_one_line_error(train(dir, "--device cpu --init " + dir.file("bad.safetensors")), "bad.safetensors");

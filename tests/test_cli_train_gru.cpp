@@ -65,10 +65,11 @@ TEST(CliTrainGru, CudaRecordsTheAutotunedAlgorithm) {
 
 TEST(CliTrainGru, BadArgumentsAreOneLineAndExitTwo) {
   testing::TempDir dir;
-  expect_one_line_error(train(dir, "--device cpu --layout nct"), "--layout nct");
-  expect_one_line_error(train(dir, "--device cpu --rnn-algo fastest"), "--rnn-algo fastest");
+  expect_one_line_error(train(dir, "--device cpu --layout nct"), "--layout: nct not in {tnc,ntc}");
+  expect_one_line_error(train(dir, "--device cpu --rnn-algo fastest"), "--rnn-algo: fastest not in {auto,");
   expect_one_line_error(train(dir, "--device cpu --rnn naive"), "--rnn naive");
-  expect_one_line_error(train(dir, "--device cpu --precision bf16"), "--precision bf16");
+  expect_one_line_error(train(dir, "--device cpu --precision bf16"), "--precision: bf16 not in {fp32,tf32}");
+  expect_one_line_error(train(dir, "--device cpu --synthetic-min-length 3"), "--synthetic-min-length: 3 is not an integer in [8, 150]");
   expect_one_line_error(train(dir, "--device cpu --data " + dir.file("missing.npz")), "missing.npz");
   testing::write_file(dir.file("bad.npz"), "PK\x03\x04 not really a zip");
   expect_one_line_error(train(dir, "--device cpu --data " + dir.file("bad.npz")), "bad.npz");

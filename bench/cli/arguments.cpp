@@ -1,8 +1,44 @@
 #include "bench/cli/arguments.h"
 
+#include <unistd.h>
+
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
 #include <filesystem>
+#include <sstream>
 
 namespace rosetta::cli {
+
+CLI::Validator integer_in(std::int64_t min, std::int64_t max) {
+  const std::string range = "an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]";
+  return CLI::Validator(
+      [=](std::string& text) -> std::string {
+        std::int64_t value = 0;
+        const char* end = text.data() + text.size();
+        const auto [stop, error] = std::from_chars(text.data(), end, value);
+        if (error != std::errc() || stop != end || value < min || value > max)
+          return text + " is not " + range;
+        return "";
+      },
+      range);
+}
+
+CLI::Validator finite_in(double min, double max, bool min_exclusive) {
+  std::ostringstream os;
+  os << "a finite number in " << (min_exclusive ? "(" : "[") << min << ", " << max << "]";
+  const std::string range = os.str();
+  return CLI::Validator(
+      [=](std::string& text) -> std::string {
+        char* stop = nullptr;
+        const double value = std::strtod(text.c_str(), &stop);
+        const bool above_min = min_exclusive ? value > min : value >= min;
+        if (text.empty() || *stop != '\0' || !std::isfinite(value) || !above_min || value > max)
+          return text + " is not " + range;
+        return "";
+      },
+      range);
+}
 
 Device resolve_device(const std::string& name) {
   if (name.empty()) return cuda_available() ? Device::cuda : Device::cpu;
@@ -29,12 +65,28 @@ bool parse_on_off(const char* flag, const std::string& value) {
   return value == "on";
 }
 
-void check_output_folder(const char* flag, const std::string& path) {
+void check_output_path(const char* flag, const std::string& path) {
   if (path.empty()) return;
   const std::filesystem::path folder = std::filesystem::absolute(path).parent_path();
   std::error_code error;
   ROSETTA_CHECK_ARG(std::filesystem::is_directory(folder, error),
                     flag << " " << path << ": folder " << folder.string() << " does not exist");
+  ROSETTA_CHECK_ARG(::access(folder.c_str(), W_OK | X_OK) == 0,
+                    flag << " " << path << ": folder " << folder.string() << " is not writable");
+  ROSETTA_CHECK_ARG(!std::filesystem::is_directory(path, error), flag << " " << path << ": is a directory, not a file");
+}
+
+void check_output_folder(const char* flag, const std::string& path) {
+  if (path.empty()) return;
+  std::error_code error;
+  if (!std::filesystem::exists(path, error)) {
+    const std::filesystem::path parent = std::filesystem::absolute(path).parent_path();
+    ROSETTA_CHECK_ARG(std::filesystem::is_directory(parent, error) && ::access(parent.c_str(), W_OK | X_OK) == 0,
+                      flag << " " << path << ": folder " << parent.string() << " does not exist or is not writable");
+    return;
+  }
+  ROSETTA_CHECK_ARG(std::filesystem::is_directory(path, error), flag << " " << path << ": exists and is not a folder");
+  ROSETTA_CHECK_ARG(::access(path.c_str(), W_OK | X_OK) == 0, flag << " " << path << ": folder is not writable");
 }
 
 }  // namespace rosetta::cli

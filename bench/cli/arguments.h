@@ -1,6 +1,8 @@
 // Command-line argument helpers shared by every `rosetta` command: a bad value is one line naming the flag and
 // what was expected (an InputError: exit code 2), never a crash or an internal check message.
 #pragma once
+#include <CLI/CLI.hpp>
+#include <cstdint>
 #include <initializer_list>
 #include <string>
 
@@ -16,6 +18,12 @@
 
 namespace rosetta::cli {
 
+// CLI11 validators that put the stated range in --help and in the one-line error: an integer written as one
+// (no "2e9", no "-1" where negatives are out of range) in [min, max]; a finite number in [min, max], or
+// (min, max] with min_exclusive (NaN and infinities are refused: NaN passes any comparison with a bound).
+CLI::Validator integer_in(std::int64_t min, std::int64_t max);
+CLI::Validator finite_in(double min, double max, bool min_exclusive = false);
+
 // "cpu" | "cuda" | "" (cuda when a device is present); cuda without a device is refused with the probe's reason.
 Device resolve_device(const std::string& name);
 // `name` if it is one of `allowed`, else an InputError naming --precision and the choices.
@@ -23,7 +31,10 @@ Precision parse_precision(const std::string& name, std::initializer_list<Precisi
 // "on" -> true, "off" -> false, else an InputError naming the flag.
 bool parse_on_off(const char* flag, const std::string& value);
 inline const char* on_off(bool value) { return value ? "on" : "off"; }
-// An output file's folder must exist before any work starts (empty path: nothing to check).
+// Before any work starts, an output file's place must take it: its folder exists and is writable, and the path is
+// not a directory (empty path: nothing to check). A failure is one line naming the flag.
+void check_output_path(const char* flag, const std::string& path);
+// The same for an output folder: an existing one must be a writable folder, a new one's parent must be.
 void check_output_folder(const char* flag, const std::string& path);
 
 }  // namespace rosetta::cli

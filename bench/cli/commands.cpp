@@ -11,13 +11,17 @@
 #include "bench/cli/inspect.h"
 #include "bench/cli/train_cnn.h"
 #include "bench/cli/train_gru.h"
+#include "commit.h"
 #include "runtime/error.h"
+#include "runtime/interrupt.h"
 
 namespace rosetta::cli {
 
 int run(int argc, char** argv) {
   CLI::App app{"rosetta: the reference C++/CUDA implementation of the Rosetta Stone deep-learning workloads"};
+  app.set_version_flag("--version", std::string("rosetta ") + ROSETTA_VERSION + " (commit " + ROSETTA_COMMIT + ")");
   app.require_subcommand(1);
+  install_interrupt_handlers();
   CLI::App* info = app.add_subcommand("info", "version, build options, CUDA/cuDNN/cuBLAS versions, devices");
   info->callback([] { print_info(); });
 
@@ -40,8 +44,18 @@ int run(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {  // a bad command line: one line, like every other bad input
+    std::fprintf(stderr, "rosetta: error: %s (see --help)\n", e.what());
+    return 2;
+  } catch (const Interrupted& e) {
+    std::fprintf(stderr, "rosetta: %s\n", e.what());
+    return e.exit_code();
   } catch (const InputError& e) {
     std::fprintf(stderr, "rosetta: error: %s\n", e.what());
     return 2;

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 
 #include "bench/cli/input_double_buffer.h"
 #include "bench/cli/result_record.h"
@@ -14,12 +15,16 @@
 #include "models/flops.h"
 #include "models/resnet50.h"
 #include "runtime/cuda_graph.h"
+#include "runtime/interrupt.h"
 #include "runtime/philox.h"
 #include "runtime/safetensors.h"
 #include "runtime/timer.h"
 
 namespace rosetta::cli {
 namespace {
+
+// Random images are held in host memory at once: at most 16 GB of them (1280 images of 224x224 take 0.77 GB).
+constexpr double kMaxImageBytes = 16e9;
 
 // The Philox stream of the random images (runtime/philox.h): distinct from the weights' kInitUse streams.
 constexpr std::uint64_t kImageStream = 0x696d61676573ull;  // "images"
@@ -45,6 +50,10 @@ Tensor read_images(const std::string& path, std::int64_t batch, bool pinned) {
     ROSETTA_INPUT_ERROR(path << ": " << s[0] << " images are not a whole number of batches of --batch " << batch);
   Tensor images = Tensor::empty(s, DType::f32, Device::cpu, pinned);
   file.read_into(*entry, images);
+  const std::int64_t bad = first_non_finite(images);
+  if (bad >= 0)
+    ROSETTA_INPUT_ERROR(path << ": tensor \"images\" holds " << images.data<float>()[bad] << " at element " << bad
+                             << " (pixels must be finite)");
   return images;
 }
 
@@ -56,23 +65,32 @@ void add_extract_resnet50_command(CLI::App& extract, ExtractResNet50Options& o) 
                                                                "timm/resnet50.tv_in1k model.safetensors");
   auto* random = cmd->add_flag("--random-weights", o.random_weights, "random weights from --seed (no file needed)");
   weights->excludes(random);
+  const CLI::IsMember on_off_choice(std::vector<std::string>{"on", "off"});
   cmd->add_option("--device", o.device, "cpu or cuda (default: cuda when a device is present)")
       ->check(CLI::IsMember({"cpu", "cuda"}));
-  cmd->add_option("--batch", o.batch, "images per batch")->capture_default_str();
+  cmd->add_option("--batch", o.batch, "images per batch")->capture_default_str()->check(integer_in(1, 4096));
   auto* count = cmd->add_option("--images", o.images, "random images to extract (a multiple of --batch)")
-                    ->capture_default_str();
-  auto* size = cmd->add_option("--image-size", o.image_size, "random images are S x S")->capture_default_str();
+                    ->capture_default_str()
+                    ->check(integer_in(1, 1000000));
+  auto* size = cmd->add_option("--image-size", o.image_size, "random images are S x S")
+                   ->capture_default_str()
+                   ->check(integer_in(32, 1024));
   cmd->add_option("--repeats", o.repeats, "timed passes over the images (the figures are their median, min and max)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(integer_in(1, 1000));
   cmd->add_option("--precision", o.precision,
                   "fp32 (strict FP32), tf32, or bf16 (bf16 weights and activations, float accumulation and features; "
                   "NHWC only)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fp32", "tf32", "bf16"}));
   cmd->add_option("--layout", o.layout,
                   "memory layout of the activations: nchw, nhwc (channels-last; needs --fold-bn on), or auto (nhwc "
                   "for tf32 on a GPU and for bf16, else nchw)")
-      ->capture_default_str();
-  cmd->add_option("--seed", o.seed, "seed of the random images and --random-weights")->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "nchw", "nhwc"}));
+  cmd->add_option("--seed", o.seed, "seed of the random images and --random-weights")
+      ->capture_default_str()
+      ->check(integer_in(0, std::numeric_limits<std::int64_t>::max()));
   cmd->add_option("--json", o.json_path, "write the result record (JSON) here");
   cmd->add_option("--features-out", o.features_path, "write the features here (safetensors, \"features\" (N, 2048))");
   cmd->add_option("--input", o.input_path, "images from this file (safetensors, \"images\" F32 (N, 3, S, S))")
@@ -80,11 +98,16 @@ void add_extract_resnet50_command(CLI::App& extract, ExtractResNet50Options& o) 
       ->excludes(size);
   cmd->add_flag("--normalize", o.normalize, "subtract the ImageNet mean and divide by its std per channel first");
   cmd->add_option("--save-weights", o.save_weights_path, "write the weights in use here (safetensors) first");
-  cmd->add_option("--fold-bn", o.fold_bn, "on: batch norm folded into the convolutions at load")->capture_default_str();
+  cmd->add_option("--fold-bn", o.fold_bn, "on: batch norm folded into the convolutions at load")
+      ->capture_default_str()
+      ->check(on_off_choice);
   cmd->add_option("--fuse", o.fuse, "on: bias + residual + ReLU inside cuDNN's convolution where supported")
-      ->capture_default_str();
-  cmd->add_option("--autotune", o.autotune, "on: cudnnFind per shape; off: cuDNN heuristics")->capture_default_str();
-  cmd->add_option("--graph", o.graph, "on: the forward captured in a CUDA graph")->capture_default_str();
+      ->capture_default_str()
+      ->check(on_off_choice);
+  cmd->add_option("--autotune", o.autotune, "on: cudnnFind per shape; off: cuDNN heuristics")
+      ->capture_default_str()
+      ->check(on_off_choice);
+  cmd->add_option("--graph", o.graph, "on: the forward captured in a CUDA graph")->capture_default_str()->check(on_off_choice);
   cmd->add_option("--algo-cache", o.algo_cache_path, "cuDNN algorithm cache file (default ~/.cache/rosetta/...)");
   cmd->callback([&o] { run_extract_resnet50(o); });
 }
@@ -110,9 +133,9 @@ void run_extract_resnet50(const ExtractResNet50Options& o) {
   const bool use_graph = parse_on_off("--graph", o.graph) && device == Device::cuda;
   ROSETTA_CHECK_ARG(o.batch > 0, "--batch must be positive, got " << o.batch);
   ROSETTA_CHECK_ARG(o.repeats > 0, "--repeats must be positive, got " << o.repeats);
-  check_output_folder("--json", o.json_path);
-  check_output_folder("--features-out", o.features_path);
-  check_output_folder("--save-weights", o.save_weights_path);
+  check_output_path("--json", o.json_path);
+  check_output_path("--features-out", o.features_path);
+  check_output_path("--save-weights", o.save_weights_path);
 
   const bool pinned = device == Device::cuda;
   Tensor images;  // (N, 3, S, S) on the host
@@ -121,7 +144,11 @@ void run_extract_resnet50(const ExtractResNet50Options& o) {
   } else {
     ROSETTA_CHECK_ARG(o.images > 0 && o.images % o.batch == 0,
                       "--images " << o.images << " must be a positive multiple of --batch " << o.batch);
-    ROSETTA_CHECK_ARG(o.image_size >= 32, "--image-size must be at least 32, got " << o.image_size);
+    // The images live in host memory at once: 4 x 3 x S x S bytes each, at most kMaxImageBytes in all.
+    const double bytes = 12.0 * double(o.images) * double(o.image_size) * double(o.image_size);
+    ROSETTA_CHECK_ARG(bytes <= kMaxImageBytes, "--images " << o.images << " of --image-size " << o.image_size
+                                                           << " need " << bytes / 1e9 << " GB of host memory, more than the "
+                                                           << kMaxImageBytes / 1e9 << " GB cap");
     images = random_images(o.images, o.image_size, o.seed, pinned);
   }
   const std::int64_t count = images.dim(0), size = images.dim(2), batches = count / o.batch;
@@ -162,6 +189,7 @@ void run_extract_resnet50(const ExtractResNet50Options& o) {
   // eager), copy the features out.
   const auto pass = [&] {
     for (std::int64_t b = 0; b < batches; ++b) {
+      throw_if_interrupted("during the extraction: nothing written");
       const Tensor& x = inputs.load(ctx, images.view(b * o.batch * image_elements, inputs.slot(0).shape()), b);
       if (use_graph) {
         graphs[b % 2].launch(ctx);

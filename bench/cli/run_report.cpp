@@ -62,11 +62,12 @@ nlohmann::json training_record(const TrainingSummary& s) {
   // a run of one epoch has no such figure, so it is null (unmeasured), as the peers write it.
   const bool later_epochs = s.epoch_seconds.size() > 1;
   const auto measured = [](bool known, double value) { return known ? nlohmann::json(value) : nlohmann::json(nullptr); };
-  r["status"] = "complete";
+  r["status"] = s.interrupted ? "interrupted" : "complete";
   r["precision"] = s.precision;
   r["batch"] = s.batch;
   r["epochs"] = s.epochs;
   r["steps"] = s.steps;
+  if (s.first_step > 0) r["first_step"] = s.first_step;
   r["seconds_total"] = s.seconds_total;
   r["seconds_setup"] = s.setup_seconds;
   r["seconds_without_first_epoch"] = measured(later_epochs, s.seconds_total - (later_epochs ? s.epoch_seconds[0] : 0));
@@ -81,12 +82,12 @@ nlohmann::json training_record(const TrainingSummary& s) {
   return r;
 }
 
-void write_step_log(const std::string& path, const Tensor& step_losses, std::int64_t steps) {
+void write_step_log(const std::string& path, const Tensor& step_losses, std::int64_t first_step, std::int64_t steps) {
   std::string text;
   char line[64];
   const float* l = step_losses.data<float>();
   for (std::int64_t i = 0; i < steps; ++i) {
-    std::snprintf(line, sizeof line, "%lld %.9g\n", static_cast<long long>(i + 1), l[i]);
+    std::snprintf(line, sizeof line, "%lld %.9g\n", static_cast<long long>(first_step + i + 1), l[i]);
     text += line;
   }
   write_file_atomically(path, text);

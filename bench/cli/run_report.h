@@ -18,7 +18,7 @@ void print_run_header(const char* workload, Device device, const std::string& pr
 // "trained N steps in T s (setup and autotuning S s); without the first epoch ..." and "test accuracy ...".
 void print_summary(const TrainingSummary& s);
 nlohmann::json training_record(const TrainingSummary& s);
-// One line per step: "<step> <loss>" (1-based step, %.9g), written atomically.
-void write_step_log(const std::string& path, const Tensor& step_losses, std::int64_t steps);
+// One line per step: "<step> <loss>" (the global 1-based step: first_step + 1 onwards, %.9g), written atomically.
+void write_step_log(const std::string& path, const Tensor& step_losses, std::int64_t first_step, std::int64_t steps);
 
 }  // namespace rosetta::cli

@@ -23,6 +23,8 @@ class CnnWorkload : public TrainingWorkload {
     conv_.autotune = parse_on_off("--autotune", o_.common.autotune);
   }
 
+  void check_outputs() const override { check_output_folder("--export-data", o_.export_data_dir); }
+
   DatasetSplits load_data() const override {
     if (!o_.data_dir.empty()) return read_cifar10(o_.data_dir);
     SyntheticImagesOptions synthetic;
@@ -55,6 +57,13 @@ class CnnWorkload : public TrainingWorkload {
   bool uses_conv_algorithm_cache() const override { return true; }
   bool time_major() const override { return false; }
   double flops_per_example(const DatasetSplits&) const override { return cnn_training_flops_per_example(); }
+  void add_checkpoint_options(CheckpointOptions& options) const override {
+    char momentum[32];
+    std::snprintf(momentum, sizeof momentum, "%.9g", o_.momentum);
+    options["momentum"] = momentum;
+    options["dropout"] = o_.no_dropout ? "off" : "on";
+  }
+  NamedTensors training_state() const override { return model_->training_state(); }
 
   void setup(const Context& ctx, std::int64_t batch, const DatasetSplits&) override {
     CifarVggOptions mo;
@@ -92,16 +101,22 @@ void add_train_cnn_command(CLI::App& train, TrainCnnOptions& o) {
   cmd->add_flag("--synthetic", o.synthetic, "use the learnable synthetic CIFAR-shaped set (the default without --data)")
       ->excludes(data);
   o.common.epochs = 10, o.common.batch = 64, o.common.lr = 0.01f;
-  add_training_flags(*cmd, o.common);
-  cmd->add_option("--momentum", o.momentum, "SGD momentum")->capture_default_str();
+  add_training_flags(*cmd, o.common, {"fp32", "tf32"});
+  cmd->add_option("--momentum", o.momentum, "SGD momentum")->capture_default_str()->check(finite_in(0, 1));
   cmd->add_flag("--no-dropout", o.no_dropout, "turn every dropout off (the equivalence runs)");
   cmd->add_option("--export-data", o.export_data_dir,
                   "write the data set in CIFAR-10 binary format to this directory (for the peers) and exit");
-  cmd->add_option("--synthetic-train", o.synthetic_train, "synthetic training examples")->capture_default_str();
-  cmd->add_option("--synthetic-test", o.synthetic_test, "synthetic test examples")->capture_default_str();
+  // At most 500,000 synthetic images (1.5 GB of pixels, ten CIFAR-10s): bounded memory before any allocation.
+  cmd->add_option("--synthetic-train", o.synthetic_train, "synthetic training examples")
+      ->capture_default_str()
+      ->check(integer_in(1, 500000));
+  cmd->add_option("--synthetic-test", o.synthetic_test, "synthetic test examples")
+      ->capture_default_str()
+      ->check(integer_in(0, 500000));
   cmd->add_option("--synthetic-label-noise", o.synthetic_label_noise,
                   "fraction of synthetic labels redrawn at random (caps accuracy at 1 - 0.9 x this)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(finite_in(0, 1));
   cmd->callback([&o] { run_train_cnn(o); });
 }
 

@@ -51,6 +51,8 @@ class GruWorkload : public TrainingWorkload {
     device_ = device;
   }
 
+  void check_outputs() const override { check_output_path("--export-data", o_.export_data_path); }
+
   DatasetSplits load_data() const override {
     if (!o_.data_path.empty()) return read_imdb(o_.data_path);
     SyntheticTextOptions synthetic;
@@ -88,6 +90,25 @@ class GruWorkload : public TrainingWorkload {
   }
   bool uses_conv_algorithm_cache() const override { return false; }
   bool time_major() const override { return gru_.layout == SequenceLayout::tnc; }
+  void add_checkpoint_options(CheckpointOptions& options) const override {
+    options["rnn"] = o_.rnn;
+    options["layout"] = o_.layout;
+  }
+  NamedTensors training_state() const override { return model_->training_state(); }
+  // The algorithm a timed setup chose: a resumed run with --rnn-algo auto takes it instead of timing again, so
+  // both halves run the same cuDNN algorithm (the same bits).
+  void add_checkpoint_choices(SafetensorsMetadata& fields) const override {
+    const kernels::GruPlan& plan = model_->gru().plan();
+    if (plan.uses_cudnn()) fields["rnn_algorithm"] = kernels::gru_cudnn_algorithm_name(*plan.options.algorithm);
+  }
+  void resume_choices(const SafetensorsMetadata& checkpoint) override {
+    const auto chosen = checkpoint.find("rnn_algorithm");
+    if (o_.rnn_algorithm != "auto" || chosen == checkpoint.end() || device_ != Device::cuda) return;
+    kernels::GruCudnnAlgorithm algorithm = kernels::GruCudnnAlgorithm::standard;
+    ROSETTA_CHECK_ARG(kernels::gru_cudnn_algorithm_from_name(chosen->second, &algorithm),
+                      "the checkpoint's rnn_algorithm " << printable_text(chosen->second) << " is not a cuDNN algorithm");
+    gru_.algorithm = algorithm;
+  }
   double flops_per_example(const DatasetSplits& data) const override {
     return gru_training_flops_per_example(data.train.example_shape()[0]);
   }
@@ -139,24 +160,34 @@ void add_train_gru_command(CLI::App& train, TrainGruOptions& o) {
   cmd->add_flag("--synthetic", o.synthetic, "use the learnable synthetic IMDB-shaped set (the default without --data)")
       ->excludes(data);
   o.common.epochs = 3, o.common.batch = 64, o.common.lr = 1e-3f;
-  add_training_flags(*cmd, o.common);
+  add_training_flags(*cmd, o.common, {"fp32", "tf32"});
   cmd->add_option("--rnn", o.rnn, "cudnn (cuDNN's fused RNN) or naive (hand-built GRU: the ablation)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::IsMember({"cudnn", "naive"}));
   cmd->add_option("--rnn-algo", o.rnn_algorithm,
                   "cuDNN RNN algorithm: auto (the fastest cuDNN accepts, timed at setup; standard with --autotune "
                   "off), standard, persist_static, persist_dynamic or persist_static_small_h")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "standard", "persist_static", "persist_dynamic", "persist_static_small_h"}));
   cmd->add_option("--layout", o.layout, "tnc (time-major, cuDNN's native) or ntc (batch-first, transposed)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::IsMember({"tnc", "ntc"}));
   cmd->add_option("--export-data", o.export_data_path, "write the preprocessed tokens as .npz (for the peers) and exit");
-  cmd->add_option("--synthetic-train", o.synthetic_train, "synthetic training reviews")->capture_default_str();
-  cmd->add_option("--synthetic-test", o.synthetic_test, "synthetic test reviews")->capture_default_str();
+  // At most 1,000,000 synthetic reviews of 150 tokens (600 MB of int32): bounded memory before any allocation.
+  cmd->add_option("--synthetic-train", o.synthetic_train, "synthetic training reviews")
+      ->capture_default_str()
+      ->check(integer_in(1, 1000000));
+  cmd->add_option("--synthetic-test", o.synthetic_test, "synthetic test reviews")
+      ->capture_default_str()
+      ->check(integer_in(0, 1000000));
   cmd->add_option("--synthetic-min-length", o.synthetic_min_length,
                   "shortest synthetic review in tokens (longer reviews: less padding to remember across)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(integer_in(8, kImdbMaxLength));
   cmd->add_option("--synthetic-signal-words", o.synthetic_signal_words,
                   "sentiment words per class in the synthetic set (fewer: each is seen more often, easier)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(integer_in(1, 7499));  // 4 x 7499 ids fit the 29,997 word ids above the reserved ones
   cmd->callback([&o] { run_train_gru(o); });
 }
 

@@ -1,57 +1,117 @@
 #include "bench/cli/training.h"
 
 #include <cstdio>
+#include <limits>
 #include <optional>
+#include <utility>
 
 #include "bench/cli/algorithm_cache_file.h"
 #include "bench/cli/arguments.h"
+#include "bench/cli/checkpointing.h"
 #include "bench/cli/result_record.h"
 #include "bench/cli/run_report.h"
 #include "bench/cli/training_loop.h"
 #include "datasets/batcher.h"
 #include "layers/checkpoint.h"
+#include "layers/training_checkpoint.h"
+#include "runtime/interrupt.h"
 
 namespace rosetta::cli {
+namespace {
 
-void add_training_flags(CLI::App& cmd, TrainingFlags& f) {
+// The ranges of the shared numeric flags: far beyond any real run, small enough that no product of them
+// overflows or asks for unbounded memory before the data's own checks.
+constexpr std::int64_t kMaxEpochs = 10000, kMaxBatch = 65536;
+constexpr std::int64_t kMaxSteps = std::int64_t(1) << 40;
+
+// A finite loss can precede weights that the last update made non-finite: that too is a diverged run, stopped
+// before anything is written.
+void check_finite_weights(const ParameterSet& parameters, std::int64_t step) {
+  for (int i = 0; i < parameters.size(); ++i)
+    if (first_non_finite(parameters.value(i)) >= 0)
+      throw Diverged("training diverged: " + parameters.name(i) + " holds a non-finite value after step " +
+                     std::to_string(step) + "; nothing is saved from this run");
+}
+
+}  // namespace
+
+void add_training_flags(CLI::App& cmd, TrainingFlags& f, const std::vector<std::string>& precisions) {
+  const CLI::IsMember on_off_choice(std::vector<std::string>{"on", "off"});
   cmd.add_option("--device", f.device, "cpu or cuda (default: cuda when a device is present)")
       ->check(CLI::IsMember({"cpu", "cuda"}));
-  cmd.add_option("--epochs", f.epochs, "training epochs")->capture_default_str();
-  cmd.add_option("--batch", f.batch, "batch size")->capture_default_str();
-  cmd.add_option("--lr", f.lr, "learning rate")->capture_default_str();
-  cmd.add_option("--seed", f.seed, "seed of initial weights, shuffles and dropout masks")->capture_default_str();
-  cmd.add_option("--precision", f.precision, "fp32 (strict FP32) or tf32")->capture_default_str();
+  cmd.add_option("--epochs", f.epochs, "training epochs")->capture_default_str()->check(integer_in(1, kMaxEpochs));
+  cmd.add_option("--batch", f.batch, "batch size")->capture_default_str()->check(integer_in(1, kMaxBatch));
+  cmd.add_option("--lr", f.lr, "learning rate")->capture_default_str()->check(finite_in(0, 10, true));
+  cmd.add_option("--seed", f.seed, "seed of initial weights, shuffles and dropout masks")
+      ->capture_default_str()
+      ->check(integer_in(0, std::numeric_limits<std::int64_t>::max()));
+  cmd.add_option("--precision", f.precision, "fp32 (strict FP32) or tf32")
+      ->capture_default_str()
+      ->check(CLI::IsMember(precisions));
   cmd.add_option("--autotune", f.autotune,
                  "on: time cuDNN's algorithms per shape and keep the fastest (convolutions: cudnnFind; the GRU: its "
                  "RNN algorithms); off: cuDNN's heuristics (the GRU: its standard algorithm)")
-      ->capture_default_str();
-  cmd.add_option("--graph", f.graph, "on: capture the training step in a CUDA graph")->capture_default_str();
-  cmd.add_option("--init", f.init_path, "start from these weights (safetensors, PyTorch names)");
+      ->capture_default_str()
+      ->check(on_off_choice);
+  cmd.add_option("--graph", f.graph, "on: capture the training step in a CUDA graph")
+      ->capture_default_str()
+      ->check(on_off_choice);
+  auto* init = cmd.add_option("--init", f.init_path, "start from these weights (safetensors, PyTorch names)");
+  auto* resume = cmd.add_option("--resume", f.resume_path,
+                                "continue the run that wrote this checkpoint (--checkpoint): weights, optimizer "
+                                "state, step and data position; the options that shape the computation must match");
+  resume->excludes(init);
   cmd.add_option("--save", f.save_path, "save the final weights here (safetensors)");
+  cmd.add_option("--checkpoint", f.checkpoint_path,
+                 "write a training checkpoint here (atomically) every --checkpoint-every steps and at the run's last "
+                 "step (its end, or an interruption)");
+  cmd.add_option("--checkpoint-every", f.checkpoint_every, "steps between checkpoints (0: only the last step's)")
+      ->capture_default_str()
+      ->check(integer_in(0, kMaxSteps));
   cmd.add_option("--json", f.json_path, "write the result record (JSON) here");
   cmd.add_option("--log-steps", f.log_steps_path, "write one line per step: step loss");
-  cmd.add_option("--max-steps", f.max_steps, "stop after this many steps (0: save the initial weights and stop)");
+  cmd.add_option("--max-steps", f.max_steps,
+                 "stop at this global step (a resumed run's earlier steps count; 0: save the initial weights and stop)")
+      ->check(integer_in(0, kMaxSteps));
   cmd.add_flag("--no-shuffle", f.no_shuffle, "take batches in file order");
-  cmd.add_option("--test-batches", f.test_batches, "test batches for the accuracy (default all; 0: no test pass)");
+  cmd.add_option("--test-batches", f.test_batches, "test batches for the accuracy (default all; 0: no test pass)")
+      ->check(integer_in(0, kMaxSteps));
   cmd.add_option("--algo-cache", f.algo_cache_path, "cuDNN algorithm cache file (default ~/.cache/rosetta/...)");
 }
 
 void run_training(const TrainingFlags& c, TrainingWorkload& workload) {
   const Device device = resolve_device(c.device);
   const bool use_graph = parse_on_off("--graph", c.graph) && device == Device::cuda;
-  ROSETTA_CHECK_ARG(c.batch > 0, "--batch must be positive, got " << c.batch);
-  ROSETTA_CHECK_ARG(c.epochs > 0, "--epochs must be positive, got " << c.epochs);
+  ROSETTA_CHECK_ARG(c.checkpoint_every == 0 || !c.checkpoint_path.empty(), "--checkpoint-every needs --checkpoint FILE");
   workload.parse(device);
+  for (const auto& [flag, path] : {std::pair<const char*, const std::string&>{"--save", c.save_path},
+                                   {"--json", c.json_path},
+                                   {"--log-steps", c.log_steps_path},
+                                   {"--checkpoint", c.checkpoint_path}})
+    check_output_path(flag, path);
+  workload.check_outputs();
 
   const DatasetSplits data = workload.load_data();
   if (workload.export_data(data)) return;
+  ROSETTA_CHECK_ARG(data.train.size() >= c.batch,
+                    "--batch " << c.batch << " exceeds the " << data.train.size() << " training examples");
+  const CheckpointOptions checkpoint_must_match = checkpoint_options(c, workload, data.train);
+  std::int64_t first_step = 0;
+  if (!c.resume_path.empty()) {
+    workload.resume_choices(read_training_checkpoint_header(c.resume_path, checkpoint_must_match, first_step));
+    const std::int64_t all_steps = data.train.size() / c.batch * c.epochs;
+    const std::int64_t last_step = c.max_steps >= 0 ? std::min(c.max_steps, all_steps) : all_steps;
+    ROSETTA_CHECK_ARG(first_step < last_step, "nothing to train: the run would start at step "
+                                                  << first_step << " and end at step " << last_step
+                                                  << " (raise --epochs or --max-steps to continue)");
+  }
 
   Context& ctx = Context::of(device);
   workload.create_model(device);
   const SafetensorsMetadata metadata{{"workload", workload.name()}};
   if (!c.init_path.empty()) {
     load_parameters(workload.parameters(), c.init_path);
-  } else {
+  } else if (c.resume_path.empty()) {
     workload.init(c.seed);
   }
   if (c.max_steps == 0) {  // nothing to train: the initial weights are the result (how peers get rosetta's init)
@@ -61,33 +121,58 @@ void run_training(const TrainingFlags& c, TrainingWorkload& workload) {
   }
   const std::string data_name = workload.data_name();
   print_run_header(workload.name(), device, c.precision, data_name, c.batch, workload.switches(use_graph));
+  if (first_step > 0) std::printf("  resuming from %s at step %lld\n", c.resume_path.c_str(), (long long)first_step);
 
-  ROSETTA_CHECK_ARG(data.train.size() >= c.batch,
-                    "--batch " << c.batch << " exceeds the " << data.train.size() << " training examples");
   Batcher batches(data.train, c.batch, device, !c.no_shuffle, c.seed, workload.time_major());
   std::optional<AlgorithmCacheFile> algo_cache;
   if (workload.uses_conv_algorithm_cache()) algo_cache.emplace(ctx, c.algo_cache_path);
+  const auto write_checkpoint = [&](std::int64_t step) {
+    check_finite_weights(workload.parameters(), step);
+    CheckpointOptions fields = checkpoint_must_match;
+    workload.add_checkpoint_choices(fields);
+    save_training_checkpoint(c.checkpoint_path, workload.parameters(), workload.training_state(), fields, step);
+  };
   TrainingSummary summary;
   summary.workload = workload.name(), summary.device = device, summary.precision = c.precision;
   summary.batch = c.batch, summary.epochs = c.epochs, summary.data = data_name;
   summary.flops_per_example = workload.flops_per_example(data);
-  run_timed_training(ctx, batches, LoopLength{c.epochs, c.max_steps}, use_graph,
-                     {[&] { workload.setup(ctx, c.batch, data); },
+  TrainingSteps steps{[&] {
+                        workload.setup(ctx, c.batch, data);
+                        if (!c.resume_path.empty())
+                          load_training_checkpoint(c.resume_path, workload.parameters(), workload.training_state(),
+                                                   checkpoint_must_match);
+                      },
                       [&](const Tensor& inputs, const Tensor& labels) { workload.step(ctx, inputs, labels); },
-                      [&]() -> const Tensor& { return workload.loss(); }},
-                     summary);
+                      [&]() -> const Tensor& { return workload.loss(); }, nullptr, c.checkpoint_every};
+  if (!c.checkpoint_path.empty()) steps.checkpoint = write_checkpoint;
+  run_timed_training(ctx, batches, LoopLength{c.epochs, c.max_steps, first_step}, use_graph, steps, summary);
   if (algo_cache) algo_cache->save();
-  summary.test_accuracy = test_accuracy(
-      data.test, c.batch, c.test_batches, ctx,
-      [&](const Tensor& x, const Tensor& y, const Tensor& correct) { workload.evaluate(ctx, x, y, correct); },
-      workload.time_major());
-  print_summary(summary);
+
+  const std::int64_t last_step = summary.first_step + summary.steps;
+  check_finite_weights(workload.parameters(), last_step);  // before anything of this run is written
+  if (!summary.interrupted) {
+    summary.test_accuracy = test_accuracy(
+        data.test, c.batch, c.test_batches, ctx,
+        [&](const Tensor& x, const Tensor& y, const Tensor& correct) { workload.evaluate(ctx, x, y, correct); },
+        workload.time_major());
+    print_summary(summary);
+  }
+  // The checkpoint of the last step (an interrupted or a finished run), unless the loop just wrote it.
+  if (!c.checkpoint_path.empty() && (c.checkpoint_every == 0 || last_step % c.checkpoint_every != 0))
+    write_checkpoint(last_step);
   nlohmann::json record = training_record(summary);
   record["graph"] = use_graph;
   record["lr"] = c.lr;
+  if (!c.resume_path.empty()) record["resumed_from_step"] = first_step;
   workload.report(record);
   if (!c.json_path.empty()) write_record(c.json_path, record);
-  if (!c.log_steps_path.empty()) write_step_log(c.log_steps_path, summary.step_losses, summary.steps);
+  if (!c.log_steps_path.empty()) write_step_log(c.log_steps_path, summary.step_losses, summary.first_step, summary.steps);
+  if (summary.interrupted) {
+    const int signal = interrupt_signal();
+    throw Interrupted(signal, "interrupted by " + signal_name(signal) + " after step " + std::to_string(last_step) +
+                                  (c.checkpoint_path.empty() ? "" : "; checkpoint written to " + c.checkpoint_path) +
+                                  "; continue with --resume");
+  }
   if (!c.save_path.empty()) save_parameters(workload.parameters(), c.save_path, metadata);
 }
 

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <sstream>
 
 #include "datasets/batcher.h"
 #include "runtime/cuda_graph.h"
+#include "runtime/interrupt.h"
 #include "runtime/timer.h"
 
 namespace rosetta::cli {
@@ -27,6 +29,30 @@ void print_epoch_line(int epoch, int epochs, const Tensor& step_losses, std::int
   std::fflush(stdout);
 }
 
+// Stops a diverged run: the first non-finite loss among those that reached the host since the last check is one
+// line naming its step and the last finite loss, before anything (a checkpoint, the weights) can be saved.
+class LossWatch {
+ public:
+  LossWatch(const Tensor& step_losses, std::int64_t first_step) : losses_(step_losses), first_step_(first_step) {}
+  // Checks the losses of the steps before global step `step`; their copies must have completed.
+  void check(std::int64_t step) {
+    const float* l = losses_.data<float>();
+    for (; checked_ < step - first_step_; ++checked_) {
+      if (std::isfinite(l[checked_])) continue;
+      std::ostringstream os;
+      os << "training diverged: the loss at step " << first_step_ + checked_ + 1 << " is " << l[checked_];
+      if (checked_ > 0) os << " (the last finite loss: " << l[checked_ - 1] << " at step " << first_step_ + checked_ << ")";
+      os << "; nothing is saved from this run";
+      throw Diverged(os.str());
+    }
+  }
+
+ private:
+  const Tensor& losses_;
+  std::int64_t first_step_;
+  std::int64_t checked_ = 0;  // local steps checked
+};
+
 // "  epoch 1/10: step 120/781, 14.2 s": within a long epoch, without reading the device (no sync).
 void print_progress_line(int epoch, int epochs, std::int64_t step_in_epoch, std::int64_t steps_per_epoch,
                          double epoch_seconds) {
@@ -42,53 +68,87 @@ void run_timed_training(const Context& ctx, Batcher& batches, const LoopLength& 
   // Eager steps before the capture let cuBLAS and cuDNN finish their lazy initialisation outside it.
   constexpr std::int64_t kEagerStepsBeforeCapture = 2;
   const Device device = ctx.device();
-  summary.steps_per_epoch = batches.batches_per_epoch();
-  const std::int64_t all_steps = summary.steps_per_epoch * length.epochs;
-  const std::int64_t total_steps = length.max_steps >= 0 ? std::min(length.max_steps, all_steps) : all_steps;
+  const std::int64_t per_epoch = batches.batches_per_epoch();
+  summary.steps_per_epoch = per_epoch;
+  summary.first_step = length.first_step;
+  const std::int64_t all_steps = per_epoch * length.epochs;
+  const std::int64_t last_step = length.max_steps >= 0 ? std::min(length.max_steps, all_steps) : all_steps;
+  ROSETTA_CHECK(length.first_step < last_step, "training from step " << length.first_step << " to " << last_step);
+  const std::int64_t run_steps = last_step - length.first_step;  // this run's steps; local index = step - first
   Tensor inputs = Tensor::empty(batches.input_shape(), batches.input_dtype(), device);  // the step's fixed batch
   Tensor labels = Tensor::empty({batches.batch_size()}, DType::i32, device);          // (B,)
-  summary.step_losses = Tensor::empty({total_steps}, DType::f32, Device::cpu, device == Device::cuda);  // (steps,)
+  summary.step_losses = Tensor::empty({run_steps}, DType::f32, Device::cpu, device == Device::cuda);  // (run_steps,)
+  LossWatch watch(summary.step_losses, length.first_step);
   CudaGraph graph;
-  const std::vector<std::int64_t> window_bounds = plan_windows(summary.steps_per_epoch, total_steps).boundaries();
+  const std::vector<std::int64_t> window_bounds = plan_windows(per_epoch, run_steps).boundaries();  // local steps
   Timeline windows(ctx, static_cast<int>(window_bounds.size()));
-  const auto mark_window_bound = [&](std::int64_t step) {
-    if (windows.marks() < static_cast<int>(window_bounds.size()) && step == window_bounds[windows.marks()]) windows.mark();
+  const auto mark_window_bound = [&](std::int64_t local) {
+    if (windows.marks() < static_cast<int>(window_bounds.size()) && local == window_bounds[windows.marks()]) windows.mark();
   };
 
   SteadyTimer total;
   model.setup();
   summary.setup_seconds = total.elapsed_s();
-  std::int64_t step = 0;
-  for (int epoch = 0; epoch < length.epochs && step < total_steps; ++epoch) {
+  std::int64_t step = length.first_step;  // global: the next step to take
+  bool first_epoch = true;
+  while (step < last_step && !summary.interrupted) {
+    const std::int64_t epoch = step / per_epoch, local_first = step - length.first_step;
     SteadyTimer epoch_timer;
     double last_line = 0.0;  // the epoch timer's reading at the last line printed
-    const std::int64_t first = step;
-    batches.start_epoch(epoch);
-    for (std::int64_t b = 0; b < summary.steps_per_epoch && step < total_steps; ++b, ++step) {
-      mark_window_bound(step);
+    const std::int64_t epoch_end = std::min(last_step, (epoch + 1) * per_epoch);
+    batches.start_epoch(epoch, step % per_epoch);
+    while (step < epoch_end) {
+      const std::int64_t local = step - length.first_step;
+      mark_window_bound(local);
       const double elapsed = epoch_timer.elapsed_s();
       if (elapsed - last_line >= kProgressSeconds) {
-        print_progress_line(epoch, length.epochs, b, summary.steps_per_epoch, elapsed);
+        print_progress_line(int(epoch), length.epochs, step % per_epoch, per_epoch, elapsed);
         last_line = elapsed;
       }
       batches.next_into(ctx, inputs, labels);
-      if (use_graph && step >= kEagerStepsBeforeCapture) {
+      if (use_graph && local >= kEagerStepsBeforeCapture) {
         if (!graph.captured()) graph.capture(ctx, [&] { model.step(inputs, labels); });
         graph.launch(ctx);
       } else {
         model.step(inputs, labels);
       }
-      summary.step_losses.view(step, {1}).copy_from(model.loss(), ctx.stream());
+      summary.step_losses.view(local, {1}).copy_from(model.loss(), ctx.stream());
+      ++step;
+      // Losses reach the host without a sync: read them where the host waits anyway (the CPU: every step).
+      if (device == Device::cpu) watch.check(step);
+      const bool checkpoint_due = model.checkpoint_every > 0 && step % model.checkpoint_every == 0;
+      const bool interrupted = interrupt_signal() != 0;
+      if (checkpoint_due || interrupted) {
+        ctx.synchronize();
+        watch.check(step);
+      }
+      if (checkpoint_due && model.checkpoint) model.checkpoint(step);
+      if (interrupted) {
+        summary.interrupted = true;
+        break;
+      }
     }
     ctx.synchronize();
-    summary.epoch_seconds.push_back(epoch_timer.elapsed_s() + (epoch == 0 ? summary.setup_seconds : 0.0));
-    print_epoch_line(epoch, length.epochs, summary.step_losses, first, step, batches.batch_size(),
-                     summary.epoch_seconds.back(), total.elapsed_s());
+    watch.check(step);
+    summary.epoch_seconds.push_back(epoch_timer.elapsed_s() + (first_epoch ? summary.setup_seconds : 0.0));
+    print_epoch_line(int(epoch), length.epochs, summary.step_losses, local_first, step - length.first_step,
+                     batches.batch_size(), summary.epoch_seconds.back(), total.elapsed_s());
+    first_epoch = false;
   }
-  mark_window_bound(step);
+  const std::int64_t done = step - length.first_step;
+  mark_window_bound(done);
   summary.seconds_total = total.elapsed_s();
-  summary.steps = step;
-  summary.steady = training_steady_state(summary.steps_per_epoch, step, batches.batch_size(), summary.epoch_seconds,
+  summary.steps = done;
+  if (summary.interrupted) {
+    summary.why_no_steady = "the run was interrupted";
+    return;
+  }
+  if (length.first_step % per_epoch != 0) {
+    summary.why_no_steady = "a run resumed inside an epoch: its epochs do not align with the protocol's; time a "
+                            "straight run";
+    return;
+  }
+  summary.steady = training_steady_state(per_epoch, done, batches.batch_size(), summary.epoch_seconds,
                                          windows.intervals_s(), summary.why_no_steady);
 }
 

@@ -13,6 +13,7 @@
 #include "bench/cli/steady_state.h"
 #include "datasets/dataset.h"
 #include "runtime/context.h"
+#include "runtime/error.h"
 #include "runtime/tensor.h"
 
 namespace rosetta {
@@ -21,6 +22,12 @@ class Batcher;
 
 namespace rosetta::cli {
 
+// A run whose loss became NaN or infinite: training stops, nothing is saved (the CLI: one line, exit code 1).
+class Diverged : public Error {
+ public:
+  using Error::Error;
+};
+
 struct TrainingSummary {
   std::string workload;
   Device device = Device::cpu;
@@ -28,14 +35,16 @@ struct TrainingSummary {
   std::int64_t batch = 0;
   int epochs = 0;
   std::string data;
-  std::int64_t steps = 0;
+  std::int64_t first_step = 0;  // global steps done before this run (a resumed run)
+  std::int64_t steps = 0;       // steps this run took
   std::int64_t steps_per_epoch = 0;
+  bool interrupted = false;     // stopped at a step's end by SIGINT or SIGTERM
   std::vector<double> epoch_seconds;   // the first includes setup (autotuning)
   std::optional<SteadyState> steady;   // the epochs after the first, or windows of them (steady_state.h)
   std::string why_no_steady;           // when !steady
   double seconds_total = 0;
   double setup_seconds = 0;
-  Tensor step_losses;  // (>= steps,) f32 on the CPU
+  Tensor step_losses;  // (>= steps,) f32 on the CPU: this run's steps, first_step + 1 onwards
   double flops_per_example = 0;  // models/flops.h
   double test_accuracy = 0;
 };
@@ -47,18 +56,26 @@ struct TrainingSteps {
   std::function<void()> setup;
   std::function<void(const Tensor& inputs, const Tensor& labels)> step;
   std::function<const Tensor&()> loss;  // the last step's (1,) mean loss on the device
+  // Called with the global step count after every `checkpoint_every` steps (0: never), the device synchronised
+  // and the losses so far checked finite.
+  std::function<void(std::int64_t step)> checkpoint;
+  std::int64_t checkpoint_every = 0;
 };
 
 struct LoopLength {
   int epochs = 1;
-  std::int64_t max_steps = -1;  // < 0: no limit
+  std::int64_t max_steps = -1;   // < 0: no limit; counts global steps (a resumed run's included)
+  std::int64_t first_step = 0;   // a resumed run's global step
 };
 
 // Longest wait between two lines of output while training.
 inline constexpr double kProgressSeconds = 10.0;
 
-// Runs the loop and fills summary's steps, steps_per_epoch, epoch_seconds, steady, seconds_total, setup_seconds
-// and step_losses.
+// Runs the loop from global step length.first_step (epoch first_step / steps_per_epoch, inside it) and fills
+// summary's first_step, steps, steps_per_epoch, epoch_seconds, steady, seconds_total, setup_seconds, step_losses and
+// interrupted. Polls SIGINT/SIGTERM (runtime/interrupt.h) after each step: on one it synchronises, stops and
+// returns with interrupted set. Throws Diverged at the first non-finite loss it reads (every step on the CPU; at
+// the sync points it already has on a GPU: an epoch's end, a checkpoint, an interruption).
 void run_timed_training(const Context& ctx, Batcher& batches, const LoopLength& length, bool use_graph,
                         const TrainingSteps& model, TrainingSummary& summary);
 
