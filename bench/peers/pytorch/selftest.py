@@ -31,7 +31,7 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+sys.path[:0] = [HERE, os.path.join(os.path.dirname(HERE), "common")]  # this twin's, then the shared modules
 REPORT = os.path.join(os.path.dirname(os.path.dirname(HERE)), "report", "report.py")
 CNN = os.path.join(HERE, "cnn.py")
 
