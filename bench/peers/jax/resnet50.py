@@ -160,6 +160,8 @@ def load(args, device):
 def run(args):
     if args.input and (args.images is not None or args.image_size is not None):
         raise UsageError("--input excludes --images and --image-size (the file sets both)")
+    if not args.input and (args.images or 1280) % args.batch != 0:
+        raise UsageError("--images %d must be a multiple of --batch %d" % (args.images or 1280, args.batch))
     peer.check_output_folders(("--features-out", args.features_out), ("--json", args.json))
     device = training.setup(args)
     model, variables = load(args, device)
@@ -167,10 +169,8 @@ def run(args):
     if args.input:
         images = peer.read_images(args.input, args.batch)
     else:
-        count, size = args.images or 1280, args.image_size or 224
-        if count % args.batch != 0:
-            raise UsageError("--images %d must be a multiple of --batch %d" % (count, args.batch))
-        images = np.random.default_rng(args.seed).random((count, 3, size, size), dtype=np.float32)
+        shape = (args.images or 1280, 3, args.image_size or 224, args.image_size or 224)
+        images = np.random.default_rng(args.seed).random(shape, dtype=np.float32)
     count, size = images.shape[0], images.shape[2]
     batches = count // args.batch
     features = np.empty((count, FEATURES), dtype=np.float32)
@@ -187,15 +187,15 @@ def run(args):
     def one_pass():
         jax.block_until_ready(variables)
         start = time.perf_counter()
-        previous = None
-        for b in range(batches + 1):
-            if b < batches:
-                rows = slice(b * args.batch, (b + 1) * args.batch)
-                current = (rows, extract(variables, jax.device_put(images[rows], device)))
-                current[1].copy_to_host_async()
-            if previous is not None:
-                features[previous[0]] = np.asarray(previous[1])
-            previous = current if b < batches else None
+        pending = None  # the batch before: (rows, its features on the device, copy started)
+        for b in range(batches):
+            rows = slice(b * args.batch, (b + 1) * args.batch)
+            out = extract(variables, jax.device_put(images[rows], device))
+            out.copy_to_host_async()
+            if pending is not None:
+                features[pending[0]] = np.asarray(pending[1])
+            pending = (rows, out)
+        features[pending[0]] = np.asarray(pending[1])
         return time.perf_counter() - start
 
     training.describe("resnet50", device, args, "%d images of %dx%d, normalize %s, fold-bn %s"
