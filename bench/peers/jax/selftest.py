@@ -70,11 +70,12 @@ def run_python(arguments):
     return result.returncode, result.stdout, result.stderr
 
 
-def expect_usage_error(script, arguments, fragment):
+def expect_usage_error(script, arguments, *fragments):
     status, out, err = run_python([os.path.join(HERE, script)] + arguments)
     workload = script[:-3]
-    check(status == 2 and err.startswith(workload + ": error:") and fragment in err and len(err.splitlines()) == 1,
-          "%s %s: expected exit 2 with one line mentioning %r, got %d: %s" % (script, arguments, fragment, status, err))
+    check(status == 2 and err.startswith(workload + ": error:") and all(f in err for f in fragments) and
+          len(err.splitlines()) == 1,
+          "%s %s: expected exit 2 with one line mentioning %s, got %d: %s" % (script, arguments, fragments, status, err))
 
 
 def read_log(path, steps):
@@ -255,8 +256,8 @@ def test_cnn(folder):
     with open(os.path.join(bad_data, "data_batch_1.bin"), "wb") as f:
         f.write(content[:-1])
     common = ["--device", "cpu", "--max-steps", "1"]
-    expect_usage_error("cnn.py", ["--data", data, "--init", bad_init] + common, "missing fc2.bias")
-    expect_usage_error("cnn.py", ["--data", data, "--init", bad_init] + common, "conv1.weight has shape (50, 2, 3, 3)")
+    expect_usage_error("cnn.py", ["--data", data, "--init", bad_init] + common, "missing fc2.bias",
+                       "conv1.weight has shape (50, 2, 3, 3), expected (50, 3, 3, 3)")
     expect_usage_error("cnn.py", ["--data", bad_data, "--init", init] + common, "30729999 bytes")
     expect_usage_error("cnn.py", ["--data", data, "--init", init, "--precision", "tf32"] + common, "needs --device gpu")
     print("ok: cnn.py: bad weights, bad data and tf32 on the CPU end with exit 2")
@@ -327,7 +328,8 @@ def test_gru_and_resnet(folder, resnet_weights):
         record = json.load(f)
     check(record["images"] == 2 and record["fold_bn"] is True and record["seconds_per_1000_images"] > 0,
           "resnet50 record contents")
-    expect_usage_error("resnet50.py", ["--weights", init, "--device", "cpu", "--images", "2"], "missing bn1.bias")
+    expect_usage_error("resnet50.py", ["--weights", init, "--device", "cpu", "--images", "2", "--batch", "1"],
+                       "missing bn1.bias")
     expect_usage_error("resnet50.py", ["--weights", resnet_weights, "--images", "3", "--batch", "2", "--device",
                                        "cpu"], "multiple of --batch")
     print("ok: resnet50.py features and record; bad weights and options end with exit 2")
