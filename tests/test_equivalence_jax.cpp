@@ -17,12 +17,13 @@
 namespace rosetta {
 namespace {
 
-// The CNN at batch 16, not the workload's 64: rosetta's 20 CPU steps are the test's cost (about 13 s at batch 16
-// against 50 s at 64 on the 2-core CI machine), and what the test can tell apart it tells in the first steps,
-// whatever the batch. Tolerances, relative to JAX's loss, from the spread of rosetta, PyTorch and JAX, pairwise,
-// over init seeds 7 (this test's), 1, 2 and 3 at batch 16:
-// - step 1 (forward only): 1e-6. Measured: rosetta - JAX 0 for all four seeds; a wrong layer, layout or weight
-//   mapping (the NHWC flatten against fc1's (C, H, W) rows, say) is off by > 1e-2.
+// The CNN at batch 16, not the workload's 64: rosetta's 20 CPU steps are the test's cost (measured 20 s at batch 16
+// against 64 s at 64 on the 2-core CI machine; the whole test takes 30 s), and what the test can tell apart it tells
+// in the first steps, whatever the batch. Tolerances, relative to JAX's loss, from the spread of rosetta, PyTorch
+// and JAX, pairwise, over init seeds 7 (this test's), 1, 2 and 3 at batch 16:
+// - step 1 (forward only): 1e-6. Measured: rosetta - JAX 0 for all four seeds. A layout mistake is far above it:
+//   fc1's (C, H, W) rows fed the NHWC flatten unpermuted are off by 1.0e-3 at step 1 and 6.7e-3 at step 2 (the
+//   initial logits are small, so the first loss is near ln 10 whatever the mapping; the update shows it).
 // - steps 2-5 (after one to four SGD updates: every gradient, then the momentum buffer): 1e-5. Measured: rosetta -
 //   JAX at most 5.3e-7, any pair at most 6.8e-6 (PyTorch - rosetta, step 5).
 // - steps 6-20: 2e-3. SGD with momentum amplifies the rounding differences chaotically from step ~6 on, and more
@@ -47,9 +48,9 @@ TEST(EquivalenceJax, CnnTwentyStepsMatchOnTheCpu) {
 
 // The GRU at the workload's shape (batch 64, 150 steps, Adam). Tolerance: 1e-6 relative at every step. Measured:
 // at most 1.7e-7 (two float32 ulps of a loss near 0.7) over the 20 steps, as between rosetta and PyTorch: a 2-class
-// model under Adam does not amplify rounding. A wrong gate order, bias split or time step is off by > 1e-2 at step 1;
-// optax's own Adam (its float32 bias corrections) would still pass, PyTorch's update order is checked by the
-// self-test (bench/peers/jax/selftest.py).
+// model under Adam does not amplify rounding. A wrong gate order is far above it (r and z swapped: 4.4e-3 at step
+// 1). optax's own Adam would pass too (measured 6.4e-7: its float32 bias corrections change the updates by 1e-5
+// relative, below what 20 losses show), so PyTorch's update rule is checked by bench/peers/jax/selftest.py.
 TEST(EquivalenceJax, GruTwentyAdamStepsMatchOnTheCpu) {
   ROSETTA_REQUIRE_JAX();
   const testing::TempDir dir;
@@ -68,8 +69,8 @@ TEST(EquivalenceJax, GruTwentyAdamStepsMatchOnTheCpu) {
 // ResNet-50 features of rosetta's CPU path (batch norm folded, NCHW) and the JAX twin (NHWC) for one
 // --save-weights file and one --input file: with the batch norm folded (the default of both, in double) with and
 // without --normalize, and with Flax's BatchNorm (--fold-bn off). Tolerance: 1e-6 of the feature norm; measured at
-// most 5e-8 in all three (53 layers of float32 rounding in two summation orders). A wrong weight mapping, stride
-// or padding is off by > 1e-2.
+// most 4.7e-8 in all three (53 layers of float32 rounding in two summation orders). A structural mistake is far
+// above it: torchvision's V1 bottleneck (the stride on the first 1x1 instead of the 3x3) is off by 6.9e-3.
 TEST(EquivalenceJax, ResNet50FeaturesMatchOnTheCpu) {
   ROSETTA_REQUIRE_JAX();
   const testing::TempDir dir;

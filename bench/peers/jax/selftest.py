@@ -75,7 +75,8 @@ def expect_usage_error(script, arguments, *fragments):
     workload = script[:-3]
     check(status == 2 and err.startswith(workload + ": error:") and all(f in err for f in fragments) and
           len(err.splitlines()) == 1,
-          "%s %s: expected exit 2 with one line mentioning %s, got %d: %s" % (script, arguments, fragments, status, err))
+          "%s %s: expected exit 2 with one line mentioning %s, got %d: %s"
+          % (script, arguments, fragments, status, err))
 
 
 def read_log(path, steps):
