@@ -24,10 +24,10 @@ TEST(EquivalenceCnn, TwentyStepsMatchPyTorchOnTheCpu) {
   const testing::TempDir dir;
   testing::EquivalenceRun run;
   ASSERT_NO_FATAL_FAILURE(testing::run_equivalence(
-      dir, "cnn", dir.file("data"), "cnn.py",
+      dir, "cnn", dir.file("data"), testing::pytorch_twin(), "cnn.py",
       "--device cpu --no-shuffle --no-dropout --max-steps 20 --batch 64 --test-batches 0", &run));
   const std::vector<double>& ours = run.rosetta;
-  const std::vector<double>& theirs = run.pytorch;
+  const std::vector<double>& theirs = run.twin;
   ASSERT_EQ(ours.size(), 20u);
   ASSERT_EQ(theirs.size(), 20u);
   for (std::size_t i = 0; i < ours.size(); ++i) {

@@ -20,14 +20,14 @@ TEST(EquivalenceGru, TwentyAdamStepsMatchPyTorchOnTheCpu) {
   if (!testing::torch_unavailable_reason().empty()) GTEST_SKIP() << testing::torch_unavailable_reason();
   const testing::TempDir dir;
   testing::EquivalenceRun run;
-  ASSERT_NO_FATAL_FAILURE(testing::run_equivalence(dir, "gru", dir.file("tokens.npz"), "gru.py",
-                                                   "--device cpu --no-shuffle --max-steps 20 --batch 64 --test-batches 0",
-                                                   &run));
+  ASSERT_NO_FATAL_FAILURE(testing::run_equivalence(
+      dir, "gru", dir.file("tokens.npz"), testing::pytorch_twin(), "gru.py",
+      "--device cpu --no-shuffle --max-steps 20 --batch 64 --test-batches 0", &run));
   ASSERT_EQ(run.rosetta.size(), 20u);
-  ASSERT_EQ(run.pytorch.size(), 20u);
+  ASSERT_EQ(run.twin.size(), 20u);
   for (std::size_t i = 0; i < run.rosetta.size(); ++i) {
-    EXPECT_LE(std::abs(run.rosetta[i] - run.pytorch[i]), 1e-5 * std::abs(run.pytorch[i]))
-        << "step " << i + 1 << ": rosetta " << run.rosetta[i] << ", pytorch " << run.pytorch[i];
+    EXPECT_LE(std::abs(run.rosetta[i] - run.twin[i]), 1e-5 * std::abs(run.twin[i]))
+        << "step " << i + 1 << ": rosetta " << run.rosetta[i] << ", pytorch " << run.twin[i];
   }
 }
 

@@ -6,15 +6,14 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "models/flops.h"
 #include "runtime/device.h"
-#include "runtime/philox.h"
 #include "runtime/safetensors.h"
 #include "tests/support/cli.h"
 #include "tests/support/cuda.h"
+#include "tests/support/features.h"
 #include "tests/support/paths.h"
 #include "tests/support/python.h"
 #include "tests/support/temp_dir.h"
@@ -22,30 +21,14 @@
 namespace rosetta {
 namespace {
 
+using testing::read_features;
+using testing::relative_max_error;
+using testing::write_images;
+
 // Small runs: 4 images of 64x64 in batches of 2 (the whole network runs; the CPU path takes about a second a batch).
 const std::string kSmall = " --device cpu --batch 2 ";
 
 std::string rosetta_extract() { return testing::cli_path() + " extract resnet50"; }
-
-std::vector<float> read_features(const std::string& path) {
-  return SafetensorsFile::open(path).read("features").to_vector();
-}
-
-double relative_max_error(const std::vector<float>& a, const std::vector<float>& b) {
-  double worst = 0, norm = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    worst = std::max(worst, std::abs(double(a[i]) - b[i]));
-    norm += double(b[i]) * b[i];
-  }
-  return worst / std::sqrt(norm);
-}
-
-void write_images(const std::string& path, std::int64_t n, std::int64_t size) {
-  Tensor images = Tensor::empty({n, 3, size, size}, DType::f32);
-  for (std::int64_t i = 0; i < images.numel(); ++i)
-    images.data<float>()[i] = philox_uniform(17, 3, static_cast<std::uint64_t>(i));
-  write_safetensors(path, {{"images", images}});
-}
 
 TEST(ExtractResNet50, RecordAndFeatures) {
   const testing::TempDir dir;

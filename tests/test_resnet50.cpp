@@ -275,7 +275,7 @@ TEST(ResNet50, CpuForwardMatchesTorchvision) {
   const std::vector<float> ours = model.forward(Context::cpu(), images).to_vector();
 
   const std::string script = "import sys\nsys.path.insert(0, '" + testing::source_dir() +
-                             "/bench/peers/pytorch')\n"
+                             "/bench/peers/common')\n"
                              "import torch, torchvision, safetensors_io\n"
                              "torch.set_num_threads(2)\n"
                              "model = torchvision.models.resnet50()\n"

@@ -24,7 +24,7 @@ import os
 import sys
 
 # The peers' atomic writer (fsync, then rename over the target), shared rather than written again.
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "peers", "pytorch"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "peers", "common"))
 import atomic_file  # noqa: E402
 
 REQUIRED = ("workload", "device", "precision")

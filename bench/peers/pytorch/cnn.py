@@ -35,12 +35,13 @@ import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+sys.path[:0] = [HERE, os.path.join(os.path.dirname(HERE), "common")]  # this twin's, then the shared modules
 
 import cifar10  # noqa: E402
+import peer  # noqa: E402
 import record as record_fields  # noqa: E402
 import training  # noqa: E402
-from training import UsageError  # noqa: E402
+from peer import UsageError  # noqa: E402
 
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
@@ -112,7 +113,7 @@ def run(args):
         raise UsageError("--test-batches must be >= 0")
     if args.test_batches is None and args.max_steps is not None:
         args.test_batches = 0  # a cut-short run's accuracy means nothing, and evaluating costs ~30 s on a CPU
-    training.check_output_folders(("--log-steps", args.log_steps), ("--json", args.json))
+    peer.check_output_folders(("--log-steps", args.log_steps), ("--json", args.json))
 
     matmul_tf32, cudnn_tf32 = set_precision(args.precision)
     torch.backends.cudnn.benchmark = args.cudnn_benchmark == "on"
@@ -157,12 +158,12 @@ def run(args):
     record = training.training_record("cnn", args, device, losses, epoch_seconds, epoch_steps, accuracy,
                                       "images_per_second")
     record.update({"channels_last": bool(args.channels_last), "cudnn_benchmark": args.cudnn_benchmark == "on"})
-    training.write_outputs(args, losses, record)
+    peer.write_outputs(args, losses, record)
     return record
 
 
 def main(argv=None):
-    return training.main("cnn", parse_args, run, argv)
+    return peer.main("cnn", parse_args, run, argv)
 
 
 if __name__ == "__main__":

@@ -20,14 +20,15 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+sys.path[:0] = [HERE, os.path.join(os.path.dirname(HERE), "common")]  # this twin's, then the shared modules
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 import torchvision  # noqa: E402
 
 from cnn import CifarVGG  # noqa: E402
-from gru import ImdbGRU, MAX_LENGTH, VOCABULARY  # noqa: E402
+from gru import ImdbGRU  # noqa: E402
+from imdb import MAX_LENGTH, VOCABULARY  # noqa: E402
 
 
 def timed(call, reps, warmup):

@@ -10,9 +10,9 @@ l_out(100 -> 2); mean softmax cross-entropy; Adam lr 1e-3, betas (0.9, 0.999), e
 390 complete batches; tokens fed time-major (T, N) to cuDNN (--layout tnc, the seed's lesson) or batch-first
 (--layout ntc, nn.GRU(batch_first=True)).
 
-Data: the preprocessed tokens rosetta writes with `rosetta train gru --export-data F.npz` (x_train, x_test (N, 150)
-int32, y_train, y_test (N,) int32), or the Keras imdb.npz itself, preprocessed here exactly as the seed does (train
-and test concatenated, [1] + [w + 3], w >= 30000 -> 2, keep the LAST 150 tokens, pad 0 AFTER).
+Data (../common/imdb.py): the preprocessed tokens rosetta writes with `rosetta train gru --export-data F.npz`, or
+the Keras imdb.npz itself, preprocessed exactly as the seed does ([1] + [w + 3], w >= 30000 -> 2, keep the LAST 150
+tokens, pad 0 AFTER).
 
 Invariants: as cnn.py (training.py): initial weights only from --init with strict checks, explicit and recorded
 precision, the timed region is the whole training loop with shuffle and feed, one-line errors with exit 2, atomic
@@ -24,18 +24,20 @@ import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+sys.path[:0] = [HERE, os.path.join(os.path.dirname(HERE), "common")]  # this twin's, then the shared modules
 
 import numpy as np  # noqa: E402
 
+import imdb  # noqa: E402
+import peer  # noqa: E402
 import record as record_fields  # noqa: E402
 import training  # noqa: E402
-from training import UsageError  # noqa: E402
+from peer import UsageError  # noqa: E402
 
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
-VOCABULARY, EMBEDDING, HIDDEN, CLASSES, MAX_LENGTH = 30000, 125, 100, 2, 150
+EMBEDDING, HIDDEN = 125, 100
 
 
 class ImdbGRU(nn.Module):
@@ -43,9 +45,9 @@ class ImdbGRU(nn.Module):
 
     def __init__(self, batch_first):
         super().__init__()
-        self.embedding = nn.Embedding(VOCABULARY, EMBEDDING)
+        self.embedding = nn.Embedding(imdb.VOCABULARY, EMBEDDING)
         self.gru = nn.GRU(EMBEDDING, HIDDEN, num_layers=1, batch_first=batch_first)
-        self.l_out = nn.Linear(HIDDEN, CLASSES)
+        self.l_out = nn.Linear(HIDDEN, imdb.CLASSES)
         self.batch_first = batch_first
 
     def forward(self, tokens):  # (T, N) or (N, T) int64
@@ -66,34 +68,13 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
-def seed_preprocess(sequences):
-    """The seed's imdb_for_library: [1] + [w + 3], w >= 30000 -> 2, keep the last 150, pad 0 after."""
-    out = np.zeros((len(sequences), MAX_LENGTH), dtype=np.int32)
-    for i, sequence in enumerate(sequences):
-        tokens = [1] + [int(w) + 3 for w in sequence]
-        tokens = [2 if w >= VOCABULARY else w for w in tokens][-MAX_LENGTH:]
-        out[i, :len(tokens)] = tokens
-    return out
-
-
 def load_data(path):
     """(x_train, y_train, x_test, y_test) as int64 torch tensors, x (N, 150)."""
     try:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {name: f[name] for name in ("x_train", "y_train", "x_test", "y_test")}
-    except ValueError:  # object arrays: the Keras file, whose lists are pickled (numpy's own reader)
-        with np.load(path, allow_pickle=True) as f:
-            arrays = {name: f[name] for name in ("x_train", "y_train", "x_test", "y_test")}
-        arrays["x_train"] = seed_preprocess(arrays["x_train"])
-        arrays["x_test"] = seed_preprocess(arrays["x_test"])
-    except (OSError, KeyError) as error:
-        raise UsageError("%s: %s" % (path, error))
-    for name in ("x_train", "x_test"):
-        x = arrays[name]
-        if x.ndim != 2 or x.shape[1] != MAX_LENGTH or x.min() < 0 or x.max() >= VOCABULARY:
-            raise UsageError("%s: %s is %s with ids in [%d, %d], expected (N, %d) ids in [0, %d)"
-                             % (path, name, x.shape, x.min(), x.max(), MAX_LENGTH, VOCABULARY))
-    return tuple(torch.from_numpy(arrays[name].astype(np.int64)) for name in ("x_train", "y_train", "x_test", "y_test"))
+        arrays = imdb.load(path)
+    except imdb.DataError as error:
+        raise UsageError(str(error))
+    return tuple(torch.from_numpy(a.astype(np.int64)) for a in arrays)
 
 
 def run(args):
@@ -102,7 +83,7 @@ def run(args):
         raise UsageError("--test-batches must be >= 0")
     if args.test_batches is None and args.max_steps is not None:
         args.test_batches = 0
-    training.check_output_folders(("--log-steps", args.log_steps), ("--json", args.json))
+    peer.check_output_folders(("--log-steps", args.log_steps), ("--json", args.json))
     allow_tf32 = args.precision == "tf32"
     if record_fields.set_tf32(allow_tf32) != (allow_tf32, allow_tf32):
         raise UsageError("--precision %s: the TF32 switches did not take" % args.precision)
@@ -133,12 +114,12 @@ def run(args):
     record = training.training_record("gru", args, device, losses, epoch_seconds, epoch_steps, accuracy,
                                       "sequences_per_second")
     record.update({"layout": args.layout})
-    training.write_outputs(args, losses, record)
+    peer.write_outputs(args, losses, record)
     return record
 
 
 def main(argv=None):
-    return training.main("gru", parse_args, run, argv)
+    return peer.main("gru", parse_args, run, argv)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""What the PyTorch peers share: precision switches, version strings and the JSON result record's common fields.
+"""What the PyTorch peers share: precision switches, version strings and the JSON result record's common fields
+(the framework-neutral ones, driver, commit and date, from ../common/peer.py).
 
 Invariants:
 - set_tf32 sets the two legacy TF32 switches (cuBLAS matmul, cuDNN) and returns them as read back, so a caller can
@@ -7,14 +8,11 @@ Invariants:
   each peer adds its workload's own fields.
 """
 
-import datetime
-import os
-import subprocess
 import warnings
 
 import torch
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+import peer
 
 
 def set_tf32(allow):
@@ -39,17 +37,6 @@ def cudnn_version_string():
     return "%d.%d.%d" % (version // 1000, version % 1000 // 100, version % 100)
 
 
-def command_output(arguments):
-    """First line of a command's stdout, or None when it is missing or fails."""
-    try:
-        result = subprocess.run(arguments, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=20,
-                                universal_newlines=True)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    lines = result.stdout.strip().splitlines()
-    return lines[0].strip() if result.returncode == 0 and lines else None
-
-
 def device_name(device):
     return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
 
@@ -62,13 +49,10 @@ def base_record(workload, device, mode, precision, batch):
         "framework_version": str(torch.__version__),
         "mode": mode,
         "device": device_name(device),
-        "driver": command_output(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"])
-        if device.type == "cuda" else None,
+        "driver": peer.nvidia_driver() if device.type == "cuda" else None,
         "cuda": torch.version.cuda,
         "cudnn": cudnn_version_string(),
         "precision": precision,
         "batch": batch,
-        # ROSETTA_COMMIT names the commit where the tree has no .git (a copy carried to a GPU host).
-        "commit": os.environ.get("ROSETTA_COMMIT") or command_output(["git", "-C", HERE, "rev-parse", "HEAD"]),
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        **peer.provenance(),
     }

@@ -33,13 +33,15 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+sys.path[:0] = [HERE, os.path.join(os.path.dirname(HERE), "common")]  # this twin's, then the shared modules
 
 import atomic_file  # noqa: E402
+import peer  # noqa: E402
 import record as record_fields  # noqa: E402
 import safetensors_io  # noqa: E402
 import training  # noqa: E402
-from training import UsageError, positive_int, synchronize  # noqa: E402
+from peer import UsageError, positive_int  # noqa: E402
+from training import synchronize  # noqa: E402
 
 import torch  # noqa: E402
 import torchvision  # noqa: E402
@@ -73,30 +75,11 @@ def load_weights(model, path):
     training.load_weights(model, path, ignore=lambda name: name.startswith("fc.") or name.endswith("num_batches_tracked"))
 
 
-def read_images(path, batch):
-    try:
-        tensors, _ = safetensors_io.load_with_dtypes(path)
-    except safetensors_io.SafetensorsError as error:
-        raise UsageError(str(error))
-    if "images" not in tensors:
-        raise UsageError('%s: no tensor "images" (expected F32 (N, 3, H, W))' % path)
-    tag, array = tensors["images"]
-    shape = tuple(array.shape)
-    if tag != "F32" or len(shape) != 4 or shape[1] != 3 or shape[2] != shape[3] or shape[2] < 32:
-        raise UsageError('%s: tensor "images" is %s %s, expected F32 (N, 3, S, S) with S >= 32' % (path, tag, shape))
-    if shape[0] % batch != 0:
-        raise UsageError("%s: %d images are not a whole number of batches of --batch %d" % (path, shape[0], batch))
-    return torch.from_numpy(array)
-
-
 def run(args):
     device = training.check_device(args)
     if args.input and (args.images is not None or args.image_size is not None):
         raise UsageError("--input excludes --images and --image-size (the file sets both)")
-    for option, path in (("--features-out", args.features_out), ("--json", args.json)):
-        folder = os.path.dirname(os.path.abspath(path)) if path else None
-        if folder and not (os.path.isdir(folder) and os.access(folder, os.W_OK)):
-            raise UsageError("%s %s: folder %s does not exist or is not writable" % (option, path, folder))
+    peer.check_output_folders(("--features-out", args.features_out), ("--json", args.json))
 
     allow_tf32 = args.precision == "tf32"
     state = record_fields.set_tf32(allow_tf32)
@@ -112,7 +95,7 @@ def run(args):
 
     pinned = device.type == "cuda"
     if args.input:
-        images = read_images(args.input, args.batch)
+        images = torch.from_numpy(peer.read_images(args.input, args.batch))
     else:
         count, size = args.images or 1280, args.image_size or 224
         if count % args.batch != 0:
@@ -186,7 +169,7 @@ def run(args):
 
 
 def main(argv=None):
-    return training.main("resnet50", parse_args, run, argv)
+    return peer.main("resnet50", parse_args, run, argv)
 
 
 if __name__ == "__main__":

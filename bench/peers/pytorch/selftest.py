@@ -17,8 +17,9 @@ What it checks, all in a temporary folder that is removed afterwards:
    x/255, SGD momentum) step by step, and bad weights or bad data end with exit status 2.
    In-process, on a small set: 3 epochs give per-epoch times, steady-state seconds and images/s, test
    accuracy; a repeated seeded run gives bit-identical losses; channels-last gives the same losses.
-5. report.py turns the record into a markdown table (and a PNG chart when matplotlib is importable), names each
-   record's switches in its row, and refuses a record without "device" with exit status 2.
+5. report.py turns the records (the 3-step run's and the 3-epoch run's, whose images/s the chart shows) into a
+   markdown table (and a PNG chart when matplotlib is importable), names each record's switches in its row, and
+   refuses a record without "device" with exit status 2.
 """
 
 import importlib.util
@@ -31,7 +32,7 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+sys.path[:0] = [HERE, os.path.join(os.path.dirname(HERE), "common")]  # this twin's, then the shared modules
 REPORT = os.path.join(os.path.dirname(os.path.dirname(HERE)), "report", "report.py")
 CNN = os.path.join(HERE, "cnn.py")
 
@@ -287,7 +288,7 @@ def test_epochs(folder, init):
         for extra in ([], [], ["--channels-last", "--cudnn-benchmark", "off"]):
             log = os.path.join(folder, "epochs%d.txt" % len(records))
             arguments = ["--data", "unused", "--init", init, "--device", "cpu", "--batch", "16", "--epochs", "3",
-                         "--seed", "7", "--log-steps", log] + extra
+                         "--seed", "7", "--log-steps", log, "--json", log[:-4] + ".json"] + extra
             records.append((cnn.run(cnn.parse_args(arguments)), read_log(log, 12)))
     finally:
         cnn.cifar10.load_split = original
@@ -307,11 +308,13 @@ def test_epochs(folder, init):
         check(abs(a - b) <= 1e-4 * abs(b), "channels-last losses %s vs %s" % (records[2][1], losses))
     check(records[2][0]["channels_last"] is True and records[2][0]["cudnn_benchmark"] is False, "switches recorded")
     print("ok: 3 epochs x 4 steps: per-epoch times, steady-state figures, seeded repeat, channels-last")
+    return os.path.join(folder, "epochs0.json")
 
 
-def test_report(folder, record_path):
+def test_report(folder, record_path, epochs_path):
+    """record_path: a one-epoch record (no throughput); epochs_path: a 3-epoch one, whose images/s the chart shows."""
     markdown, png = os.path.join(folder, "report.md"), os.path.join(folder, "report.png")
-    status, out, err = run_python([REPORT, record_path, "--out-md", markdown, "--out-png", png])
+    status, out, err = run_python([REPORT, record_path, epochs_path, "--out-md", markdown, "--out-png", png])
     check(status == 0, "report.py failed (%d):\n%s\n%s" % (status, out, err))
     with open(markdown) as f:
         text = f.read()
@@ -362,8 +365,8 @@ def main():
             bad_data = test_cifar(data, records)
             del records
             record_path = test_cnn(folder, data, bad_data)
-            test_epochs(folder, os.path.join(folder, "init.safetensors"))
-            test_report(folder, record_path)
+            epochs_path = test_epochs(folder, os.path.join(folder, "init.safetensors"))
+            test_report(folder, record_path, epochs_path)
         except AssertionError as failure:
             print("selftest: FAILED: %s" % failure, file=sys.stderr)
             return 1

@@ -1,39 +1,23 @@
 """What the PyTorch peers' training and inference scripts share, so each workload file holds only its model,
-its data and its record fields.
+its data and its record fields. What every peer shares whatever its framework (errors, the weights check, the
+record's timing fields, the output files) is ../common/peer.py.
 
 Invariants:
-- UsageError is bad input or an impossible option combination; main() turns it into one line
-  "<workload>: error: ..." and exit code 2.
-- load_weights loads rosetta's safetensors file with strict checks: every expected name present as F32 with the
-  model's shape, nothing unexpected (names the caller ignores aside); all problems are reported at once.
+- load_weights loads rosetta's safetensors file with peer.read_weights's strict checks (every expected name
+  present as F32 with the model's shape, nothing unexpected, names the caller ignores aside).
 - train() is the timed loop of DESIGN.md: per-epoch shuffle (torch.randperm on a seeded CPU generator, or file
   order), the host-to-device feed, forward, backward, optimizer step. The clock is read only after a device
   synchronize, at the start and at each epoch end; losses stay on the device until after the loop.
 """
 
-import argparse
-import json
-import os
-import sys
 import time
 
 import torch
 import torch.nn.functional as F
 
-import atomic_file
+import peer
 import record as record_fields
-import safetensors_io
-
-
-class UsageError(Exception):
-    """Bad input or an impossible option combination: one line, exit 2."""
-
-
-def positive_int(text):
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be a positive integer, got %s" % text)
-    return value
+from peer import UsageError, positive_int
 
 
 def synchronize(device):
@@ -70,40 +54,12 @@ def check_device(args):
     return device
 
 
-def check_output_folders(*options):
-    """Each (option, path) pair: the path's folder must exist and be writable, before any work is done."""
-    for option, path in options:
-        folder = os.path.dirname(os.path.abspath(path)) if path else None
-        if folder and not (os.path.isdir(folder) and os.access(folder, os.W_OK)):
-            raise UsageError("%s %s: folder %s does not exist or is not writable" % (option, path, folder))
-
-
 def load_weights(model, path, ignore=lambda name: False):
-    """Loads `path` into `model`'s state_dict with strict checks; `ignore(name)` names file or model entries that
-    do not count (ResNet-50: fc.* and num_batches_tracked)."""
-    try:
-        tensors, _ = safetensors_io.load_with_dtypes(path)
-    except safetensors_io.SafetensorsError as error:
-        raise UsageError(str(error))
-    expected = {name: value for name, value in model.state_dict().items() if not ignore(name)}
-    problems = []
-    missing = [name for name in expected if name not in tensors]
-    unexpected = [name for name in tensors if name not in expected and not ignore(name)]
-    if missing:
-        problems.append("missing %s" % ", ".join(missing))
-    if unexpected:
-        problems.append("unexpected %s" % ", ".join(unexpected))
-    for name, parameter in expected.items():
-        if name not in tensors:
-            continue
-        tag, array = tensors[name]
-        if tag != "F32":
-            problems.append("%s has dtype %s, expected F32" % (name, tag))
-        elif tuple(array.shape) != tuple(parameter.shape):
-            problems.append("%s has shape %s, expected %s" % (name, tuple(array.shape), tuple(parameter.shape)))
-    if problems:
-        raise UsageError("%s: %s" % (path, "; ".join(problems)))
-    state = {name: torch.from_numpy(tensors[name][1]) for name in expected}
+    """Loads `path` into `model`'s state_dict with peer.read_weights's strict checks; `ignore(name)` names file or
+    model entries that do not count (ResNet-50: fc.* and num_batches_tracked)."""
+    expected = {name: tuple(value.shape) for name, value in model.state_dict().items() if not ignore(name)}
+    arrays = peer.read_weights(path, expected, ignore)
+    state = {name: torch.from_numpy(array) for name, array in arrays.items()}
     missing, unexpected = model.load_state_dict(state, strict=False)
     if unexpected or any(not ignore(name) for name in missing):
         raise UsageError("%s: the model refused the state: missing %s, unexpected %s" % (path, missing, unexpected))
@@ -199,44 +155,6 @@ def evaluate(model, feeder, num_test, batch, max_batches):
 
 def training_record(workload, args, device, losses, epoch_seconds, epoch_steps, accuracy, examples_key):
     """The record fields of a training run; the caller adds its workload's own."""
-    seconds_total = sum(epoch_seconds)
-    steady_seconds = sum(epoch_seconds[1:]) if len(epoch_seconds) > 1 else None
-    steady_examples = sum(epoch_steps[1:]) * args.batch
     record = record_fields.base_record(workload, device, args.mode, args.precision, args.batch)
-    record.update({
-        "epochs": len(epoch_seconds),
-        "steps": len(losses),
-        "seconds_total": seconds_total,
-        "seconds_without_first_epoch": steady_seconds,
-        "seconds_per_epoch": epoch_seconds,
-        examples_key: steady_examples / steady_seconds if steady_seconds else None,
-        "test_accuracy": accuracy,
-        "final_loss": float(losses[-1]),
-        "data": args.data_name,
-    })
-    print("%s: %d steps in %.3f s (without the first epoch: %s s, %s %s), final loss %.6f, test accuracy %s"
-          % (workload, record["steps"], seconds_total,
-             "%.3f" % steady_seconds if steady_seconds else "n/a",
-             "%.1f" % record[examples_key] if record[examples_key] else "n/a", examples_key.replace("_", " "),
-             record["final_loss"], "%.4f" % accuracy if accuracy is not None else "n/a"), flush=True)
-    return record
-
-
-def write_outputs(args, losses, record):
-    """--log-steps ("<step> <loss>", 1-based, %.9g) and --json, each written atomically."""
-    if args.log_steps:
-        lines = "".join("%d %.9g\n" % (i + 1, float(v)) for i, v in enumerate(losses))
-        atomic_file.atomic_write_text(args.log_steps, lines)
-    if args.json:
-        atomic_file.atomic_write_text(args.json, json.dumps(record, indent=2) + "\n")
-
-
-def main(workload, parse_args, run, argv=None):
-    """Runs `run(parse_args(argv))`; a UsageError is one line on stderr and exit code 2."""
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        run(args)
-    except UsageError as error:
-        print("%s: error: %s" % (workload, error), file=sys.stderr)
-        return 2
-    return 0
+    return peer.add_training_fields(workload, record, args, [float(v) for v in losses], epoch_seconds, epoch_steps,
+                                    accuracy, examples_key)

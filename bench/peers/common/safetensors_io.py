@@ -1,6 +1,6 @@
 """Pure-Python safetensors reader and writer (json + struct + numpy; torch optional).
 
-Lets the PyTorch peers exchange weights with rosetta on machines without the `safetensors` package
+Lets the peers (PyTorch, JAX) exchange weights with rosetta on machines without the `safetensors` package
 (Debian's torch 1.13 here). File layout (https://github.com/huggingface/safetensors):
     8 bytes   little-endian u64 N = header length in bytes
     N bytes   UTF-8 JSON object {name: {"dtype", "shape", "data_offsets": [begin, end]}, ...,
