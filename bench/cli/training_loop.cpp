@@ -62,7 +62,7 @@ void run_timed_training(const Context& ctx, Batcher& batches, const LoopLength& 
     }
     ctx.synchronize();
     summary.epoch_seconds.push_back(epoch_timer.elapsed_s() + (epoch == 0 ? summary.setup_seconds : 0.0));
-    print_epoch_line(epoch, length.epochs, summary.step_losses, first, step, batches.batch_size(),
+    print_epoch_line(epoch, length.epochs, summary.step_losses, first, step, batches.global_batch_size(),
                      summary.epoch_seconds.back(), total.elapsed_s());
   }
   summary.seconds_total = total.elapsed_s();
@@ -70,19 +70,21 @@ void run_timed_training(const Context& ctx, Batcher& batches, const LoopLength& 
 }
 
 double test_accuracy(const Dataset& test, std::int64_t batch, std::int64_t max_batches, const Context& ctx,
-                     const EvaluateBatch& evaluate, bool time_major) {
+                     const EvaluateBatch& evaluate, bool time_major, const Communicator& communicator) {
   if (max_batches == 0 || test.size() < batch) return std::nan("");
-  Batcher batches(test, batch, ctx.device(), /*shuffle=*/false, 0, time_major);
+  Batcher batches(test, batch, ctx.device(), /*shuffle=*/false, 0, time_major,
+                  BatchShard{communicator.rank(), communicator.size()});
   const std::int64_t count =
       max_batches < 0 ? batches.batches_per_epoch() : std::min(max_batches, batches.batches_per_epoch());
   Tensor inputs = Tensor::empty(batches.input_shape(), batches.input_dtype(), ctx.device());
-  Tensor labels = Tensor::empty({batch}, DType::i32, ctx.device());
+  Tensor labels = Tensor::empty({batches.batch_size()}, DType::i32, ctx.device());
   Tensor correct = Tensor::zeros({1}, DType::i32, ctx.device());
   batches.start_epoch(0);
   for (std::int64_t b = 0; b < count; ++b) {
     batches.next_into(ctx, inputs, labels);
     evaluate(inputs, labels, correct);
   }
+  communicator.all_reduce_sum(ctx, {correct});
   ctx.synchronize();
   const std::int32_t right = correct.to(Device::cpu).data<std::int32_t>()[0];
   return double(right) / double(count * batch);
