@@ -17,7 +17,7 @@
 //   their float sum rounded (u), against one rounding of the whole (u): 3u = 3 x 2^-24 relative at most (kExact).
 //   Measured: equal or 1 ulp. This is the test
 //   of the examples each rank takes, the dropout masks and the sharded test pass: a wrong share or a mask drawn by
-//   local index changes the forward itself, by far more than an ulp.
+//   local index changes the forward itself (other rows, another dropout sample), far beyond an ulp.
 // - steps 2-10: the gradients differ by re-association (at most gamma_63 = 63 u ~ 4e-6 of sum |terms| per element),
 //   carried by the updates: 1e-5 (kEarly). Measured: CNN 2.6e-6, GRU 8.8e-8. A loss averaged per rank instead of
 //   over the global batch doubles the step, far outside it.

@@ -108,7 +108,7 @@ void check_replicas_agree(const Communicator& communicator, const ParameterSet& 
 }
 
 std::string job_description(const Communicator& communicator, std::int64_t rows_per_rank) {
-  if (communicator.size() == 1 && communicator.engine() == Communicator::single_process().engine()) return "";
+  if (&communicator == &Communicator::single_process()) return "";
   return std::to_string(communicator.size()) + (communicator.size() == 1 ? " rank (" : " ranks (") +
          communicator.engine() + "), " + std::to_string(rows_per_rank) + " rows each";
 }

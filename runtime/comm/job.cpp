@@ -74,8 +74,6 @@ CommEngines comm_engines() {
   return engines;
 }
 
-bool launched_by_mpi() { return launcher_world_size() != 0; }
-
 Job::Job() {
   const int announced = launcher_world_size();
   if (announced == 0) return;

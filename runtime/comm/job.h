@@ -31,12 +31,10 @@ struct CommEngines {
 };
 CommEngines comm_engines();
 
-// True when an MPI launcher started this process (Open MPI's OMPI_COMM_WORLD_SIZE, Hydra's PMI_SIZE, PMIx's
-// PMIX_RANK in the environment).
-bool launched_by_mpi();
-
 class Job {
  public:
+  // Joins: under a launcher (Open MPI's OMPI_COMM_WORLD_SIZE, Hydra's PMI_SIZE or PMIx's PMIX_RANK in the environment)
+  // MPI_Init; otherwise the single process.
   Job();
   ~Job();
   Job(const Job&) = delete;
