@@ -21,19 +21,23 @@ Shape with_leading(std::int64_t n, const Shape& example) {
 }  // namespace
 
 Batcher::Batcher(const Dataset& data, std::int64_t batch_size, Device device, bool shuffle, std::uint64_t seed,
-                 bool time_major)
+                 bool time_major, BatchShard shard)
     : data_(data),
-      batch_size_(batch_size),
+      batch_size_(shard.count >= 1 ? batch_size / shard.count : 0),
       device_(device),
       shuffle_(shuffle),
       seed_(seed),
       time_major_(time_major),
+      shard_(shard),
       copied_{StreamEvent(device), StreamEvent(device)},
       released_{StreamEvent(device), StreamEvent(device)} {
   data_.validate();
   ROSETTA_CHECK(!time_major || (data_.example_shape().rank() >= 1 && data_.inputs.dtype() != DType::u8),
                 "time-major batches need sequence examples (not pixels); dataset '" << data_.name << "'");
   ROSETTA_CHECK(batch_size >= 1, "batch size must be >= 1, got " << batch_size);
+  ROSETTA_CHECK(shard.count >= 1 && shard.index >= 0 && shard.index < shard.count && batch_size % shard.count == 0,
+                "shard " << shard.index << " of " << shard.count << " of a batch of " << batch_size
+                         << " (the batch must split into equal shares)");
   ROSETTA_CHECK(data_.size() >= batch_size, "dataset '" << data_.name << "' has " << data_.size()
                                                         << " examples, fewer than one batch of " << batch_size);
   example_numel_ = data_.example_shape().numel();
@@ -44,10 +48,10 @@ Batcher::Batcher(const Dataset& data, std::int64_t batch_size, Device device, bo
   const bool cuda = device == Device::cuda;
   for (int s = 0; s < 2; ++s) {
     host_inputs_[s] = Tensor::empty(inputs_shape, input_dtype(), Device::cpu, /*pinned=*/cuda);
-    host_labels_[s] = Tensor::empty({batch_size}, DType::i32, Device::cpu, /*pinned=*/cuda);
+    host_labels_[s] = Tensor::empty({batch_size_}, DType::i32, Device::cpu, /*pinned=*/cuda);
     if (cuda) {
       device_inputs_[s] = Tensor::empty(inputs_shape, input_dtype(), Device::cuda);
-      device_labels_[s] = Tensor::empty({batch_size}, DType::i32, Device::cuda);
+      device_labels_[s] = Tensor::empty({batch_size_}, DType::i32, Device::cuda);
     }
   }
 }
@@ -93,7 +97,7 @@ std::int64_t Batcher::take_batch() {
 }
 
 void Batcher::gather(std::int64_t batch, void* inputs, std::int32_t* labels) const {
-  const std::int64_t* rows = order_.data() + batch * batch_size_;
+  const std::int64_t* rows = order_.data() + batch * global_batch_size() + shard_.index * batch_size_;
   const std::int32_t* source_labels = data_.labels.data<std::int32_t>();
   for (std::int64_t j = 0; j < batch_size_; ++j) labels[j] = source_labels[rows[j]];
   if (data_.inputs.dtype() == DType::u8) {

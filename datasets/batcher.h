@@ -5,6 +5,10 @@
 // (exact bounded draws by Lemire's multiply-and-reject). Batch b holds order positions [b*B, (b+1)*B); only
 // complete batches are produced (50000 examples, B = 64 -> 781 batches; the last N mod B positions are dropped).
 //
+// Shards (data parallelism). With a BatchShard {index i, count n}, B is the GLOBAL batch and this batcher delivers
+// share i of each: order positions [b*B + i*B/n, b*B + (i+1)*B/n), B/n rows (batch_size()). Every rank computes the
+// same order from the same seed, so the n shards of batch b are exactly one process's batch b, row for row.
+//
 // Decoding. Inputs are gathered and decoded on the host by Dataset's rule (u8 pixels -> f32 x / 255, f32 and
 // i32 unchanged), straight into the destination: a batch costs one gather and, on a GPU, one copy.
 //
@@ -43,6 +47,12 @@
 
 namespace rosetta {
 
+// Which share of every global batch a batcher delivers: share `index` of `count` equal ones.
+struct BatchShard {
+  int index = 0;
+  int count = 1;
+};
+
 struct Batch {
   Tensor inputs;  // (B, example dims...) in the dataset's batch dtype; CIFAR-10: (B, 3, 32, 32) f32
   Tensor labels;  // (B,) i32
@@ -50,18 +60,20 @@ struct Batch {
 
 class Batcher {
  public:
-  // `data` is held by value (tensors share storage: nothing is copied). Needs data.size() >= batch_size.
+  // `data` is held by value (tensors share storage: nothing is copied). Needs data.size() >= batch_size, and
+  // batch_size (the global batch) divisible by shard.count.
   // `time_major` delivers sequences time-major: examples of shape (T, rest...) become a batch (T, B, rest...)
   // instead of (B, T, rest...) (IMDB tokens in TNC order for cuDNN's RNN). The reordering is part of the host
   // gather, so it costs nothing on the device.
   Batcher(const Dataset& data, std::int64_t batch_size, Device device, bool shuffle, std::uint64_t seed,
-          bool time_major = false);
+          bool time_major = false, BatchShard shard = {});
   ~Batcher();
   Batcher(const Batcher&) = delete;
   Batcher& operator=(const Batcher&) = delete;
 
-  std::int64_t batch_size() const { return batch_size_; }
-  std::int64_t batches_per_epoch() const { return data_.size() / batch_size_; }
+  std::int64_t batch_size() const { return batch_size_; }  // this shard's rows of each batch
+  std::int64_t global_batch_size() const { return batch_size_ * shard_.count; }
+  std::int64_t batches_per_epoch() const { return data_.size() / global_batch_size(); }
   Device device() const { return device_; }
   Shape input_shape() const;                          // (B, example dims...), or (T, B, rest...) time-major
   DType input_dtype() const { return data_.batch_dtype(); }
@@ -90,11 +102,12 @@ class Batcher {
   std::int64_t take_batch();
 
   Dataset data_;
-  std::int64_t batch_size_;
+  std::int64_t batch_size_;              // rows of this shard (the global batch / shard_.count)
   Device device_;
   bool shuffle_;
   std::uint64_t seed_;
   bool time_major_;
+  BatchShard shard_;
   std::int64_t example_numel_;           // elements of one example
   std::vector<std::int64_t> order_;      // (N,) dataset row per order position
   float pixel_table_[256];               // pixel_value(byte) for every byte

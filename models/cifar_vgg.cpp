@@ -37,6 +37,8 @@ void CifarVGG::setup(const Context& ctx, const CifarVggOptions& options) {
   ROSETTA_CHECK(ctx.device() == params_.values().device(), "model parameters and context are on different devices");
   const Precision precision = options.conv.precision;
   step_ = Tensor::zeros({1}, DType::u64, ctx.device());
+  communicator_ = options.communicator;
+  const std::int64_t first_row = communicator_->rank() * options.batch;  // in the global batch
   if (!options.dropout) drop1_ = Dropout(0.0f, 0), drop2_ = Dropout(0.0f, 0), drop3_ = Dropout(0.0f, 0);
 
   const Shape images{options.batch, kChannels, kSize, kSize};                 // (B, 3, 32, 32)
@@ -45,19 +47,19 @@ void CifarVGG::setup(const Context& ctx, const CifarVggOptions& options) {
   conv2_.setup(ctx, conv1_.output_shape(), options.conv);                       // (B, 50, 32, 32)
   pool1_.setup(ctx, conv2_.output_shape());                                     // (B, 50, 16, 16)
   relu2_.setup(ctx, pool1_.output_shape());
-  drop1_.setup(ctx, pool1_.output_shape(), options.seed, step_);
+  drop1_.setup(ctx, pool1_.output_shape(), options.seed, step_, first_row);
   conv3_.setup(ctx, pool1_.output_shape(), options.conv);                       // (B, 100, 16, 16)
   relu3_.setup(ctx, conv3_.output_shape());
   conv4_.setup(ctx, conv3_.output_shape(), options.conv);                       // (B, 100, 16, 16)
   pool2_.setup(ctx, conv4_.output_shape());                                     // (B, 100, 8, 8)
   relu4_.setup(ctx, pool2_.output_shape());
-  drop2_.setup(ctx, pool2_.output_shape(), options.seed, step_);
+  drop2_.setup(ctx, pool2_.output_shape(), options.seed, step_, first_row);
   const Shape flat{options.batch, pool2_.output_shape().numel() / options.batch};  // (B, 6400)
   fc1_.setup(ctx, flat, precision);                                             // (B, 512)
   relu5_.setup(ctx, {options.batch, 512});
-  drop3_.setup(ctx, {options.batch, 512}, options.seed, step_);
+  drop3_.setup(ctx, {options.batch, 512}, options.seed, step_, first_row);
   fc2_.setup(ctx, {options.batch, 512}, precision);                             // (B, 10)
-  loss_.setup(ctx, {options.batch, kClasses});
+  loss_.setup(ctx, {options.batch, kClasses}, options.batch * communicator_->size());
   sgd_ = std::make_unique<SgdMomentum>(params_, options.lr, options.momentum);
 }
 
@@ -97,6 +99,7 @@ void CifarVGG::step(const Context& ctx, const Tensor& images, const Tensor& labe
   kernels::increment_counter(ctx, step_.data<std::uint64_t>());
   loss_.forward(ctx, forward(ctx, images, /*training=*/true), labels);
   backward(ctx, loss_.dlogits());
+  communicator_->all_reduce_sum(ctx, {params_.grads(), loss_.loss()});
   sgd_->step(ctx);
 }
 

@@ -3,7 +3,10 @@
 //   conv3(50->100) relu  conv4(100->100) maxpool2 relu dropout(0.25)
 //   flatten(6400)  fc1(6400->512) relu dropout(0.5)  fc2(512->10)
 // and its training: softmax cross-entropy (mean) and SGD with momentum, one step = forward, loss, backward,
-// update. Parameters live in one arena; every buffer is sized by setup() for one batch size, so step() and
+// update. Data-parallel (options.communicator of several ranks): each rank holds `batch` rows of the global batch
+// (batch x ranks), its dropout masks and loss are those of its rows of the global batch, and between backward and
+// update one all-reduce sums the gradient arena and the loss, so every rank applies the global batch's gradient.
+// Parameters live in one arena; every buffer is sized by setup() for one batch size, so step() and
 // evaluate() allocate nothing, create no descriptor and never wait for the host: a step can be captured in a
 // CUDA graph as is.
 #pragma once
@@ -17,16 +20,18 @@
 #include "layers/relu.h"
 #include "layers/sgd.h"
 #include "layers/softmax_cross_entropy.h"
+#include "runtime/communicator.h"
 
 namespace rosetta {
 
 struct CifarVggOptions {
-  std::int64_t batch = 64;
+  std::int64_t batch = 64;  // this process's rows of the global batch (batch x communicator->size())
   float lr = 0.01f;
   float momentum = 0.9f;
   bool dropout = true;        // false: every dropout is the identity (the equivalence runs)
   std::uint64_t seed = 0;     // of the dropout masks
   kernels::ConvOptions conv;  // precision and autotune; the precision applies to fc1/fc2 too
+  const Communicator* communicator = &Communicator::single_process();  // the ranks that share the batch
 };
 
 class CifarVGG {
@@ -67,6 +72,7 @@ class CifarVGG {
   Linear fc1_, fc2_;
   SoftmaxCrossEntropy loss_;
   std::unique_ptr<SgdMomentum> sgd_;
+  const Communicator* communicator_ = &Communicator::single_process();
   Tensor step_;  // (1,) u64: steps taken; dropout masks are drawn under it
 };
 

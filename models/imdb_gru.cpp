@@ -42,7 +42,8 @@ void ImdbGRU::setup(const Context& ctx, const ImdbGruOptions& options) {
   embedding_.setup(ctx, token_shape_);                                  // (T, N, E) or (N, T, E)
   gru_.setup(ctx, embedding_.output_shape(), options.gru);              // (T, N, H) or (N, T, H)
   l_out_.setup(ctx, {n, kHidden}, options.gru.precision);               // (N, 2)
-  loss_.setup(ctx, {n, kClasses});
+  communicator_ = options.communicator;
+  loss_.setup(ctx, {n, kClasses}, n * communicator_->size());
   dh_tnc_ = Tensor::zeros({t, n, kHidden}, DType::f32, ctx.device());  // only the last step is ever written
   if (batch_first_) {
     h_tnc_ = Tensor::empty({t, n, kHidden}, DType::f32, ctx.device());
@@ -78,6 +79,7 @@ void ImdbGRU::step(const Context& ctx, const Tensor& tokens, const Tensor& label
   ROSETTA_CHECK(adam_ != nullptr, "ImdbGRU::step before setup");
   loss_.forward(ctx, forward(ctx, tokens), labels);
   backward(ctx, loss_.dlogits());
+  communicator_->all_reduce_sum(ctx, {params_.grads(), loss_.loss()});
   adam_->step(ctx);
 }
 

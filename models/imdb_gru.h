@@ -4,6 +4,10 @@
 // are PyTorch's defaults drawn from Philox: embedding N(0, 1); GRU U(-1/sqrt(100), 1/sqrt(100)); l_out weight and
 // bias U(-1/sqrt(100), 1/sqrt(100)) (nn.Linear's kaiming_uniform(a = sqrt(5)) reduces to that bound).
 //
+// Data-parallel (options.communicator of several ranks): each rank holds `batch` rows of the global batch (batch x
+// ranks), its loss is averaged over the global batch, and one all-reduce of the gradient arena and the loss between
+// backward and Adam's update gives every rank the global batch's gradient.
+//
 // Tokens come time-major, (T, N) i32, with the GRU's layout tnc (cuDNN's SEQ_MAJOR_UNPACKED: the seed's lesson),
 // or batch-first, (N, T), with layout ntc, where the GRU transposes on the way in and out (the ablation). Every
 // buffer is sized by setup() for one batch size: step() and evaluate() allocate nothing and never wait for the
@@ -19,14 +23,16 @@
 #include "layers/linear.h"
 #include "layers/softmax_cross_entropy.h"
 #include "models/option_rule.h"
+#include "runtime/communicator.h"
 
 namespace rosetta {
 
 struct ImdbGruOptions {
-  std::int64_t batch = 64;
+  std::int64_t batch = 64;   // this process's rows of the global batch (batch x communicator->size())
   std::int64_t steps = 150;  // tokens per review (T)
   float lr = 1e-3f;
   GruOptions gru;  // precision (also l_out's), cudnn | naive, algorithm, layout
+  const Communicator* communicator = &Communicator::single_process();  // the ranks that share the batch
 
   // The model's rule these options break on `device`, or none: the CUDA twin's implementations (cudnn, naive) are a
   // choice on CUDA only; the CPU runs its one twin, so naive there asks for something that does not exist.
@@ -67,6 +73,7 @@ class ImdbGRU {
   Linear l_out_;
   SoftmaxCrossEntropy loss_;
   std::unique_ptr<Adam> adam_;
+  const Communicator* communicator_ = &Communicator::single_process();
   bool batch_first_ = false;
   Shape token_shape_;
   Tensor h_tnc_;   // (T, N, H): the GRU's output time-major (ntc only: a transposed copy)

@@ -52,8 +52,8 @@ TEST(CliTrainCnn, BadArgumentsAreOneLineAndExitTwo) {
   expect_one_line_error(train(dir, "--device cpu --batch 0"), "--batch: 0 is not an integer in [1, 65536]");
   expect_one_line_error(train(dir, "--device cpu --autotune maybe"), "--autotune: maybe not in {on,off}");
   // The cases: non-finite or out-of-range values are refused by the parser, naming the option and range.
-  for (const char* lr : {"nan", "inf", "-1", "1e30", "0"})
-    expect_one_line_error(train(dir, std::string("--device cpu --lr ") + lr), "--lr: " + std::string(lr) + " is not a finite number in (0, 10]");
+  for (const char* lr : {"nan", "inf", "-1", "1e30", "-0.001"})
+    expect_one_line_error(train(dir, std::string("--device cpu --lr ") + lr), "--lr: " + std::string(lr) + " is not a finite number in [0, 10]");
   expect_one_line_error(train(dir, "--device cpu --momentum nan"), "--momentum: nan is not a finite number in [0, 1]");
   expect_one_line_error(train(dir, "--device cpu --epochs 2e9"), "--epochs: 2e9 is not an integer in [1, 10000]");
   expect_one_line_error(train(dir, "--device cpu --max-steps -5"), "--max-steps: -5 is not an integer");

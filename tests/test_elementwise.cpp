@@ -53,7 +53,7 @@ TEST(Elementwise, DropoutKeepsAboutOneMinusPAndScales) {
   const std::int64_t n = 100000;
   std::vector<float> x(n, 2.0f), y(n), mask(n);
   const std::uint64_t step = 3;
-  kernels::cpu::dropout_forward(ctx, x.data(), y.data(), mask.data(), 0.25f, 7, 1, &step, n);
+  kernels::cpu::dropout_forward(ctx, x.data(), y.data(), mask.data(), 0.25f, 7, 1, &step, 0, n);
   std::int64_t kept = 0;
   for (std::int64_t i = 0; i < n; ++i) {
     ASSERT_TRUE(mask[i] == 0.0f || mask[i] == 1.0f / 0.75f);
@@ -64,20 +64,36 @@ TEST(Elementwise, DropoutKeepsAboutOneMinusPAndScales) {
   EXPECT_NEAR(double(kept), 0.75 * n, 5 * std::sqrt(n * 0.75 * 0.25));
   std::vector<float> y2(n), mask2(n);
   const std::uint64_t next_step = 4;
-  kernels::cpu::dropout_forward(ctx, x.data(), y2.data(), mask2.data(), 0.25f, 7, 1, &next_step, n);
+  kernels::cpu::dropout_forward(ctx, x.data(), y2.data(), mask2.data(), 0.25f, 7, 1, &next_step, 0, n);
   EXPECT_NE(mask, mask2) << "a new step must draw a new mask";
+}
+
+// A data-parallel rank holds rows [r n/N, (r+1) n/N) of the global batch: with `first` at its offset it must draw
+// exactly that slice of the mask one process draws for the whole batch (docs/distributed.md).
+TEST(Elementwise, DropoutOfAShareDrawsTheSliceOfTheWholeBatchMask) {
+  Context& ctx = Context::cpu();
+  const std::int64_t n = 1000, share = 400, first = 600;
+  const std::vector<float> x = random_floats(n, -1, 1, 9);
+  std::vector<float> y(n), mask(n), y_share(share), mask_share(share);
+  const std::uint64_t step = 2;
+  kernels::cpu::dropout_forward(ctx, x.data(), y.data(), mask.data(), 0.25f, 7, 1, &step, 0, n);
+  kernels::cpu::dropout_forward(ctx, x.data() + first, y_share.data(), mask_share.data(), 0.25f, 7, 1, &step, first,
+                                share);
+  EXPECT_EQ(mask_share, std::vector<float>(mask.begin() + first, mask.end()));
+  EXPECT_EQ(y_share, std::vector<float>(y.begin() + first, y.end()));
+  EXPECT_NE(mask_share, std::vector<float>(mask.begin(), mask.begin() + share)) << "the offset must move the draws";
 }
 
 TEST(Elementwise, DropoutGradientWithFixedMaskInDouble) {
   const std::vector<double> x = testing::random_doubles(50, -1, 1, 5);
   const auto forward = [](const std::vector<double>& in) {
     std::vector<double> y(in.size()), mask(in.size());
-    kernels::reference::dropout_forward(in.data(), y.data(), mask.data(), 0.5f, 11, 2, std::int64_t(in.size()));
+    kernels::reference::dropout_forward(in.data(), y.data(), mask.data(), 0.5f, 11, 2, 0, std::int64_t(in.size()));
     return y;
   };
   const auto backward = [](const std::vector<double>& in, const std::vector<double>& dy) {
     std::vector<double> y(in.size()), mask(in.size()), dx(in.size());
-    kernels::reference::dropout_forward(in.data(), y.data(), mask.data(), 0.5f, 11, 2, std::int64_t(in.size()));
+    kernels::reference::dropout_forward(in.data(), y.data(), mask.data(), 0.5f, 11, 2, 0, std::int64_t(in.size()));
     kernels::reference::dropout_backward(dy.data(), mask.data(), dx.data(), std::int64_t(in.size()));
     return dx;
   };

@@ -29,7 +29,7 @@ LossResult cpu_loss(const std::vector<float>& logits, const std::vector<std::int
   const std::int64_t n = static_cast<std::int64_t>(labels.size());
   LossResult r;
   r.dlogits.assign(logits.size(), std::numeric_limits<float>::quiet_NaN());
-  kernels::cpu::softmax_cross_entropy(Context::cpu(), logits.data(), labels.data(), &r.loss, r.dlogits.data(), n, k);
+  kernels::cpu::softmax_cross_entropy(Context::cpu(), logits.data(), labels.data(), &r.loss, r.dlogits.data(), n, k, n);
   return r;
 }
 
@@ -53,6 +53,27 @@ TEST(SoftmaxCrossEntropyCpu, MatchesHandComputedValues) {
   const double expected[6] = {softmax0[0] / 2, softmax0[1] / 2, (softmax0[2] - 1) / 2,
                               (1.0 / 3 - 1) / 2, 1.0 / 6, 1.0 / 6};
   for (int i = 0; i < 6; ++i) EXPECT_NEAR(r.dlogits[i], expected[i], 4 * kFloatEps * std::abs(expected[i])) << i;
+}
+
+// Two ranks' shares of a batch, each averaged over the whole batch (mean_over = n), sum to the whole batch's loss
+// and are its gradient rows: the rule that makes the all-reduced gradient the global one (docs/distributed.md).
+TEST(SoftmaxCrossEntropyCpu, SharesAveragedOverTheGlobalBatchSumToTheWholeBatch) {
+  const std::int64_t n = 6, k = 4, half = n / 2;
+  const std::vector<float> logits = testing::random_floats(n * k, -3.0f, 3.0f, 21);
+  const std::vector<std::int32_t> labels{0, 3, 1, 2, 2, 0};
+  const LossResult whole = cpu_loss(logits, labels, k);
+  float loss[2];
+  std::vector<float> dlogits(n * k);
+  for (int r = 0; r < 2; ++r)
+    kernels::cpu::softmax_cross_entropy(Context::cpu(), logits.data() + r * half * k, labels.data() + r * half,
+                                        &loss[r], dlogits.data() + r * half * k, half, k, n);
+  // The gradient rows are the same double expression rounded once: equal. The loss: each half rounded (u of it),
+  // their float sum rounded (u), against the whole rounded once (u): within 3u of the loss.
+  EXPECT_EQ(dlogits, whole.dlogits);
+  EXPECT_NEAR(loss[0] + loss[1], whole.loss, 3 * kFloatEps * whole.loss);
+  EXPECT_THROW(kernels::cpu::softmax_cross_entropy(Context::cpu(), logits.data(), labels.data(), &loss[0],
+                                                   dlogits.data(), n, k, n - 1),
+               Error);
 }
 
 TEST(SoftmaxCrossEntropyCpu, IsStableForHugeLogits) {
@@ -104,12 +125,12 @@ TEST(SoftmaxCrossEntropyReference, GradientMatchesCentralDifferences) {
   const std::vector<std::int32_t> labels{0, 4, 2, 2};
   const testing::Forward forward = [&](const std::vector<double>& x) {
     std::vector<double> loss(1), dlogits(x.size());
-    kernels::reference::softmax_cross_entropy(x.data(), labels.data(), loss.data(), dlogits.data(), n, k);
+    kernels::reference::softmax_cross_entropy(x.data(), labels.data(), loss.data(), dlogits.data(), n, k, n);
     return loss;
   };
   const testing::Backward backward = [&](const std::vector<double>& x, const std::vector<double>& dy) {
     std::vector<double> loss(1), dlogits(x.size());
-    kernels::reference::softmax_cross_entropy(x.data(), labels.data(), loss.data(), dlogits.data(), n, k);
+    kernels::reference::softmax_cross_entropy(x.data(), labels.data(), loss.data(), dlogits.data(), n, k, n);
     for (double& g : dlogits) g *= dy[0];
     return dlogits;
   };
@@ -144,7 +165,7 @@ LossResult cuda_loss(const std::vector<float>& logits, const std::vector<std::in
   Tensor loss = Tensor::empty({1}, DType::f32, Device::cuda);
   Tensor dx = Tensor::empty({n, k}, DType::f32, Device::cuda);
   kernels::cuda::softmax_cross_entropy(gpu, x.data<float>(), yd.data<std::int32_t>(), loss.data<float>(),
-                                       dx.data<float>(), n, k);
+                                       dx.data<float>(), n, k, n);
   gpu.synchronize();
   return {loss.to_vector()[0], dx.to_vector()};
 }

@@ -63,11 +63,11 @@ TEST(Philox, DeviceDropoutMaskIsBitIdenticalToHost) {
   Tensor step = Tensor::zeros({1}, DType::u64);
   step.data<std::uint64_t>()[0] = 17;
   kernels::cpu::dropout_forward(cpu, x.data<float>(), y.data<float>(), mask.data<float>(), 0.25f, 99, 5,
-                                step.data<std::uint64_t>(), n);
+                                step.data<std::uint64_t>(), 0, n);
   Tensor xd = x.to(Device::cuda), stepd = step.to(Device::cuda);
   Tensor yd = Tensor::empty({n}, DType::f32, Device::cuda), maskd = Tensor::empty({n}, DType::f32, Device::cuda);
   kernels::cuda::dropout_forward(gpu, xd.data<float>(), yd.data<float>(), maskd.data<float>(), 0.25f, 99, 5,
-                                 stepd.data<std::uint64_t>(), n);
+                                 stepd.data<std::uint64_t>(), 0, n);
   gpu.synchronize();
   EXPECT_EQ(maskd.to_vector(), mask.to_vector());
   EXPECT_EQ(yd.to_vector(), y.to_vector());

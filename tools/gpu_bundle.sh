@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bundle=${1:-gpu-bundle}
 build=build-gpu
-cmake -S . -B "$build" -G Ninja -DCMAKE_CUDA_ARCHITECTURES=90-real -DROSETTA_BENCHMARKS=ON >/dev/null
+# Without MPI: the GPU host has no Open MPI to load, and its one-rank NCCL path needs none (docs/distributed.md).
+cmake -S . -B "$build" -G Ninja -DCMAKE_CUDA_ARCHITECTURES=90-real -DROSETTA_BENCHMARKS=ON -DROSETTA_MPI=OFF >/dev/null
 cmake --build "$build" -j "$(nproc)"
 rm -rf "$bundle" && mkdir -p "$bundle/bin" "$bundle/lib"
 find "$build/bench" "$build/tests" -maxdepth 1 -type f -executable \( -name rosetta -o -name 'bench_*' -o -name 'test_*' \) \

@@ -5,6 +5,8 @@
 #   resnet   ResNet-50 extraction in each precision, layout and switch, then the PyTorch twin (eager) per precision
 #   gru      the GRU workload (cuDNN and hand-built, tnc and ntc, fp32 and tf32), then its twin (eager)
 #   cnn      the CNN workload (graph / eager / heuristics, fp32 and tf32), then its twin (eager)
+#   nccl     each training workload through NCCL with one rank and no launcher (--comm nccl) against the plain path:
+#            its first 20 losses (docs/distributed.md's tolerance) and its time (the overhead); says if mpirun exists
 #   bench    the Google Benchmark binaries of the three workloads and every CUDA op case (bench_ops)
 #   memcheck compute-sanitizer's memcheck over the CUDA test cases of the kernel tests and short workload runs
 #   compile  the twins under torch.compile (the slowest part: last)
@@ -14,7 +16,7 @@
 # (default 570), so the check ends with its summary inside the device's time. Logs and records go to $OUT (default
 # ./gpu-check-out); the weights and data it generates go to $WORK (default $OUT/work), not worth carrying back.
 # Usage: tools/gpu_check.sh [BUNDLE_DIR=gpu-bundle]
-# Environment: PHASES (default "tests resnet gru cnn bench memcheck compile"), SELECT (an extended regular expression:
+# Environment: PHASES (default "tests resnet gru cnn nccl bench memcheck compile"), SELECT (an extended regular expression:
 # only the steps whose names match run, default all), BUDGET_S, LIMIT_S, OUT, WORK, PYTHON. The cuDNN algorithm
 # cache the runs fill (with cudnnFind's time per convolution shape) is copied to $OUT/conv-algorithms.json.
 set -uo pipefail
@@ -40,7 +42,7 @@ export LD_LIBRARY_PATH="$bundle/lib:$wheel_libs:${LD_LIBRARY_PATH:-}"
 export ROSETTA_SOURCE_DIR=$PWD ROSETTA_CLI=$bundle/bin/rosetta
 export XDG_CACHE_HOME=$work/cache ROSETTA_PYTHON=$python ROSETTA_COMMIT=$(head -1 "$bundle/COMMIT")
 rosetta=$bundle/bin/rosetta
-phases=" ${PHASES:-tests resnet gru cnn bench memcheck compile} "
+phases=" ${PHASES:-tests resnet gru cnn nccl bench memcheck compile} "
 want() { [[ "$phases" == *" $1 "* ]]; }
 summary=$out/summary.txt
 : > "$summary"
@@ -75,7 +77,9 @@ if ! "$rosetta" info > "$out/info.txt" 2>&1; then
   # no GoogleTest or Google Benchmark, so only the workloads can run from such a build.
   note "the carried rosetta does not run here ($(head -1 "$out/info.txt")); building the CLI on this host"
   cmake -S . -B "$work/build" -G Ninja -DROSETTA_TESTS=OFF -DROSETTA_BENCHMARKS=OFF -DCMAKE_CUDA_ARCHITECTURES=90-real \
-    -DROSETTA_DEPS_DIR="$bundle/deps" -DCUDNN_PYTHON="$(command -v $python)" > "$out/build.log" 2>&1 \
+    -DROSETTA_DEPS_DIR="$bundle/deps" -DCUDNN_PYTHON="$(command -v $python)" \
+    -DROSETTA_NCCL_DIR="$($python -c 'import nvidia.nccl; print(list(nvidia.nccl.__path__)[0])' 2>/dev/null)" \
+    > "$out/build.log" 2>&1 \
     && cmake --build "$work/build" -j "$(nproc)" >> "$out/build.log" 2>&1 || { note "build failed: $(tail -3 "$out/build.log")"; exit 1; }
   rosetta=$work/build/bench/rosetta ROSETTA_CLI=$rosetta
   phases=${phases/ tests / } phases=${phases/ bench / } phases=${phases/ memcheck / }
@@ -159,6 +163,25 @@ if want cnn; then
   train cnn graph-heuristics-fp32 --precision fp32 --autotune off
   train cnn graph-tf32 --precision tf32
   for p in fp32 tf32; do torch_train cnn eager $p; done
+fi
+
+if want nccl; then
+  note "nccl: mpirun on this host: $(command -v mpirun || echo none; true)"
+  for workload in cnn gru; do
+    for path in plain nccl; do
+      flags=(); [ $path = nccl ] && flags=(--comm nccl)
+      train "$workload" "$path-one-rank" "${flags[@]}" --log-steps "$out/$workload-$path-steps.txt"
+    done
+    # One rank's all-reduce is the identity: the losses differ only by cuDNN's non-deterministic algorithms.
+    step "nccl-$workload-losses" 30 $python - "$out/$workload-plain-steps.txt" "$out/$workload-nccl-steps.txt" <<'PY'
+import sys
+plain, nccl = ([float(l.split()[1]) for l in open(p)][:20] for p in sys.argv[1:3])
+# tests/test_distributed.cpp's tolerances: 1e-5 relative to step 10, 1e-3 after (SGD amplifies re-association).
+ratio = max(abs(a - b) / abs(a) / (1e-5 if i < 10 else 1e-3) for i, (a, b) in enumerate(zip(plain, nccl)))
+print(f"first 20 losses: worst difference {ratio:.2f} of its tolerance (1e-5 to step 10, 1e-3 after)")
+sys.exit(0 if len(plain) == len(nccl) == 20 and ratio <= 1 else 1)
+PY
+  done
 fi
 
 bench() {  # binary, filter

@@ -6,11 +6,13 @@
 # Usage: tools/setup.sh [extra cmake arguments]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Data parallelism (docs/distributed.md): Open MPI launches the ranks and sums the CPU path's gradients.
+distributed_packages=(openmpi-bin libopenmpi-dev python3-pip)
 
 packages=(cmake ninja-build g++ libgtest-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev zlib1g-dev
           python3-numpy python3-torch python3-torchvision python3-venv python3-jsonschema python3-matplotlib)
 missing=()
-for p in "${packages[@]}"; do
+for p in "${packages[@]}" "${distributed_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -35,6 +37,17 @@ fi
 
 # nvcc is found through PATH or the toolkit's usual home.
 if ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then export PATH=/usr/local/cuda/bin:$PATH; fi
+
+# NCCL (the GPU all-reduce) from its pinned PyPI wheel into .deps/nccl, where CMake looks first (ROSETTA_NCCL_DIR).
+# The pin is NCCL for CUDA 13 as the CUDA toolkit's own; the copy of it inside, written last, marks a complete install.
+nccl_pin=nvidia-nccl-cu13==2.28.9
+if [ "$(cat .deps/nccl/PIN 2>/dev/null)" != "$nccl_pin" ]; then
+  echo "rosetta setup: installing $nccl_pin into .deps/nccl"
+  rm -rf .deps/nccl
+  /usr/bin/python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-deps \
+    --target .deps/nccl "$nccl_pin"
+  echo "$nccl_pin" > .deps/nccl/PIN
+fi
 
 cmake -S . -B build -G Ninja "$@" >/dev/null
 cmake --build build -j "$(nproc)"

@@ -24,16 +24,15 @@ CLI::Validator integer_in(std::int64_t min, std::int64_t max) {
       range);
 }
 
-CLI::Validator finite_in(double min, double max, bool min_exclusive) {
+CLI::Validator finite_in(double min, double max) {
   std::ostringstream os;
-  os << "a finite number in " << (min_exclusive ? "(" : "[") << min << ", " << max << "]";
+  os << "a finite number in [" << min << ", " << max << "]";
   const std::string range = os.str();
   return CLI::Validator(
       [=](std::string& text) -> std::string {
         char* stop = nullptr;
         const double value = std::strtod(text.c_str(), &stop);
-        const bool above_min = min_exclusive ? value > min : value >= min;
-        if (text.empty() || *stop != '\0' || !std::isfinite(value) || !above_min || value > max)
+        if (text.empty() || *stop != '\0' || !std::isfinite(value) || value < min || value > max)
           return text + " is not " + range;
         return "";
       },

@@ -19,10 +19,10 @@
 namespace rosetta::cli {
 
 // CLI11 validators that put the stated range in --help and in the one-line error: an integer written as one
-// (no "2e9", no "-1" where negatives are out of range) in [min, max]; a finite number in [min, max], or
-// (min, max] with min_exclusive (NaN and infinities are refused: NaN passes any comparison with a bound).
+// (no "2e9", no "-1" where negatives are out of range) in [min, max]; a finite number in [min, max] (NaN and
+// infinities are refused: NaN passes any comparison with a bound).
 CLI::Validator integer_in(std::int64_t min, std::int64_t max);
-CLI::Validator finite_in(double min, double max, bool min_exclusive = false);
+CLI::Validator finite_in(double min, double max);
 
 // "cpu" | "cuda" | "" (cuda when a device is present); cuda without a device is refused with the probe's reason.
 Device resolve_device(const std::string& name);

@@ -8,6 +8,7 @@
 #include "bench/cli/result_record.h"
 #include "bench/cli/algorithm_cache_file.h"
 #include "bench/cli/arguments.h"
+#include "bench/cli/distributed.h"
 #include "bench/cli/run_metrics.h"
 #include "bench/cli/run_report.h"
 #include "bench/cli/steady_state.h"
@@ -29,11 +30,14 @@ constexpr double kMaxImageBytes = 16e9;
 // The Philox stream of the random images (runtime/philox.h): distinct from the weights' kInitUse streams.
 constexpr std::uint64_t kImageStream = 0x696d61676573ull;  // "images"
 
-// N images (N, 3, S, S) in [0, 1), element i = philox_uniform(seed, kImageStream, i). Pinned for a CUDA run.
-Tensor random_images(std::int64_t n, std::int64_t size, std::uint64_t seed, bool pinned) {
+// Images [first, first + n) of the random set (n, 3, S, S) in [0, 1): element i of the whole set is
+// philox_uniform(seed, kImageStream, i), so any range of images is the same whoever draws it. Pinned for a CUDA run.
+Tensor random_images(std::int64_t first, std::int64_t n, std::int64_t size, std::uint64_t seed, bool pinned) {
   Tensor images = Tensor::empty({n, ResNet50::kChannels, size, size}, DType::f32, Device::cpu, pinned);
   float* p = images.data<float>();
-  for (std::int64_t i = 0; i < images.numel(); ++i) p[i] = philox_uniform(seed, kImageStream, static_cast<std::uint64_t>(i));
+  const std::uint64_t offset = static_cast<std::uint64_t>(first * ResNet50::kChannels * size * size);
+  for (std::int64_t i = 0; i < images.numel(); ++i)
+    p[i] = philox_uniform(seed, kImageStream, offset + static_cast<std::uint64_t>(i));
   return images;
 }
 
@@ -109,12 +113,16 @@ void add_extract_resnet50_command(CLI::App& extract, ExtractResNet50Options& o) 
       ->check(on_off_choice);
   cmd->add_option("--graph", o.graph, "on: the forward captured in a CUDA graph")->capture_default_str()->check(on_off_choice);
   cmd->add_option("--algo-cache", o.algo_cache_path, "cuDNN algorithm cache file (default ~/.cache/rosetta/...)");
+  cmd->add_option("--comm", o.comm, "auto: MPI under mpirun (batches shared out by rank), else one process")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto"}));
   cmd->callback([&o] { run_extract_resnet50(o); });
 }
 
-void run_extract_resnet50(const ExtractResNet50Options& o) {
+namespace {
+
+void extract(const ExtractResNet50Options& o, const Communicator& comm, Device device) {
   ROSETTA_CHECK_ARG(o.random_weights || !o.weights_path.empty(), "give --weights FILE or --random-weights");
-  const Device device = resolve_device(o.device);
   ResNet50Options mo;
   mo.batch = o.batch;
   mo.precision = parse_precision(o.precision, {Precision::fp32, Precision::tf32, Precision::bf16});
@@ -138,9 +146,14 @@ void run_extract_resnet50(const ExtractResNet50Options& o) {
   check_output_path("--save-weights", o.save_weights_path);
 
   const bool pinned = device == Device::cuda;
-  Tensor images;  // (N, 3, S, S) on the host
+  Tensor images;  // (images of this rank, 3, S, S) on the host: its range of batches
+  std::int64_t count = 0, size = 0;  // of the whole set
+  BatchRange range;
   if (!o.input_path.empty()) {
-    images = read_images(o.input_path, o.batch, pinned);
+    const Tensor all = read_images(o.input_path, o.batch, pinned);  // (N, 3, S, S)
+    count = all.dim(0), size = all.dim(2), range = batch_range(comm, count / o.batch);
+    const Shape shape{range.count * o.batch, ResNet50::kChannels, size, size};
+    images = all.view(range.first * o.batch * ResNet50::kChannels * size * size, shape);
   } else {
     ROSETTA_CHECK_ARG(o.images > 0 && o.images % o.batch == 0,
                       "--images " << o.images << " must be a positive multiple of --batch " << o.batch);
@@ -149,9 +162,10 @@ void run_extract_resnet50(const ExtractResNet50Options& o) {
     ROSETTA_CHECK_ARG(bytes <= kMaxImageBytes, "--images " << o.images << " of --image-size " << o.image_size
                                                            << " need " << bytes / 1e9 << " GB of host memory, more than the "
                                                            << kMaxImageBytes / 1e9 << " GB cap");
-    images = random_images(o.images, o.image_size, o.seed, pinned);
+    count = o.images, size = o.image_size, range = batch_range(comm, count / o.batch);
+    images = random_images(range.first * o.batch, range.count * o.batch, size, o.seed, pinned);
   }
-  const std::int64_t count = images.dim(0), size = images.dim(2), batches = count / o.batch;
+  const std::int64_t batches = range.count;  // this rank's
   mo.image_size = size;
 
   ResNet50 model(device);
@@ -160,12 +174,14 @@ void run_extract_resnet50(const ExtractResNet50Options& o) {
   } else {
     model.load(o.weights_path);
   }
-  if (!o.save_weights_path.empty())
+  if (!o.save_weights_path.empty() && comm.rank() == 0)
     save_parameters(model.parameters(), o.save_weights_path, {{"workload", "resnet50"}});
 
   const std::string data = o.input_path.empty() ? "random" : std::filesystem::path(o.input_path).filename().string();
+  const std::string job = job_description(comm, batches * o.batch);
   print_run_header("resnet50", device, o.precision, data, o.batch,
-                   std::string("autotune ") + on_off(mo.autotune) + ", CUDA graph " + on_off(use_graph));
+                   std::string("autotune ") + on_off(mo.autotune) + ", CUDA graph " + on_off(use_graph) +
+                       (job.empty() ? "" : ", " + job.substr(0, job.find(',')) + ", batches shared out by rank"));
   std::printf("  %lld images of %lldx%lld, layout %s, BN %s, fusion %s, normalize %s, weights %s\n",
               static_cast<long long>(count), static_cast<long long>(size), static_cast<long long>(size),
               layout_name(mo.layout), mo.fold_bn ? "folded" : "unfolded", mo.fuse ? "on" : "off", o.normalize ? "on" : "off",
@@ -181,7 +197,7 @@ void run_extract_resnet50(const ExtractResNet50Options& o) {
 
   const std::int64_t image_elements = ResNet50::kChannels * size * size;
   InputDoubleBuffer inputs(ctx, {o.batch, ResNet50::kChannels, size, size});                     // 2 x (B, 3, S, S)
-  Tensor features = Tensor::empty({count, ResNet50::kFeatures}, DType::f32, Device::cpu, pinned);  // (N, 2048)
+  Tensor features = Tensor::empty({batches * o.batch, ResNet50::kFeatures}, DType::f32, Device::cpu, pinned);  // mine
   SteadyTimer warmup_timer;
   const Tensor& output = model.forward(ctx, inputs.slot(0));  // the model's (B, 2048) feature buffer
   CudaGraph graphs[2];                                          // the forward on input slot 0 and on slot 1
@@ -207,13 +223,18 @@ void run_extract_resnet50(const ExtractResNet50Options& o) {
     for (int slot = 0; slot < 2; ++slot) graphs[slot].capture(ctx, [&] { model.forward(ctx, inputs.slot(slot)); });
   pass();
   const double warmup_seconds = warmup_timer.elapsed_s();
+  // Each repetition's time is the slowest rank's.
   SteadyState passes{"pass", count, {}};
   for (int r = 0; r < o.repeats; ++r) {
     SteadyTimer timed;
     pass();
-    passes.seconds.push_back(timed.elapsed_s());
+    passes.seconds.push_back(max_over_ranks(comm, timed.elapsed_s()));
   }
   algo_cache.save();
+  Tensor all_features = comm.size() == 1 ? features  // (N, 2048), on rank 0
+                        : Tensor::empty({comm.rank() == 0 ? count : 0, ResNet50::kFeatures}, DType::f32, Device::cpu);
+  if (comm.size() > 1) comm.gather_to_first(features.raw(), features.nbytes(), all_features.raw(), all_features.nbytes());
+  if (comm.rank() != 0) return;  // rank 0 alone reports and writes
 
   double seconds = 0;  // all timed passes
   for (double s : passes.seconds) seconds += s;
@@ -226,7 +247,8 @@ void run_extract_resnet50(const ExtractResNet50Options& o) {
               model.convolutions());
   std::fflush(stdout);
 
-  if (!o.features_path.empty()) write_safetensors(o.features_path, {{"features", features}}, {{"workload", "resnet50"}});
+  if (!o.features_path.empty())
+    write_safetensors(o.features_path, {{"features", all_features}}, {{"workload", "resnet50"}});
   if (!o.json_path.empty()) {
     nlohmann::json r = base_record("resnet50", device);
     r["precision"] = o.precision;
@@ -256,8 +278,15 @@ void run_extract_resnet50(const ExtractResNet50Options& o) {
     m.energy_joules_per_unit.why_not = "not measured yet: rosetta reads no energy counter";
     m.peak_memory_bytes.why_not = "not measured yet: rosetta tracks no peak device memory";
     add_measurements(r, m);
+    r["ranks"] = comm.size();
     write_record(o.json_path, r);
   }
+}
+
+}  // namespace
+
+void run_extract_resnet50(const ExtractResNet50Options& o) {
+  run_as_job(o.comm, o.device, [&](const Communicator& comm, Device device) { extract(o, comm, device); });
 }
 
 }  // namespace rosetta::cli

@@ -5,7 +5,9 @@
 // the copy of the features back to the host, timed until the device is done.
 // On a GPU the copy of each batch runs on the copy stream into the other of two input slots while the previous
 // batch's forward runs (bench/cli/input_double_buffer.h), as any feeding loop should; the copies stay in the timed
-// passes. Reports seconds per 1000 images and images/s of the median pass.
+// passes. Reports seconds per 1000 images and images/s of the median pass. Under mpirun (bench/cli/distributed.h)
+// the batches are shared out in contiguous ranges, one per rank in rank order, and rank 0 gathers the features in
+// that order: the features of N ranks are one process's; the time is the slowest rank's.
 #pragma once
 #include <CLI/CLI.hpp>
 #include <cstdint>
@@ -28,6 +30,7 @@ struct ExtractResNet50Options {
   bool normalize = false;
   std::string fold_bn = "on", fuse = "on", autotune = "on", graph = "on";
   std::string algo_cache_path;    // empty: the default cache file
+  std::string comm = "auto";      // auto | nccl (bench/cli/distributed.h)
 };
 
 void add_extract_resnet50_command(CLI::App& extract, ExtractResNet50Options& options);

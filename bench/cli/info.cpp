@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "runtime/comm/job.h"
 #include "runtime/device.h"
 
 namespace rosetta::cli {
@@ -13,6 +14,9 @@ void print_info() {
   if (built_with_cuda()) std::printf("  architectures: %s\n", ROSETTA_CUDA_ARCHITECTURES);
   std::printf("  CUDA runtime:  %s\n  CUDA driver:   %s\n  cuDNN:         %s\n  cuBLAS:        %s\n",
               v.cuda_runtime.c_str(), v.cuda_driver.c_str(), v.cudnn.c_str(), v.cublas.c_str());
+  // The data-parallel engines (docs/distributed.md): MPI launches and sums host memory, NCCL sums device memory.
+  const comm::CommEngines engines = comm::comm_engines();
+  std::printf("  MPI:           %s\n  NCCL:          %s\n", engines.mpi.c_str(), engines.nccl.c_str());
   const CudaProbe& probe = probe_cuda();
   if (probe.device_count == 0) {
     std::printf("  devices:       %s\n", probe.reason.c_str());

@@ -65,10 +65,10 @@ class CnnWorkload : public TrainingWorkload {
   }
   NamedTensors training_state() const override { return model_->training_state(); }
 
-  void setup(const Context& ctx, std::int64_t batch, const DatasetSplits&) override {
+  void setup(const Context& ctx, std::int64_t batch, const DatasetSplits&, const Communicator& communicator) override {
     CifarVggOptions mo;
     mo.batch = batch, mo.lr = o_.common.lr, mo.momentum = o_.momentum, mo.dropout = !o_.no_dropout;
-    mo.seed = o_.common.seed, mo.conv = conv_;
+    mo.seed = o_.common.seed, mo.conv = conv_, mo.communicator = &communicator;
     model_->setup(ctx, mo);
   }
   void step(const Context& ctx, const Tensor& images, const Tensor& labels) override {

@@ -113,9 +113,11 @@ class GruWorkload : public TrainingWorkload {
     return gru_training_flops_per_example(data.train.example_shape()[0]);
   }
 
-  void setup(const Context& ctx, std::int64_t batch, const DatasetSplits& data) override {
+  void setup(const Context& ctx, std::int64_t batch, const DatasetSplits& data,
+             const Communicator& communicator) override {
     ImdbGruOptions mo;
     mo.batch = batch, mo.steps = data.train.example_shape()[0], mo.lr = o_.common.lr, mo.gru = gru_;
+    mo.communicator = &communicator;
     model_->setup(ctx, mo);
   }
   void step(const Context& ctx, const Tensor& tokens, const Tensor& labels) override {

@@ -1,5 +1,6 @@
 #include "bench/cli/training.h"
 
+#include <csignal>
 #include <cstdio>
 #include <limits>
 #include <optional>
@@ -8,6 +9,7 @@
 #include "bench/cli/algorithm_cache_file.h"
 #include "bench/cli/arguments.h"
 #include "bench/cli/checkpointing.h"
+#include "bench/cli/distributed.h"
 #include "bench/cli/result_record.h"
 #include "bench/cli/run_report.h"
 #include "bench/cli/training_loop.h"
@@ -41,7 +43,8 @@ void add_training_flags(CLI::App& cmd, TrainingFlags& f, const std::vector<std::
       ->check(CLI::IsMember({"cpu", "cuda"}));
   cmd.add_option("--epochs", f.epochs, "training epochs")->capture_default_str()->check(integer_in(1, kMaxEpochs));
   cmd.add_option("--batch", f.batch, "batch size")->capture_default_str()->check(integer_in(1, kMaxBatch));
-  cmd.add_option("--lr", f.lr, "learning rate")->capture_default_str()->check(finite_in(0, 10, true));
+  // 0 is allowed: no updates (the data-parallel test compares examples and masks with frozen weights).
+  cmd.add_option("--lr", f.lr, "learning rate")->capture_default_str()->check(finite_in(0, 10));
   cmd.add_option("--seed", f.seed, "seed of initial weights, shuffles and dropout masks")
       ->capture_default_str()
       ->check(integer_in(0, std::numeric_limits<std::int64_t>::max()));
@@ -77,10 +80,14 @@ void add_training_flags(CLI::App& cmd, TrainingFlags& f, const std::vector<std::
   cmd.add_option("--test-batches", f.test_batches, "test batches for the accuracy (default all; 0: no test pass)")
       ->check(integer_in(0, kMaxSteps));
   cmd.add_option("--algo-cache", f.algo_cache_path, "cuDNN algorithm cache file (default ~/.cache/rosetta/...)");
+  cmd.add_option("--comm", f.comm, "auto: MPI/NCCL under mpirun, else one process; nccl: NCCL even for one process")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "nccl"}));
 }
 
-void run_training(const TrainingFlags& c, TrainingWorkload& workload) {
-  const Device device = resolve_device(c.device);
+namespace {
+
+void train(const TrainingFlags& c, TrainingWorkload& workload, const Communicator& comm, Device device) {
   const bool use_graph = parse_on_off("--graph", c.graph) && device == Device::cuda;
   ROSETTA_CHECK_ARG(c.checkpoint_every == 0 || !c.checkpoint_path.empty(), "--checkpoint-every needs --checkpoint FILE");
   workload.parse(device);
@@ -115,19 +122,25 @@ void run_training(const TrainingFlags& c, TrainingWorkload& workload) {
     workload.init(c.seed);
   }
   if (c.max_steps == 0) {  // nothing to train: the initial weights are the result (how peers get rosetta's init)
-    if (!c.save_path.empty()) save_parameters(workload.parameters(), c.save_path, metadata);
+    if (!c.save_path.empty() && comm.rank() == 0) save_parameters(workload.parameters(), c.save_path, metadata);
     std::printf("0 steps: saved the initial weights%s\n", c.save_path.empty() ? " nowhere (no --save)" : "");
     return;
   }
   const std::string data_name = workload.data_name();
-  print_run_header(workload.name(), device, c.precision, data_name, c.batch, workload.switches(use_graph));
+  const BatchShard shard = batch_shard(comm, c.batch);
+  const std::int64_t rows = c.batch / shard.count;  // this rank's share of each global batch
+  const std::string job = job_description(comm, rows);
+  print_run_header(workload.name(), device, c.precision, data_name, c.batch,
+                   workload.switches(use_graph) + (job.empty() ? "" : ", " + job));
   if (first_step > 0) std::printf("  resuming from %s at step %lld\n", c.resume_path.c_str(), (long long)first_step);
 
-  Batcher batches(data.train, c.batch, device, !c.no_shuffle, c.seed, workload.time_major());
+  Batcher batches(data.train, c.batch, device, !c.no_shuffle, c.seed, workload.time_major(), shard);
   std::optional<AlgorithmCacheFile> algo_cache;
   if (workload.uses_conv_algorithm_cache()) algo_cache.emplace(ctx, c.algo_cache_path);
+  // Rank 0 alone writes; the replicas are bit-identical (check_replicas_agree), so its state is every rank's.
   const auto write_checkpoint = [&](std::int64_t step) {
     check_finite_weights(workload.parameters(), step);
+    if (comm.rank() != 0) return;
     CheckpointOptions fields = checkpoint_must_match;
     workload.add_checkpoint_choices(fields);
     save_training_checkpoint(c.checkpoint_path, workload.parameters(), workload.training_state(), fields, step);
@@ -137,14 +150,15 @@ void run_training(const TrainingFlags& c, TrainingWorkload& workload) {
   summary.batch = c.batch, summary.epochs = c.epochs, summary.data = data_name;
   summary.flops_per_example = workload.flops_per_example(data);
   TrainingSteps steps{[&] {
-                        workload.setup(ctx, c.batch, data);
+                        workload.setup(ctx, rows, data, comm);
                         if (!c.resume_path.empty())
                           load_training_checkpoint(c.resume_path, workload.parameters(), workload.training_state(),
                                                    checkpoint_must_match);
                       },
                       [&](const Tensor& inputs, const Tensor& labels) { workload.step(ctx, inputs, labels); },
-                      [&]() -> const Tensor& { return workload.loss(); }, nullptr, c.checkpoint_every};
+                      [&]() -> const Tensor& { return workload.loss(); }, nullptr, c.checkpoint_every, nullptr};
   if (!c.checkpoint_path.empty()) steps.checkpoint = write_checkpoint;
+  if (comm.size() > 1) steps.any_rank = [&](bool mine) { return any_rank(comm, mine); };
   run_timed_training(ctx, batches, LoopLength{c.epochs, c.max_steps, first_step}, use_graph, steps, summary);
   if (algo_cache) algo_cache->save();
 
@@ -154,7 +168,8 @@ void run_training(const TrainingFlags& c, TrainingWorkload& workload) {
     summary.test_accuracy = test_accuracy(
         data.test, c.batch, c.test_batches, ctx,
         [&](const Tensor& x, const Tensor& y, const Tensor& correct) { workload.evaluate(ctx, x, y, correct); },
-        workload.time_major());
+        workload.time_major(), comm);
+    check_replicas_agree(comm, workload.parameters());
     print_summary(summary);
   }
   // The checkpoint of the last step (an interrupted or a finished run), unless the loop just wrote it.
@@ -163,17 +178,28 @@ void run_training(const TrainingFlags& c, TrainingWorkload& workload) {
   nlohmann::json record = training_record(summary);
   record["graph"] = use_graph;
   record["lr"] = c.lr;
+  record["ranks"] = comm.size();
+  record["communicator"] = comm.engine();
   if (!c.resume_path.empty()) record["resumed_from_step"] = first_step;
   workload.report(record);
-  if (!c.json_path.empty()) write_record(c.json_path, record);
-  if (!c.log_steps_path.empty()) write_step_log(c.log_steps_path, summary.step_losses, summary.first_step, summary.steps);
+  if (comm.rank() == 0) {  // rank 0 alone writes
+    if (!c.json_path.empty()) write_record(c.json_path, record);
+    if (!c.log_steps_path.empty())
+      write_step_log(c.log_steps_path, summary.step_losses, summary.first_step, summary.steps);
+  }
   if (summary.interrupted) {
-    const int signal = interrupt_signal();
+    const int signal = interrupt_signal() != 0 ? interrupt_signal() : SIGTERM;  // another rank's signal
     throw Interrupted(signal, "interrupted by " + signal_name(signal) + " after step " + std::to_string(last_step) +
                                   (c.checkpoint_path.empty() ? "" : "; checkpoint written to " + c.checkpoint_path) +
                                   "; continue with --resume");
   }
-  if (!c.save_path.empty()) save_parameters(workload.parameters(), c.save_path, metadata);
+  if (!c.save_path.empty() && comm.rank() == 0) save_parameters(workload.parameters(), c.save_path, metadata);
+}
+
+}  // namespace
+
+void run_training(const TrainingFlags& c, TrainingWorkload& workload) {
+  run_as_job(c.comm, c.device, [&](const Communicator& comm, Device device) { train(c, workload, comm, device); });
 }
 
 }  // namespace rosetta::cli

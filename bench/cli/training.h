@@ -17,6 +17,8 @@
 #include "datasets/dataset.h"
 #include "layers/parameters.h"
 #include "layers/training_checkpoint.h"
+#include "runtime/communicator.h"
+#include "runtime/communicator.h"
 #include "runtime/context.h"
 
 namespace rosetta::cli {
@@ -37,6 +39,7 @@ struct TrainingFlags {
   std::int64_t max_steps = -1;     // < 0: no limit; 0: save the initial weights and stop
   std::int64_t test_batches = -1;  // < 0: every complete test batch; 0: no test pass
   bool no_shuffle = false;
+  std::string comm = "auto";       // auto | nccl (bench/cli/distributed.h)
 };
 
 // Registers the shared flags with these defaults; `precisions`: the workload's --precision choices.
@@ -76,8 +79,10 @@ class TrainingWorkload {
   virtual void resume_choices(const SafetensorsMetadata&) {}
   // The arithmetic of one training example (models/flops.h), for the record's achieved TFLOP/s.
   virtual double flops_per_example(const DatasetSplits& data) const = 0;
-  // Inside the timed region: plans and buffers for the batch (cuDNN autotuning counts into the first epoch).
-  virtual void setup(const Context& ctx, std::int64_t batch, const DatasetSplits& data) = 0;
+  // Inside the timed region: plans and buffers for the batch (cuDNN autotuning counts into the first epoch). batch:
+  // this rank's rows of the global batch, which `communicator`'s ranks share.
+  virtual void setup(const Context& ctx, std::int64_t batch, const DatasetSplits& data,
+                     const Communicator& communicator) = 0;
   virtual void step(const Context& ctx, const Tensor& inputs, const Tensor& labels) = 0;
   virtual const Tensor& loss() const = 0;
   virtual void evaluate(const Context& ctx, const Tensor& inputs, const Tensor& labels, const Tensor& correct) = 0;

@@ -117,7 +117,8 @@ void run_timed_training(const Context& ctx, Batcher& batches, const LoopLength& 
       // Losses reach the host without a sync: read them where the host waits anyway (the CPU: every step).
       if (device == Device::cpu) watch.check(step);
       const bool checkpoint_due = model.checkpoint_every > 0 && step % model.checkpoint_every == 0;
-      const bool interrupted = interrupt_signal() != 0;
+      // Every rank stops at the same step (a rank that stopped alone would leave the others in an all-reduce).
+      const bool interrupted = model.any_rank ? model.any_rank(interrupt_signal() != 0) : interrupt_signal() != 0;
       if (checkpoint_due || interrupted) {
         ctx.synchronize();
         watch.check(step);
@@ -132,7 +133,7 @@ void run_timed_training(const Context& ctx, Batcher& batches, const LoopLength& 
     watch.check(step);
     summary.epoch_seconds.push_back(epoch_timer.elapsed_s() + (first_epoch ? summary.setup_seconds : 0.0));
     print_epoch_line(int(epoch), length.epochs, summary.step_losses, local_first, step - length.first_step,
-                     batches.batch_size(), summary.epoch_seconds.back(), total.elapsed_s());
+                     batches.global_batch_size(), summary.epoch_seconds.back(), total.elapsed_s());
     first_epoch = false;
   }
   const std::int64_t done = step - length.first_step;
@@ -148,24 +149,26 @@ void run_timed_training(const Context& ctx, Batcher& batches, const LoopLength& 
                             "straight run";
     return;
   }
-  summary.steady = training_steady_state(per_epoch, done, batches.batch_size(), summary.epoch_seconds,
+  summary.steady = training_steady_state(per_epoch, done, batches.global_batch_size(), summary.epoch_seconds,
                                          windows.intervals_s(), summary.why_no_steady);
 }
 
 double test_accuracy(const Dataset& test, std::int64_t batch, std::int64_t max_batches, const Context& ctx,
-                     const EvaluateBatch& evaluate, bool time_major) {
+                     const EvaluateBatch& evaluate, bool time_major, const Communicator& communicator) {
   if (max_batches == 0 || test.size() < batch) return std::nan("");
-  Batcher batches(test, batch, ctx.device(), /*shuffle=*/false, 0, time_major);
+  Batcher batches(test, batch, ctx.device(), /*shuffle=*/false, 0, time_major,
+                  BatchShard{communicator.rank(), communicator.size()});
   const std::int64_t count =
       max_batches < 0 ? batches.batches_per_epoch() : std::min(max_batches, batches.batches_per_epoch());
   Tensor inputs = Tensor::empty(batches.input_shape(), batches.input_dtype(), ctx.device());
-  Tensor labels = Tensor::empty({batch}, DType::i32, ctx.device());
+  Tensor labels = Tensor::empty({batches.batch_size()}, DType::i32, ctx.device());
   Tensor correct = Tensor::zeros({1}, DType::i32, ctx.device());
   batches.start_epoch(0);
   for (std::int64_t b = 0; b < count; ++b) {
     batches.next_into(ctx, inputs, labels);
     evaluate(inputs, labels, correct);
   }
+  communicator.all_reduce_sum(ctx, {correct});
   ctx.synchronize();
   const std::int32_t right = correct.to(Device::cpu).data<std::int32_t>()[0];
   return double(right) / double(count * batch);

@@ -12,6 +12,7 @@
 
 #include "bench/cli/steady_state.h"
 #include "datasets/dataset.h"
+#include "runtime/communicator.h"
 #include "runtime/context.h"
 #include "runtime/error.h"
 #include "runtime/tensor.h"
@@ -60,6 +61,8 @@ struct TrainingSteps {
   // and the losses so far checked finite.
   std::function<void(std::int64_t step)> checkpoint;
   std::int64_t checkpoint_every = 0;
+  // Whether any rank of a data-parallel job says yes (between steps, on the host); empty for one process.
+  std::function<bool(bool)> any_rank;
 };
 
 struct LoopLength {
@@ -81,9 +84,11 @@ void run_timed_training(const Context& ctx, Batcher& batches, const LoopLength& 
 
 // Runs `evaluate(inputs, labels, correct)` over the first `max_batches` complete test batches (all when < 0; file
 // order) and returns the fraction correct, or NaN when no batch ran. `correct` is a (1,) i32 counter on the device
-// that evaluate adds to. `time_major` as in Batcher: (T, B) token batches for sequence models.
+// that evaluate adds to. `time_major` as in Batcher: (T, B) token batches for sequence models. `batch` is the global
+// batch: each of `communicator`'s ranks evaluates its share of every test batch, and the counts are summed.
 using EvaluateBatch = std::function<void(const Tensor& inputs, const Tensor& labels, const Tensor& correct)>;
 double test_accuracy(const Dataset& test, std::int64_t batch, std::int64_t max_batches, const Context& ctx,
-                     const EvaluateBatch& evaluate, bool time_major = false);
+                     const EvaluateBatch& evaluate, bool time_major = false,
+                     const Communicator& communicator = Communicator::single_process());
 
 }  // namespace rosetta::cli

@@ -46,8 +46,8 @@ void relu_backward(const Context&, const float* y, const float* dy, float* dx, s
 }
 
 void dropout_forward(const Context&, const float* x, float* y, float* mask, float p, std::uint64_t seed,
-                     std::uint32_t use, const std::uint64_t* step, std::int64_t n) {
-  reference::dropout_forward(x, y, mask, p, seed, philox_step_stream(use, *step), n);
+                     std::uint32_t use, const std::uint64_t* step, std::uint64_t first, std::int64_t n) {
+  reference::dropout_forward(x, y, mask, p, seed, philox_step_stream(use, *step), first, n);
 }
 
 void dropout_backward(const Context&, const float* dy, const float* mask, float* dx, std::int64_t n) {

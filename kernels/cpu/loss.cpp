@@ -6,8 +6,8 @@
 namespace rosetta::kernels::cpu {
 
 void softmax_cross_entropy(const Context&, const float* logits, const std::int32_t* labels, float* loss,
-                           float* dlogits, std::int64_t n, std::int64_t k) {
-  reference::softmax_cross_entropy(logits, labels, loss, dlogits, n, k);
+                           float* dlogits, std::int64_t n, std::int64_t k, std::int64_t mean_over) {
+  reference::softmax_cross_entropy(logits, labels, loss, dlogits, n, k, mean_over);
 }
 
 void count_correct(const Context&, const float* logits, const std::int32_t* labels, std::int32_t* correct,

@@ -50,10 +50,10 @@ __global__ void relu_backward_kernel(const float* y, const float* dy, float* dx,
 }
 __global__ void dropout_forward_kernel(const float* x, float* y, float* mask, float p, float scale,
                                        std::uint64_t seed, std::uint32_t use, const std::uint64_t* step,
-                                       std::int64_t n) {
+                                       std::uint64_t first, std::int64_t n) {
   const std::uint64_t stream = philox_step_stream(use, *step);
   for (const std::int64_t i : grid_stride(n)) {
-    const float m = philox_uniform(seed, stream, static_cast<std::uint64_t>(i)) >= p ? scale : 0.0f;
+    const float m = philox_uniform(seed, stream, first + static_cast<std::uint64_t>(i)) >= p ? scale : 0.0f;
     mask[i] = m;
     y[i] = x[i] * m;
   }
@@ -119,11 +119,11 @@ void relu_backward(const Context& ctx, const float* y, const float* dy, float* d
 }
 
 void dropout_forward(const Context& ctx, const float* x, float* y, float* mask, float p, std::uint64_t seed,
-                     std::uint32_t use, const std::uint64_t* step, std::int64_t n) {
+                     std::uint32_t use, const std::uint64_t* step, std::uint64_t first, std::int64_t n) {
   if (n == 0) return;
   dropout_forward_kernel<<<grid_for(n), kThreads, 0, ctx.stream()>>>(x, y, mask, p, 1.0f / (1.0f - p), seed, use, step,
-                                                                     n);
-  ROSETTA_LAUNCH_CHECK("dropout_forward n=" << n << " p=" << p);
+                                                                     first, n);
+  ROSETTA_LAUNCH_CHECK("dropout_forward n=" << n << " p=" << p << " first=" << first);
 }
 
 void dropout_backward(const Context& ctx, const float* dy, const float* mask, float* dx, std::int64_t n) {

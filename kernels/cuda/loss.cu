@@ -37,10 +37,10 @@ __device__ float warp_sum(float value) {
 // logits, dlogits (n, k); labels (n); loss (1). Launched as one block of kLossWarps * kWarp threads.
 __global__ void __launch_bounds__(kLossWarps * kWarp)
     softmax_cross_entropy_kernel(const float* logits, const std::int32_t* labels, float* loss, float* dlogits,
-                                 std::int64_t n, std::int64_t k) {
+                                 std::int64_t n, std::int64_t k, std::int64_t mean_over) {
   __shared__ double warp_loss[kLossWarps];
   const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
-  const float inv_rows = 1.0f / static_cast<float>(n);
+  const float inv_rows = 1.0f / static_cast<float>(mean_over);
   double partial = 0;  // this warp's rows, in row order (lane 0's copy is the one used)
   for (std::int64_t row = warp; row < n; row += kLossWarps) {
     const float* x = logits + row * k;  // (k)
@@ -64,7 +64,7 @@ __global__ void __launch_bounds__(kLossWarps * kWarp)
   if (threadIdx.x == 0) {
     double total = 0;
     for (int w = 0; w < kLossWarps; ++w) total += warp_loss[w];
-    loss[0] = static_cast<float>(total / static_cast<double>(n));
+    loss[0] = static_cast<float>(total / static_cast<double>(mean_over));
   }
 }
 
@@ -99,10 +99,13 @@ __global__ void __launch_bounds__(kCountWarps * kWarp)
 }  // namespace
 
 void softmax_cross_entropy(const Context& ctx, const float* logits, const std::int32_t* labels, float* loss,
-                           float* dlogits, std::int64_t n, std::int64_t k) {
+                           float* dlogits, std::int64_t n, std::int64_t k, std::int64_t mean_over) {
   ROSETTA_CHECK(n > 0 && k > 0, "softmax_cross_entropy needs a non-empty batch, got logits (" << n << ", " << k << ")");
-  softmax_cross_entropy_kernel<<<1, kLossWarps * kWarp, 0, ctx.stream()>>>(logits, labels, loss, dlogits, n, k);
-  ROSETTA_LAUNCH_CHECK("softmax_cross_entropy logits (" << n << ", " << k << ")");
+  ROSETTA_CHECK(mean_over >= n, "softmax_cross_entropy: a mean over " << mean_over << " rows of which " << n
+                                                                      << " are here");
+  softmax_cross_entropy_kernel<<<1, kLossWarps * kWarp, 0, ctx.stream()>>>(logits, labels, loss, dlogits, n, k,
+                                                                           mean_over);
+  ROSETTA_LAUNCH_CHECK("softmax_cross_entropy logits (" << n << ", " << k << ") mean over " << mean_over);
 }
 
 void count_correct(const Context& ctx, const float* logits, const std::int32_t* labels, std::int32_t* correct,

@@ -36,10 +36,11 @@ void relu_backward(const T* y, const T* dy, T* dx, std::int64_t n) {
 }
 
 template <typename T>
-void dropout_forward(const T* x, T* y, T* mask, float p, std::uint64_t seed, std::uint64_t stream, std::int64_t n) {
+void dropout_forward(const T* x, T* y, T* mask, float p, std::uint64_t seed, std::uint64_t stream, std::uint64_t first,
+                     std::int64_t n) {
   const float scale = 1.0f / (1.0f - p);  // float, as the CUDA twin and PyTorch compute it
   for (std::int64_t i = 0; i < n; ++i) {
-    mask[i] = philox_uniform(seed, stream, static_cast<std::uint64_t>(i)) >= p ? T(scale) : T(0);
+    mask[i] = philox_uniform(seed, stream, first + static_cast<std::uint64_t>(i)) >= p ? T(scale) : T(0);
     y[i] = x[i] * mask[i];
   }
 }

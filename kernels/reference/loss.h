@@ -21,12 +21,15 @@ ROSETTA_HD bool argmax_prefers(float value, std::int64_t index, float best_value
   return index < best_index;
 }
 
-// loss[0] = mean_i [logsumexp(logits_i) - logits_i[label_i]];  dlogits_i = (softmax(logits_i) - onehot_i) / n.
-// logits, dlogits (n, k); labels (n). Throws on a label outside [0, k).
+// loss[0] = sum_i [logsumexp(logits_i) - logits_i[label_i]] / m;  dlogits_i = (softmax(logits_i) - onehot_i) / m,
+// m = mean_over (n, or the global batch these n rows are a share of). logits, dlogits (n, k); labels (n). Throws on
+// a label outside [0, k).
 template <typename T>
 void softmax_cross_entropy(const T* logits, const std::int32_t* labels, T* loss, T* dlogits, std::int64_t n,
-                           std::int64_t k) {
+                           std::int64_t k, std::int64_t mean_over) {
   ROSETTA_CHECK(n > 0 && k > 0, "softmax_cross_entropy needs a non-empty batch, got logits (" << n << ", " << k << ")");
+  ROSETTA_CHECK(mean_over >= n, "softmax_cross_entropy: a mean over " << mean_over << " rows of which " << n
+                                                                      << " are here");
   double total = 0;
   for (std::int64_t i = 0; i < n; ++i) {
     const T* row = logits + i * k;  // (k)
@@ -39,10 +42,10 @@ void softmax_cross_entropy(const T* logits, const std::int32_t* labels, T* loss,
     total += row_max + std::log(sum) - row[label];
     for (std::int64_t j = 0; j < k; ++j) {
       const double probability = std::exp(row[j] - row_max) / sum;
-      dlogits[i * k + j] = static_cast<T>((probability - (j == label ? 1.0 : 0.0)) / static_cast<double>(n));
+      dlogits[i * k + j] = static_cast<T>((probability - (j == label ? 1.0 : 0.0)) / static_cast<double>(mean_over));
     }
   }
-  loss[0] = static_cast<T>(total / static_cast<double>(n));
+  loss[0] = static_cast<T>(total / static_cast<double>(mean_over));
 }
 
 // Number of rows of logits (n, k) whose arg-max under argmax_prefers equals the label.

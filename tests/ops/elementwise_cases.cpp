@@ -103,7 +103,8 @@ void add_elementwise_cases(std::vector<OpCase>& cases) {
     };
     cases.push_back(c);
   }
-  {  // dropout forward and backward, p = 0.25, the step counter in device memory at 5.
+  {  // dropout forward and backward, p = 0.25, the step counter in device memory at 5, the elements at global index
+     // 3n on (a data-parallel rank's share: both twins must offset the draws alike).
     OpCase forward{"elementwise", "dropout_forward", "f32-p0.25", dims(kActivations), double(n), 12.0 * double(n), nullptr};
     forward.make = [=](const Context& ctx, std::uint8_t poison) {
       const Tensor x = seeded(ctx, kActivations, DType::f32, -1, 1, 51);
@@ -113,7 +114,7 @@ void add_elementwise_cases(std::vector<OpCase>& cases) {
       const Tensor counter = on(ctx, step);
       return OpRun{[=, &ctx] {
                      kernels::dropout_forward(ctx, x.data<float>(), y.data<float>(), mask.data<float>(), 0.25f, 7, 3,
-                                              counter.data<std::uint64_t>(), n);
+                                              counter.data<std::uint64_t>(), 3 * std::uint64_t(n), n);
                    },
                    {{"y", y, kSameOperations},
                     {"mask", mask, Tolerance::exact("the same Philox draws on host and device")}}};

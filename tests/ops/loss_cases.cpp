@@ -26,7 +26,7 @@ OpCase cross_entropy_case(std::int64_t n, std::int64_t k) {
     const Tensor loss = poisoned(ctx, {1}, DType::f32, poison), dlogits = poisoned(ctx, {n, k}, DType::f32, poison);
     return OpRun{[=, &ctx] {
                    kernels::softmax_cross_entropy(ctx, logits.data<float>(), labels.data<std::int32_t>(),
-                                                  loss.data<float>(), dlogits.data<float>(), n, k);
+                                                  loss.data<float>(), dlogits.data<float>(), n, k, n);
                  },
                  {{"loss", loss, Tolerance::elementwise(0, ulps * kU * (1 + kSpread + std::log(double(k))), reason)},
                   {"dlogits", dlogits, Tolerance::elementwise(ulps * kU, ulps * kU / double(n), reason)}}};
