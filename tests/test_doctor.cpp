@@ -1,14 +1,15 @@
 // `rosetta doctor`: its comparison with reference records, on synthetic records (within the spread is healthy; a
-// slower run is explained by its lower clocks, another cuDNN, TF32 turned off, or nothing found), and the reference
-// index (the shipped one, and broken ones).
+// slower run is explained by its lower clocks, another cuDNN, TF32 turned off, or nothing found), the reference index
+// (the shipped one, and broken ones), and the binary itself: on a machine without a GPU it exits 0 and says why
+// each GPU check was skipped; with one, no check fails.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
 #include "bench/cli/doctor_reference.h"
+#include "runtime/device.h"
 #include "runtime/error.h"
-#include "tests/support/paths.h"
-#include "tests/support/temp_dir.h"
+#include "tests/support/cli.h"
 
 namespace rosetta {
 namespace {
@@ -201,6 +202,70 @@ TEST(DoctorReferences, UnknownModelsAndBrokenIndexesSayWhat) {
                       json({{"schema", "rosetta-doctor-references"}, {"version", 1},
                             {"devices", {{"NVIDIA H200", {{"vgg", "cnn.json"}}}}}}).dump());
   EXPECT_THROW(cli::read_reference_index(dir.file("bad-workload.json")), InputError);
+}
+
+// The last non-empty line of the output, and whether a checklist line has this status and name.
+std::string last_line(const std::string& output) {
+  std::string text = output;
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  return text.substr(text.rfind('\n') + 1);
+}
+bool has_check(const std::string& output, const std::string& status, const std::string& name) {
+  char prefix[64];
+  std::snprintf(prefix, sizeof prefix, "  %-5s %-18s ", status.c_str(), name.c_str());
+  return contains(output, prefix);
+}
+
+TEST(DoctorCli, QuickSaysWhyEachGpuCheckIsSkippedAndWritesTheFindings) {
+  testing::TempDir dir;
+  const testing::CliRun run = testing::run_rosetta(dir, "doctor --quick --json " + dir.file("findings.json"));
+  const json findings = json::parse(testing::read_file(dir.file("findings.json")));
+  EXPECT_EQ(findings["schema"], "rosetta-doctor-findings");
+  EXPECT_EQ(findings["exit_code"], run.status);
+  EXPECT_TRUE(contains(last_line(run.output), "summary:")) << run.output;
+  EXPECT_TRUE(has_check(run.output, "ok", "build")) << run.output;
+  EXPECT_FALSE(contains(run.output, "  fail ")) << run.output;
+  if (cuda_available()) return;  // the GPU checks ran; whether they warn depends on this machine
+  EXPECT_EQ(run.status, 0) << run.output;
+  EXPECT_TRUE(has_check(run.output, "skip", "gpu")) << run.output;
+  EXPECT_TRUE(contains(run.output, probe_cuda().reason)) << "the skip says why: " << run.output;
+  for (const char* name : {"clocks", "power limit", "mig", "ecc", "pcie", "bandwidth", "gpu workloads"})
+    EXPECT_TRUE(has_check(run.output, "skip", name)) << name << "\n" << run.output;
+  EXPECT_TRUE(has_check(run.output, "ok", "references")) << run.output;
+  EXPECT_TRUE(contains(last_line(run.output), "healthy, without a GPU")) << run.output;
+  EXPECT_EQ(findings["verdict"], "healthy");
+  bool gpu_skip_has_reason = false;
+  for (const json& check : findings["checks"])
+    gpu_skip_has_reason |= check["name"] == "gpu" && check["status"] == "skip" && check["detail"] == probe_cuda().reason;
+  EXPECT_TRUE(gpu_skip_has_reason) << findings["checks"].dump(1);
+}
+
+// The whole doctor: without a GPU, a few CPU steps of the CNN and the GRU lower the loss and a tiny ResNet-50 forward
+// gives finite features (about 25 s on one core); with one, the short GPU runs, none of which may fail.
+TEST(DoctorCli, TheWholeDoctorRuns) {
+  testing::TempDir dir;
+  const testing::CliRun run = testing::run_rosetta(dir, "doctor");
+  EXPECT_TRUE(contains(last_line(run.output), "summary:")) << run.output;
+  EXPECT_FALSE(contains(run.output, "  fail ")) << run.output;
+  if (cuda_available()) {
+    EXPECT_TRUE(run.status == 0 || run.status == 1) << run.output;
+    for (const char* name : {"gpu cnn", "gpu gru", "gpu resnet50"}) EXPECT_TRUE(contains(run.output, name)) << name;
+    return;
+  }
+  EXPECT_EQ(run.status, 0) << run.output;
+  for (const char* name : {"cpu cnn", "cpu gru", "cpu resnet50"})
+    EXPECT_TRUE(has_check(run.output, "ok", name)) << name << "\n" << run.output;
+}
+
+TEST(DoctorCli, AnUnreadableIndexOrFolderIsOneLineAndExitTwo) {
+  testing::TempDir dir;
+  testing::write_file(dir.file("index.json"), "{\"schema\": \"rosetta-doctor-references\", \"version\": 2}");
+  testing::expect_one_line_error(testing::run_rosetta(dir, "doctor --quick --references " + dir.file("index.json")),
+                                 "index.json: not a reference index");
+  testing::expect_one_line_error(testing::run_rosetta(dir, "doctor --references " + dir.file("absent.json")),
+                                 "absent.json");
+  testing::expect_one_line_error(testing::run_rosetta(dir, "doctor --json " + dir.file("nowhere/findings.json")),
+                                 "nowhere");
 }
 
 }  // namespace
