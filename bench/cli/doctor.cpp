@@ -552,7 +552,7 @@ void run_cpu_path(Checklist& list, const std::string& exe, const TempFolder& dir
     list.add("driver", Status::skip, seen.value ? "NVML sees no GPU" : seen.reason);
   }
   list.add("gpu", Status::skip, probe_cuda().reason);
-  for (const char* name : {"clocks", "power limit", "mig", "ecc", "pcie", "bandwidth", "gpu workloads"})
+  for (const char* name : {"clocks", "power limit", "mig", "ecc", "gpu workloads", "pcie", "bandwidth"})
     list.add(name, Status::skip, "no GPU");
   list.add(references.line);
   if (o.quick) return list.add("cpu workloads", Status::skip, "--quick: no workload runs");
@@ -596,20 +596,24 @@ void run_gpu_path(Checklist& list, const std::string& exe, const TempFolder& dir
     for (const char* name : {"clocks", "power limit", "mig", "ecc"}) list.add(name, Status::skip, "no NVML");
   }
   findings["gpu"] = gpu_state;
-  guarded(list, "bandwidth", [&] { check_link_and_bandwidth(list, nvml_device); });
-
   list.add(references.line);
-  if (o.quick) return list.add("gpu workloads", Status::skip, "--quick: no workload runs");
-  LoadSampler all_load;
-  for (const std::string workload : {"cnn", "gru", "resnet50"})
-    guarded(list, "gpu " + workload, [&] {
-      check_gpu_workload(list, exe, dir, workload, references.refs, nvml_device, gpu_state, all_load);
-    });
-  if (nvml_device.value) {
-    check_clocks_under_load(list, nvml_device.value->state(), all_load);
+  if (o.quick) {
+    list.add("gpu workloads", Status::skip, "--quick: no workload runs");
   } else {
-    list.add("clocks under load", Status::skip, nvml_device.reason);
+    LoadSampler all_load;
+    for (const std::string workload : {"cnn", "gru", "resnet50"})
+      guarded(list, "gpu " + workload, [&] {
+        check_gpu_workload(list, exe, dir, workload, references.refs, nvml_device, gpu_state, all_load);
+      });
+    if (nvml_device.value) {
+      check_clocks_under_load(list, nvml_device.value->state(), all_load);
+    } else {
+      list.add("clocks under load", Status::skip, nvml_device.reason);
+    }
   }
+  // Last: the copies need a CUDA context in this process, and under the exclusive-process compute mode a context
+  // held here would keep the workloads' processes off the GPU.
+  guarded(list, "bandwidth", [&] { check_link_and_bandwidth(list, nvml_device); });
 }
 
 void run_doctor(const DoctorOptions& o) {
