@@ -14,12 +14,14 @@ std::atomic<std::uint64_t> g_allocations{0};
 std::atomic<std::size_t> g_device_bytes{0};
 std::atomic<std::size_t> g_peak_device_bytes{0};
 
+#if ROSETTA_WITH_CUDA
 void count_device_allocation(std::size_t bytes) {
   const std::size_t now = g_device_bytes.fetch_add(bytes) + bytes;
   std::size_t peak = g_peak_device_bytes.load();
   while (now > peak && !g_peak_device_bytes.compare_exchange_weak(peak, now)) {
   }
 }
+#endif
 
 // A zero-sized tensor still owns a valid pointer: it allocates one byte.
 std::size_t request_of(std::size_t bytes) { return bytes == 0 ? 1 : bytes; }
