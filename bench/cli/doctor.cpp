@@ -545,7 +545,9 @@ ReferenceCheck read_references(const DoctorOptions& o, const std::string& gpu_na
 void run_cpu_path(Checklist& list, const std::string& exe, const TempFolder& dir, const DoctorOptions& o,
                   const ReferenceCheck& references) {
   const Reading<unsigned> seen = Nvml::system().device_count();
-  if (seen.value && *seen.value > 0) {
+  if (!built_with_cuda()) {
+    list.add("driver", Status::skip, "this build has no CUDA paths (ROSETTA_CUDA=OFF): it uses no driver");
+  } else if (seen.value && *seen.value > 0) {
     list.add("driver", Status::fail,
              "the driver sees " + std::to_string(*seen.value) + " GPU(s) but CUDA cannot use them (see gpu)");
   } else {
