@@ -72,8 +72,8 @@ TEST(RunMetrics, NullsCarryTheirReasons) {
   m.steady = SteadyState{"pass", 1000, {0.1, 0.1, 0.1, 0.1, 0.1}};
   m.flops_per_example = 8e9;
   m.energy_unit = "1000 images";
-  m.energy_joules_per_unit.why_not = "no counter";
-  m.peak_memory_bytes.value = 1234;
+  m.energy_joules_per_unit = Reading<double>::missing("no counter");
+  m.peak_memory_bytes = Reading<double>::of(1234);
   cli::add_measurements(record, m);
   EXPECT_DOUBLE_EQ(record["metrics"]["tflops"].get<double>(), 8e9 * 1000 / 0.1 / 1e12);
   EXPECT_DOUBLE_EQ(record["metrics"]["peak_tflops"].get<double>(), 989.4) << "H200 dense BF16";

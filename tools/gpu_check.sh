@@ -10,7 +10,7 @@
 #   bench    the Google Benchmark binaries of the three workloads and every CUDA op case (bench_ops)
 #   memcheck compute-sanitizer's memcheck over the CUDA test cases of the kernel tests and short workload runs
 #   compile  the twins under torch.compile (the slowest part: last)
-# then a table of every JSON record (bench/report/report.py), printed last. Phases run in that order, timed steps
+# The doctor runs first (after `rosetta info`); then a table of every JSON record (bench/report/report.py), printed last. Phases run in that order, timed steps
 # one at a time; the test binaries and the memcheck runs, which time nothing, run four at once. A step that would
 # start after BUDGET_S seconds (default 480) is skipped and named in the summary, and no step runs past LIMIT_S
 # (default 570), so the check ends with its summary inside the device's time. Logs and records go to $OUT (default
@@ -87,6 +87,9 @@ if ! "$rosetta" info > "$out/info.txt" 2>&1; then
 fi
 cat "$out/info.txt"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv | tee "$out/nvidia-smi.txt"
+# The doctor first: clocks, link, library versions and a short run of each workload against the reference index,
+# so a slow or misconfigured card is named before any figure is read.
+step doctor 90 "$rosetta" doctor --references docs/results/reference.json --json "$out/doctor.json"
 
 if want tests; then
   for t in "$bundle"/bin/test_*; do

@@ -6,6 +6,7 @@
 #include <exception>
 #include <string>
 
+#include "bench/cli/doctor.h"
 #include "bench/cli/extract_resnet50.h"
 #include "bench/cli/info.h"
 #include "bench/cli/inspect.h"
@@ -41,6 +42,9 @@ int run(int argc, char** argv) {
   extract->require_subcommand(1);
   ExtractResNet50Options resnet50;
   add_extract_resnet50_command(*extract, resnet50);
+
+  DoctorOptions doctor;
+  add_doctor_command(app, doctor);
 
   try {
     app.parse(argc, argv);

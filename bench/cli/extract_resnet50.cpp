@@ -225,11 +225,14 @@ void extract(const ExtractResNet50Options& o, const Communicator& comm, Device d
   const double warmup_seconds = warmup_timer.elapsed_s();
   // Each repetition's time is the slowest rank's.
   SteadyState passes{"pass", count, {}};
+  DeviceUsage usage(device);
+  usage.start();  // after the warm-up pass's synchronize
   for (int r = 0; r < o.repeats; ++r) {
     SteadyTimer timed;
     pass();
     passes.seconds.push_back(max_over_ranks(comm, timed.elapsed_s()));
   }
+  usage.stop();  // each pass ends synchronised
   algo_cache.save();
   Tensor all_features = comm.size() == 1 ? features  // (N, 2048), on rank 0
                         : Tensor::empty({comm.rank() == 0 ? count : 0, ResNet50::kFeatures}, DType::f32, Device::cpu);
@@ -275,8 +278,10 @@ void extract(const ExtractResNet50Options& o, const Communicator& comm, Device d
     m.steady = passes;
     m.flops_per_example = resnet50_forward_flops_per_image(size);
     m.energy_unit = "1000 images";
-    m.energy_joules_per_unit.why_not = "not measured yet: rosetta reads no energy counter";
-    m.peak_memory_bytes.why_not = "not measured yet: rosetta tracks no peak device memory";
+    m.energy_joules_per_unit = comm.size() == 1 ? usage.joules_per(double(o.repeats) * double(count) / 1000.0)
+                                                : Reading<double>::missing("a multi-rank job: each GPU meters itself, "
+                                                                           "and rosetta does not sum them");
+    m.peak_memory_bytes = usage.peak_memory_bytes();
     add_measurements(r, m);
     r["ranks"] = comm.size();
     write_record(o.json_path, r);

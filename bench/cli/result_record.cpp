@@ -10,6 +10,7 @@
 #include "runtime/atomic_file.h"
 #include "commit.h"
 #include "runtime/error.h"
+#include "runtime/nvml.h"
 
 namespace rosetta::cli {
 namespace {
@@ -57,6 +58,10 @@ nlohmann::json base_record(const std::string& workload, Device device) {
   r["framework_version"] = ROSETTA_VERSION;
   r["device"] = device_description(device);
   r["driver"] = device == Device::cuda ? nlohmann::json(driver_version(v.cuda_driver)) : nlohmann::json(nullptr);
+  if (device == Device::cuda) {  // clocks, power limit, PCIe link, MIG, ECC at the time of the record (runtime/nvml.h)
+    const Reading<NvmlDevice> gpu = Nvml::system().device(0);
+    r["gpu"] = gpu.value ? to_json(gpu.value->state()) : nlohmann::json{{"unavailable", gpu.reason}};
+  }
   r["cuda"] = v.cuda_runtime;
   r["cudnn"] = v.cudnn;
   r["cublas"] = v.cublas;

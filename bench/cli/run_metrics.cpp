@@ -1,20 +1,22 @@
 #include "bench/cli/run_metrics.h"
 
 #include "bench/cli/peak_rates.h"
+#include "runtime/allocator.h"
+#include "runtime/nvml.h"
 
 namespace rosetta::cli {
 namespace {
 
-nlohmann::json value_or_null(const Measured& m, const char* field, nlohmann::json& unavailable) {
+nlohmann::json value_or_null(const Reading<double>& m, const char* field, nlohmann::json& unavailable) {
   if (m.value) return *m.value;
-  unavailable[field] = m.why_not;
+  unavailable[field] = m.reason;
   return nullptr;
 }
 
 }  // namespace
 
 void add_measurements(nlohmann::json& record, const RunMeasurements& m) {
-  nlohmann::json unavailable = nlohmann::json::object();
+  nlohmann::json unavailable = record.contains("unavailable") ? record["unavailable"] : nlohmann::json::object();
   record["schema"] = "rosetta-result-record";
   record["schema_version"] = 1;
   if (m.steady) {
@@ -56,6 +58,34 @@ void add_measurements(nlohmann::json& record, const RunMeasurements& m) {
   metrics["energy_unit"] = m.energy_unit;
   record["metrics"] = metrics;
   record["unavailable"] = unavailable;
+}
+
+struct DeviceUsage::Meter {
+  EnergyMeter energy;
+};
+
+DeviceUsage::DeviceUsage(Device device) : device_(device) {
+  if (device == Device::cuda) meter_ = std::make_unique<Meter>();
+}
+DeviceUsage::~DeviceUsage() = default;
+
+void DeviceUsage::start() {
+  if (meter_) meter_->energy.start();
+}
+void DeviceUsage::stop() {
+  if (meter_) meter_->energy.stop();
+}
+
+Reading<double> DeviceUsage::joules_per(double units) const {
+  if (!meter_) return Reading<double>::missing("a CPU run: NVML's energy counter measures GPUs");
+  const Reading<double> joules = meter_->energy.joules();
+  if (!joules.value) return joules;
+  return Reading<double>::of(*joules.value / units);
+}
+
+Reading<double> DeviceUsage::peak_memory_bytes() const {
+  if (device_ == Device::cpu) return Reading<double>::missing("a CPU run: rosetta counts device memory only");
+  return Reading<double>::of(double(peak_device_bytes()));
 }
 
 }  // namespace rosetta::cli

@@ -56,8 +56,8 @@ nlohmann::json training_record(const TrainingSummary& s) {
   m.why_no_steady = s.why_no_steady;
   m.flops_per_example = s.flops_per_example;
   m.energy_unit = "epoch";
-  m.energy_joules_per_unit.why_not = "not measured yet: rosetta reads no energy counter";
-  m.peak_memory_bytes.why_not = "not measured yet: rosetta tracks no peak device memory";
+  m.energy_joules_per_unit = s.energy_joules_per_epoch;
+  m.peak_memory_bytes = s.peak_memory_bytes;
   // The protocol's totals: every epoch, and every epoch after the first (the first carries setup and autotuning);
   // a run of one epoch has no such figure, so it is null (unmeasured), as the peers write it.
   const bool later_epochs = s.epoch_seconds.size() > 1;

@@ -175,6 +175,9 @@ void train(const TrainingFlags& c, TrainingWorkload& workload, const Communicato
   // The checkpoint of the last step (an interrupted or a finished run), unless the loop just wrote it.
   if (!c.checkpoint_path.empty() && (c.checkpoint_every == 0 || last_step % c.checkpoint_every != 0))
     write_checkpoint(last_step);
+  if (comm.size() > 1)
+    summary.energy_joules_per_epoch =
+        Reading<double>::missing("a multi-rank job: each GPU meters itself, and rosetta does not sum them");
   nlohmann::json record = training_record(summary);
   record["graph"] = use_graph;
   record["lr"] = c.lr;

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "bench/cli/run_metrics.h"
 #include "datasets/batcher.h"
 #include "runtime/cuda_graph.h"
 #include "runtime/interrupt.h"
@@ -86,6 +87,8 @@ void run_timed_training(const Context& ctx, Batcher& batches, const LoopLength& 
     if (windows.marks() < static_cast<int>(window_bounds.size()) && local == window_bounds[windows.marks()]) windows.mark();
   };
 
+  DeviceUsage usage(device);
+  bool measuring = false;  // the steady region's energy: from the first epoch's end
   SteadyTimer total;
   model.setup();
   summary.setup_seconds = total.elapsed_s();
@@ -131,6 +134,10 @@ void run_timed_training(const Context& ctx, Batcher& batches, const LoopLength& 
     }
     ctx.synchronize();
     watch.check(step);
+    if (first_epoch && step - length.first_step == per_epoch && step < last_step) {
+      usage.start();
+      measuring = true;
+    }
     summary.epoch_seconds.push_back(epoch_timer.elapsed_s() + (first_epoch ? summary.setup_seconds : 0.0));
     print_epoch_line(int(epoch), length.epochs, summary.step_losses, local_first, step - length.first_step,
                      batches.global_batch_size(), summary.epoch_seconds.back(), total.elapsed_s());
@@ -138,6 +145,11 @@ void run_timed_training(const Context& ctx, Batcher& batches, const LoopLength& 
   }
   const std::int64_t done = step - length.first_step;
   mark_window_bound(done);
+  if (measuring) {
+    usage.stop();
+    summary.energy_joules_per_epoch = usage.joules_per(double(done - per_epoch) / double(per_epoch));
+  }
+  summary.peak_memory_bytes = usage.peak_memory_bytes();
   summary.seconds_total = total.elapsed_s();
   summary.steps = done;
   if (summary.interrupted) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "bench/cli/steady_state.h"
+#include "runtime/reading.h"
 #include "datasets/dataset.h"
 #include "runtime/communicator.h"
 #include "runtime/context.h"
@@ -43,6 +44,9 @@ struct TrainingSummary {
   std::vector<double> epoch_seconds;   // the first includes setup (autotuning)
   std::optional<SteadyState> steady;   // the epochs after the first, or windows of them (steady_state.h)
   std::string why_no_steady;           // when !steady
+  // Over the steady region (every step after the first epoch): energy per epoch, and peak device memory.
+  Reading<double> energy_joules_per_epoch = Reading<double>::missing("no steady state");
+  Reading<double> peak_memory_bytes = Reading<double>::missing("not measured");
   double seconds_total = 0;
   double setup_seconds = 0;
   Tensor step_losses;  // (>= steps,) f32 on the CPU: this run's steps, first_step + 1 onwards
