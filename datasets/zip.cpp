@@ -248,7 +248,7 @@ std::vector<std::uint8_t> ZipArchive::read(const ZipMember& m, std::uint64_t max
       (m.uncompressed_size - 1) / kZipMaxInflation >= m.compressed_size) {  // uncompressed > 64 x compressed
     ROSETTA_INPUT_ERROR(where << ": declares " << m.uncompressed_size << " bytes from " << m.compressed_size
                               << " compressed, more than the cap of " << kZipMaxInflation
-                              << " times for a member above " << kZipSmallMemberBytes << " bytes (a zip bomb?)");
+                              << " times for a member above " << kZipSmallMemberBytes << " bytes");
   }
   if (m.method == 0 && m.compressed_size != m.uncompressed_size) {
     ROSETTA_INPUT_ERROR(where << ": stored member declares " << m.compressed_size << " compressed but "

@@ -20,6 +20,7 @@
 #include "datasets/npy.h"
 #include "datasets/shuffle.h"
 #include "datasets/zip.h"
+#include "tests/support/hostile_npz.h"
 #include "tests/support/input_error.h"
 #include "tests/support/peak_memory.h"
 #include "tests/support/pickle_builder.h"
@@ -354,27 +355,10 @@ TEST_F(ImdbHostile, NotAZipOrNotThere) {
   expect_message(error_of(dir_.file("absent.npz")), {"absent.npz", "no such file"});
 }
 
-// x_train.npy as issue 15 found it: an object array of `references` memo references to one empty list (the
-// header declaring `declared` elements), in APPENDS batches of 1000 as Python writes them.
-Bytes shared_list_npy(std::int64_t references, std::int64_t declared) {
-  using namespace testing::pickle_ops;
-  testing::Pickle p;
-  testing::array_prologue(p, references).op(EMPTY_LIST).op(BINPUT).u8(200);
-  for (std::int64_t i = 1; i < references; ++i) {
-    if (i % 1000 == 0) p.op(APPENDS).op(MARK);
-    p.op(BINGET).u8(200);
-  }
-  return testing::object_npy(declared, testing::array_epilogue(p).bytes());
-}
-
-// An imdb.npz of `x_train` and three small valid members, x_train deflated or stored.
+// An imdb.npz of `x_train` (tests/support/hostile_npz.h) in `dir`.
 std::string hostile_npz(const TempDir& dir, Bytes x_train, bool deflate) {
-  const std::vector<std::int32_t> labels = {0};
-  const std::vector<std::int32_t> tokens(150, 5);
-  const Bytes y = npy_bytes_i32({1}, labels.data()), x = npy_bytes_i32({1, 150}, tokens.data());
   const std::string path = dir.file("hostile.npz");
-  const Bytes archive = testing::zip_bytes(
-      {{"x_train.npy", std::move(x_train), deflate}, {"y_train.npy", y}, {"x_test.npy", x}, {"y_test.npy", y}});
+  const Bytes archive = testing::imdb_npz_with(std::move(x_train), deflate);
   testing::write_file(path, std::string(archive.begin(), archive.end()));
   return path;
 }
@@ -384,7 +368,7 @@ constexpr std::uint64_t kMiB = std::uint64_t{1} << 20;
 TEST(ImdbAmplification, TheIssue15NpzIsRefusedBeforeInflating) {
   TempDir dir;
   const std::int64_t references = std::int64_t{1} << 24;  // 16 M sequences of 150 tokens: 9.6 GB of int32
-  const std::string path = hostile_npz(dir, shared_list_npy(references, references), true);
+  const std::string path = hostile_npz(dir, testing::shared_list_npy(references, references), true);
   EXPECT_LT(std::filesystem::file_size(path), 100'000u);  // ~63 KB, as the issue's
   const testing::MeasuredRun run = testing::run_measured([&] { read_imdb(path); });
   expect_message(run.outcome, {"InputError", path, "'x_train.npy'", "compressed, more than the cap of 64 times"});
@@ -396,12 +380,12 @@ TEST(ImdbAmplification, TheIssue15NpzIsRefusedBeforeInflating) {
 TEST(ImdbAmplification, StoredSharedListsMeetTheTokenCapAndTheSharingRule) {
   TempDir dir;
   const std::int64_t references = std::int64_t{1} << 24;
-  std::string path = hostile_npz(dir, shared_list_npy(references, references), false);
+  std::string path = hostile_npz(dir, testing::shared_list_npy(references, references), false);
   testing::MeasuredRun run = testing::run_measured([&] { read_imdb(path); });
   expect_message(run.outcome, {"InputError", path, "'x_train.npy'", "16777216 examples of 150 tokens",
                                "above the cap of 33554432 tokens per split"});
   EXPECT_LT(run.peak_growth, 96 * kMiB);  // the 32 MB member, read once
-  path = hostile_npz(dir, shared_list_npy(1000, 1000), false);
+  path = hostile_npz(dir, testing::shared_list_npy(1000, 1000), false);
   expect_message(input_error([&] { read_imdb(path); }), {path, "'x_train.npy'", "a list placed in a second container"});
 }
 

@@ -108,11 +108,12 @@ inline std::vector<std::uint8_t> py2_pickle(const IntLists& lists) {
 inline std::vector<std::uint8_t> npy_file(std::string dict, const std::vector<std::uint8_t>& payload) {
   while ((10 + dict.size() + 1) % 64 != 0) dict += ' ';
   dict += '\n';
-  std::vector<std::uint8_t> out = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, static_cast<std::uint8_t>(dict.size() & 0xff),
-                                   static_cast<std::uint8_t>(dict.size() >> 8)};
-  out.insert(out.end(), dict.begin(), dict.end());
-  out.insert(out.end(), payload.begin(), payload.end());
-  return out;
+  std::string file("\x93NUMPY\x01\x00", 8);
+  file += static_cast<char>(dict.size() & 0xff);
+  file += static_cast<char>(dict.size() >> 8);
+  file += dict;
+  file.append(payload.begin(), payload.end());
+  return std::vector<std::uint8_t>(file.begin(), file.end());
 }
 
 // The .npy of a 1-D object array of `n` elements ('|O', as np.save writes it) whose payload is `pickle`.
