@@ -107,7 +107,7 @@ TEST(ConvCacheText, MalformedFilesNameTheFileEntryAndField) {
   expect_message(error_of(replaced(valid, "\"gpu\"", "\"cudnn\": \"x\", \"gpu\"")), {"key 'cudnn' appears twice"});
 }
 
-TEST(ConvCacheFile, MissingFileIsANoteAndADirectoryAnError) {
+TEST(ConvCacheFileReader, MissingFileIsANoteAndADirectoryAnError) {
   TempDir dir;
   const ConvCacheContents none = kernels::read_conv_cache_file(dir.file("absent.json"), kH100);
   EXPECT_TRUE(none.entries.empty());
@@ -120,7 +120,7 @@ TEST(ConvCacheFile, MissingFileIsANoteAndADirectoryAnError) {
 
 // A 20 GB (sparse) file is refused from its size, before a byte is read; a file of 2^20 + 1 values before its
 // ~100 MB document is built; a deep one before it nests.
-TEST(ConvCacheFile, HostileFilesAreRefusedBeforeTheyAreReadOrBuilt) {
+TEST(ConvCacheFileReader, HostileFilesAreRefusedBeforeTheyAreReadOrBuilt) {
   TempDir dir;
   const std::string huge = dir.file("huge.json");
   testing::write_file(huge, "{");
