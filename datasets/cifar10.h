@@ -6,7 +6,9 @@
 // as f32); the Batcher decodes each batch to f32 x / 255 (Dataset's rule), the seed's preprocessing.
 // Train order is the records of data_batch_1..5 in turn: the --no-shuffle order of DESIGN.md.
 // Every malformed input is one InputError naming the file: missing, wrong size (expected and actual bytes),
-// a label above 9 (with the record index).
+// a label above 9 (with the record index). Bounds: the format fixes every size, and every file's is checked before
+// anything is allocated or read, so a read takes the set's own 184 MB (u8 pixels, i32 labels) and one 30.7 MB
+// buffer, in time linear in it, whatever the files hold.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -32,12 +34,19 @@ Dataset read_cifar10_train(const std::string& directory);
 Dataset read_cifar10_test(const std::string& directory);
 DatasetSplits read_cifar10(const std::string& directory);
 
-// Writes `data` as the six binary files into `directory` (created if missing), each through a temporary file
-// renamed into place: how rosetta hands its synthetic set to the peers, which then read exactly what rosetta
-// reads. Needs CIFAR-10's sizes (50000 train, 10000 test) and u8 (N, 3, 32, 32) inputs.
+// Writes `data` as the six binary files into `directory`, committed as a whole (runtime/atomic_file.h's
+// AtomicFolder: the folder holds the old six files or the new six, never a mix, and a failed or interrupted export
+// leaves it as it was): how rosetta hands its synthetic set to the peers, which then read exactly what rosetta
+// reads. An existing `directory` may hold only those six files (an earlier export). Needs CIFAR-10's sizes (50000
+// train, 10000 test) and u8 (N, 3, 32, 32) inputs.
 void write_cifar10(const DatasetSplits& data, const std::string& directory);
 
 // The records of `paths`, in turn, as one dataset called `name`.
 Dataset read_cifar10_files(const std::vector<std::string>& paths, const std::string& name);
+
+// Checks and decodes one file's bytes, `records` records of `size` bytes in all (a whole file: kCifar10Records),
+// into labels[0, records) and pixels (records, 3072); `path` names the file in the InputErrors.
+void decode_cifar10_records(const std::uint8_t* bytes, std::size_t size, std::int64_t records,
+                            const std::string& path, std::int32_t* labels, std::uint8_t* pixels);
 
 }  // namespace rosetta

@@ -35,7 +35,7 @@ Member read_member(const ZipArchive& zip, const std::string& name) {
   }
   Member member;
   member.where = zip.path() + ": member " + quoted(name);
-  member.bytes = zip.read(*m);
+  member.bytes = zip.read(*m, kImdbMaxMemberBytes);
   member.header = parse_npy_header(member.bytes.data(), member.bytes.size(), member.where);
   return member;
 }
@@ -44,6 +44,15 @@ std::string shape_text(const std::vector<std::int64_t>& shape) {
   std::string text = "(";
   for (std::size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
   return text + (shape.size() == 1 ? ",)" : ")");
+}
+
+// `examples` rows of max_length tokens stay within kImdbMaxTokens.
+void check_token_cap(const Member& m, std::int64_t examples, const ImdbOptions& o) {
+  if (examples > kImdbMaxTokens / o.max_length) {
+    ROSETTA_INPUT_ERROR(m.where << ": shape " << shape_text(m.header.shape) << " makes " << examples << " examples of "
+                                << o.max_length << " tokens, above the cap of " << kImdbMaxTokens
+                                << " tokens per split");
+  }
 }
 
 // x_train / x_test: an object array of word-id lists (raw) or an (N, max_length) integer array (preprocessed).
@@ -55,6 +64,7 @@ Tensor read_inputs(const ZipArchive& zip, const std::string& name, const ImdbOpt
     if (h.shape.size() != 1) {
       ROSETTA_INPUT_ERROR(m.where << ": object array of shape " << shape_text(h.shape) << ", expected (N,)");
     }
+    check_token_cap(m, h.shape[0], o);
     const std::vector<std::vector<std::int64_t>> sequences = read_pickled_int_lists(
         m.bytes.data() + h.data_offset, m.bytes.size() - h.data_offset, m.where, h.data_offset);
     if (static_cast<std::int64_t>(sequences.size()) != h.shape[0]) {
@@ -73,6 +83,7 @@ Tensor read_inputs(const ZipArchive& zip, const std::string& name, const ImdbOpt
     ROSETTA_INPUT_ERROR(m.where << ": preprocessed tokens of shape " << shape_text(h.shape) << ", expected (N, "
                                 << o.max_length << ")");
   }
+  check_token_cap(m, h.shape[0], o);
   const std::vector<std::int64_t> values = read_npy_ints(h, m.bytes.data(), m.bytes.size(), m.where);
   Tensor tokens = Tensor::empty({h.shape[0], h.shape[1]}, DType::i32);  // (N, max_length)
   std::int32_t* out = tokens.data<std::int32_t>();

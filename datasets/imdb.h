@@ -25,6 +25,11 @@
 // [0, vocabulary). The two members may differ in form; labels are the same in both forms.
 // Checks (each one InputError line naming the file, member and where): the four members exist; word ids are
 // non-negative; labels are 0 or 1 and as many as the sequences; dtypes and shapes are as above.
+// Bounds, each checked before the work it limits: a member extracts to at most kImdbMaxMemberBytes (and to at most
+// 64 times its compressed size above 1 MiB: datasets/zip.h); a split holds at most kImdbMaxTokens tokens
+// (examples x max_length), checked against the .npy header's shape before the pickle is parsed or a token
+// allocated; the pickle builds at most min(256 MiB, 16 bytes per byte of it + 1 MiB) (datasets/pickle.h). So
+// reading any file costs well under 1 GiB, a small file little, and time is linear in the extracted bytes.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -41,6 +46,12 @@ constexpr std::int32_t kImdbStartChar = 1;
 constexpr std::int32_t kImdbOovChar = 2;
 constexpr std::int32_t kImdbIndexFrom = 3;
 constexpr int kImdbClasses = 2;
+// 2^25 tokens per split: 9x Keras' 25,000 x 150, 128 MiB of int32 tokens. It caps what a small pickle of empty
+// lists (2-6 bytes each) could ask for: every sequence becomes max_length tokens of 4 bytes.
+constexpr std::int64_t kImdbMaxTokens = std::int64_t{1} << 25;
+// A member holds at most the int64 tokens of a split at the cap (256 MiB) and a header; an x_train.npy of Keras'
+// statistics is 14.6 MB.
+constexpr std::uint64_t kImdbMaxMemberBytes = (std::uint64_t{kImdbMaxTokens} << 3) + (std::uint64_t{1} << 20);
 
 struct ImdbOptions {
   std::int64_t max_length = kImdbMaxLength;

@@ -9,6 +9,8 @@
 // one-element tuple needs its comma; the 'L' suffix of Python 2 longs is accepted); an optional trailing comma;
 // after the '}' only spaces and newlines. Structured dtypes (a list as descr) are rejected. Every violation is one
 // InputError line: "<where>: byte <offset>: <what>", the offset counted from the start of the .npy data.
+// Bounds: the header is at most kNpyMaxHeaderBytes, parsed in one linear pass; read_npy_ints checks that the data
+// is exactly numel x item size before it allocates, so its values take at most 8 bytes per byte of data.
 #pragma once
 #include <cstddef>
 #include <cstdint>

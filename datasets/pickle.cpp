@@ -1,5 +1,6 @@
 // The restricted pickle stack machine of pickle.h. Values are small tagged records; containers, strings, dtypes
-// and arrays live in shared Objects so memo GETs share them as Python does, without copying.
+// and arrays live in shared Objects so memo GETs share them as Python does, without copying. Every allocation that
+// outlives an opcode goes through charge() first: the memory budget of pickle.h.
 #include "datasets/pickle.h"
 
 #include <algorithm>
@@ -144,7 +145,8 @@ class Machine {
  public:
   Machine(const std::uint8_t* data, std::size_t size, const std::string& where, std::uint64_t base,
           const PickleLimits& limits)
-      : data_(data), size_(size), where_(where), base_(base), limits_(limits) {}
+      : data_(data), size_(size), where_(where), base_(base), limits_(limits),
+        budget_(std::min(limits.max_bytes, limits.base_bytes + limits.bytes_per_byte * size)) {}
 
   std::vector<std::vector<std::int64_t>> run() {
     if (size_ == 0) fail("empty pickle");
@@ -246,51 +248,79 @@ class Machine {
     return items;
   }
 
-  // --- containers ---
-  void count_element() {
-    if (++elements_ > limits_.max_total_elements) {
-      fail("more than " + std::to_string(limits_.max_total_elements) + " container elements in total");
+  // --- memory ---
+  // Adds `bytes` to what the pickle has built, failing before they are allocated if that passes the budget.
+  void charge(std::uint64_t bytes) {
+    if (bytes > budget_ - charged_) {
+      fail("the values built pass " + std::to_string(budget_) + " bytes, the memory cap for a pickle of " +
+           std::to_string(size_) + " bytes (" + std::to_string(limits_.bytes_per_byte) + " per byte + " +
+           std::to_string(limits_.base_bytes) + ", at most " + std::to_string(limits_.max_bytes) + ")");
     }
+    charged_ += bytes;
   }
-  // Accounts for `child` entering a container of depth `*depth`; freezes a child list.
+  // make_shared's one allocation: the Object, two reference counts and malloc's header.
+  std::shared_ptr<Object> make_object() {
+    charge(sizeof(Object) + 32);
+    return std::make_shared<Object>();
+  }
+  // Room for `more` elements of type T in `v`, charged: at least doubling, so appends one at a time stay linear,
+  // and exactly what a first batch needs, as numpy's one APPENDS per list (of up to 1000 items) asks.
+  template <typename T>
+  void grow(std::vector<T>& v, std::size_t more) {
+    const std::size_t needed = v.size() + more;
+    if (needed <= v.capacity()) return;
+    const std::size_t capacity = std::max(needed, 2 * v.capacity());
+    charge((capacity - v.capacity()) * sizeof(T));
+    v.reserve(capacity);
+  }
+
+  // --- containers ---
+  // Accounts for `child` entering a container of depth `*depth`; freezes a child list, which may enter only one.
   // An ndarray never enters a container (numpy never nests one in an object array's pickle), so an array can
   // never reach itself through its own elements.
   void adopt(const Value& child, int* depth) {
     if (child.kind == Kind::ndarray) fail("a numpy.ndarray inside a container or state is not supported");
-    if (child.kind == Kind::list) child.object->frozen = true;
+    if (child.kind == Kind::list) {
+      if (child.object->frozen) fail("a list placed in a second container (numpy writes each list once)");
+      child.object->frozen = true;
+    }
     *depth = std::max(*depth, 1 + depth_of(child));
     if (*depth > limits_.max_depth) fail("nesting deeper than " + std::to_string(limits_.max_depth));
   }
   Value make_tuple(std::vector<Value> items) {
-    auto tuple = std::make_shared<Object>();
-    for (const Value& item : items) {
-      count_element();
-      adopt(item, &tuple->depth);
-    }
+    auto tuple = make_object();
+    charge(items.capacity() * sizeof(Value));
+    for (const Value& item : items) adopt(item, &tuple->depth);
     tuple->items = std::move(items);
     return Value{Kind::tuple, 0, std::move(tuple)};
   }
   Value make_string(Kind kind, std::string text) {
-    auto object = std::make_shared<Object>();
+    auto object = make_object();
+    charge(text.capacity());
     object->text = std::move(text);
     return Value{kind, 0, std::move(object)};
   }
-  void append(Value& list, Value item) {
+  // Appends `items` to `list` (APPEND, APPENDS, LIST).
+  void append(Value& list, std::vector<Value> items) {
     if (list.kind != Kind::list) fail("appending to " + std::string(kind_name(list.kind)) + ", not a list");
     Object& l = *list.object;
     if (l.frozen) fail("appending to a list already placed in a container");
-    if (item.object == list.object) fail("appending a list to itself");
-    if (static_cast<std::int64_t>(l.ints.size() + l.items.size()) >= limits_.max_list_length) {
-      fail("list longer than the cap of " + std::to_string(limits_.max_list_length));
-    }
-    count_element();
-    if (item.kind == Kind::integer) {
-      if (!l.items.empty()) fail("a list mixing ints with other values");
-      l.ints.push_back(item.integer);
-    } else {
-      if (!l.ints.empty()) fail("a list mixing ints with other values");
-      adopt(item, &l.depth);
-      l.items.push_back(std::move(item));
+    for (std::size_t j = 0; j < items.size(); ++j) {
+      Value& item = items[j];
+      if (item.object == list.object) fail("appending a list to itself");
+      if (static_cast<std::int64_t>(l.ints.size() + l.items.size()) >= limits_.max_list_length) {
+        fail("list longer than the cap of " + std::to_string(limits_.max_list_length));
+      }
+      if (item.kind == Kind::integer) {
+        if (!l.items.empty()) fail("a list mixing ints with other values");
+        grow(l.ints, items.size() - j);
+        l.ints.push_back(item.integer);
+      } else {
+        if (!l.ints.empty()) fail("a list mixing ints with other values");
+        adopt(item, &l.depth);
+        grow(l.items, items.size() - j);
+        l.items.push_back(std::move(item));
+      }
     }
   }
 
@@ -302,6 +332,7 @@ class Machine {
     const Value& value = top();
     const std::size_t i = static_cast<std::size_t>(index);
     if (i >= memo_.size()) {
+      grow(memo_, i + 1 - memo_.size());
       memo_.resize(i + 1);
       memo_set_.resize(i + 1, false);
     }
@@ -349,8 +380,7 @@ class Machine {
             !is_string(a[2]) || a[2].object->text.size() != 1) {
           fail("_reconstruct takes (numpy.ndarray, a tuple of ints, a one-byte string)");
         }
-        auto array = std::make_shared<Object>();
-        return Value{Kind::ndarray, 0, std::move(array)};
+        return Value{Kind::ndarray, 0, make_object()};
       }
       case Global::dtype: {
         if (a.size() != 3 || !is_string(a[0]) || (a[1].kind != Kind::boolean && a[1].kind != Kind::integer) ||
@@ -361,8 +391,8 @@ class Machine {
         if (descr != "O" && descr != "O4" && descr != "O8") {
           fail("dtype " + quoted(descr) + " is not an object dtype ('O8'): only object arrays are read");
         }
-        auto dtype = std::make_shared<Object>();
-        dtype->text = descr;
+        auto dtype = make_object();
+        dtype->text = descr;  // at most 2 bytes: inside the Object's own string
         return Value{Kind::dtype, 0, std::move(dtype)};
       }
       case Global::codecs_encode: {
@@ -480,23 +510,23 @@ class Machine {
       case 0x85: push(make_tuple(pop_n(1))); return false;
       case 0x86: push(make_tuple(pop_n(2))); return false;
       case 0x87: push(make_tuple(pop_n(3))); return false;
-      case ']': push(Value{Kind::list, 0, std::make_shared<Object>()}); return false;
+      case ']': push(Value{Kind::list, 0, make_object()}); return false;
       case 'l': {  // LIST
         std::vector<Value> items = pop_mark();
-        Value list{Kind::list, 0, std::make_shared<Object>()};
-        for (Value& item : items) append(list, std::move(item));
+        Value list{Kind::list, 0, make_object()};
+        append(list, std::move(items));
         push(std::move(list));
         return false;
       }
       case 'a': {  // APPEND
-        Value item = pop();
+        std::vector<Value> item;
+        item.push_back(pop());
         append(top(), std::move(item));
         return false;
       }
       case 'e': {  // APPENDS
         std::vector<Value> items = pop_mark();
-        Value& list = top();
-        for (Value& item : items) append(list, std::move(item));
+        append(top(), std::move(items));
         return false;
       }
       case 'p': memo_put(decimal_line()); return false;
@@ -544,8 +574,8 @@ class Machine {
     const Object& elements = *result.object->elements;
     if (!elements.ints.empty()) fail("element 0 is an int, not a list of ints");
     std::vector<std::vector<std::int64_t>> lists;
+    charge(elements.items.size() * sizeof(lists[0]));
     lists.reserve(elements.items.size());
-    std::int64_t total = 0;
     for (std::size_t i = 0; i < elements.items.size(); ++i) {
       const Value& element = elements.items[i];
       if (element.kind != Kind::list || !element.object->items.empty()) {
@@ -553,11 +583,7 @@ class Machine {
              (element.kind == Kind::list ? std::string("a list of non-ints") : kind_name(element.kind)) +
              ", not a list of ints");
       }
-      total += static_cast<std::int64_t>(element.object->ints.size());
-      if (total > limits_.max_total_elements) {
-        fail("the elements hold more than " + std::to_string(limits_.max_total_elements) + " ints in total");
-      }
-      lists.push_back(element.object->ints);
+      lists.push_back(std::move(element.object->ints));  // each list is placed once: nothing else reads it
     }
     return lists;
   }
@@ -575,7 +601,8 @@ class Machine {
   std::vector<Value> memo_;
   std::vector<bool> memo_set_;
   std::int64_t memo_count_ = 0;
-  std::int64_t elements_ = 0;
+  std::uint64_t budget_;       // the memory cap for this pickle
+  std::uint64_t charged_ = 0;  // bytes built so far
 };
 
 }  // namespace

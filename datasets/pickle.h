@@ -22,11 +22,17 @@
 // (INST, OBJ, NEWOBJ, PERSID, EXT*, dicts, sets, floats, buffers...), global or call is rejected.
 //
 // Bounds: no recursion; lists and tuples are frozen once placed in another container or in an array state (an
-// APPEND to a frozen list is rejected), so no cycle can form; caps on nesting depth, open MARKs, stack size,
-// list length, total elements (while parsing and in the extracted lists, which memo GETs could otherwise
-// multiply), memo index and string length. Lists store ints compactly (8 bytes each); a list mixing ints with
-// other values is rejected. Every failure is one InputError line: "<where>: byte <offset>: <OPCODE>: <what>",
-// the offset being `base_offset` plus the opcode's position in the pickle.
+// APPEND to a frozen list is rejected), so no cycle can form, and a list may be placed only once, so no list is
+// shared (numpy writes each element's list once; sharing is how a few memo GETs would ask for a huge array). Caps
+// on nesting depth, open MARKs, stack size, list length, memo index and string length, each checked before the
+// value is made; and one memory budget: every object, container slot, int and memo slot the pickle builds is
+// charged at its size (vectors at their capacity) before it is made, and the total may not pass
+// min(max_bytes, base_bytes + bytes_per_byte x the pickle's size). So memory is at most a small multiple of the
+// pickle's size (plus the stack's cap) and time is linear in it: each opcode does O(1) work apart from moving the
+// values of a MARK into one container, which moves each value once; the lists are moved out, not copied. Lists
+// store ints compactly (8 bytes each); a list mixing ints with other values is rejected. Every failure is one
+// InputError line: "<where>: byte <offset>: <OPCODE>: <what>", the offset being `base_offset` plus the opcode's
+// position in the pickle.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -36,12 +42,18 @@
 namespace rosetta {
 
 struct PickleLimits {
-  int max_depth = 16;                                  // nesting of containers and open MARKs
-  std::int64_t max_stack = std::int64_t{1} << 20;      // values on the stack
-  std::int64_t max_list_length = std::int64_t{1} << 24;
-  std::int64_t max_total_elements = std::int64_t{1} << 28;  // container elements parsed, and ints extracted
-  std::int64_t max_memo = std::int64_t{1} << 20;       // memo indices are below this
+  int max_depth = 16;                                  // nesting of containers and open MARKs (numpy's: 4)
+  std::int64_t max_stack = std::int64_t{1} << 20;      // values on the stack (numpy's pickles: a few dozen)
+  std::int64_t max_list_length = std::int64_t{1} << 24;  // 16 M: the longest IMDB review has 2,494 words
+  std::int64_t max_memo = std::int64_t{1} << 20;       // memo indices are below this (numpy's: one per list)
   std::int64_t max_string = 1024;                      // bytes of one string (names, 'b', 'latin1', descr)
+  // The memory budget (see above). A pickle of x_train's size (25,000 lists, 5.8 M word ids: 14.6 MB) builds
+  // 54 MB: 3.7 bytes per byte, as ints of 2-5 bytes become 8-byte values; 16 per byte is 4x that, and 256 MiB 5x
+  // the whole. A pickle of mostly empty lists (~170 bytes each from 1-6 bytes) passes only under base_bytes, which
+  // lets small pickles pass whatever their ratio.
+  std::uint64_t max_bytes = std::uint64_t{256} << 20;
+  std::uint64_t bytes_per_byte = 16;
+  std::uint64_t base_bytes = std::uint64_t{1} << 20;
 };
 
 // The elements of the pickled 1-D object array in data[0, size), each a list of ints, in order.

@@ -231,8 +231,10 @@ const ZipMember* ZipArchive::find(const std::string& name) const {
 }
 
 std::string ZipArchive::member_list() const {
+  constexpr std::size_t kListed = 8;  // a message stays one readable line whatever the archive holds
   std::string list;
-  for (const ZipMember& m : members_) list += (list.empty() ? "" : ", ") + quoted(m.name);
+  for (std::size_t i = 0; i < members_.size() && i < kListed; ++i) list += (i ? ", " : "") + quoted(members_[i].name);
+  if (members_.size() > kListed) list += " and " + std::to_string(members_.size() - kListed) + " more";
   return list.empty() ? "none" : list;
 }
 
@@ -241,6 +243,12 @@ std::vector<std::uint8_t> ZipArchive::read(const ZipMember& m, std::uint64_t max
   if (m.uncompressed_size > max_bytes || m.compressed_size > max_bytes) {
     ROSETTA_INPUT_ERROR(where << ": declares " << m.uncompressed_size << " bytes (" << m.compressed_size
                               << " compressed), above the cap of " << max_bytes << " bytes per member");
+  }
+  if (m.method == 8 && m.uncompressed_size > kZipSmallMemberBytes &&
+      (m.uncompressed_size - 1) / kZipMaxInflation >= m.compressed_size) {  // uncompressed > 64 x compressed
+    ROSETTA_INPUT_ERROR(where << ": declares " << m.uncompressed_size << " bytes from " << m.compressed_size
+                              << " compressed, more than the cap of " << kZipMaxInflation
+                              << " times for a member above " << kZipSmallMemberBytes << " bytes");
   }
   if (m.method == 0 && m.compressed_size != m.uncompressed_size) {
     ROSETTA_INPUT_ERROR(where << ": stored member declares " << m.compressed_size << " compressed but "

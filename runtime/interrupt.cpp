@@ -22,8 +22,10 @@ volatile std::sig_atomic_t received = 0;
 
 extern "C" void on_signal(int signal) {
   if (received != 0) {  // the second signal: no more waiting for a safe point
-    for (int i = 0; i < kSlots; ++i)
+    for (int i = 0; i < kSlots; ++i)  // files first, then the (then empty) folders of an AtomicFolder
       if (slot_state[i].load() == kReady) ::unlink(slot_paths[i]);
+    for (int i = 0; i < kSlots; ++i)
+      if (slot_state[i].load() == kReady) ::rmdir(slot_paths[i]);
     static const char message[] = "rosetta: second signal: stopped at once, temporary files removed\n";
     const ssize_t ignored = ::write(STDERR_FILENO, message, sizeof message - 1);
     (void)ignored;

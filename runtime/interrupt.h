@@ -36,8 +36,8 @@ class Interrupted : public std::runtime_error {
 void throw_if_interrupted(const std::string& where);
 
 namespace interrupt_detail {
-// The registry of open temporaries that a second signal unlinks (AtomicFile's use only). register_temporary
-// returns a slot (-1 when the registry is full: the file is still removed by its destructor on any normal exit).
+// The registry of open temporaries that a second signal removes (AtomicFile and AtomicFolder only).
+// register_temporary returns a slot (-1 when the registry is full: the file is still removed by its destructor on any normal exit).
 // Create-and-register and remove-and-release run inside a SignalsBlocked scope, so a signal never falls between
 // a temporary's creation and its registration.
 class SignalsBlocked {

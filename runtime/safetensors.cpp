@@ -9,11 +9,11 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
-#include <nlohmann/json.hpp>
 #include <set>
 
 #include "runtime/atomic_file.h"
 #include "runtime/input_file.h"
+#include "runtime/json_input.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "safetensors data is little-endian; rosetta copies it as is");
 
@@ -25,9 +25,14 @@ using json = nlohmann::json;
 constexpr std::uint64_t kLengthBytes = 8;               // the header length field
 constexpr std::uint64_t kMaxHeaderBytes = 100'000'000;  // the reference reader's limit
 // A safetensors header nests three deep (header object, entry object, shape array). Deeper input is refused
-// before it is built, which bounds the work and the memory a hostile header can ask for; the limit is loose
-// so that ordinary mistakes (a nested shape) still get their own field-level message.
+// before it is built; the limit is loose so that ordinary mistakes (a nested shape) still get their own field-level
+// message.
 constexpr int kMaxJsonDepth = 64;
+// A tensor entry is about 16 JSON values (its key, the object, three fields, the dtype, the shape and offsets arrays
+// and their numbers): ResNet-50's 320 tensors make ~5,000. 2^20 values (some 60,000 tensors) bound the parsed
+// header, whatever its text, to ~100 MB (nlohmann takes at most ~100 bytes per value); the count is checked
+// before the header is built.
+constexpr std::size_t kMaxHeaderValues = std::size_t{1} << 20;
 const std::string kMetadataKey = "__metadata__";
 
 // The fixed-width dtypes of the safetensors format and their element sizes.
@@ -53,14 +58,6 @@ std::string dims_str(const std::vector<std::uint64_t>& dims) {
   std::string s = "(";
   for (std::size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
   return s + (dims.size() == 1 ? ",)" : ")");
-}
-
-// nlohmann's "[json.exception.parse_error.101] parse error at ...", without the bracketed id.
-std::string json_error_text(const json::exception& e) {
-  std::string text = e.what();
-  const auto close = text.find("] ");
-  if (text.rfind("[json.exception.", 0) == 0 && close != std::string::npos) text = text.substr(close + 2);
-  return text;
 }
 
 // ---- the header length -----------------------------------------------------------------------------------
@@ -140,42 +137,13 @@ std::string read_header_text(const InputFile& in, std::uint64_t length) {
   ROSETTA_INPUT_ERROR(path << ": header: key '" << printable_text(key) << "' appears twice in one object");
 }
 
-// Parses the header into a JSON object. nlohmann keeps the last of two equal keys silently, so a parser
-// callback tracks the keys of each open object and refuses a repeat; it also refuses deep nesting.
+// Parses the header into a JSON object, bounded (runtime/json_input.h) and refusing a repeated key with the
+// message of the place it repeats in.
 json parse_header_json(const std::string& text, const std::string& path) {
-  struct OpenObject {
-    std::string owner;     // the key this object is the value of ("" for the header itself)
-    std::set<std::string> keys;
-    std::string last_key;
-  };
-  std::vector<OpenObject> open;
-  const json::parser_callback_t check = [&](int depth, json::parse_event_t event, json& parsed) {
-    switch (event) {
-      case json::parse_event_t::object_start:
-      case json::parse_event_t::array_start:
-        if (depth >= kMaxJsonDepth)
-          ROSETTA_INPUT_ERROR(path << ": header nests more than " << kMaxJsonDepth << " arrays or objects deep");
-        if (event == json::parse_event_t::object_start)
-          open.push_back(OpenObject{open.empty() ? "" : open.back().last_key, {}, {}});
-        break;
-      case json::parse_event_t::key: {
-        OpenObject& object = open.back();
-        const std::string& key = parsed.get_ref<const std::string&>();
-        if (!object.keys.insert(key).second) fail_duplicate_key(path, open.size(), object.owner, key);
-        object.last_key = key;
-        break;
-      }
-      case json::parse_event_t::object_end: open.pop_back(); break;
-      default: break;
-    }
-    return true;
-  };
-  json header;
-  try {
-    header = json::parse(text, check);
-  } catch (const json::exception& e) {
-    ROSETTA_INPUT_ERROR(path << ": header is not valid JSON: " << printable_text(json_error_text(e), 400));
-  }
+  const json header = parse_json_input(text, path + ": header", {kMaxJsonDepth, kMaxHeaderValues},
+                                       [&](std::size_t objects, const std::string& owner, const std::string& key) {
+                                         fail_duplicate_key(path, objects, owner, key);
+                                       });
   if (!header.is_object()) ROSETTA_INPUT_ERROR(path << ": header is a JSON " << header.type_name() << ", not an object");
   return header;
 }
@@ -349,24 +317,6 @@ std::string build_header(const NamedTensors& tensors, const SafetensorsMetadata&
 }
 
 }  // namespace
-
-std::string printable_text(const std::string& text, std::size_t max_chars) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    if (out.size() >= max_chars && (c & 0xC0) != 0x80) return out + "...";  // cut between characters
-    if (c == '\n') {
-      out += "\\n";
-    } else if (c < 0x20 || c == 0x7f) {
-      char escaped[8];
-      std::snprintf(escaped, sizeof escaped, "\\x%02x", c);
-      out += escaped;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out;
-}
 
 // ---- SafetensorsFile -------------------------------------------------------------------------------------
 

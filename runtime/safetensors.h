@@ -5,6 +5,9 @@
 // SafetensorsFile always describes a well-formed file: offsets contiguous from 0 in offset order, each
 // tensor's bytes = numel * element size, the data section ends exactly at the last tensor. Every violation
 // is one InputError line naming the file, the tensor and the field. Tensors are read on demand, never slurped.
+// Bounds: the header is at most 100 MB (the reference reader's limit) and the file's size; its JSON is parsed in
+// linear time with at most 2^20 values (runtime/json_input.h), counted before the document is built; a tensor read
+// allocates its own bytes, which the layout check has placed inside the file.
 // The reader accepts every fixed-width safetensors dtype (so `rosetta inspect` lists any such file, e.g.
 // I64 num_batches_tracked buffers); only those rosetta's Tensor holds (runtime/dtype.h) can be read.
 // Writer invariants: tensors go out in the order given; the file appears at `path` only after a complete,
@@ -18,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "runtime/json_input.h"  // printable_text, for messages that quote a tensor's name
 #include "runtime/tensor.h"
 
 namespace rosetta {
@@ -64,9 +68,5 @@ class SafetensorsFile {
 // and InputError naming the path when the file cannot be created, written or renamed into place.
 void write_safetensors(const std::string& path, const NamedTensors& tensors,
                        const SafetensorsMetadata& metadata = {});
-
-// Text from a file made safe inside a one-line message: control characters escaped, text longer than
-// `max_chars` cut (between characters) and marked with "...".
-std::string printable_text(const std::string& text, std::size_t max_chars = 120);
 
 }  // namespace rosetta

@@ -1,6 +1,7 @@
 // CIFAR-10 binary reader against generated files: six valid files of 10000 records each (written once for the
 // suite), whose bytes are a known function of (file, record, byte), plus malformed variants: truncated,
-// oversized, a bad label, a missing file, a directory in a file's place.
+// oversized, a bad label, a missing file, a directory in a file's place, a sparse 20 GB file refused from its
+// size before anything is read; and the record decoder on its own.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 
 #include "datasets/batcher.h"
 #include "datasets/cifar10.h"
+#include "tests/support/peak_memory.h"
 
 namespace rosetta {
 namespace {
@@ -189,6 +191,34 @@ TEST_F(Cifar10, MissingFileIsNamed) {
   expect_contains(message, "missing");
   expect_contains(input_error([&] { read_cifar10_test((root_ / "no_such_directory").string()); }),
                   "test_batch.bin");
+}
+
+// A declared size far beyond the format's (a sparse 20 GB data_batch_5.bin) is refused from the file's size before
+// any file is read or the 150 MB training tensor is filled: the read's memory is bounded by the format.
+TEST_F(Cifar10, EveryFileSizeIsCheckedBeforeAnythingIsRead) {
+  const fs::path dir = make_dir("sparse");
+  for (int f = 0; f < 4; ++f) fs::create_symlink(valid(cifar10_train_files()[f]), dir / cifar10_train_files()[f]);
+  write_file(dir / "data_batch_5.bin", {0});
+  fs::resize_file(dir / "data_batch_5.bin", std::uint64_t{20} << 30);
+  const testing::MeasuredRun run = testing::run_measured([&] { read_cifar10_train(dir.string()); });
+  expect_contains(run.outcome, (dir / "data_batch_5.bin").string() + ": 21474836480 bytes, expected 30730000");
+  EXPECT_LT(run.peak_growth, std::uint64_t{16} << 20);
+}
+
+TEST(Cifar10Records, DecodeChecksTheSizeAndEveryLabel) {
+  std::vector<std::uint8_t> bytes(2 * kCifar10RecordBytes, 7);
+  std::int32_t labels[2];
+  std::vector<std::uint8_t> pixels(2 * kCifar10ImageBytes);
+  decode_cifar10_records(bytes.data(), bytes.size(), 2, "two.bin", labels, pixels.data());
+  EXPECT_EQ(labels[1], 7);
+  EXPECT_EQ(pixels.back(), 7);
+  expect_contains(input_error([&] { decode_cifar10_records(bytes.data(), bytes.size() - 1, 2, "two.bin", labels,
+                                                           pixels.data()); }),
+                  "two.bin: 6145 bytes, expected 6146 (2 records");
+  bytes[kCifar10RecordBytes] = 200;
+  expect_contains(input_error([&] { decode_cifar10_records(bytes.data(), bytes.size(), 2, "two.bin", labels,
+                                                           pixels.data()); }),
+                  "two.bin: record 1 has label 200, expected 0-9");
 }
 
 TEST_F(Cifar10, DirectoryInPlaceOfFileIsRejected) {

@@ -2,7 +2,9 @@
 // pad after); Keras-shaped files written by numpy (np.savez, np.savez_compressed, and a protocol-2 pickle as
 // older numpy wrote it) read back and compared with the seed's preprocessing computed by numpy; the preprocessed
 // token file (rosetta writes, numpy and rosetta read); hostile files, each one InputError line naming the file,
-// member and place; 1000 Philox-seeded mutations of each member that may only succeed or raise InputError; and
+// member and place; structurally hostile files (the 63 KB npz of issue 15 that asked for 9.6 GB, its stored and
+// lying-header forms, floods of empty lists, thousands of members), each refused by a stated cap in measured,
+// bounded memory; 1000 Philox-seeded mutations of each member that may only succeed or raise InputError; and
 // the Batcher delivering i32 token batches unchanged.
 #include <gtest/gtest.h>
 
@@ -18,9 +20,13 @@
 #include "datasets/npy.h"
 #include "datasets/shuffle.h"
 #include "datasets/zip.h"
+#include "tests/support/hostile_npz.h"
 #include "tests/support/input_error.h"
+#include "tests/support/peak_memory.h"
+#include "tests/support/pickle_builder.h"
 #include "tests/support/python.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/zip_builder.h"
 
 namespace rosetta {
 namespace {
@@ -277,14 +283,7 @@ class ImdbHostile : public ::testing::Test {
     return npy_bytes_i32(shape, values.data());
   }
   static Bytes npy(const std::string& dict, const std::string& data) {
-    std::string text = dict;
-    while ((10 + text.size() + 1) % 64 != 0) text += ' ';
-    text += '\n';
-    std::string out = std::string("\x93NUMPY\x01\x00", 8);
-    out += static_cast<char>(text.size() & 0xff);
-    out += static_cast<char>(text.size() >> 8);
-    out += text + data;
-    return Bytes(out.begin(), out.end());
+    return testing::npy_file(dict, Bytes(data.begin(), data.end()));
   }
   // A valid preprocessed file of 2 train and 1 test examples, with `replace` substituted for some members.
   std::string file(const std::vector<std::pair<std::string, Bytes>>& replace, const std::string& drop = "") {
@@ -354,6 +353,70 @@ TEST_F(ImdbHostile, NotAZipOrNotThere) {
   testing::write_file(path, "this is not an archive, not at all, not even close to one");
   expect_message(error_of(path), {path, "no end-of-central-directory record"});
   expect_message(error_of(dir_.file("absent.npz")), {"absent.npz", "no such file"});
+}
+
+// An imdb.npz of `x_train` (tests/support/hostile_npz.h) in `dir`.
+std::string hostile_npz(const TempDir& dir, Bytes x_train, bool deflate) {
+  const std::string path = dir.file("hostile.npz");
+  const Bytes archive = testing::imdb_npz_with(std::move(x_train), deflate);
+  testing::write_file(path, std::string(archive.begin(), archive.end()));
+  return path;
+}
+
+constexpr std::uint64_t kMiB = std::uint64_t{1} << 20;
+
+TEST(ImdbAmplification, TheIssue15NpzIsRefusedBeforeInflating) {
+  TempDir dir;
+  const std::int64_t references = std::int64_t{1} << 24;  // 16 M sequences of 150 tokens: 9.6 GB of int32
+  const std::string path = hostile_npz(dir, testing::shared_list_npy(references, references), true);
+  EXPECT_LT(std::filesystem::file_size(path), 100'000u);  // ~63 KB, as the issue's
+  const testing::MeasuredRun run = testing::run_measured([&] { read_imdb(path); });
+  expect_message(run.outcome, {"InputError", path, "'x_train.npy'", "compressed, more than the cap of 64 times"});
+  EXPECT_LT(run.peak_growth, 16 * kMiB);
+}
+
+// Stored, the same file is 32 MB: within the inflation cap, so the token cap refuses it, from the .npy header,
+// before the pickle is parsed; with a header declaring only 1000 elements, the pickle refuses the second reference.
+TEST(ImdbAmplification, StoredSharedListsMeetTheTokenCapAndTheSharingRule) {
+  TempDir dir;
+  const std::int64_t references = std::int64_t{1} << 24;
+  std::string path = hostile_npz(dir, testing::shared_list_npy(references, references), false);
+  testing::MeasuredRun run = testing::run_measured([&] { read_imdb(path); });
+  expect_message(run.outcome, {"InputError", path, "'x_train.npy'", "16777216 examples of 150 tokens",
+                               "above the cap of 33554432 tokens per split"});
+  EXPECT_LT(run.peak_growth, 96 * kMiB);  // the 32 MB member, read once
+  path = hostile_npz(dir, testing::shared_list_npy(1000, 1000), false);
+  expect_message(input_error([&] { read_imdb(path); }), {path, "'x_train.npy'", "a list placed in a second container"});
+}
+
+// Distinct empty lists, one byte each (EMPTY_LIST inside APPENDS): every one would become 600 bytes of tokens. A
+// header at the token cap passes that check; the pickle's memory budget (16 bytes per byte) refuses the lists.
+TEST(ImdbAmplification, EmptyListFloodsMeetThePickleBudget) {
+  TempDir dir;
+  const std::int64_t n = kImdbMaxTokens / kImdbMaxLength;
+  using namespace testing::pickle_ops;
+  testing::Pickle p;
+  testing::array_prologue(p, n);
+  for (std::int64_t i = 0; i < n; ++i) {
+    if (i > 0 && i % 1000 == 0) p.op(APPENDS).op(MARK);
+    p.op(EMPTY_LIST);
+  }
+  const std::string path = hostile_npz(dir, testing::object_npy(n, testing::array_epilogue(p).bytes()), false);
+  const testing::MeasuredRun run = testing::run_measured([&] { read_imdb(path); });
+  expect_message(run.outcome, {"InputError", path, "'x_train.npy'", "the memory cap for a pickle of"});
+  EXPECT_LT(run.peak_growth, 64 * kMiB);  // unbounded: ~40 MB of lists, then 128 MiB of tokens
+}
+
+TEST(ImdbAmplification, ThousandsOfMembersKeepTheMessageOneShortLine) {
+  TempDir dir;
+  std::vector<testing::ZipBuildMember> members;
+  for (int i = 0; i < 20000; ++i) members.push_back({"m" + std::to_string(i) + ".npy", {}, false, -1});
+  const Bytes archive = testing::zip_bytes(members);
+  const std::string path = dir.file("many.npz");
+  testing::write_file(path, std::string(archive.begin(), archive.end()));
+  const std::string message = input_error([&] { read_imdb(path); });
+  expect_message(message, {path, "no member 'x_train.npy'", "'m0.npy'", "'m7.npy'", "and 19992 more"});
+  EXPECT_LT(message.size(), 400u);
 }
 
 TEST(ImdbTokens, WriterChecksItsInput) {

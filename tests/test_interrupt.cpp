@@ -3,12 +3,15 @@
 //   "interrupted", and exits 143 or 130 with one line; resuming that checkpoint gives the straight run's losses;
 // - a second signal exits at once and removes the temporary being written; an existing file stays intact;
 // - a write that fails (here a file-size limit, as a full disk fails it) is one line, exit 2, the old file intact
-//   and no temporary left behind.
+//   and no temporary left behind;
+// - a multi-file output (AtomicFolder, the CIFAR-10 export) appears whole or not at all: a reader never sees a mix
+//   of an old and a new set, whether the write fails, is interrupted once or twice, or succeeds.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <csignal>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "runtime/atomic_file.h"
@@ -111,6 +114,106 @@ TEST(FullDisk, AFailedSaveIsOneLineLeavesTheOldFileAndNoTemporary) {
   EXPECT_NE(last_line(output).find(dir.file("w.st") + ": cannot write: File too large"), std::string::npos) << output;
   EXPECT_EQ(testing::read_file(dir.file("w.st")), "the old, good file");
   for (const std::string& name : dir.listing()) EXPECT_EQ(name.find(".tmp-"), std::string::npos) << name;
+}
+
+void write_set(const AtomicFolder& folder, const std::vector<std::string>& names, const std::string& text) {
+  for (const std::string& name : names) write_file_atomically(folder.file(name), text + " " + name);
+}
+
+void commit_set(const std::string& target, const std::vector<std::string>& names, const std::string& text) {
+  AtomicFolder folder(target, names);
+  write_set(folder, names, text);
+  folder.commit();
+}
+
+TEST(AtomicFolder, ReplacesAnEarlierSetWholeAndLeavesNothingBeside) {
+  testing::TempDir dir;
+  const std::string target = dir.file("set");
+  const std::vector<std::string> names = {"a.bin", "b.bin", "c.bin"};
+  {
+    AtomicFolder folder(target, names);
+    write_set(folder, names, "old");
+    EXPECT_FALSE(std::filesystem::exists(target)) << "nothing appears before the commit";
+    folder.commit();
+  }
+  commit_set(target, names, "new");
+  EXPECT_EQ(dir.listing(), (std::vector<std::string>{"set"}));
+  for (const std::string& name : names) EXPECT_EQ(testing::read_file(target + "/" + name), "new " + name);
+}
+
+TEST(AtomicFolder, AnAbandonedSetLeavesTheOldOneAndNoStaging) {
+  testing::TempDir dir;
+  const std::string target = dir.file("set");
+  const std::vector<std::string> names = {"a.bin", "b.bin"};
+  commit_set(target, names, "old");
+  {
+    AtomicFolder folder(target, names);
+    write_file_atomically(folder.file("a.bin"), "new a.bin");  // b.bin never written: a failure between files
+  }
+  EXPECT_EQ(dir.listing(), (std::vector<std::string>{"set"}));
+  EXPECT_EQ(testing::read_file(target + "/a.bin"), "old a.bin");
+}
+
+TEST(AtomicFolder, AFolderHoldingOtherFilesIsRefusedByName) {
+  testing::TempDir dir;
+  const std::string target = dir.file("mine");
+  std::filesystem::create_directories(target);
+  testing::write_file(target + "/notes.txt", "the user's");
+  try {
+    AtomicFolder folder(target, {"a.bin"});
+    FAIL() << "a folder with other files was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("holds notes.txt, which is not part of this output"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(testing::read_file(target + "/notes.txt"), "the user's");
+  EXPECT_EQ(dir.listing(), (std::vector<std::string>{"mine"}));
+}
+
+// In a child process: a new set half written over an old one, then two signals: the second removes the staging
+// folder and its files before exiting; the old set is intact.
+TEST(AtomicFolder, SecondSignalRemovesTheStagingFolder) {
+  testing::TempDir dir;
+  const std::string target = dir.file("set");
+  const std::vector<std::string> names = {"a.bin", "b.bin"};
+  commit_set(target, names, "old");
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    install_interrupt_handlers();
+    AtomicFolder folder(target, names);
+    write_file_atomically(folder.file("a.bin"), "new a.bin");
+    AtomicFile half(folder.file("b.bin"));
+    half.write("half", 4);
+    std::raise(SIGTERM);
+    std::raise(SIGTERM);
+    _exit(4);  // not reached
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 128 + SIGTERM);
+  EXPECT_EQ(dir.listing(), (std::vector<std::string>{"set"})) << "no staging folder left";
+  for (const std::string& name : names) EXPECT_EQ(testing::read_file(target + "/" + name), "old " + name);
+}
+
+// The CIFAR-10 export through the CLI under a file-size limit (a full disk): one line, exit 2, the earlier export
+// intact (its six files, as they were) and nothing beside it.
+TEST(FullDisk, AFailedCifarExportLeavesTheEarlierExportWhole) {
+  testing::TempDir dir;
+  const std::string data = dir.file("cifar");
+  const std::string export_data = "train cnn --device cpu --synthetic-train 50000 --synthetic-test 10000 --export-data ";
+  ASSERT_EQ(testing::run_rosetta(dir, export_data + data + " --seed 1").status, 0);
+  const std::string before = testing::read_file(data + "/data_batch_3.bin");
+  const std::string log = dir.file("limited.log");
+  // 16 MiB per file (bash counts KiB): the first 30.7 MB file cannot be written.
+  const int status = testing::run_command(
+      "ulimit -f 16384; '" + testing::cli_path() + "' " + export_data + data + " --seed 2", log);
+  const std::string output = testing::read_file(log);
+  EXPECT_EQ(status, 2) << output;
+  EXPECT_NE(last_line(output).find("cannot write: File too large"), std::string::npos) << output;
+  EXPECT_EQ(dir.listing(), (std::vector<std::string>{"cifar", "limited.log", "rosetta.log"}));
+  EXPECT_EQ(testing::read_file(data + "/data_batch_3.bin"), before) << "the earlier export is intact";
 }
 
 }  // namespace

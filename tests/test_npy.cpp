@@ -11,6 +11,7 @@
 
 #include "datasets/npy.h"
 #include "tests/support/input_error.h"
+#include "tests/support/peak_memory.h"
 #include "tests/support/python.h"
 #include "tests/support/temp_dir.h"
 
@@ -92,6 +93,18 @@ TEST(Npy, HostileHeadersAreRejected) {
   expect_message(error_of(npy_with_header("{'descr': '<i8\t', 'fortran_order': False, 'shape': (3,)}")),
                  {"non-ASCII or control byte"});
   expect_message(error_of(npy_with_header("{'descr': '<i8, 'fortran_order': False, 'shape': (3,)}")), {"t.npy"});
+}
+
+// A header declaring 2^40 elements over 16 bytes of data: refused from the sizes before the 8 TiB of values exist.
+TEST(Npy, DeclaredElementsFarBeyondTheDataAreRefusedBeforeAllocating) {
+  const std::string bytes =
+      npy_with_header("{'descr': '<i8', 'fortran_order': False, 'shape': (1099511627776,), }") + std::string(16, '\0');
+  const auto* data = reinterpret_cast<const std::uint8_t*>(bytes.data());
+  const testing::MeasuredRun run = testing::run_measured([&] {
+    read_npy_ints(parse_npy_header(data, bytes.size(), "t.npy"), data, bytes.size(), "t.npy");
+  });
+  expect_message(run.outcome, {"InputError", "t.npy", "16 bytes of array data, expected 8796093022208"});
+  EXPECT_LT(run.peak_growth, std::uint64_t{4} << 20);
 }
 
 TEST(Npy, DecodesEveryIntegerDtype) {

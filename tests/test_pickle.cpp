@@ -1,9 +1,10 @@
 // The restricted pickle reader: numpy object arrays of int lists pickled by Python (protocols 2-5, both numpy
 // spellings, np.save's payload) and by a hand-assembled Python 2 style pickle read back exactly; hostile pickles
 // (foreign globals, calls of anything else, INST/OBJ/PERSID and friends, deep nesting, huge declared lengths,
-// memo abuse, stack and list caps, cycles, truncation at every length, trailing bytes) each one InputError line
-// naming the source and the byte offset; and 2000 Philox-seeded mutations of a valid pickle that may only
-// succeed or raise InputError.
+// memo abuse, stack and list caps, cycles, shared lists, the memory budget against floods of small values,
+// truncation at every length, trailing bytes) each one InputError line naming the source and the byte offset,
+// within bounded memory; and 2000 Philox-seeded mutations of a valid pickle that may only succeed or raise
+// InputError.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -14,6 +15,8 @@
 #include "datasets/pickle.h"
 #include "datasets/shuffle.h"
 #include "tests/support/input_error.h"
+#include "tests/support/peak_memory.h"
+#include "tests/support/pickle_builder.h"
 #include "tests/support/python.h"
 #include "tests/support/temp_dir.h"
 
@@ -23,96 +26,12 @@ namespace {
 using testing::expect_message;
 using testing::input_error;
 using testing::TempDir;
-using IntLists = std::vector<std::vector<std::int64_t>>;
-
-// Opcodes, by their pickletools names.
-enum Op : std::uint8_t {
-  MARK = '(', STOP = '.', POP = '0', POP_MARK = '1', BININT = 'J', BININT1 = 'K', BININT2 = 'M', NONE = 'N',
-  PERSID = 'P', REDUCE = 'R', SHORT_BINSTRING = 'U', BINUNICODE = 'X', APPEND = 'a', BUILD = 'b', GLOBAL = 'c',
-  EMPTY_DICT = '}', APPENDS = 'e', BINGET = 'h', INST = 'i', LONG_BINGET = 'j', LIST = 'l', EMPTY_LIST = ']',
-  OBJ = 'o', BINPUT = 'q', LONG_BINPUT = 'r', TUPLE = 't', EMPTY_TUPLE = ')', BINFLOAT = 'G', SHORT_BINBYTES = 'C',
-  PROTO = 0x80, NEWOBJ = 0x81, TUPLE1 = 0x85, TUPLE3 = 0x87, NEWTRUE = 0x88, NEWFALSE = 0x89, LONG1 = 0x8a,
-  SHORT_BINUNICODE = 0x8c, BINUNICODE8 = 0x8d, STACK_GLOBAL = 0x93, MEMOIZE = 0x94, FRAME = 0x95
-};
-
-// Assembles pickles opcode by opcode.
-class Pickle {
- public:
-  Pickle& op(std::uint8_t code) {
-    bytes_.push_back(code);
-    return *this;
-  }
-  Pickle& u8(std::uint8_t v) { return op(v); }
-  Pickle& le(std::uint64_t v, int n) {
-    for (int i = 0; i < n; ++i) bytes_.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
-    return *this;
-  }
-  Pickle& text(const std::string& s) {
-    bytes_.insert(bytes_.end(), s.begin(), s.end());
-    return *this;
-  }
-  Pickle& proto(int p = 2) { return op(PROTO).u8(static_cast<std::uint8_t>(p)); }
-  Pickle& global(const std::string& module, const std::string& name) {
-    return op(GLOBAL).text(module + "\n" + name + "\n");
-  }
-  Pickle& py2_str(const std::string& s) { return op(SHORT_BINSTRING).u8(static_cast<std::uint8_t>(s.size())).text(s); }
-  Pickle& unicode(const std::string& s) { return op(SHORT_BINUNICODE).u8(static_cast<std::uint8_t>(s.size())).text(s); }
-  // As Python's pickler encodes an int.
-  Pickle& integer(std::int64_t v) {
-    if (v >= 0 && v < 256) return op(BININT1).u8(static_cast<std::uint8_t>(v));
-    if (v >= 0 && v < 65536) return op(BININT2).le(static_cast<std::uint64_t>(v), 2);
-    if (v >= INT32_MIN && v <= INT32_MAX) return op(BININT).le(static_cast<std::uint64_t>(v), 4);
-    int n = 8;
-    while (n > 1) {  // the fewest two's complement bytes that keep the sign
-      const std::int64_t shifted = v >> (8 * (n - 1) - 1);
-      if (shifted != 0 && shifted != -1) break;
-      --n;
-    }
-    return op(LONG1).u8(static_cast<std::uint8_t>(n)).le(static_cast<std::uint64_t>(v), n);
-  }
-  // BINPUT or LONG_BINPUT at the next memo index, as Python's pickler numbers them.
-  Pickle& put() {
-    const std::uint32_t index = memo_++;
-    return index < 256 ? op(BINPUT).u8(static_cast<std::uint8_t>(index)) : op(LONG_BINPUT).le(index, 4);
-  }
-  std::vector<std::uint8_t> bytes() const { return bytes_; }
-  std::size_t size() const { return bytes_.size(); }
-
- private:
-  std::vector<std::uint8_t> bytes_;
-  std::uint32_t memo_ = 0;
-};
-
-// The start of a Python 2 / numpy pickle of a 1-D object array of n elements, up to (and including) the MARK
-// before the elements' list items; memo index 5 is the array. descr: the dtype's descr.
-Pickle& array_prologue(Pickle& p, std::int64_t n, const std::string& descr = "O8") {
-  p.proto(2).global("numpy.core.multiarray", "_reconstruct").put().global("numpy", "ndarray").put();
-  p.integer(0).op(TUPLE1).put().py2_str("b").put().op(TUPLE3).put().op(REDUCE).put();
-  p.op(MARK).integer(1).integer(n).op(TUPLE1).put();
-  p.global("numpy", "dtype").put().py2_str(descr).put().op(NEWFALSE).op(NEWTRUE).op(TUPLE3).put();
-  p.op(REDUCE).put().op(MARK).integer(3).py2_str("|").put().op(NONE).op(NONE).op(NONE);
-  p.integer(-1).integer(-1).integer(63).op(TUPLE).put().op(BUILD).op(NEWFALSE);
-  p.op(EMPTY_LIST).put().op(MARK);
-  return p;
-}
-Pickle& array_epilogue(Pickle& p) { return p.op(APPENDS).op(TUPLE).put().op(BUILD).op(STOP); }
-
-// A Python 2 style pickle (SHORT_BINSTRING strings, GLOBAL, BINPUT/LONG_BINPUT) of `lists`.
-std::vector<std::uint8_t> py2_pickle(const IntLists& lists) {
-  Pickle p;
-  array_prologue(p, static_cast<std::int64_t>(lists.size()));
-  for (const std::vector<std::int64_t>& list : lists) {
-    p.op(EMPTY_LIST).put();
-    if (list.size() == 1) {
-      p.integer(list[0]).op(APPEND);
-    } else if (!list.empty()) {
-      p.op(MARK);
-      for (std::int64_t v : list) p.integer(v);
-      p.op(APPENDS);
-    }
-  }
-  return array_epilogue(p).bytes();
-}
+using namespace testing::pickle_ops;
+using testing::array_epilogue;
+using testing::array_prologue;
+using testing::IntLists;
+using testing::Pickle;
+using testing::py2_pickle;
 
 IntLists read(const std::vector<std::uint8_t>& bytes, const PickleLimits& limits = PickleLimits()) {
   return read_pickled_int_lists(bytes.data(), bytes.size(), "test.npy", 100, limits);
@@ -280,10 +199,6 @@ TEST(Pickle, ListAndElementCaps) {
   expect_message(error_of(py2_pickle({long_list}), limits), {"APPENDS", "list longer than the cap of 1000"});
   EXPECT_EQ(read(py2_pickle({std::vector<std::int64_t>(1000, 3)}), limits).size(), 1u);
   limits = PickleLimits();
-  limits.max_total_elements = 5000;
-  expect_message(error_of(py2_pickle(IntLists(10, std::vector<std::int64_t>(600, 1))), limits),
-                 {"more than 5000 container elements"});
-  limits = PickleLimits();
   limits.max_stack = 100;
   Pickle p;
   p.proto();
@@ -302,19 +217,52 @@ TEST(Pickle, MemoAbuseIsBounded) {
                  {"LONG_BINGET", "memo entry 1 was never stored"});
   expect_message(error_of(Pickle().proto().op(BINPUT).u8(0).op(STOP).bytes()), {"BINPUT", "stack underflow"});
   expect_message(error_of(Pickle().proto().op('p').text("12x\n").op(STOP).bytes()), {"PUT", "decimal memo index"});
-  // One 1000-int list referenced 1000 times through the memo: a million ints out of a few kilobytes. The
-  // extraction cap catches it.
-  PickleLimits limits;
-  limits.max_total_elements = 500000;
+}
+
+// One 1000-int list referenced 1000 times through the memo would be a million ints out of a few kilobytes; one
+// empty list referenced 16 M times (the 63 KB npz of issue 15) 16 M sequences. A list may be placed only once, so
+// the second reference is refused.
+TEST(Pickle, SharedListsAreRefused) {
   Pickle p;
   array_prologue(p, 1000);
   p.op(EMPTY_LIST).op(LONG_BINPUT).le(5000, 4).op(MARK);
   for (int i = 0; i < 1000; ++i) p.integer(i);
   p.op(APPENDS);
   for (int i = 1; i < 1000; ++i) p.op(LONG_BINGET).le(5000, 4);
-  const std::vector<std::uint8_t> bomb = array_epilogue(p).bytes();
-  expect_message(error_of(bomb, limits), {"STOP", "more than 500000 ints in total"});
-  EXPECT_EQ(read(bomb).size(), 1000u);  // within the default caps it is a legal (shared) array
+  expect_message(error_of(array_epilogue(p).bytes()), {"APPENDS", "a list placed in a second container"});
+  Pickle tuple;  // in a tuple, then in the array's list
+  tuple.proto().op(EMPTY_LIST).op(BINPUT).u8(0).op(TUPLE1).op(EMPTY_LIST).op(BINGET).u8(0).op(APPEND).op(STOP);
+  expect_message(error_of(tuple.bytes()), {"APPEND", "a list placed in a second container"});
+}
+
+// Values of a few bytes each that build far more: empty lists (1 byte each inside APPENDS, ~180 bytes built),
+// Nones in a tuple, a sparse memo. The budget refuses each before it is built, in memory near the budget.
+TEST(Pickle, FloodsOfSmallValuesHitTheMemoryBudget) {
+  const std::int64_t n = 2'000'000;
+  Pickle lists;
+  array_prologue(lists, n);
+  for (std::int64_t i = 0; i < n; ++i) {
+    if (i > 0 && i % 1000 == 0) lists.op(APPENDS).op(MARK);  // batches of 1000, as Python writes
+    lists.op(EMPTY_LIST);
+  }
+  lists.op(APPENDS);
+  const std::vector<std::uint8_t> flood = array_epilogue(lists).bytes();
+  const testing::MeasuredRun run = testing::run_measured([&] { read(flood); });
+  expect_message(run.outcome, {"InputError", "the values built pass", "the memory cap for a pickle of"});
+  // The budget is 1 MiB + 16 x 2 MB; unbounded, the lists alone would take ~360 MB.
+  EXPECT_LT(run.peak_growth, 100u << 20) << run.outcome;
+
+  Pickle nones;  // a 1 M-item tuple of None: 32 MB of values from 1 MB
+  nones.proto().op(MARK);
+  for (int i = 0; i < 1'000'000; ++i) nones.op(NONE);
+  expect_message(error_of(nones.op(TUPLE).op(STOP).bytes()), {"TUPLE", "the memory cap"});
+  // A memo slot a million places out, from 10 bytes.
+  expect_message(error_of(Pickle().proto().op(NONE).op(LONG_BINPUT).le(999'999, 4).op(STOP).bytes()),
+                 {"LONG_BINPUT", "the memory cap"});
+  PickleLimits small;  // the absolute cap applies whatever the pickle's size
+  small.max_bytes = 4096;
+  expect_message(error_of(py2_pickle(IntLists(10, std::vector<std::int64_t>(600, 1))), small),
+                 {"the values built pass 4096 bytes", "at most 4096"});
 }
 
 TEST(Pickle, NoCyclesCanForm) {

@@ -1,10 +1,11 @@
 // safetensors: bit-exact round trips of every dtype rosetta holds (0-d and empty tensors included), metadata,
 // the on-disk layout, one case per check of the reader (each an InputError naming the file and the field),
-// writes that fail without touching a good file, and an oracle both ways with a file built by Python.
+// structurally hostile headers read in linear time and bounded memory, writes that fail without touching a good file, and an oracle both ways with a file built by Python.
 #include <gtest/gtest.h>
 
 #include <sys/wait.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -12,6 +13,8 @@
 #include "runtime/safetensors.h"
 #include "tests/support/python.h"
 #include "tests/support/cuda.h"
+#include "tests/support/input_error.h"
+#include "tests/support/peak_memory.h"
 #include "tests/support/safetensors_cases.h"
 #include "tests/support/temp_dir.h"
 
@@ -181,6 +184,40 @@ TEST(Safetensors, FileTextInMessagesStaysOnOneLine) {
   const std::string message = open_error(path);
   EXPECT_EQ(message.find('\n'), std::string::npos) << message;
   EXPECT_NE(message.find("tensor 'a\\nb': dtype 'Q\\x09'"), std::string::npos) << message;
+}
+
+// Structurally hostile headers, each valid JSON: a million objects inside one entry (which nlohmann's callback
+// parser, the reader's old JSON parse, takes an hour over), more values than the cap (refused before the ~100 MB
+// document is built), and 50,000 tensors, which open in time and memory linear in the header.
+TEST(Safetensors, HostileHeadersCostTimeAndMemoryLinearInTheirSize) {
+  TempDir dir;
+  const auto objects = [](std::size_t n) {
+    std::string text = R"({"a": [)";
+    for (std::size_t i = 0; i < n; ++i) text += i ? ",{}" : "{}";
+    return text + "]}";
+  };
+  const std::string wide = dir.file("wide.safetensors");
+  testing::write_file(wide, testing::safetensors_bytes(objects(1'000'000), ""));
+  const auto start = std::chrono::steady_clock::now();
+  testing::expect_message(open_error(wide), {wide, "tensor 'a' is [{},{}", "expected an object"});
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 30.0);
+
+  const std::string over = dir.file("over.safetensors");
+  testing::write_file(over, testing::safetensors_bytes(objects(std::size_t{1} << 20), ""));
+  const testing::MeasuredRun run = testing::run_measured([&] { SafetensorsFile::open(over); });
+  testing::expect_message(run.outcome, {over + ": header holds more than 1048576 JSON values"});
+  EXPECT_LT(run.peak_growth, std::uint64_t{24} << 20);  // the 3 MB header, read once, and the first pass
+
+  std::string many = "{";
+  for (int i = 0; i < 50'000; ++i)
+    many += (i ? "," : "") + ("\"t" + std::to_string(i) + R"(": {"dtype": "F32", "shape": [0], "data_offsets": [0, 0]})");
+  const std::string tensors = dir.file("tensors.safetensors");
+  testing::write_file(tensors, testing::safetensors_bytes(many + "}", ""));
+  const testing::MeasuredRun opened = testing::run_measured([&] {
+    if (SafetensorsFile::open(tensors).entries().size() != 50'000u) throw std::runtime_error("lost entries");
+  });
+  EXPECT_EQ(opened.outcome, "ok");
+  EXPECT_LT(opened.peak_growth, std::uint64_t{128} << 20);  // a 3.6 MB header
 }
 
 // One malformed file per check of the reader.

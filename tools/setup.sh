@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian machine with the CUDA toolkit for rosetta and builds it into ./build.
-# Installs (only what is missing) the Debian packages rosetta builds and tests with, the JAX peers' pinned
-# environment (tools/requirements-jax.txt) into .venv-jax with Debian's python3, then configures and builds with
-# every core. Idempotent: a second run installs nothing and only rebuilds what changed.
+# Installs (only what is missing) the Debian packages rosetta builds and tests with (clang and its libFuzzer
+# runtime for tools/fuzz.sh), the JAX peers' pinned environment (tools/requirements-jax.txt) into .venv-jax with
+# Debian's python3, then configures and builds with every core. Idempotent: a second run installs nothing and only
+# rebuilds what changed.
 # Usage: tools/setup.sh [extra cmake arguments]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +11,8 @@ cd "$(dirname "$0")/.."
 distributed_packages=(openmpi-bin libopenmpi-dev python3-pip)
 
 packages=(cmake ninja-build g++ libgtest-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev zlib1g-dev
-          python3-numpy python3-torch python3-torchvision python3-venv python3-jsonschema python3-matplotlib)
+          python3-numpy python3-torch python3-torchvision python3-venv python3-jsonschema python3-matplotlib
+          clang libclang-rt-14-dev)
 missing=()
 for p in "${packages[@]}" "${distributed_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,22 +1,10 @@
-// The process-wide cuDNN convolution algorithm cache and its JSON file (see conv_algorithm_cache.h).
-//
-// File layout (one object):
-//   {"format": "rosetta-conv-algorithms", "version": 1, "gpu": "<device name>", "cudnn": "9.19.0",
-//    "entries": [{"pass": "forward", "device": 0, "dtype": "f32", "layout": "NCHW", "n": 64, "c": 3, "h": 32,
-//                 "w": 32, "k": 50, "r": 3, "s": 3, "pad_h": 1, "pad_w": 1, "stride_h": 1, "stride_w": 1,
-//                 "dilation_h": 1, "dilation_w": 1, "groups": 1, "precision": "fp32", "deterministic": false,
-//                 "algo": 1, "math_type": 3, "workspace_bytes": 0, "time_ms": 0.05, "algo_deterministic": true}]}
-// "layout" is "NCHW" or "NHWC"; "dtype" is "bf16" exactly when "precision" is "bf16".
-// Every entry is validated before any is added, so a bad file changes nothing.
+// The process-wide cuDNN convolution algorithm cache (see conv_algorithm_cache.h). Its file is read, checked and
+// written by kernels/conv_algorithm_cache_file.cpp; this file turns its entries into keys and back.
 #include "kernels/cuda/conv_algorithm_cache.h"
 
 #include <algorithm>
-#include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <nlohmann/json.hpp>
 #include <type_traits>
 
 #include "runtime/atomic_file.h"
@@ -33,156 +21,23 @@ static_assert(kCudnnForwardAlgorithms == CUDNN_CONVOLUTION_FWD_ALGO_COUNT &&
                   kCudnnBackwardFilterAlgorithms == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
               "kernels/conv.h's algorithm name tables have cuDNN's sizes");
 
-constexpr const char* kFormat = "rosetta-conv-algorithms";
-constexpr int kFormatVersion = 1;
+static_assert(CUDNN_DEFAULT_MATH == 0 && CUDNN_FMA_MATH == kCudnnFmaMath && kCudnnFmaMath == kCudnnMathTypes - 1,
+              "kernels/conv_algorithm_cache_file.h's math types are cuDNN's");
 
-int algorithm_count(ConvPass pass) {
-  switch (pass) {
-    case ConvPass::forward: return CUDNN_CONVOLUTION_FWD_ALGO_COUNT;
-    case ConvPass::backward_data: return CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT;
-    case ConvPass::backward_filter: return CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT;
-  }
-  return 0;
-}
-
-bool pass_from_name(const std::string& name, ConvPass* pass) {
-  for (ConvPass p : {ConvPass::forward, ConvPass::backward_data, ConvPass::backward_filter}) {
-    if (name == conv_pass_name(p)) {
-      *pass = p;
-      return true;
-    }
-  }
-  return false;
-}
-
-// Reads one field of a cache-file entry, or throws InputError naming the file, the entry and the field.
-class EntryReader {
- public:
-  EntryReader(const nlohmann::json& entry, const std::string& path, std::size_t index)
-      : entry_(entry), path_(path), index_(index) {}
-
-  const nlohmann::json& field(const char* name) const {
-    const auto it = entry_.find(name);
-    if (it == entry_.end()) fail(name, "missing");
-    return *it;
-  }
-  std::int64_t integer(const char* name, std::int64_t lo, std::int64_t hi) const {
-    const nlohmann::json& v = field(name);
-    if (!v.is_number_integer()) fail(name, "expected an integer");
-    if (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(hi))
-      fail(name, "out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
-    const std::int64_t value = v.get<std::int64_t>();
-    if (value < lo || value > hi) fail(name, "out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
-    return value;
-  }
-  std::uint64_t unsigned_integer(const char* name) const {
-    const nlohmann::json& v = field(name);
-    if (!v.is_number_unsigned()) fail(name, "expected a non-negative integer");
-    return v.get<std::uint64_t>();
-  }
-  double number(const char* name) const {
-    const nlohmann::json& v = field(name);
-    if (!v.is_number()) fail(name, "expected a number");
-    return v.get<double>();
-  }
-  bool boolean(const char* name) const {
-    const nlohmann::json& v = field(name);
-    if (!v.is_boolean()) fail(name, "expected true or false");
-    return v.get<bool>();
-  }
-  std::string string(const char* name) const {
-    const nlohmann::json& v = field(name);
-    if (!v.is_string()) fail(name, "expected a string");
-    return v.get<std::string>();
-  }
-  [[noreturn]] void fail(const char* name, const std::string& what) const {
-    ROSETTA_INPUT_ERROR("conv algorithm cache " << path_ << ": entries[" << index_ << "]." << name << ": " << what);
-  }
-
- private:
-  const nlohmann::json& entry_;
-  const std::string& path_;
-  std::size_t index_;
-};
-
-std::pair<ConvAlgorithmKey, ConvAlgorithmChoice> parse_entry(const nlohmann::json& entry, const std::string& path,
-                                                             std::size_t index) {
-  if (!entry.is_object())
-    ROSETTA_INPUT_ERROR("conv algorithm cache " << path << ": entries[" << index << "]: expected an object");
-  const EntryReader read(entry, path, index);
-  constexpr std::int64_t kMaxDim = 0x7fffffff;
-  ConvPass pass{};
-  if (!pass_from_name(read.string("pass"), &pass))
-    read.fail("pass", "expected forward, backward_data or backward_filter");
-  const std::string dtype = read.string("dtype");
-  if (dtype != "f32" && dtype != "bf16") read.fail("dtype", "expected f32 or bf16");
-  const std::string layout = read.string("layout");
-  if (layout != "NCHW" && layout != "NHWC") read.fail("layout", "expected NCHW or NHWC");
-  Precision precision{};
-  if (!precision_from_name(read.string("precision").c_str(), &precision))
-    read.fail("precision", "expected fp32, tf32 or bf16");
-  if ((precision == Precision::bf16) != (dtype == "bf16"))
-    read.fail("dtype", "bf16 data goes with precision bf16 (and only with it)");
-  read.integer("dilation_h", 1, 1);  // rosetta's convolutions have dilation 1 and one group
-  read.integer("dilation_w", 1, 1);
-  read.integer("groups", 1, 1);
-
-  ConvShape shape;
-  shape.n = read.integer("n", 1, kMaxDim);
-  shape.c = read.integer("c", 1, kMaxDim);
-  shape.h = read.integer("h", 1, kMaxDim);
-  shape.w = read.integer("w", 1, kMaxDim);
-  shape.k = read.integer("k", 1, kMaxDim);
-  shape.r = read.integer("r", 1, kMaxDim);
-  shape.s = read.integer("s", 1, kMaxDim);
-  shape.pad_h = static_cast<int>(read.integer("pad_h", 0, kMaxDim));
-  shape.pad_w = static_cast<int>(read.integer("pad_w", 0, kMaxDim));
-  shape.stride_h = static_cast<int>(read.integer("stride_h", 1, kMaxDim));
-  shape.stride_w = static_cast<int>(read.integer("stride_w", 1, kMaxDim));
-  ConvOptions options;
-  options.precision = precision;
-  options.deterministic = read.boolean("deterministic");
-  options.layout = layout == "NHWC" ? Layout::nhwc : Layout::nchw;
-  const int device = static_cast<int>(read.integer("device", 0, 1023));
-
-  ConvAlgorithmChoice choice;
-  choice.backend = ConvBackend::cudnn;
-  choice.algo = static_cast<std::int32_t>(read.integer("algo", 0, algorithm_count(pass) - 1));
-  choice.math_type = static_cast<std::int32_t>(read.integer("math_type", CUDNN_DEFAULT_MATH, CUDNN_FMA_MATH));
-  if (precision == Precision::fp32 && choice.math_type != CUDNN_FMA_MATH)
-    read.fail("math_type", "an fp32 entry must run under CUDNN_FMA_MATH (" + std::to_string(CUDNN_FMA_MATH) + ")");
-  choice.workspace_bytes = read.unsigned_integer("workspace_bytes");
-  choice.time_ms = static_cast<float>(read.number("time_ms"));
-  choice.deterministic = read.boolean("algo_deterministic");
-  return {make_conv_algorithm_key(device, shape, options, pass), choice};
-}
-
-nlohmann::json entry_json(const ConvAlgorithmKey& key, const ConvAlgorithmChoice& choice) {
-  return nlohmann::json{{"pass", conv_pass_name(static_cast<ConvPass>(key.pass))},
-                        {"device", key.device},
-                        {"dtype", key.data_type == CUDNN_DATA_BFLOAT16 ? "bf16" : "f32"},
-                        {"layout", key.layout == CUDNN_TENSOR_NHWC ? "NHWC" : "NCHW"},
-                        {"n", key.n},
-                        {"c", key.c},
-                        {"h", key.h},
-                        {"w", key.w},
-                        {"k", key.k},
-                        {"r", key.r},
-                        {"s", key.s},
-                        {"pad_h", key.pad_h},
-                        {"pad_w", key.pad_w},
-                        {"stride_h", key.stride_h},
-                        {"stride_w", key.stride_w},
-                        {"dilation_h", key.dilation_h},
-                        {"dilation_w", key.dilation_w},
-                        {"groups", key.groups},
-                        {"precision", precision_name(static_cast<Precision>(key.precision))},
-                        {"deterministic", key.deterministic != 0},
-                        {"algo", choice.algo},
-                        {"math_type", choice.math_type},
-                        {"workspace_bytes", choice.workspace_bytes},
-                        {"time_ms", choice.time_ms},
-                        {"algo_deterministic", choice.deterministic}};
+// The file's entry for a key and its choice: the inverse of make_conv_algorithm_key.
+ConvCacheEntry entry_of(const ConvAlgorithmKey& key, const ConvAlgorithmChoice& choice) {
+  ConvCacheEntry entry;
+  entry.device = key.device;
+  entry.pass = static_cast<ConvPass>(key.pass);
+  entry.shape.n = key.n, entry.shape.c = key.c, entry.shape.h = key.h, entry.shape.w = key.w;
+  entry.shape.k = key.k, entry.shape.r = key.r, entry.shape.s = key.s;
+  entry.shape.pad_h = key.pad_h, entry.shape.pad_w = key.pad_w;
+  entry.shape.stride_h = key.stride_h, entry.shape.stride_w = key.stride_w;
+  entry.options.precision = static_cast<Precision>(key.precision);
+  entry.options.layout = key.layout == CUDNN_TENSOR_NHWC ? Layout::nhwc : Layout::nchw;
+  entry.options.deterministic = key.deterministic != 0;
+  entry.choice = choice;
+  return entry;
 }
 
 }  // namespace
@@ -271,61 +126,21 @@ ConvAutotuneStats ConvAlgorithmCache::stats() const {
 }
 
 ConvCacheLoad ConvAlgorithmCache::load(const std::string& path, const ConvCacheIdentity& identity) {
-  ConvCacheLoad result;
-  std::ifstream in(path);
-  if (!in) {
-    result.note = "no conv algorithm cache at " + path + " yet";
-    return result;
-  }
-  nlohmann::json doc;
-  try {
-    doc = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    ROSETTA_INPUT_ERROR("conv algorithm cache " << path << ": not valid JSON: " << e.what());
-  }
-  const bool is_cache_file = doc.is_object() && doc.contains("format") && doc["format"].is_string() &&
-                             doc["format"].get<std::string>() == kFormat && doc.contains("version") &&
-                             doc["version"].is_number_integer();
-  if (!is_cache_file)
-    ROSETTA_INPUT_ERROR("conv algorithm cache " << path << ": not a rosetta conv algorithm cache (no \"format\": \""
-                                                << kFormat << "\" and integer \"version\")");
-  if (doc["version"].get<std::int64_t>() != kFormatVersion) {
-    result.note = "ignored conv algorithm cache " + path + ": format version " + doc["version"].dump() +
-                  ", this rosetta reads version " + std::to_string(kFormatVersion);
-    return result;
-  }
-  if (!doc.contains("gpu") || !doc["gpu"].is_string() || !doc.contains("cudnn") || !doc["cudnn"].is_string() ||
-      !doc.contains("entries") || !doc["entries"].is_array())
-    ROSETTA_INPUT_ERROR("conv algorithm cache " << path
-                                                << ": needs string \"gpu\", string \"cudnn\" and array \"entries\"");
-  const std::string gpu = doc["gpu"].get<std::string>(), cudnn = doc["cudnn"].get<std::string>();
-  if (gpu != identity.gpu || cudnn != identity.cudnn) {
-    result.note = "ignored conv algorithm cache " + path + ": written for " + gpu + " with cuDNN " + cudnn +
-                  ", this is " + identity.gpu + " with cuDNN " + identity.cudnn;
-    return result;
-  }
-  std::vector<std::pair<ConvAlgorithmKey, ConvAlgorithmChoice>> parsed;
-  const nlohmann::json& entries = doc["entries"];
-  for (std::size_t i = 0; i < entries.size(); ++i) parsed.push_back(parse_entry(entries[i], path, i));
+  const ConvCacheContents file = read_conv_cache_file(path, identity);
   std::lock_guard<std::mutex> lock(mutex_);
-  for (const auto& [key, choice] : parsed) entries_.emplace(key, choice);
-  result.entries = parsed.size();
-  return result;
+  for (const ConvCacheEntry& e : file.entries)
+    entries_.emplace(make_conv_algorithm_key(e.device, e.shape, e.options, e.pass), e.choice);
+  return ConvCacheLoad{file.entries.size(), file.note};
 }
 
 void ConvAlgorithmCache::save(const std::string& path, const ConvCacheIdentity& identity) const {
-  nlohmann::json doc{{"format", kFormat},
-                     {"version", kFormatVersion},
-                     {"gpu", identity.gpu},
-                     {"cudnn", identity.cudnn},
-                     {"entries", nlohmann::json::array()}};
-  for (const auto& [key, choice] : entries()) doc["entries"].push_back(entry_json(key, choice));
-
+  std::vector<ConvCacheEntry> file;
+  for (const auto& [key, choice] : entries()) file.push_back(entry_of(key, choice));
   const std::filesystem::path target(path);
   std::error_code error;
   if (target.has_parent_path()) std::filesystem::create_directories(target.parent_path(), error);
   if (error) ROSETTA_INPUT_ERROR("cannot write conv algorithm cache " << path << ": " << error.message());
-  write_file_atomically(path, doc.dump(1) + "\n");
+  write_file_atomically(path, conv_cache_text(file, identity));
 }
 
 ConvAlgorithmCache& conv_algorithm_cache() {

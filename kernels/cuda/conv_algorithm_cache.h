@@ -8,9 +8,10 @@
 // Invariants:
 // - ConvAlgorithmKey holds every field that changes cuDNN's answer. It is a POD compared and hashed as raw bytes,
 //   so it is only made through make_conv_algorithm_key, which zeroes it (padding included) first.
-// - A file is tied to one GPU model and one cuDNN version (its identity); a file of another identity is ignored
-//   with a note, never half-used. A malformed file is an InputError naming the file. Saving writes a temporary
-//   file and renames it over the old one, so an interrupted save never leaves a broken file behind.
+// - The file (its format, checks and bounds: kernels/conv_algorithm_cache_file.h, device-neutral) is tied to one GPU
+//   model and one cuDNN version (its identity); a file of another identity is ignored with a note, never
+//   half-used. A malformed file is an InputError naming the file. Saving writes a temporary file and renames it
+//   over the old one, so an interrupted save never leaves a broken file behind.
 // - All members are thread-safe.
 #pragma once
 #include <cstdint>
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "kernels/conv.h"
+#include "kernels/conv_algorithm_cache_file.h"
 
 namespace rosetta::kernels::cuda {
 
@@ -46,11 +48,7 @@ struct ConvAlgorithmKeyHash {
   std::size_t operator()(const ConvAlgorithmKey& key) const;  // FNV-1a over the bytes
 };
 
-// Which GPU model and cuDNN version a cache file belongs to.
-struct ConvCacheIdentity {
-  std::string gpu;    // cudaDeviceProp::name, e.g. "NVIDIA H100 80GB HBM3"
-  std::string cudnn;  // version of the loaded library, e.g. "9.19.0"
-};
+using kernels::ConvCacheIdentity;
 
 class ConvAlgorithmCache {
  public:
