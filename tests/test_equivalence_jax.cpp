@@ -96,11 +96,12 @@ TEST(EquivalenceJax, ResNet50FeaturesMatchOnTheCpu) {
   for (const std::string options : {"", " --normalize", " --fold-bn off"}) {
     SCOPED_TRACE("twin options:" + options);
     const std::string normalize = options == " --normalize" ? options : "";
-    ASSERT_EQ(testing::run_command(twin + "--weights " + weights + input + options + " --features-out " +
-                                       dir.file("jax.safetensors"),
+    ASSERT_EQ(testing::run_command(twin + "--weights " + weights + input + options + " --repeats 2 --features-out " +
+                                       dir.file("jax.safetensors") + " --json " + dir.file("jax.json"),
                                    dir.file("jax.log")),
               0)
         << testing::read_file(dir.file("jax.log"));
+    testing::expect_valid_record(dir, dir.file("jax.json"));
     const std::vector<float> ours = testing::read_features(rosetta_features(normalize));
     const std::vector<float> theirs = testing::read_features(dir.file("jax.safetensors"));
     ASSERT_EQ(ours.size(), theirs.size());

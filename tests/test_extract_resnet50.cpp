@@ -122,12 +122,14 @@ TEST(ExtractResNet50, FeaturesMatchThePyTorchTwin) {
               0)
         << testing::read_file(dir.file("rosetta.log"));
     const int twin_status = testing::run_command(twin + kSmall + "--weights " + weights + input + normalize +
-                                                     " --features-out " + dir.file("torch.safetensors"),
+                                                     " --repeats 2 --features-out " + dir.file("torch.safetensors") +
+                                                     " --json " + dir.file("torch.json"),
                                                  dir.file("torch.log"));
     if (twin_status != 0 && testing::read_file(dir.file("torch.log")).find("No module named 'torchvision'") !=
                                 std::string::npos)
       GTEST_SKIP() << "torchvision is not importable";
     ASSERT_EQ(twin_status, 0) << testing::read_file(dir.file("torch.log"));
+    testing::expect_valid_record(dir, dir.file("torch.json"));
     const std::vector<float> ours = read_features(dir.file("rosetta.safetensors"));
     const std::vector<float> theirs = read_features(dir.file("torch.safetensors"));
     ASSERT_EQ(ours.size(), theirs.size());

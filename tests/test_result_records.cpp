@@ -5,10 +5,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/cli/peak_rates.h"
 #include "bench/cli/run_metrics.h"
 #include "bench/cli/steady_state.h"
 #include "models/flops.h"
 #include "tests/support/cli.h"
+#include "tests/support/python.h"
 
 namespace rosetta {
 namespace {
@@ -64,6 +66,44 @@ TEST(ModelFlops, CountsDerivedByHand) {
   EXPECT_EQ(gru_training_flops_per_example(150), 2.0 * 3.0 * (150 * 67500.0 + 200.0));
   // ResNet-50 at 224x224 without fc: 4,087,136,256 multiply-adds (fvcore reports 4.09 G for the same network).
   EXPECT_EQ(resnet50_forward_flops_per_image(224), 2.0 * 4087136256.0);
+}
+
+// The peers' records (bench/peers/common/result_record.py) count what rosetta's do: the same FLOPs per example,
+// the same datasheet peaks, the same steady-state windows. Exact equality: both compute the same integers and
+// products in double, in the same order.
+TEST(PeerRecords, CountFlopsPeaksAndWindowsAsRosettaDoes) {
+  const std::vector<std::string> devices = {"NVIDIA H200", "NVIDIA H200 NVL", "NVIDIA H100 80GB HBM3",
+                                            "NVIDIA H100 PCIe", "NVIDIA H100 NVL", "NVIDIA A100-SXM4-80GB",
+                                            "NVIDIA GeForce RTX 4090"};
+  const std::vector<std::pair<std::int64_t, std::int64_t>> runs = {{390, 1170}, {100, 1000}, {781, 781},
+                                                                   {781, 790}, {10, 14}, {10, 15}, {10, 70}};
+  std::string script = "import sys\nsys.path.insert(0, '" + testing::source_dir() +
+                       "/bench/peers/common')\nimport result_record as r\n"
+                       "print(repr(r.cnn_training_flops_per_example()))\n";
+  std::vector<double> expected = {cnn_training_flops_per_example()};
+  for (std::int64_t steps : {150, 80, 1}) {
+    script += "print(repr(r.gru_training_flops_per_example(" + std::to_string(steps) + ")))\n";
+    expected.push_back(gru_training_flops_per_example(steps));
+  }
+  for (std::int64_t size : {224, 64, 32}) {
+    script += "print(repr(r.resnet50_forward_flops_per_image(" + std::to_string(size) + ")))\n";
+    expected.push_back(resnet50_forward_flops_per_image(size));
+  }
+  for (const std::string& device : devices) {
+    for (const char* precision : {"fp32", "tf32", "bf16"}) {
+      script += "p = r.peak_rate('" + device + "', '" + precision + "')\nprint(p[0] if p else -1)\n";
+      const std::optional<cli::PeakRate> peak = cli::peak_rate(device, precision);
+      expected.push_back(peak ? peak->tflops : -1);
+    }
+  }
+  for (const auto& [per_epoch, total] : runs) {
+    script += "print(*r.plan_windows(" + std::to_string(per_epoch) + ", " + std::to_string(total) + "))\n";
+    const cli::WindowPlan plan = cli::plan_windows(per_epoch, total);
+    for (double v : {double(plan.count ? plan.first : 0), double(plan.steps), double(plan.count)}) expected.push_back(v);
+  }
+  const std::vector<double> got = testing::python_numbers(script);
+  ASSERT_EQ(got.size(), expected.size());
+  for (std::size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], expected[i]) << "value " << i;
 }
 
 TEST(RunMetrics, NullsCarryTheirReasons) {

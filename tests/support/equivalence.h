@@ -44,7 +44,10 @@ inline void run_equivalence(const TempDir& dir, const std::string& workload, con
   const CliRun ours = run_rosetta(dir, "train " + workload + common + " --log-steps " + dir.file("rosetta.txt"));
   ASSERT_EQ(ours.status, 0) << ours.output;
   const std::string log = dir.file(twin.folder + ".log"), losses = dir.file(twin.folder + ".txt");
-  ASSERT_EQ(run_command(twin_command(twin, script) + common + " --log-steps " + losses, log), 0) << read_file(log);
+  const std::string record = dir.file(twin.folder + ".json");
+  ASSERT_EQ(run_command(twin_command(twin, script) + common + " --log-steps " + losses + " --json " + record, log), 0)
+      << read_file(log);
+  expect_valid_record(dir, record);  // the peer's record follows the schema, as rosetta's does
   result->rosetta = read_step_log(dir.file("rosetta.txt"));
   result->twin = read_step_log(losses);
 }

@@ -12,6 +12,8 @@ Invariants:
   once, before anything is loaded.
 - The timing fields follow DESIGN.md: seconds_total includes the first epoch (autotuning, compilation), as the seed
   measured; seconds_without_first_epoch and the throughput leave it out and are null (never 0) for a one-epoch run.
+- Records are schema version 1 (docs/schema/result-record.schema.json; result_record.py): the throughput is the
+  steady state's median, with its spread, as rosetta's is.
 - Output files (--log-steps "<step> <loss>", 1-based, %.9g; --json) are written through atomic_file.
 """
 
@@ -23,6 +25,7 @@ import subprocess
 import sys
 
 import atomic_file
+import result_record
 import safetensors_io
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -117,28 +120,68 @@ def provenance():
     }
 
 
-def add_training_fields(workload, record, args, losses, epoch_seconds, epoch_steps, accuracy, examples_key):
-    """Adds a training run's fields to `record` (the framework's base fields) and prints the summary line.
-    losses: the per-step losses (floats); epoch_seconds, epoch_steps: one entry per epoch run."""
+def add_training_fields(workload, record, args, losses, timing, accuracy, examples_key, flops_per_example):
+    """Adds a training run's fields to `record` (the framework's base fields), its steady state and metrics
+    (result_record.add_measurements), and prints the summary line. losses: the per-step losses (floats); timing:
+    epoch_seconds and epoch_steps (one entry per epoch run), window_seconds, steps_per_epoch, total_steps, and
+    the energy and peak_memory Readings."""
+    epoch_seconds, epoch_steps = timing.epoch_seconds, timing.epoch_steps
     seconds_total = sum(epoch_seconds)
     steady_seconds = sum(epoch_seconds[1:]) if len(epoch_seconds) > 1 else None
-    steady_examples = sum(epoch_steps[1:]) * args.batch
+    steady, why = result_record.training_steady_state(timing.steps_per_epoch, len(losses), args.batch,
+                                                      epoch_seconds, timing.window_seconds)
     record.update({
         "epochs": len(epoch_seconds),
         "steps": len(losses),
         "seconds_total": seconds_total,
         "seconds_without_first_epoch": steady_seconds,
         "seconds_per_epoch": epoch_seconds,
-        examples_key: steady_examples / steady_seconds if steady_seconds else None,
+        # Throughput: the steady state's median repetition, as rosetta's.
+        examples_key: steady["examples_per_repetition"] / steady["median_s"] if steady else None,
         "test_accuracy": accuracy,
         "final_loss": float(losses[-1]),
         "data": args.data_name,
     })
+    result_record.add_measurements(record, steady, why, flops_per_example, "epoch", timing.energy, timing.peak_memory)
     print("%s: %d steps in %.3f s (without the first epoch: %s s, %s %s), final loss %.6f, test accuracy %s"
           % (workload, record["steps"], seconds_total,
              "%.3f" % steady_seconds if steady_seconds else "n/a",
              "%.1f" % record[examples_key] if record[examples_key] else "n/a", examples_key.replace("_", " "),
              record["final_loss"], "%.4f" % accuracy if accuracy is not None else "n/a"), flush=True)
+    return record
+
+
+def add_repeats_argument(parser):
+    parser.add_argument("--repeats", type=positive_int, default=result_record.MIN_REPETITIONS,
+                        help="timed passes over the images (the figures are their median, min and max)")
+
+
+def timed_passes(one_pass, repeats, meter):
+    """(warm-up seconds, [seconds of each timed pass]); `meter` (result_record.EnergyMeter) covers the timed ones."""
+    warmup_seconds = one_pass()
+    meter.start()
+    return warmup_seconds, [one_pass() for _ in range(repeats)]
+
+
+def add_extraction_fields(record, count, image_size, warmup_seconds, pass_seconds, energy, peak_memory):
+    """Adds an extraction's timing fields, steady state and metrics to `record` (rosetta's extract resnet50
+    record: the figures are the median pass) and prints the summary line. energy: a Reading per 1000 images."""
+    steady = result_record.steady_state("pass", count, pass_seconds)
+    per_1000, per_second = steady["median_s"] * 1000.0 / count, count / steady["median_s"]
+    record.update({
+        "images": count,
+        "image_size": image_size,
+        "seconds_total": sum(pass_seconds),
+        "seconds_warmup": warmup_seconds,
+        "seconds_per_1000_images": per_1000,
+        "images_per_second": per_second,
+    })
+    result_record.add_measurements(record, steady, None, result_record.resnet50_forward_flops_per_image(image_size),
+                                   "1000 images", energy, peak_memory)
+    print("warm-up pass %.3f s; %d timed passes of %d images: median %.4f s (min %.4f, max %.4f): %.4f s per 1000 "
+          "images, %.1f images/s, %.3g TFLOP/s" % (warmup_seconds, len(pass_seconds), count, steady["median_s"],
+                                                  steady["min_s"], steady["max_s"], per_1000, per_second,
+                                                  record["metrics"]["tflops"]), flush=True)
     return record
 
 

@@ -40,6 +40,7 @@ import numpy as np  # noqa: E402
 
 import cifar10  # noqa: E402
 import peer  # noqa: E402
+import result_record  # noqa: E402
 import training  # noqa: E402
 from peer import UsageError  # noqa: E402
 
@@ -118,16 +119,17 @@ def run(args):
     state = training.train_state(params, optimizer, args.seed, device)
     training.describe("cnn", device, args, "epochs %d, shuffle %s, dropout %s"
                       % (args.epochs, not args.no_shuffle, not args.no_dropout))
-    state, losses, epoch_seconds, epoch_steps = training.train(
-        args, state, step, training.Feeder(train_x, train_y.astype(np.int32), device), len(train_x), "cnn")
+    state, losses, timing = training.train(
+        args, state, step, training.Feeder(train_x, train_y.astype(np.int32), device), len(train_x), "cnn",
+        device)
 
     accuracy = None
     if test_x is not None:
         predict = jax.jit(lambda params, x: model.apply({"params": params}, nhwc(x), train=False))
         accuracy = training.evaluate(predict, state[0], training.Feeder(test_x, test_y.astype(np.int32), device),
                                      len(test_x), args.batch, args.test_batches)
-    return training.finish("cnn", args, device, losses, epoch_seconds, epoch_steps, accuracy, "images_per_second",
-                           {"layout": "nhwc", "dropout": not args.no_dropout})
+    return training.finish("cnn", args, device, losses, timing, accuracy, "images_per_second",
+                           result_record.cnn_training_flops_per_example(), {"layout": "nhwc", "dropout": not args.no_dropout})
 
 
 def main(argv=None):

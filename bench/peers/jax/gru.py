@@ -37,6 +37,7 @@ sys.path[:0] = [HERE, os.path.join(os.path.dirname(HERE), "common")]  # this twi
 import imdb  # noqa: E402
 import optim  # noqa: E402
 import peer  # noqa: E402
+import result_record  # noqa: E402
 import training  # noqa: E402
 from peer import UsageError  # noqa: E402
 
@@ -118,16 +119,17 @@ def run(args):
     step = training.train_step(apply_loss, optimizer)
     state = training.train_state(params, optimizer, args.seed, device)
     training.describe("gru", device, args, "epochs %d, shuffle %s" % (args.epochs, not args.no_shuffle))
-    state, losses, epoch_seconds, epoch_steps = training.train(
-        args, state, step, training.Feeder(train_x, train_y, device), len(train_x), "gru")
+    state, losses, timing = training.train(
+        args, state, step, training.Feeder(train_x, train_y, device), len(train_x), "gru",
+        device)
 
     accuracy = None
     if args.test_batches != 0:
         predict = jax.jit(lambda params, tokens: model.apply({"params": params}, tokens.T))
         accuracy = training.evaluate(predict, state[0], training.Feeder(test_x, test_y, device), len(test_x),
                                      args.batch, args.test_batches)
-    return training.finish("gru", args, device, losses, epoch_seconds, epoch_steps, accuracy, "sequences_per_second",
-                           {"layout": "tnc"})
+    return training.finish("gru", args, device, losses, timing, accuracy, "sequences_per_second",
+                           result_record.gru_training_flops_per_example(train_x.shape[1]), {"layout": "tnc"})
 
 
 def main(argv=None):

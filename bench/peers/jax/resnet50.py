@@ -49,6 +49,7 @@ import numpy as np  # noqa: E402
 import atomic_file  # noqa: E402
 import peer  # noqa: E402
 import safetensors_io  # noqa: E402
+import result_record  # noqa: E402
 import training  # noqa: E402
 from peer import UsageError, positive_int  # noqa: E402
 
@@ -140,6 +141,7 @@ def parse_args(argv):
                         help="on: batch norm folded into the convolutions at load")
     parser.add_argument("--features-out", metavar="FILE", help='write the features here ("features" (N, 2048))')
     parser.add_argument("--json", metavar="FILE", help="write the result record here")
+    peer.add_repeats_argument(parser)
     return parser.parse_args(argv)
 
 
@@ -200,26 +202,22 @@ def run(args):
 
     training.describe("resnet50", device, args, "%d images of %dx%d, normalize %s, fold-bn %s"
                       % (count, size, size, args.normalize, args.fold_bn))
-    warmup_seconds = one_pass()
-    seconds = one_pass()
-    per_1000, per_second = seconds * 1000.0 / count, count / seconds
-    print("warm-up pass %.3f s; timed pass: %d images in %.3f s: %.4f s per 1000 images, %.1f images/s"
-          % (warmup_seconds, count, seconds, per_1000, per_second), flush=True)
+    on_gpu = device.platform == "gpu"
+    meter = result_record.EnergyMeter(device.id if on_gpu else None)
+    warmup_seconds, pass_seconds = peer.timed_passes(one_pass, args.repeats, meter)
+    energy = meter.joules_per(args.repeats * count / 1000.0)
+    peak_memory = (training.peak_memory(device) if on_gpu else
+                   result_record.Reading(reason="a CPU run: XLA's CPU client reports no peak memory"))
 
     record = training.base_record("resnet50", device, args.precision, args.batch)
     record.update({
         "layout": "nhwc",
         "fold_bn": args.fold_bn == "on",
-        "images": count,
-        "image_size": size,
-        "seconds_total": seconds,
-        "seconds_warmup": warmup_seconds,
-        "seconds_per_1000_images": per_1000,
-        "images_per_second": per_second,
         "normalize": bool(args.normalize),
         "weights": os.path.basename(args.weights),
         "data": os.path.basename(args.input) if args.input else "random",
     })
+    peer.add_extraction_fields(record, count, size, warmup_seconds, pass_seconds, energy, peak_memory)
     if args.features_out:
         safetensors_io.save(args.features_out, {"features": features}, {"workload": "resnet50"})
     if args.json:

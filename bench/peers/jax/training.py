@@ -31,6 +31,7 @@ import flax
 import optax
 
 import peer
+import result_record
 from peer import UsageError, positive_int
 
 # jax_default_matmul_precision per --precision (see the invariants).
@@ -198,16 +199,22 @@ class Feeder:
         return jax.device_put((self.inputs[indices], self.labels[indices]), self.device)
 
 
-def train(args, state, step, feeder, num_train, workload):
+def train(args, state, step, feeder, num_train, workload, device):
     """The timed loop: state = step(state, x, y) -> (state, loss). Returns (state, losses as a float32 numpy
-    array, seconds per epoch, steps per epoch)."""
+    array, result_record.Timing). In a run of fewer than 5 epochs after the first, the clock is also read at the
+    5 steady-state windows' boundaries, after block_until_ready."""
     steps_per_epoch = num_train // args.batch
     total_steps = args.epochs * steps_per_epoch
     if args.max_steps is not None:
         total_steps = min(total_steps, args.max_steps)
     generator = np.random.default_rng(args.seed)
     losses = []  # device scalars, one per step
-    epoch_seconds, epoch_steps = [], []
+    timing = result_record.Timing(steps_per_epoch, "a CPU run: XLA's CPU client reports no peak memory")
+    epoch_seconds, epoch_steps = timing.epoch_seconds, timing.epoch_steps
+    window_bounds = set(result_record.window_boundaries(steps_per_epoch, total_steps))
+    window_marks = []  # perf_counter at each window boundary, the device idle
+    on_gpu = device.platform == "gpu"
+    meter = result_record.EnergyMeter(device.id if on_gpu else None)
     count = 0
     jax.block_until_ready(state)
     epoch_start = time.perf_counter()
@@ -224,14 +231,32 @@ def train(args, state, step, feeder, num_train, workload):
             state, loss = step(state, x, y)
             losses.append(loss)
             count += 1
+            if count in window_bounds:
+                jax.block_until_ready(state)
+                window_marks.append(time.perf_counter())
         jax.block_until_ready(state)
         epoch_end = time.perf_counter()
         epoch_seconds.append(epoch_end - epoch_start)
         epoch_steps.append(count - first_step)
+        if epoch == 0 and count < total_steps:
+            meter.start()  # the steady region: from the first epoch's end, as rosetta meters it
         print("%s: epoch %d: %d steps, %.3f s, last loss %.6f"
               % (workload, epoch + 1, count - first_step, epoch_seconds[-1], float(losses[-1])), flush=True)
         epoch_start = time.perf_counter()  # the progress line stays outside the clock
-    return state, np.asarray(jax.device_get(losses), dtype=np.float32), epoch_seconds, epoch_steps
+    timing.window_seconds = [b - a for a, b in zip(window_marks, window_marks[1:])]
+    if count > steps_per_epoch:
+        timing.energy = meter.joules_per((count - steps_per_epoch) / steps_per_epoch)
+    if on_gpu:
+        timing.peak_memory = peak_memory(device)
+    return state, np.asarray(jax.device_get(losses), dtype=np.float32), timing
+
+
+def peak_memory(device):
+    """A Reading of the device's peak bytes in use (XLA's allocator statistics, GPUs), or why not."""
+    stats = device.memory_stats() or {}
+    if "peak_bytes_in_use" not in stats:
+        return result_record.Reading(reason="XLA reports no peak_bytes_in_use for %s" % device)
+    return result_record.Reading(stats["peak_bytes_in_use"])
 
 
 def train_state(params, optimizer, seed, device):
@@ -270,11 +295,12 @@ def evaluate(predict, params, feeder, num_test, batch, max_batches):
     return sum(int(c) for c in jax.device_get(correct)) / (batches * batch)
 
 
-def finish(workload, args, device, losses, epoch_seconds, epoch_steps, accuracy, examples_key, extra):
-    """The record of a training run (base fields, timing fields, `extra`), written with --log-steps and --json."""
+def finish(workload, args, device, losses, timing, accuracy, examples_key, flops_per_example, extra):
+    """The record of a training run (base fields, timing fields and metrics, `extra`), written with --log-steps
+    and --json."""
     record = base_record(workload, device, args.precision, args.batch)
     record.update(extra)
-    peer.add_training_fields(workload, record, args, [float(v) for v in losses], epoch_seconds, epoch_steps,
-                             accuracy, examples_key)
+    peer.add_training_fields(workload, record, args, [float(v) for v in losses], timing, accuracy, examples_key,
+                             flops_per_example)
     peer.write_outputs(args, losses, record)
     return record

@@ -40,6 +40,7 @@ sys.path[:0] = [HERE, os.path.join(os.path.dirname(HERE), "common")]  # this twi
 import cifar10  # noqa: E402
 import peer  # noqa: E402
 import record as record_fields  # noqa: E402
+import result_record  # noqa: E402
 import training  # noqa: E402
 from peer import UsageError  # noqa: E402
 
@@ -147,16 +148,15 @@ def run(args):
 
     layout = (lambda x: x.contiguous(memory_format=torch.channels_last)) if args.channels_last else None
     feeder = training.Feeder(torch.from_numpy(train_x), torch.from_numpy(train_y), device, layout)
-    losses, epoch_seconds, epoch_steps = training.train(args, model, step_model, optimizer, feeder, len(train_x),
-                                                        device, "cnn")
+    losses, timing = training.train(args, model, step_model, optimizer, feeder, len(train_x), device, "cnn")
 
     accuracy = None
     if test_x is not None:
         test_feeder = training.Feeder(torch.from_numpy(test_x), torch.from_numpy(test_y), device, layout)
         accuracy = training.evaluate(model, test_feeder, len(test_x), args.batch, args.test_batches)
 
-    record = training.training_record("cnn", args, device, losses, epoch_seconds, epoch_steps, accuracy,
-                                      "images_per_second")
+    record = training.training_record("cnn", args, device, losses, timing, accuracy, "images_per_second",
+                                      result_record.cnn_training_flops_per_example())
     record.update({"channels_last": bool(args.channels_last), "cudnn_benchmark": args.cudnn_benchmark == "on"})
     peer.write_outputs(args, losses, record)
     return record

@@ -31,6 +31,7 @@ import numpy as np  # noqa: E402
 import imdb  # noqa: E402
 import peer  # noqa: E402
 import record as record_fields  # noqa: E402
+import result_record  # noqa: E402
 import training  # noqa: E402
 from peer import UsageError  # noqa: E402
 
@@ -105,14 +106,13 @@ def run(args):
     # Batches are gathered example-major; tnc feeds them time-major (T, N), as the seed's cuDNN lesson says.
     layout = None if batch_first else (lambda x: x.t().contiguous())
     feeder = training.Feeder(train_x, train_y, device, layout)
-    losses, epoch_seconds, epoch_steps = training.train(args, model, step_model, optimizer, feeder, len(train_x),
-                                                        device, "gru")
+    losses, timing = training.train(args, model, step_model, optimizer, feeder, len(train_x), device, "gru")
     accuracy = None
     if args.test_batches != 0:
         accuracy = training.evaluate(model, training.Feeder(test_x, test_y, device, layout), len(test_x), args.batch,
                                      args.test_batches)
-    record = training.training_record("gru", args, device, losses, epoch_seconds, epoch_steps, accuracy,
-                                      "sequences_per_second")
+    record = training.training_record("gru", args, device, losses, timing, accuracy, "sequences_per_second",
+                                      result_record.gru_training_flops_per_example(train_x.shape[1]))
     record.update({"layout": args.layout})
     peer.write_outputs(args, losses, record)
     return record

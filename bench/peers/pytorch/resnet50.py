@@ -38,6 +38,7 @@ sys.path[:0] = [HERE, os.path.join(os.path.dirname(HERE), "common")]  # this twi
 import atomic_file  # noqa: E402
 import peer  # noqa: E402
 import record as record_fields  # noqa: E402
+import result_record  # noqa: E402
 import safetensors_io  # noqa: E402
 import training  # noqa: E402
 from peer import UsageError, positive_int  # noqa: E402
@@ -67,6 +68,7 @@ def parse_args(argv):
     parser.add_argument("--cudnn-benchmark", choices=["on", "off"], default="on")
     parser.add_argument("--features-out", metavar="FILE", help='write the features here ("features" (N, 2048))')
     parser.add_argument("--json", metavar="FILE", help="write the result record here")
+    peer.add_repeats_argument(parser)
     return parser.parse_args(argv)
 
 
@@ -141,26 +143,23 @@ def run(args):
           % (torch.__version__, torchvision.__version__, record_fields.device_name(device), args.mode,
              args.precision, state[0], state[1], args.cudnn_benchmark, args.channels_last, args.batch, count, size,
              size, args.normalize), flush=True)
-    warmup_seconds = one_pass()
-    seconds = one_pass()
-    per_1000, per_second = seconds * 1000.0 / count, count / seconds
-    print("warm-up pass %.3f s; timed pass: %d images in %.3f s: %.4f s per 1000 images, %.1f images/s"
-          % (warmup_seconds, count, seconds, per_1000, per_second), flush=True)
+    meter = result_record.EnergyMeter(device.index or 0 if device.type == "cuda" else None)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    warmup_seconds, pass_seconds = peer.timed_passes(one_pass, args.repeats, meter)
+    energy = meter.joules_per(args.repeats * count / 1000.0)
+    peak_memory = (result_record.Reading(torch.cuda.max_memory_allocated(device)) if device.type == "cuda" else
+                   result_record.Reading(reason="a CPU run: PyTorch counts device memory only"))
 
     record = record_fields.base_record("resnet50", device, args.mode, args.precision, args.batch)
     record.update({
         "layout": "nhwc" if args.channels_last else "nchw",
-        "images": count,
-        "image_size": size,
-        "seconds_total": seconds,
-        "seconds_warmup": warmup_seconds,
-        "seconds_per_1000_images": per_1000,
-        "images_per_second": per_second,
         "normalize": bool(args.normalize),
         "cudnn_benchmark": args.cudnn_benchmark == "on",
         "weights": os.path.basename(args.weights),
         "data": os.path.basename(args.input) if args.input else "random",
     })
+    peer.add_extraction_fields(record, count, size, warmup_seconds, pass_seconds, energy, peak_memory)
     if args.features_out:
         safetensors_io.save(args.features_out, {"features": features.numpy()}, {"workload": "resnet50"})
     if args.json:

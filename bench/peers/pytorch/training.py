@@ -7,7 +7,9 @@ Invariants:
   present as F32 with the model's shape, nothing unexpected, names the caller ignores aside).
 - train() is the timed loop of DESIGN.md: per-epoch shuffle (torch.randperm on a seeded CPU generator, or file
   order), the host-to-device feed, forward, backward, optimizer step. The clock is read only after a device
-  synchronize, at the start and at each epoch end; losses stay on the device until after the loop.
+  synchronize, at the start, at each epoch end and, in a run of fewer than 5 epochs after the first, at the
+  boundaries of the 5 steady-state windows (../common/result_record.py); losses stay on the device until after
+  the loop. Peak device memory and NVML energy cover the same steady region as rosetta's.
 """
 
 import time
@@ -17,6 +19,7 @@ import torch.nn.functional as F
 
 import peer
 import record as record_fields
+import result_record
 from peer import UsageError, positive_int
 
 
@@ -95,11 +98,17 @@ class Feeder:
 
 
 def train(args, model, step_model, optimizer, feeder, num_train, device, workload):
-    """The timed loop. Returns (losses as a CPU float tensor, seconds per epoch, steps per epoch)."""
+    """The timed loop. Returns (losses as a CPU float tensor, Timing)."""
     steps_per_epoch = num_train // args.batch
     total_steps = args.epochs * steps_per_epoch
     if args.max_steps is not None:
         total_steps = min(total_steps, args.max_steps)
+    timing = result_record.Timing(steps_per_epoch, "a CPU run: PyTorch counts device memory only")
+    window_bounds = set(result_record.window_boundaries(steps_per_epoch, total_steps))
+    window_marks = []  # perf_counter at each window boundary, the device synchronised
+    meter = result_record.EnergyMeter(device.index or 0 if device.type == "cuda" else None)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
     generator = torch.Generator()
     generator.manual_seed(args.seed)
     mark_step = None
@@ -108,7 +117,7 @@ def train(args, model, step_model, optimizer, feeder, num_train, device, workloa
         mark_step = getattr(getattr(torch, "compiler", None), "cudagraph_mark_step_begin", None)
     model.train()
     losses = []  # detached device scalars, one per step
-    epoch_seconds, epoch_steps = [], []
+    epoch_seconds, epoch_steps = timing.epoch_seconds, timing.epoch_steps
     step = 0
     synchronize(device)
     epoch_start = time.perf_counter()
@@ -129,14 +138,24 @@ def train(args, model, step_model, optimizer, feeder, num_train, device, workloa
             optimizer.step()
             losses.append(loss.detach())
             step += 1
+            if step in window_bounds:
+                synchronize(device)
+                window_marks.append(time.perf_counter())
         synchronize(device)
         epoch_end = time.perf_counter()
         epoch_seconds.append(epoch_end - epoch_start)
         epoch_steps.append(step - first_step)
+        if epoch == 0 and step < total_steps:
+            meter.start()  # the steady region: from the first epoch's end, as rosetta meters it
         print("%s: epoch %d: %d steps, %.3f s, last loss %.6f"
               % (workload, epoch + 1, step - first_step, epoch_seconds[-1], losses[-1].item()), flush=True)
         epoch_start = time.perf_counter()  # the progress line stays outside the clock
-    return torch.stack(losses).cpu(), epoch_seconds, epoch_steps
+    timing.window_seconds = [b - a for a, b in zip(window_marks, window_marks[1:])]
+    if step > steps_per_epoch:
+        timing.energy = meter.joules_per((step - steps_per_epoch) / steps_per_epoch)
+    if device.type == "cuda":
+        timing.peak_memory = result_record.Reading(torch.cuda.max_memory_allocated(device))
+    return torch.stack(losses).cpu(), timing
 
 
 def evaluate(model, feeder, num_test, batch, max_batches):
@@ -153,8 +172,8 @@ def evaluate(model, feeder, num_test, batch, max_batches):
     return correct / (batches * batch)
 
 
-def training_record(workload, args, device, losses, epoch_seconds, epoch_steps, accuracy, examples_key):
-    """The record fields of a training run; the caller adds its workload's own."""
+def training_record(workload, args, device, losses, timing, accuracy, examples_key, flops_per_example):
+    """The record fields of a training run (schema version 1); the caller adds its workload's own."""
     record = record_fields.base_record(workload, device, args.mode, args.precision, args.batch)
-    return peer.add_training_fields(workload, record, args, [float(v) for v in losses], epoch_seconds, epoch_steps,
-                                    accuracy, examples_key)
+    return peer.add_training_fields(workload, record, args, [float(v) for v in losses], timing, accuracy,
+                                    examples_key, flops_per_example)
