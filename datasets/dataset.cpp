@@ -1,11 +1,24 @@
-// Dataset's shape queries and invariant check.
+// Dataset's shape queries, invariant check and first_examples.
 #include "datasets/dataset.h"
+
+#include <string>
+#include <vector>
 
 namespace rosetta {
 
 Shape Dataset::example_shape() const {
   ROSETTA_CHECK(inputs.defined() && inputs.shape().rank() >= 1, "dataset '" << name << "' has no inputs");
   return Shape(inputs.shape().begin() + 1, inputs.shape().end());
+}
+
+Dataset first_examples(const Dataset& data, std::int64_t count) {
+  ROSETTA_CHECK(count >= 1 && count <= data.size(),
+                "first_examples: " << count << " of the " << data.size() << " examples of '" << data.name << "'");
+  std::vector<std::int64_t> dims(data.inputs.shape().begin(), data.inputs.shape().end());
+  dims[0] = count;
+  const Shape shape(dims.begin(), dims.end());
+  return {data.name + " (first " + std::to_string(count) + ")", data.inputs.view(0, shape),
+          data.labels.view(0, Shape{count}), data.num_classes};
 }
 
 DType Dataset::batch_dtype() const { return inputs.dtype() == DType::u8 ? DType::f32 : inputs.dtype(); }

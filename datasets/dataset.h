@@ -27,6 +27,10 @@ struct Dataset {
   void validate() const;
 };
 
+// The first `count` examples of `data` (views of its tensors, no copy), named so: "cifar10 train (first 640)".
+// count must lie in [1, data.size()].
+Dataset first_examples(const Dataset& data, std::int64_t count);
+
 struct DatasetSplits {
   Dataset train;
   Dataset test;

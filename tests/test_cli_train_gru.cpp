@@ -74,6 +74,20 @@ TEST(CliTrainGru, BadArgumentsAreOneLineAndExitTwo) {
   testing::write_file(dir.file("bad.npz"), "PK\x03\x04 not really a zip");
   expect_one_line_error(train(dir, "--device cpu --data " + dir.file("bad.npz")), "bad.npz");
   if (!cuda_available()) expect_one_line_error(train(dir, "--device cuda"), "no CUDA device");
+  expect_one_line_error(train(dir, "--device cpu --train-examples 0"), "--train-examples: 0 is not an integer in [1,");
+  expect_one_line_error(train(dir, "--device cpu --synthetic-train 200 --train-examples 300"),
+                        "--train-examples 300 exceeds the 200 training examples");
+}
+
+// --train-examples N trains on the first N examples: N / batch steps an epoch, and the record names the subset.
+TEST(CliTrainGru, TrainExamplesTakesTheFirstExamplesOnly) {
+  testing::TempDir dir;
+  const testing::CliRun run = train(dir, "--device cpu --epochs 1 --synthetic-train 1000 --synthetic-test 64 "
+                                         "--train-examples 192 --test-batches 0 --json " + dir.file("record.json"));
+  ASSERT_EQ(run.status, 0) << run.output;
+  const nlohmann::json record = nlohmann::json::parse(testing::read_file(dir.file("record.json")));
+  EXPECT_EQ(record["steps"], 3) << "192 examples at batch 64";
+  EXPECT_EQ(record["data"], "synthetic (first 192)");
 }
 
 }  // namespace

@@ -10,8 +10,8 @@
 #   bench    the Google Benchmark binaries of the three workloads and every CUDA op case (bench_ops)
 #   memcheck compute-sanitizer's memcheck over the CUDA test cases of the kernel tests and short workload runs
 #   compile  the twins under torch.compile (the slowest part: last)
-# The doctor runs first (after `rosetta info`); then a table of every JSON record (bench/report/report.py), printed last. Phases run in that order, timed steps
-# one at a time; the test binaries and the memcheck runs, which time nothing, run four at once. A step that would
+# The doctor runs first (after `rosetta info`); then a table of every JSON record (bench/report/report.py),
+# printed last. Phases run in that order, timed steps one at a time; the test binaries and the memcheck runs, which time nothing, run four at once. A step that would
 # start after BUDGET_S seconds (default 480) is skipped and named in the summary, and no step runs past LIMIT_S
 # (default 570), so the check ends with its summary inside the device's time. Logs and records go to $OUT (default
 # ./gpu-check-out); the weights and data it generates go to $WORK (default $OUT/work), not worth carrying back.

@@ -24,7 +24,7 @@ namespace {
 // The ranges of the shared numeric flags: far beyond any real run, small enough that no product of them
 // overflows or asks for unbounded memory before the data's own checks.
 constexpr std::int64_t kMaxEpochs = 10000, kMaxBatch = 65536;
-constexpr std::int64_t kMaxSteps = std::int64_t(1) << 40;
+constexpr std::int64_t kMaxSteps = std::int64_t(1) << 40, kMaxExamples = std::int64_t(1) << 31;
 
 // A finite loss can precede weights that the last update made non-finite: that too is a diverged run, stopped
 // before anything is written.
@@ -76,6 +76,9 @@ void add_training_flags(CLI::App& cmd, TrainingFlags& f, const std::vector<std::
   cmd.add_option("--max-steps", f.max_steps,
                  "stop at this global step (a resumed run's earlier steps count; 0: save the initial weights and stop)")
       ->check(integer_in(0, kMaxSteps));
+  cmd.add_option("--train-examples", f.train_examples,
+                 "train on the first N training examples only (a short run on the real data; default all)")
+      ->check(integer_in(1, kMaxExamples));
   cmd.add_flag("--no-shuffle", f.no_shuffle, "take batches in file order");
   cmd.add_option("--test-batches", f.test_batches, "test batches for the accuracy (default all; 0: no test pass)")
       ->check(integer_in(0, kMaxSteps));
@@ -98,8 +101,13 @@ void train(const TrainingFlags& c, TrainingWorkload& workload, const Communicato
     check_output_path(flag, path);
   workload.check_outputs();
 
-  const DatasetSplits data = workload.load_data();
+  DatasetSplits data = workload.load_data();
   if (workload.export_data(data)) return;
+  if (c.train_examples > 0) {
+    ROSETTA_CHECK_ARG(c.train_examples <= data.train.size(), "--train-examples " << c.train_examples << " exceeds the "
+                                                                  << data.train.size() << " training examples");
+    data.train = first_examples(data.train, c.train_examples);
+  }
   ROSETTA_CHECK_ARG(data.train.size() >= c.batch,
                     "--batch " << c.batch << " exceeds the " << data.train.size() << " training examples");
   const CheckpointOptions checkpoint_must_match = checkpoint_options(c, workload, data.train);
@@ -126,7 +134,8 @@ void train(const TrainingFlags& c, TrainingWorkload& workload, const Communicato
     std::printf("0 steps: saved the initial weights%s\n", c.save_path.empty() ? " nowhere (no --save)" : "");
     return;
   }
-  const std::string data_name = workload.data_name();
+  const std::string data_name =
+      workload.data_name() + (c.train_examples > 0 ? " (first " + std::to_string(c.train_examples) + ")" : "");
   const BatchShard shard = batch_shard(comm, c.batch);
   const std::int64_t rows = c.batch / shard.count;  // this rank's share of each global batch
   const std::string job = job_description(comm, rows);

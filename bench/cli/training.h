@@ -36,6 +36,7 @@ struct TrainingFlags {
   std::string checkpoint_path, resume_path;  // a training checkpoint to write / to continue from
   std::int64_t checkpoint_every = 0;         // steps between checkpoints; 0: only the last step's
   std::string algo_cache_path;     // empty: the default cache file (algorithm_cache_file.h)
+  std::int64_t train_examples = 0;  // > 0: only the first N training examples
   std::int64_t max_steps = -1;     // < 0: no limit; 0: save the initial weights and stop
   std::int64_t test_batches = -1;  // < 0: every complete test batch; 0: no test pass
   bool no_shuffle = false;

@@ -4,16 +4,20 @@ Usage:
     python3 report.py RESULTS... [--out-md report.md] [--out-png report.png]
 RESULTS are JSON files (one record object, or a list of them) or folders (every *.json directly inside).
 
-Output: one markdown table per workload (framework and version, mode and layout switches, precision, device,
-data, seconds, steady-state seconds per epoch, examples/s (images or sequences) or s/1000 images (ResNet's "seconds_per_1000_images"),
-test accuracy, final loss, driver/CUDA/cuDNN versions, commit, date), rosetta's rows first; and, with --out-png,
-one horizontal bar chart per workload of its throughput (matplotlib when importable, else a message and no chart).
+Output: per workload, a table of every run (framework and version, mode and layout switches, precision, device,
+data, the steady-state throughput as median with its min-max spread over the repetitions, TFLOP/s and the
+fraction of the card's peak, peak device memory, energy, test accuracy, final loss, versions, commit, date),
+rosetta's rows first; then, per workload, precision and device, each peer against rosetta: the ratio of the
+medians, and "faster"/"slower" only when the two spreads do not overlap ("within the spread" otherwise). With
+--out-png, one horizontal bar chart per workload of the median throughput with min-max error bars, titled with
+the card, precisions and date, higher is better (matplotlib when importable, else a message and no chart).
 
 Invariants:
 - A number without its card and precision is not reported: a record missing "device" or "precision" (or with
   an empty one), or missing "workload", stops the report with one line naming the file and exit status 2;
   so does unreadable JSON. Nothing is written in that case.
-- Missing optional fields show as "-"; nothing is estimated or filled in.
+- Missing optional fields show as "-"; nothing is estimated or filled in. A record without a steady state (a run
+  too short, schema version 1's null) has no throughput in the report, whatever else it holds.
 - Outputs are written through the peers' atomic_file: a temporary file, fsynced, renamed over the target.
 """
 
@@ -77,13 +81,23 @@ def cell(value):
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
-def steady_seconds_per_epoch(record):
-    per_epoch = record.get("seconds_per_epoch")
-    if isinstance(per_epoch, list) and len(per_epoch) > 1 and all(
-        isinstance(s, (int, float)) and not isinstance(s, bool) for s in per_epoch
-    ):
-        return sum(per_epoch[1:]) / (len(per_epoch) - 1)
-    return None
+def steady_rates(record):
+    """(median, low, high) examples per second of the steady state (low from the slowest repetition), or None.
+    Records before schema version 1 carry one figure: its spread is that figure alone."""
+    steady = record.get("steady")
+    if isinstance(steady, dict) and steady.get("median_s"):
+        examples = steady["examples_per_repetition"]
+        return examples / steady["median_s"], examples / steady["max_s"], examples / steady["min_s"]
+    if "schema_version" in record:
+        return None
+    value = examples_per_second(record)
+    if value is None and number(record.get("seconds_per_1000_images"), 0) is not None:
+        value = 1000.0 / record["seconds_per_1000_images"]
+    return (value, value, value) if number(value, 0) is not None else None
+
+
+def unit_text(record):
+    return "sequences/s" if record.get("workload") == "gru" else "images/s"
 
 
 def mode_text(record):
@@ -115,45 +129,51 @@ def sort_key(record):
             record.get("precision"), record.get("device"))
 
 
-def throughput(record):
-    """(value, label, higher is better) for the chart, or None."""
-    value = record.get("seconds_per_1000_images")
-    if number(value, 0) is not None:
-        return value, "s / 1000 images (lower is better)", False
-    value = examples_per_second(record)
-    if number(value, 0) is not None:
-        return value, "examples / s, steady state (higher is better)", True
-    return None
-
-
 def examples_per_second(record):
-    """Images/s (CNN) or sequences/s (GRU), steady state."""
+    """Images/s (CNN, ResNet-50) or sequences/s (GRU) as the record states it."""
     value = record.get("images_per_second")
     return value if value is not None else record.get("sequences_per_second")
 
 
+def rate_text(rates):
+    if rates is None:
+        return None
+    median, low, high = rates
+    return "%.4g (%.4g-%.4g)" % (median, low, high) if high > low else "%.4g" % median
+
+
+def metric(record, key):
+    metrics = record.get("metrics")
+    return metrics.get(key) if isinstance(metrics, dict) else None
+
+
+def energy_text(record):
+    joules = metric(record, "energy_joules_per_unit")
+    return None if joules is None else "%.4g J/%s" % (joules, metric(record, "energy_unit"))
+
+
 def workload_table(records):
-    has_images = any(examples_per_second(r) is not None for r in records)
-    has_per_1000 = any(r.get("seconds_per_1000_images") is not None for r in records)
-    columns = ["framework", "mode", "precision", "device", "data", "seconds", "steady s/epoch"]
-    if has_images or not has_per_1000:
-        columns.append("examples/s")
-    if has_per_1000:
-        columns.append("s/1000 images")
-    columns += ["test accuracy", "final loss", "driver", "CUDA", "cuDNN", "commit", "date"]
+    columns = ["framework", "mode", "precision", "device", "data", "median (min-max) %s" % unit_text(records[0]),
+               "repetitions", "TFLOP/s", "of peak", "peak memory", "energy", "seconds", "test accuracy",
+               "final loss", "driver", "CUDA", "cuDNN", "commit", "date"]
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for record in sorted(records, key=sort_key):
         accuracy = number(record.get("test_accuracy"), 4)  # a fraction in [0, 1]
+        steady = record.get("steady") if isinstance(record.get("steady"), dict) else {}
+        fraction, memory = metric(record, "peak_fraction"), metric(record, "peak_memory_bytes")
         values = {
             "framework": framework_text(record),
             "mode": mode_text(record),
             "precision": record.get("precision"),
             "device": record.get("device"),
             "data": record.get("data"),
+            columns[5]: rate_text(steady_rates(record)),
+            "repetitions": "%s x %s" % (steady["repetitions"], steady["unit"]) if steady else None,
+            "TFLOP/s": number(metric(record, "tflops"), 3),
+            "of peak": None if fraction is None else "%.1f %%" % (100 * fraction),
+            "peak memory": None if memory is None else "%.2f GiB" % (memory / 2 ** 30),
+            "energy": energy_text(record),
             "seconds": number(record.get("seconds_total"), 2),
-            "steady s/epoch": number(steady_seconds_per_epoch(record), 3),
-            "examples/s": number(examples_per_second(record), 0),
-            "s/1000 images": number(record.get("seconds_per_1000_images"), 3),
             "test accuracy": None if accuracy is None else "%.2f %%" % (100 * record["test_accuracy"]),
             "final loss": number(record.get("final_loss"), 4),
             "driver": record.get("driver"),
@@ -166,15 +186,53 @@ def workload_table(records):
     return "\n".join(lines)
 
 
+def verdict(peer_rates, rosetta_rates):
+    """How a peer's throughput stands against rosetta's: a win only outside both spreads."""
+    if peer_rates[1] > rosetta_rates[2]:
+        return "faster than rosetta"
+    if peer_rates[2] < rosetta_rates[1]:
+        return "slower than rosetta"
+    return "within the spread: no difference shown"
+
+
+def comparison_lines(records):
+    """Each peer run against the rosetta run(s) of its workload, precision and device (the fastest median)."""
+    lines = []
+    groups = {}
+    for record in records:
+        if steady_rates(record) is not None:
+            groups.setdefault((record["precision"], record["device"]), []).append(record)
+    for (precision, device), group in sorted(groups.items()):
+        ours = [r for r in group if r.get("framework") == "rosetta"]
+        if not ours:
+            continue
+        best = max(ours, key=lambda r: steady_rates(r)[0])
+        base = steady_rates(best)
+        for record in sorted(group, key=sort_key):
+            if record.get("framework") == "rosetta":
+                continue
+            rates = steady_rates(record)
+            lines.append("- %s (%s), %s on %s: %s %s, %.2fx rosetta's (%s) %s: %s."
+                         % (framework_text(record), mode_text(record), precision, device, rate_text(rates),
+                            unit_text(record), rates[0] / base[0], mode_text(best), rate_text(base),
+                            verdict(rates, base)))
+    return lines
+
+
 def markdown(records):
     by_workload = {}
     for _, record in records:
         by_workload.setdefault(record["workload"], []).append(record)
     sections = ["# Results", "",
-                "seconds: the whole timed training loop (or timed pass), first epoch with cuDNN autotuning or "
-                "compilation included; steady s/epoch and examples/s leave the first epoch out.", ""]
+                "Throughput: the steady state's median repetition (each epoch after the first, or 5 equal windows "
+                "of the steps after it, or each timed pass), with the slowest and fastest repetition in brackets; "
+                "higher is better. TFLOP/s counts the same arithmetic for every framework (models/flops.h). "
+                "seconds: the whole timed loop, the first epoch (autotuning, compilation) included.", ""]
     for workload in sorted(by_workload):
         sections += ["## %s" % workload, "", workload_table(by_workload[workload]), ""]
+        comparison = comparison_lines(by_workload[workload])
+        if comparison:
+            sections += ["Against rosetta (a difference inside the spread is not a win):", ""] + comparison + [""]
     return "\n".join(sections)
 
 
@@ -184,36 +242,50 @@ def chart(records, path):
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.patches import Patch
     except ImportError:
         print("report: matplotlib is not importable; chart %s skipped" % path, file=sys.stderr)
         return False
     by_workload = {}
     for _, record in records:
-        if throughput(record) is not None:
+        if steady_rates(record) is not None:
             by_workload.setdefault(record["workload"], []).append(record)
     if not by_workload:
-        print("report: no record has a throughput; chart %s skipped" % path, file=sys.stderr)
+        print("report: no record has a steady-state throughput; chart %s skipped" % path, file=sys.stderr)
         return False
     workloads = sorted(by_workload)
-    heights = [max(1.5, 0.45 * len(by_workload[w]) + 1.0) for w in workloads]
-    figure, axes = plt.subplots(len(workloads), 1, figsize=(10, sum(heights)),
+    heights = [max(1.6, 0.5 * len(by_workload[w]) + 1.2) for w in workloads]
+    figure, axes = plt.subplots(len(workloads), 1, figsize=(10, sum(heights) + 0.8),
                                 gridspec_kw={"height_ratios": heights}, squeeze=False)
+    all_records = [r for w in workloads for r in by_workload[w]]
+    devices = sorted({r["device"] for r in all_records})
+    dates = sorted(r.get("date", "")[:10] for r in all_records if r.get("date"))
+    figure.suptitle("Steady-state throughput on %s, %s (%s)" % (
+        ", ".join(devices), "/".join(sorted({r["precision"] for r in all_records})),
+        dates[-1] if dates else "undated"), fontsize=11)
     for axis, workload in zip(axes[:, 0], workloads):
         rows = sorted(by_workload[workload], key=sort_key)
-        labels = ["%s, %s, %s\n%s" % (framework_text(r), mode_text(r), r["precision"], r["device"]) for r in rows]
-        values = [throughput(r)[0] for r in rows]
+        labels = ["%s, %s, %s%s" % (framework_text(r), mode_text(r), r["precision"],
+                                    "" if len(devices) == 1 else "\n" + r["device"]) for r in rows]
+        rates = [steady_rates(r) for r in rows]
+        medians = [m for m, _, _ in rates]
+        errors = [[m - low for m, low, _ in rates], [high - m for m, _, high in rates]]
         colors = ["tab:orange" if r.get("framework") == "rosetta" else "tab:blue" for r in rows]
-        positions = range(len(rows))
-        axis.barh(positions, values, color=colors)
-        axis.set_yticks(list(positions))
+        positions = list(range(len(rows)))
+        axis.barh(positions, medians, xerr=errors, color=colors, capsize=3, error_kw={"elinewidth": 1})
+        axis.set_yticks(positions)
         axis.set_yticklabels(labels, fontsize=7)
         axis.invert_yaxis()
         axis.set_title(workload, fontsize=10)
-        axis.set_xlabel(throughput(rows[0])[1], fontsize=8)
-        axis.set_xlim(0, 1.15 * max(values) if max(values) > 0 else 1)  # room for the value labels
-        for position, value in zip(positions, values):
-            axis.text(value, position, " %.0f" % value if value >= 100 else " %.3g" % value, va="center", fontsize=7)
-    figure.tight_layout()
+        axis.set_xlabel("%s, median of the repetitions, bars: min-max (higher is better)" % unit_text(rows[0]),
+                        fontsize=8)
+        top = max(high for _, _, high in rates)
+        axis.set_xlim(0, 1.2 * top if top > 0 else 1)  # room for the value labels
+        for position, (median, _, high) in zip(positions, rates):
+            axis.text(high, position, "  %.4g" % median, va="center", fontsize=7)
+    figure.legend(handles=[Patch(color="tab:orange", label="rosetta"), Patch(color="tab:blue", label="peers")],
+                  loc="upper right", fontsize=8)
+    figure.tight_layout(rect=(0, 0, 1, 0.96))
     atomic_file.atomic_write(path, lambda f: figure.savefig(f, dpi=120, format="png"), binary=True)
     plt.close(figure)
     return True

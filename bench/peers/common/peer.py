@@ -42,6 +42,21 @@ def positive_int(text):
     return value
 
 
+def add_train_examples_argument(parser):
+    parser.add_argument("--train-examples", type=positive_int, default=None,
+                        help="train on the first N training examples only (rosetta's --train-examples)")
+
+
+def first_examples(args, x, y):
+    """The first --train-examples rows of (x, y) (all without it), and the record's data name says so."""
+    if args.train_examples is None:
+        return x, y
+    if args.train_examples > len(x):
+        raise UsageError("--train-examples %d exceeds the %d training examples" % (args.train_examples, len(x)))
+    args.data_name = "%s (first %d)" % (args.data_name, args.train_examples)
+    return x[:args.train_examples], y[:args.train_examples]
+
+
 def check_output_folders(*options):
     """Each (option, path) pair: the path's folder must exist and be writable, before any work is done."""
     for option, path in options:

@@ -103,6 +103,7 @@ def run(args):
     params = jax.device_put(variables["params"], device)
     try:
         train_x, train_y = cifar10.load_split(args.data, train=True)
+        train_x, train_y = peer.first_examples(args, train_x, train_y)
         test_x, test_y = cifar10.load_split(args.data, train=False) if args.test_batches != 0 else (None, None)
     except cifar10.DataError as error:
         raise UsageError(str(error))

@@ -106,6 +106,7 @@ def run(args):
     params = jax.device_put(training.load_variables(args.init, shapes)["params"], device)
     try:
         train_x, train_y, test_x, test_y = imdb.load(args.data)
+        train_x, train_y = peer.first_examples(args, train_x, train_y)
     except imdb.DataError as error:
         raise UsageError(str(error))
     if len(train_x) < args.batch:

@@ -124,6 +124,7 @@ def run(args):
     training.load_weights(model, args.init)
     try:
         train_x, train_y = cifar10.load_split(args.data, train=True)
+        train_x, train_y = peer.first_examples(args, train_x, train_y)
         test_x, test_y = cifar10.load_split(args.data, train=False) if args.test_batches != 0 else (None, None)
     except cifar10.DataError as error:
         raise UsageError(str(error))

@@ -94,6 +94,7 @@ def run(args):
     model = ImdbGRU(batch_first)
     training.load_weights(model, args.init)
     train_x, train_y, test_x, test_y = load_data(args.data)
+    train_x, train_y = peer.first_examples(args, train_x, train_y)
     if len(train_x) < args.batch:
         raise UsageError("--batch %d exceeds the %d training reviews" % (args.batch, len(train_x)))
     model.to(device)

@@ -317,6 +317,17 @@ def test_epochs(folder, init):
     return os.path.join(folder, "epochs0.json")
 
 
+def report_of(folder, name, records):
+    """The markdown report.py writes for `records`, saved as <name>.json in `folder`."""
+    path = os.path.join(folder, name + ".json")
+    with open(path, "w") as f:
+        json.dump(records, f)
+    status, out, err = run_python([REPORT, path, "--out-md", os.path.join(folder, name + ".md")])
+    check(status == 0, "report.py failed on the %s records (%d): %s" % (name, status, err))
+    with open(os.path.join(folder, name + ".md")) as f:
+        return f.read()
+
+
 def test_report(folder, record_path, epochs_path):
     """record_path: a one-epoch record (no throughput); epochs_path: a 3-epoch one, whose images/s the chart shows."""
     markdown, png = os.path.join(folder, "report.md"), os.path.join(folder, "report.png")
@@ -339,15 +350,22 @@ def test_report(folder, record_path, epochs_path):
         {"workload": "gru", "framework": "rosetta", "device": "test card", "precision": "fp32", "mode": "graph",
          "rnn": "cudnn", "rnn_algorithm": "persist_static_small_h", "seconds_total": 1.0},
     ]
-    switched_path = os.path.join(folder, "switched.json")
-    with open(switched_path, "w") as f:
-        json.dump(switched, f)
-    status, out, err = run_python([REPORT, switched_path, "--out-md", os.path.join(folder, "switched.md")])
-    check(status == 0, "report.py failed on the switched records (%d): %s" % (status, err))
-    with open(os.path.join(folder, "switched.md")) as f:
-        text = f.read()
+    text = report_of(folder, "switched", switched)
     check("| graph, nhwc, unfused |" in text and "| graph, persist_static_small_h |" in text,
           "switches missing from the rows:\n%s" % text)
+
+    # The comparison names a win only outside both spreads: a peer 3% faster inside overlapping spreads is not one.
+    def timed(framework, seconds):
+        return {"workload": "cnn", "framework": framework, "device": "test card", "precision": "fp32",
+                "mode": "eager", "seconds_total": sum(seconds),
+                "steady": result_record.steady_state("epoch", 1000, seconds)}
+    pairs = [timed("rosetta", [1.00, 1.02, 0.98, 1.04, 0.97]), timed("overlapping", [0.97, 0.99, 0.95, 1.01, 0.96]),
+             timed("faster", [0.50, 0.52, 0.49, 0.51, 0.50])]
+    text = report_of(folder, "pairs", pairs)
+    check("- overlapping (eager), fp32 on test card: 1031 (990.1-1053) images/s, 1.03x rosetta's" in text
+          and "within the spread: no difference shown" in text and "2.00x rosetta's" in text
+          and "faster than rosetta" in text and "| 1000 (961.5-1031) | 5 x epoch |" in text,
+          "spread or verdicts missing:\n%s" % text)
 
     with open(record_path) as f:
         record = json.load(f)

@@ -37,6 +37,7 @@ def add_training_arguments(parser, data_help, epochs, lr):
     parser.add_argument("--batch", type=positive_int, default=64)
     parser.add_argument("--lr", type=float, default=lr)
     parser.add_argument("--max-steps", type=positive_int, default=None, help="stop after N training steps")
+    peer.add_train_examples_argument(parser)
     parser.add_argument("--test-batches", type=int, default=None,
                         help="test batches to evaluate (default: all complete batches, or 0 with --max-steps; "
                              "0: skip, test_accuracy null)")
