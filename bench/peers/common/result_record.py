@@ -13,7 +13,11 @@ Invariants:
 - A value that was not measured is None and `unavailable` says why under the field's name; never a 0.
 """
 
+import os
+import subprocess
+
 MIN_REPETITIONS = 5
+VALIDATOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "report", "validate_record.py")
 
 # FLOPs: 2 x the multiply-adds of the convolutions, fully connected layers and GRU products, for each pass that
 # runs (models/flops.h says what is and is not counted).
@@ -113,6 +117,14 @@ def training_steady_state(steps_per_epoch, total_steps, batch, epoch_seconds, wi
         return steady_state("epoch", steps_per_epoch * batch, epoch_seconds[1:1 + whole_steady_epochs]), None
     return None, ("fewer than %d steps after the first epoch (%d): the first epoch carries setup and autotuning, "
                   "so the run has no steady state to time" % (MIN_REPETITIONS, max(0, total_steps - steps_per_epoch)))
+
+
+def schema_problems(paths, python="/usr/bin/python3"):
+    """What bench/report/validate_record.py says of the records at `paths` (empty when all are valid), run with
+    Debian's python3, which has jsonschema (the JAX venv does not)."""
+    result = subprocess.run([python, VALIDATOR] + list(paths), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            universal_newlines=True)
+    return "" if result.returncode == 0 else result.stdout.strip() or "validator exit %d" % result.returncode
 
 
 def consistency_problems(record):

@@ -239,6 +239,7 @@ def test_cnn(folder):
     with open(record_path) as f:
         record = json.load(f)
     check(set(record) == CNN_KEYS, "record keys differ: %s" % sorted(set(record) ^ CNN_KEYS))
+    check(not result_record.schema_problems([record_path]), result_record.schema_problems([record_path]))
     check(record["framework"] == "jax" and record["framework_version"] == jax.__version__, "framework")
     check(record["steps"] == 3 and record["batch"] == BATCH and record["device"] == "cpu", "record contents")
     check(record["seconds_without_first_epoch"] is None and record["images_per_second"] is None,
@@ -319,6 +320,7 @@ def test_gru_and_resnet(folder, resnet_weights):
     with open(record_path) as f:
         record = json.load(f)
     check(set(record) == GRU_KEYS, "gru record keys differ: %s" % sorted(set(record) ^ GRU_KEYS))
+    check(not result_record.schema_problems([record_path]), result_record.schema_problems([record_path]))
     # 2 steps after the first epoch: too few for a steady state, so the throughput is null with the reason.
     check(record["steps"] == 4 and record["sequences_per_second"] is None and "steady" in record["unavailable"]
           and record["test_accuracy"] is not None, "gru record contents")
@@ -335,6 +337,7 @@ def test_gru_and_resnet(folder, resnet_weights):
     check(safetensors_io.load(features)["features"].shape == (2, 2048), "features shape")
     with open(record_path) as f:
         record = json.load(f)
+    check(not result_record.schema_problems([record_path]), result_record.schema_problems([record_path]))
     check(record["images"] == 2 and record["fold_bn"] is True and record["seconds_per_1000_images"] > 0
           and record["steady"]["unit"] == "pass" and record["steady"]["repetitions"] == 5,
           "resnet50 record contents")

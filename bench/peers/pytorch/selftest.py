@@ -242,6 +242,7 @@ def test_cnn(folder, data, bad_data):
     with open(record_path) as f:
         record = json.load(f)
     check(set(record) == RECORD_KEYS, "record keys differ: %s" % sorted(set(record) ^ RECORD_KEYS))
+    check(not result_record.schema_problems([record_path]), result_record.schema_problems([record_path]))
     check(record["steps"] == 3 and record["batch"] == BATCH and record["device"] == "cpu", "record contents")
     check(record["final_loss"] == losses[-1] or abs(record["final_loss"] - losses[-1]) <= 1e-6 * abs(losses[-1]),
           "final_loss %r vs last logged %r" % (record["final_loss"], losses[-1]))
@@ -331,6 +332,8 @@ def report_of(folder, name, records):
 def test_report(folder, record_path, epochs_path):
     """record_path: a one-epoch record (no throughput); epochs_path: a 3-epoch one, whose images/s the chart shows."""
     markdown, png = os.path.join(folder, "report.md"), os.path.join(folder, "report.png")
+    problems = result_record.schema_problems([record_path, epochs_path])
+    check(not problems, problems)
     status, out, err = run_python([REPORT, record_path, epochs_path, "--out-md", markdown, "--out-png", png])
     check(status == 0, "report.py failed (%d):\n%s\n%s" % (status, out, err))
     with open(markdown) as f:
