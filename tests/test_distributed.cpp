@@ -122,11 +122,18 @@ std::string mpi_unavailable_reason() {
   } while (0)
 
 // `mpirun` for 2 CPU ranks on this machine: as root (CI), with more ranks than cores allowed; and a hard limit far
-// below ctest's, so a hang fails the test instead of the suite.
+// below ctest's, so a hang fails the test instead of the suite. Under AddressSanitizer the ranks run without
+// LeakSanitizer: Open MPI keeps allocations until exit and unloads the plugins that made them before the report,
+// so its own blocks are reported as leaks with no frame to suppress them by; every other ASan check stays on.
 constexpr int kJobLimitSeconds = 120;
 std::string mpirun(const std::string& ranks) {
-  return "timeout " + std::to_string(kJobLimitSeconds) + " '" ROSETTA_MPIEXEC "' --allow-run-as-root --oversubscribe " +
-         ranks;
+#if defined(__SANITIZE_ADDRESS__)
+  const std::string sanitizer = "ASAN_OPTIONS=detect_leaks=0 ";
+#else
+  const std::string sanitizer;
+#endif
+  return sanitizer + "timeout " + std::to_string(kJobLimitSeconds) + " '" ROSETTA_MPIEXEC
+                     "' --allow-run-as-root --oversubscribe " + ranks;
 }
 std::string rosetta() { return "'" + testing::cli_path() + "'"; }
 

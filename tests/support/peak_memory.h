@@ -19,6 +19,17 @@
 
 namespace rosetta::testing {
 
+// A peak-memory bound for this build: `bytes` as stated, or twice it under AddressSanitizer, whose redzones,
+// shadow memory and freed-block quarantine roughly double a heap's resident size (the 50,000-tensor safetensors
+// header peaks at 135 MB under ASan). A cap's purpose, catching growth beyond linear, survives the factor.
+inline std::uint64_t memory_bound(std::uint64_t bytes) {
+#if defined(__SANITIZE_ADDRESS__)
+  return 2 * bytes;
+#else
+  return bytes;
+#endif
+}
+
 struct MeasuredRun {
   std::string outcome;             // "ok", "InputError: <message>", "exception: <what>" or "died: <how>"
   std::uint64_t peak_growth = 0;   // bytes the peak resident set rose by during the work
