@@ -129,7 +129,7 @@ void AtomicFolder::remove_staged() const {
 
 void AtomicFolder::commit() {
   for (const std::string& name : names_)
-    if (::access(file(name).c_str(), F_OK) != 0) ROSETTA_CHECK(false, target_ << ": " << name << " was not written");
+    ROSETTA_CHECK(::access(file(name).c_str(), F_OK) == 0, target_ << ": " << name << " was not written");
   const int folder = ::open(staging_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (folder < 0 || ::fsync(folder) != 0) {
     const std::string reason = errno_text();

@@ -138,9 +138,9 @@ def provenance():
 def add_training_fields(workload, record, args, losses, timing, accuracy, examples_key, flops_per_example):
     """Adds a training run's fields to `record` (the framework's base fields), its steady state and metrics
     (result_record.add_measurements), and prints the summary line. losses: the per-step losses (floats); timing:
-    epoch_seconds and epoch_steps (one entry per epoch run), window_seconds, steps_per_epoch, total_steps, and
+    epoch_seconds (one entry per epoch run), window_seconds, steps_per_epoch, and
     the energy and peak_memory Readings."""
-    epoch_seconds, epoch_steps = timing.epoch_seconds, timing.epoch_steps
+    epoch_seconds = timing.epoch_seconds
     seconds_total = sum(epoch_seconds)
     steady_seconds = sum(epoch_seconds[1:]) if len(epoch_seconds) > 1 else None
     steady, why = result_record.training_steady_state(timing.steps_per_epoch, len(losses), args.batch,

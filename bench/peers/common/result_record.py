@@ -197,7 +197,7 @@ class Timing:
 
     def __init__(self, steps_per_epoch, no_peak_memory_reason):
         self.steps_per_epoch = steps_per_epoch
-        self.epoch_seconds, self.epoch_steps, self.window_seconds = [], [], []
+        self.epoch_seconds, self.window_seconds = [], []
         self.energy = Reading(reason="the run has a single epoch: no steady region to meter")
         self.peak_memory = Reading(reason=no_peak_memory_reason)
 

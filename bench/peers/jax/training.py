@@ -211,7 +211,7 @@ def train(args, state, step, feeder, num_train, workload, device):
     generator = np.random.default_rng(args.seed)
     losses = []  # device scalars, one per step
     timing = result_record.Timing(steps_per_epoch, "a CPU run: XLA's CPU client reports no peak memory")
-    epoch_seconds, epoch_steps = timing.epoch_seconds, timing.epoch_steps
+    epoch_seconds = timing.epoch_seconds
     window_bounds = set(result_record.window_boundaries(steps_per_epoch, total_steps))
     window_marks = []  # perf_counter at each window boundary, the device idle
     on_gpu = device.platform == "gpu"
@@ -238,7 +238,6 @@ def train(args, state, step, feeder, num_train, workload, device):
         jax.block_until_ready(state)
         epoch_end = time.perf_counter()
         epoch_seconds.append(epoch_end - epoch_start)
-        epoch_steps.append(count - first_step)
         if epoch == 0 and count < total_steps:
             meter.start()  # the steady region: from the first epoch's end, as rosetta meters it
         print("%s: epoch %d: %d steps, %.3f s, last loss %.6f"

@@ -118,7 +118,7 @@ def train(args, model, step_model, optimizer, feeder, num_train, device, workloa
         mark_step = getattr(getattr(torch, "compiler", None), "cudagraph_mark_step_begin", None)
     model.train()
     losses = []  # detached device scalars, one per step
-    epoch_seconds, epoch_steps = timing.epoch_seconds, timing.epoch_steps
+    epoch_seconds = timing.epoch_seconds
     step = 0
     synchronize(device)
     epoch_start = time.perf_counter()
@@ -145,7 +145,6 @@ def train(args, model, step_model, optimizer, feeder, num_train, device, workloa
         synchronize(device)
         epoch_end = time.perf_counter()
         epoch_seconds.append(epoch_end - epoch_start)
-        epoch_steps.append(step - first_step)
         if epoch == 0 and step < total_steps:
             meter.start()  # the steady region: from the first epoch's end, as rosetta meters it
         print("%s: epoch %d: %d steps, %.3f s, last loss %.6f"
