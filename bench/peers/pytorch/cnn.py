@@ -149,7 +149,7 @@ def run(args):
 
     layout = (lambda x: x.contiguous(memory_format=torch.channels_last)) if args.channels_last else None
     feeder = training.Feeder(torch.from_numpy(train_x), torch.from_numpy(train_y), device, layout)
-    losses, timing = training.train(args, model, step_model, optimizer, feeder, len(train_x), device, "cnn")
+    losses, timing, profile = training.train(args, model, step_model, optimizer, feeder, len(train_x), device, "cnn")
 
     accuracy = None
     if test_x is not None:
@@ -159,6 +159,7 @@ def run(args):
     record = training.training_record("cnn", args, device, losses, timing, accuracy, "images_per_second",
                                       result_record.cnn_training_flops_per_example())
     record.update({"channels_last": bool(args.channels_last), "cudnn_benchmark": args.cudnn_benchmark == "on"})
+    training.add_profile(record, "cnn", profile)
     peer.write_outputs(args, losses, record)
     return record
 

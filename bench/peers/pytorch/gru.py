@@ -107,7 +107,7 @@ def run(args):
     # Batches are gathered example-major; tnc feeds them time-major (T, N), as the seed's cuDNN lesson says.
     layout = None if batch_first else (lambda x: x.t().contiguous())
     feeder = training.Feeder(train_x, train_y, device, layout)
-    losses, timing = training.train(args, model, step_model, optimizer, feeder, len(train_x), device, "gru")
+    losses, timing, profile = training.train(args, model, step_model, optimizer, feeder, len(train_x), device, "gru")
     accuracy = None
     if args.test_batches != 0:
         accuracy = training.evaluate(model, training.Feeder(test_x, test_y, device, layout), len(test_x), args.batch,
@@ -115,6 +115,7 @@ def run(args):
     record = training.training_record("gru", args, device, losses, timing, accuracy, "sequences_per_second",
                                       result_record.gru_training_flops_per_example(train_x.shape[1]))
     record.update({"layout": args.layout})
+    training.add_profile(record, "gru", profile)
     peer.write_outputs(args, losses, record)
     return record
 

@@ -27,6 +27,7 @@ Invariants:
 """
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -40,6 +41,7 @@ import peer  # noqa: E402
 import record as record_fields  # noqa: E402
 import result_record  # noqa: E402
 import safetensors_io  # noqa: E402
+import torch_breakdown  # noqa: E402
 import training  # noqa: E402
 from peer import UsageError, positive_int  # noqa: E402
 from training import synchronize  # noqa: E402
@@ -68,6 +70,9 @@ def parse_args(argv):
     parser.add_argument("--cudnn-benchmark", choices=["on", "off"], default="on")
     parser.add_argument("--features-out", metavar="FILE", help='write the features here ("features" (N, 2048))')
     parser.add_argument("--json", metavar="FILE", help="write the result record here")
+    parser.add_argument("--profile", action="store_true",
+                        help="after the timed passes, one more pass under torch.profiler: print the breakdown by "
+                             "class per batch and record it")
     peer.add_repeats_argument(parser)
     return parser.parse_args(argv)
 
@@ -127,14 +132,19 @@ def run(args):
                 return forward(x).float()
         return forward(x)
 
-    def one_pass():
+    def one_pass(profiler=None):
+        label = profiler.label if profiler else (lambda name: contextlib.nullcontext())
         synchronize(device)
         start = time.perf_counter()
         with torch.no_grad():
             for b in range(batches):
                 rows = slice(b * args.batch, (b + 1) * args.batch)
-                x = images[rows].to(device, non_blocking=True)
-                features[rows].copy_(extract(x), non_blocking=True)
+                with label("data"):
+                    x = images[rows].to(device, non_blocking=True)
+                with label("forward"):
+                    y = extract(x)
+                with label("data"):
+                    features[rows].copy_(y, non_blocking=True)
         synchronize(device)
         return time.perf_counter() - start
 
@@ -147,6 +157,13 @@ def run(args):
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     warmup_seconds, pass_seconds = peer.timed_passes(one_pass, args.repeats, meter)
+    profile = None
+    if args.profile:
+        profiler = torch_breakdown.Profiler(True, device, "batch", "one more pass after the timed ones (mode %s)"
+                                            % args.mode)
+        profiler.start()
+        one_pass(profiler)
+        profile = profiler.stop(batches)
     energy = meter.joules_per(args.repeats * count / 1000.0)
     peak_memory = (result_record.Reading(torch.cuda.max_memory_allocated(device)) if device.type == "cuda" else
                    result_record.Reading(reason="a CPU run: PyTorch counts device memory only"))
@@ -160,6 +177,7 @@ def run(args):
         "data": os.path.basename(args.input) if args.input else "random",
     })
     peer.add_extraction_fields(record, count, size, warmup_seconds, pass_seconds, energy, peak_memory)
+    training.add_profile(record, "resnet50", profile)
     if args.features_out:
         safetensors_io.save(args.features_out, {"features": features.numpy()}, {"workload": "resnet50"})
     if args.json:

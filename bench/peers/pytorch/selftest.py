@@ -44,6 +44,7 @@ import cifar10  # noqa: E402
 import cnn  # noqa: E402
 import result_record  # noqa: E402
 import safetensors_io  # noqa: E402
+import torch_breakdown  # noqa: E402
 
 RECORD_KEYS = {
     "workload", "framework", "framework_version", "mode", "device", "driver", "cuda", "cudnn", "precision",
@@ -287,7 +288,7 @@ def test_epochs(folder, init):
     cnn.cifar10.load_split = lambda data_dir, train: small[train]
     try:
         records = []
-        for extra in ([], [], ["--channels-last", "--cudnn-benchmark", "off"]):
+        for extra in ([], [], ["--channels-last", "--cudnn-benchmark", "off"], ["--profile"]):
             log = os.path.join(folder, "epochs%d.txt" % len(records))
             arguments = ["--data", "unused", "--init", init, "--device", "cpu", "--batch", "16", "--epochs", "3",
                          "--seed", "7", "--log-steps", log, "--json", log[:-4] + ".json"] + extra
@@ -314,8 +315,100 @@ def test_epochs(folder, init):
     for a, b in zip(records[2][1], losses):
         check(abs(a - b) <= 1e-4 * abs(b), "channels-last losses %s vs %s" % (records[2][1], losses))
     check(records[2][0]["channels_last"] is True and records[2][0]["cudnn_benchmark"] is False, "switches recorded")
-    print("ok: 3 epochs x 4 steps: per-epoch times, steady-state figures, seeded repeat, channels-last")
+    # --profile: the last steps (all but the first of 12) under torch.profiler; every op of the twin has a class.
+    profile = records[3][0]["profile"]
+    check(profile["units"] == 11 and profile["unit"] == "step", "profiled units %s" % profile["units"])
+    check(profile["classes"]["other"] == 0, "ops the mapping does not know: %s"
+          % [r["name"] for r in profile["regions"] if r["class"] == "other"])
+    for key in ("conv_forward", "conv_backward", "gemm", "elementwise", "optimizer", "copies"):
+        check(profile["classes"][key] > 0, "no %s time in the CNN's profile: %s" % (key, profile["classes"]))
+    check(set(profile["passes"]) == {"data", "forward", "backward", "update"}, "passes %s" % profile["passes"])
+    check(not result_record.schema_problems([os.path.join(folder, "epochs3.json")]), "profiled record invalid")
+    print("ok: 3 epochs x 4 steps: per-epoch times, steady-state figures, seeded repeat, channels-last, --profile")
     return os.path.join(folder, "epochs0.json")
+
+
+def test_breakdown():
+    """torch_breakdown's mapping on real names: the CPU ops torch 1.13 records for these twins, and a Kineto-shaped
+    GPU trace (cat kernel / cpu_op / user_annotation, "External id" from kernel to the op that launched it) whose
+    kernel names are cuDNN's, cuBLAS's and ATen's as profilers print them on Volta to Hopper."""
+    host = {  # name, ancestors (outermost first) -> class
+        ("aten::mkldnn_convolution", ("aten::conv2d", "aten::convolution", "aten::_convolution")): "conv_forward",
+        ("aten::convolution_backward", ("autograd::engine::evaluate_function: ConvolutionBackward0",
+                                        "ConvolutionBackward0")): "conv_backward",
+        ("aten::addmm", ("aten::linear",)): "gemm",
+        ("aten::mm", ("autograd::engine::evaluate_function: AddmmBackward0", "AddmmBackward0")): "gemm",
+        ("aten::add_", ("Optimizer.step#SGD.step",)): "optimizer",
+        ("aten::zero_", ("Optimizer.zero_grad#SGD.zero_grad",)): "optimizer",
+        ("aten::addmm", ("aten::gru",)): "rnn",
+        ("aten::max_pool2d_with_indices", ("aten::max_pool2d",)): "elementwise",
+        ("aten::bernoulli_", ("aten::dropout",)): "elementwise",
+        ("aten::index_select", ()): "copies",
+        ("detach", ("torch::autograd::AccumulateGrad", "aten::detach")): "elementwise",
+        ("cudaLaunchKernel", ()): "other",
+    }
+    for (name, ancestors), key in host.items():
+        got = torch_breakdown.classify_host_op(name, list(ancestors))
+        check(got == key, "host op %s under %s: %s, expected %s" % (name, ancestors, got, key))
+    kernels = {  # kernel name, launching op chain -> class
+        ("sm90_xmma_fprop_implicit_gemm_f32f32_tf32f32_f32_nhwckrsc_nhwc_tilesize64x128x32",
+         ("aten::conv2d", "aten::convolution", "aten::cudnn_convolution")): "conv_forward",
+        ("void cudnn::detail::implicit_convolve_sgemm<float, float, int=128, int=5, int=5, int=3, int=3, int=3, int=1, "
+         "bool=1, bool=0, bool=0>", ("aten::cudnn_convolution",)): "conv_forward",
+        ("sm80_xmma_dgrad_implicit_gemm_indexed_tf32f32_tf32f32_f32_nhwckrsc_nhwc_tilesize128x128x16_stage4",
+         ("ConvolutionBackward0", "aten::convolution_backward")): "conv_data_grad",
+        ("void cudnn::detail::dgrad_engine<float, int=128, int=6, int=8, int=3, int=3, int=5, bool=1>",
+         ("aten::convolution_backward",)): "conv_data_grad",
+        ("sm80_xmma_wgrad_implicit_gemm_indexed_tf32f32_tf32f32_f32_nhwckrsc_nhwc_tilesize128x128x16_stage4",
+         ("aten::convolution_backward",)): "conv_filter_grad",
+        ("void cudnn::detail::wgrad_alg0_engine<float, int=128, int=6, int=8, int=3, int=3, int=5, bool=1, int=512>",
+         ("aten::convolution_backward",)): "conv_filter_grad",
+        ("volta_scudnn_128x128_stridedB_splitK_interior_nn_v1", ("aten::convolution_backward",)): "conv_backward",
+        ("nchwToNhwcKernel", ("aten::cudnn_convolution",)): "copies",
+        ("ampere_sgemm_128x64_tn", ("aten::linear", "aten::addmm")): "gemm",
+        ("nvjet_tst_256x256_64x4_1x2_h_bz_TNT", ("aten::mm",)): "gemm",
+        ("sm90_xmma_gemm_f32f32_tf32f32_f32_tn_n_tilesize128x128x32", ("aten::_cudnn_rnn",)): "rnn",
+        ("void at::native::vectorized_elementwise_kernel<4, at::native::CUDAFunctor_add<float>, "
+         "at::detail::Array<char*, 3> >", ("Optimizer.step#SGD.step", "aten::_foreach_add_")): "optimizer",
+        ("void at::native::(anonymous namespace)::max_pool_forward_nchw<float, float>",
+         ("aten::max_pool2d_with_indices",)): "elementwise",
+        ("void cudnn::detail::pooling_fw_4d_kernel<float, float, cudnn::detail::maxpooling_func<float>>",
+         ("aten::cudnn_max_pool",)): "elementwise",
+        ("Memcpy HtoD (Pinned -> Device)", ("aten::copy_",)): "copies",
+        ("triton_poi_fused_relu_threshold_backward_0", ()): "elementwise",
+        ("triton_tem_fused_addmm_0", ()): "gemm",
+        ("sm90_xmma_fprop_implicit_gemm_bf16bf16_bf16f32_f32_nhwckrsc_nhwc_tilesize128x128x64", ()): "conv_forward",
+        ("some_unknown_kernel_name", ()): "other",
+    }
+    for (name, chain), key in kernels.items():
+        got = torch_breakdown.classify_kernel(name, list(chain))
+        check(got == key, "kernel %s under %s: %s, expected %s" % (name[:60], chain, got, key))
+    # A GPU trace of 2 steps of 1 ms wall: per step a convolution (0.3 ms) and its weight gradient (0.2 ms), 0.5 ms
+    # of the device covered, so 0.5 ms per step is gaps; the passes come from the annotations around the ops.
+    events = []
+    for step in range(2):
+        t = 1000.0 * step
+        events += [
+            {"ph": "X", "cat": "user_annotation", "name": "pass:forward", "ts": t, "dur": 100, "pid": 1, "tid": 1},
+            {"ph": "X", "cat": "cpu_op", "name": "aten::cudnn_convolution", "ts": t + 10, "dur": 50, "pid": 1,
+             "tid": 1, "args": {"External id": 10 + step}},
+            {"ph": "X", "cat": "user_annotation", "name": "pass:backward", "ts": t + 200, "dur": 100, "pid": 1,
+             "tid": 1},
+            {"ph": "X", "cat": "cpu_op", "name": "aten::convolution_backward", "ts": t + 210, "dur": 50, "pid": 1,
+             "tid": 2, "args": {"External id": 20 + step}},
+            {"ph": "X", "cat": "kernel", "name": "sm90_xmma_fprop_implicit_gemm_f32f32", "ts": t + 300, "dur": 300,
+             "pid": 0, "tid": 7, "args": {"External id": 10 + step}},
+            {"ph": "X", "cat": "kernel", "name": "sm90_xmma_wgrad_implicit_gemm_f32f32", "ts": t + 600, "dur": 200,
+             "pid": 0, "tid": 7, "args": {"External id": 20 + step}},
+        ]
+    profile = torch_breakdown.breakdown({"traceEvents": events}, 2e-3, 2, "step", True, "fixture")
+    expected = {"conv_forward": 3e-4, "conv_filter_grad": 2e-4, "gaps": 5e-4}
+    for key in profile["classes"]:
+        check(abs(profile["classes"][key] - expected.get(key, 0.0)) < 1e-12, "fixture %s: %s" % (key, profile))
+    check(set(profile["passes"]) == {"forward", "backward"} and abs(profile["passes"]["forward"] - 3e-4) < 1e-12
+          and abs(profile["passes"]["backward"] - 2e-4) < 1e-12, "fixture passes %s" % profile["passes"])
+    print("ok: torch_breakdown maps %d host ops and %d kernels by their real names; a GPU trace fixture"
+          % (len(host), len(kernels)))
 
 
 def report_of(folder, name, records):
@@ -387,6 +480,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="peer-selftest-") as folder:
         try:
             test_safetensors(folder)
+            test_breakdown()
             data = os.path.join(folder, "cifar")
             records = write_cifar(data)
             bad_data = test_cifar(data, records)

@@ -18,7 +18,9 @@ import torch
 import torch.nn.functional as F
 
 import peer
+import profile_classes
 import record as record_fields
+import torch_breakdown
 import result_record
 from peer import UsageError, positive_int
 
@@ -44,6 +46,9 @@ def add_training_arguments(parser, data_help, epochs, lr):
     parser.add_argument("--no-shuffle", action="store_true", help="batches in file order every epoch")
     parser.add_argument("--log-steps", metavar="FILE", help='one line per step: "<step> <loss>" (1-based)')
     parser.add_argument("--json", metavar="FILE", help="write the result record here")
+    parser.add_argument("--profile", action="store_true",
+                        help="profile the last %d steps with torch.profiler: print the breakdown by class and record it"
+                             % profile_classes.PROFILE_STEPS)
 
 
 def check_device(args):
@@ -99,7 +104,7 @@ class Feeder:
 
 
 def train(args, model, step_model, optimizer, feeder, num_train, device, workload):
-    """The timed loop. Returns (losses as a CPU float tensor, Timing)."""
+    """The timed loop. Returns (losses as a CPU float tensor, Timing, the profile section or None)."""
     steps_per_epoch = num_train // args.batch
     total_steps = args.epochs * steps_per_epoch
     if args.max_steps is not None:
@@ -116,6 +121,10 @@ def train(args, model, step_model, optimizer, feeder, num_train, device, workloa
     if args.mode == "compile-cudagraphs":
         # CUDA graph trees must know where an iteration starts, as forward outputs are overwritten on replay.
         mark_step = getattr(getattr(torch, "compiler", None), "cudagraph_mark_step_begin", None)
+    profiler = torch_breakdown.Profiler(getattr(args, "profile", False), device, "step",
+                                        "the profiled steps ran as the timed ones (mode %s)" % args.mode)
+    profile_from = profile_classes.profile_window(total_steps)
+    profile = None
     model.train()
     losses = []  # detached device scalars, one per step
     epoch_seconds = timing.epoch_seconds
@@ -130,15 +139,24 @@ def train(args, model, step_model, optimizer, feeder, num_train, device, workloa
         for i in range(steps_per_epoch):
             if step == total_steps:
                 break
-            x, y = feeder(order[i * args.batch:(i + 1) * args.batch])
+            if profiler.enabled and step == profile_from:
+                profiler.start()
+            with profiler.label("data"):
+                x, y = feeder(order[i * args.batch:(i + 1) * args.batch])
             if mark_step is not None:
                 mark_step()
-            optimizer.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(step_model(x), y)
-            loss.backward()
-            optimizer.step()
+            with profiler.label("update"):
+                optimizer.zero_grad(set_to_none=True)
+            with profiler.label("forward"):
+                loss = F.cross_entropy(step_model(x), y)
+            with profiler.label("backward"):
+                loss.backward()
+            with profiler.label("update"):
+                optimizer.step()
             losses.append(loss.detach())
             step += 1
+            if profiler.enabled and step == total_steps:
+                profile = profiler.stop(total_steps - profile_from)
             if step in window_bounds:
                 synchronize(device)
                 window_marks.append(time.perf_counter())
@@ -155,7 +173,7 @@ def train(args, model, step_model, optimizer, feeder, num_train, device, workloa
         timing.energy = meter.joules_per((step - steps_per_epoch) / steps_per_epoch)
     if device.type == "cuda":
         timing.peak_memory = result_record.Reading(torch.cuda.max_memory_allocated(device))
-    return torch.stack(losses).cpu(), timing
+    return torch.stack(losses).cpu(), timing, profile
 
 
 def evaluate(model, feeder, num_test, batch, max_batches):
@@ -177,3 +195,10 @@ def training_record(workload, args, device, losses, timing, accuracy, examples_k
     record = record_fields.base_record(workload, device, args.mode, args.precision, args.batch)
     return peer.add_training_fields(workload, record, args, [float(v) for v in losses], timing, accuracy,
                                     examples_key, flops_per_example)
+
+
+def add_profile(record, workload, profile):
+    """Prints a --profile breakdown and puts it in the record (nothing without one)."""
+    if profile is not None:
+        profile_classes.print_section(workload, profile)
+        record["profile"] = profile
