@@ -78,18 +78,24 @@ def _owner(ancestors):
     return None
 
 
+def _compute_op(chain):
+    """The class of the innermost convolution or matrix-product op in `chain` (outermost first), or None."""
+    for op in reversed(chain):
+        for pattern, key in ((CONV_FORWARD_OPS, "conv_forward"), (CONV_BACKWARD_OPS, "conv_backward"),
+                             (GEMM_OPS, "gemm")):
+            if pattern.search(op):
+                return key
+    return None
+
+
 def classify_host_op(name, ancestors):
     """The class of a host op's own (self) time on a CPU run; `ancestors` outermost first."""
     owner = _owner(list(ancestors) + [name])
     if owner:
         return owner
-    for candidate in [name] + list(reversed(ancestors)):
-        if CONV_FORWARD_OPS.search(candidate):
-            return "conv_forward"
-        if CONV_BACKWARD_OPS.search(candidate):
-            return "conv_backward"
-        if GEMM_OPS.search(candidate):
-            return "gemm"
+    key = _compute_op(list(ancestors) + [name])
+    if key:
+        return key
     if COPY_OPS.search(name):
         return "copies"
     if (name.startswith(("aten::", "autograd::", "torch::")) or VIEW_OPS.search(name)
@@ -107,13 +113,9 @@ def classify_kernel(name, launching_ops):
     for pattern, key in KERNEL_DEFINITE:
         if pattern.search(name):
             return key
-    for op in reversed(launching_ops):
-        if CONV_FORWARD_OPS.search(op):
-            return "conv_forward"
-        if CONV_BACKWARD_OPS.search(op):
-            return "conv_backward"
-        if GEMM_OPS.search(op):
-            return "gemm"
+    key = _compute_op(launching_ops)
+    if key:
+        return key
     for pattern, key in KERNEL_NAMES:
         if pattern.search(name):
             return key
