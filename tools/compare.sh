@@ -70,45 +70,46 @@ gru=(--data "$shared/tokens.npz" --data-name synthetic --init "$shared/gru-init.
 resnet=(--weights "$shared/resnet50.safetensors" "${resnet_size[@]}")
 for precision in "${precisions[@]}"; do
   run "rosetta-cnn-$precision" "$rosetta" train cnn --device $device --precision $precision "${cnn[@]}" \
-    --json "$records/rosetta-cnn-$precision.json"
+    --profile --json "$records/rosetta-cnn-$precision.json"
   run "rosetta-gru-$precision" "$rosetta" train gru --device $device --precision $precision "${gru[@]}" \
-    --json "$records/rosetta-gru-$precision.json"
+    --profile --json "$records/rosetta-gru-$precision.json"
   run "rosetta-resnet50-$precision" "$rosetta" extract resnet50 --device $device --precision $precision \
-    "${resnet[@]}" --json "$records/rosetta-resnet50-$precision.json"
+    "${resnet[@]}" --profile --json "$records/rosetta-resnet50-$precision.json"
   for mode in "${pytorch_modes[@]}"; do
     # PyTorch's fastest documented settings for convolutions: cuDNN autotuning, channels-last memory.
     run "pytorch-cnn-$precision-$mode" twin pytorch cnn.py --device $device --precision $precision --mode $mode \
-      --channels-last "${cnn[@]}" --json "$records/pytorch-cnn-$precision-$mode.json"
+      --channels-last "${cnn[@]}" --profile --json "$records/pytorch-cnn-$precision-$mode.json"
     run "pytorch-gru-$precision-$mode" twin pytorch gru.py --device $device --precision $precision --mode $mode \
-      "${gru[@]}" --json "$records/pytorch-gru-$precision-$mode.json"
+      "${gru[@]}" --profile --json "$records/pytorch-gru-$precision-$mode.json"
     run "pytorch-resnet50-$precision-$mode" twin pytorch resnet50.py --device $device --precision $precision \
-      --mode $mode --channels-last "${resnet[@]}" --json "$records/pytorch-resnet50-$precision-$mode.json"
+      --mode $mode --channels-last "${resnet[@]}" --profile --json "$records/pytorch-resnet50-$precision-$mode.json"
   done
   if [[ " ${peers[*]} " == *" jax "* ]]; then
     run "jax-cnn-$precision" twin jax cnn.py --device $jax_device --precision $precision "${cnn[@]}" \
-      --json "$records/jax-cnn-$precision.json"
+      --profile --json "$records/jax-cnn-$precision.json"
     run "jax-gru-$precision" twin jax gru.py --device $jax_device --precision $precision "${gru[@]}" \
-      --json "$records/jax-gru-$precision.json"
+      --profile --json "$records/jax-gru-$precision.json"
     run "jax-resnet50-$precision" twin jax resnet50.py --device $jax_device --precision $precision "${resnet[@]}" \
-      --json "$records/jax-resnet50-$precision.json"
+      --profile --json "$records/jax-resnet50-$precision.json"
   fi
 done
 if (( gpu )); then  # bf16: ResNet-50 in every framework (rosetta needs NHWC), the JAX training twins
   run rosetta-resnet50-bf16 "$rosetta" extract resnet50 --device cuda --precision bf16 --layout nhwc "${resnet[@]}" \
-    --json "$records/rosetta-resnet50-bf16.json"
+    --profile --json "$records/rosetta-resnet50-bf16.json"
   run pytorch-resnet50-bf16-eager twin pytorch resnet50.py --device cuda --precision bf16 --channels-last \
-    "${resnet[@]}" --json "$records/pytorch-resnet50-bf16-eager.json"
+    "${resnet[@]}" --profile --json "$records/pytorch-resnet50-bf16-eager.json"
   if [[ " ${peers[*]} " == *" jax "* ]]; then
     for workload in cnn gru resnet50; do
       args=("${cnn[@]}"); [ $workload = gru ] && args=("${gru[@]}"); [ $workload = resnet50 ] && args=("${resnet[@]}")
       run "jax-$workload-bf16" twin jax $workload.py --device gpu --precision bf16 "${args[@]}" \
-        --json "$records/jax-$workload-bf16.json"
+        --profile --json "$records/jax-$workload-bf16.json"
     done
   fi
 fi
 
 run validate "$python" bench/report/validate_record.py "$records"/*.json
-run report "$python" bench/report/report.py "$records" --out-md "$out/report.md" --out-png "$out/report.png"
+run report "$python" bench/report/report.py "$records" --out-md "$out/report.md" --out-png "$out/report.png" \
+  --out-breakdown-png "$out/breakdown.png"
 echo
 [ -f "$out/report.md" ] && cat "$out/report.md"
 echo

@@ -47,7 +47,7 @@ import safetensors_io  # noqa: E402
 import torch_breakdown  # noqa: E402
 
 RECORD_KEYS = {
-    "workload", "framework", "framework_version", "mode", "device", "driver", "cuda", "cudnn", "precision",
+    "optimizer_impl", "workload", "framework", "framework_version", "mode", "device", "driver", "cuda", "cudnn", "precision",
     "batch", "epochs", "steps", "seconds_total", "seconds_without_first_epoch", "seconds_per_epoch",
     "images_per_second", "test_accuracy", "final_loss", "commit", "date", "channels_last", "cudnn_benchmark",
     "data", "schema", "schema_version", "status", "steady", "metrics", "unavailable",
@@ -475,6 +475,32 @@ def test_report(folder, record_path, epochs_path):
     print("ok: report.py table%s and refusal" % (" and chart" if chart else " (chart skipped: no matplotlib)"))
 
 
+def test_report_breakdown(folder, profiled_path):
+    """The report's "Where the time goes": the profiled CNN record beside a rosetta record made from it with half
+    its GEMM and element-wise time, so the peer spends more there (beyond 5 % of the wall and 1.2x) and nowhere else;
+    the convolution gradients merged into one row (PyTorch's CPU profile has them in one call)."""
+    with open(profiled_path) as f:
+        peer_record = json.load(f)
+    ours = json.loads(json.dumps(peer_record))
+    ours.update({"framework": "rosetta", "framework_version": "0.1.0", "mode": "eager"})
+    classes = ours["profile"]["classes"]
+    wall = ours["profile"]["seconds_per_unit"]
+    for key in ("gemm", "elementwise"):
+        classes[key] /= 2
+    markdown = report_of(folder, "breakdown", [ours, peer_record])
+    check("## Where the time goes" in markdown and "### cnn, fp32, cpu (per step)" in markdown, markdown)
+    check("| convolution gradients (data + filter) |" in markdown, "the gradients are not merged:\n" + markdown)
+    line = next(l for l in markdown.splitlines() if l.startswith("- pytorch") and "spends more" in l)
+    # The peer's excess in a halved class equals rosetta's time there, and is twice it: named when over 5 % of the wall.
+    named = {label for key, label in (("gemm", "GEMM"), ("elementwise", "element-wise")) if classes[key] > 0.05 * wall}
+    check(named, "the fixture names nothing: %s" % classes)
+    for label, anchor in (("GEMM", "practice-precision"), ("element-wise", "practice-fusion")):
+        check(((label + " +") in line) == (label in named), "%s named wrongly: %s" % (label, line))
+        check(label not in named or ("cudnn-guide.md#" + anchor) in line, "no link to %s: %s" % (anchor, line))
+    check("convolution" not in line and "optimizer" not in line, "only the halved classes are named: " + line)
+    print("ok: report.py breakdowns side by side, the classes where the peer spends more, with their practices")
+
+
 def main():
     print("selftest: torch %s, numpy %s" % (torch.__version__, np.__version__))
     with tempfile.TemporaryDirectory(prefix="peer-selftest-") as folder:
@@ -488,6 +514,7 @@ def main():
             record_path = test_cnn(folder, data, bad_data)
             epochs_path = test_epochs(folder, os.path.join(folder, "init.safetensors"))
             test_report(folder, record_path, epochs_path)
+            test_report_breakdown(folder, os.path.join(folder, "epochs3.json"))
         except AssertionError as failure:
             print("selftest: FAILED: %s" % failure, file=sys.stderr)
             return 1
