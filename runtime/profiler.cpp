@@ -4,6 +4,8 @@
 
 #include "runtime/error.h"
 #if ROSETTA_WITH_CUDA
+#include <cuda_profiler_api.h>
+
 #include "runtime/cuda_check.h"
 #endif
 
@@ -71,7 +73,13 @@ void Profiler::begin_step() {
   depth_ = 0;
   in_step_ = true;
   step_begin_ = std::chrono::steady_clock::now();
-  if (on_device_) record(0);
+  if (on_device_) {
+#if ROSETTA_WITH_CUDA
+    if (!capturing_) ROSETTA_CUDA_CHECK(cudaProfilerStart());  // an external profiler's range: the profiled steps
+#endif
+    capturing_ = true;
+    record(0);
+  }
 }
 
 void Profiler::begin_region(const char* name, int category) noexcept {
@@ -125,6 +133,10 @@ void Profiler::end_step() {
 
 void Profiler::finish() {
   ROSETTA_CHECK(!in_step_, "Profiler::finish inside a step");
+#if ROSETTA_WITH_CUDA
+  if (capturing_) ROSETTA_CUDA_CHECK(cudaProfilerStop());
+#endif
+  capturing_ = false;
   for (int k : {current_, 1 - current_})  // the older step first
     if (steps_buffer_[k].pending) read(steps_buffer_[k]);
 }

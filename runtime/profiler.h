@@ -19,6 +19,9 @@
 //   one (on a GPU waiting for that step's end, the only host wait the profiler makes), finish() the last one.
 //   Either throws what an event call during the step failed with. rows(), steps() and wall_seconds() count the
 //   steps read so far.
+// - On a GPU the profiled steps are also the range of an external profiler that starts with profiling off (ncu or
+//   nsys with --profile-from-start off; tools/ncu_measure.sh): cudaProfilerStart at the first begin_step,
+//   cudaProfilerStop at finish().
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -94,6 +97,7 @@ class Profiler {
   std::chrono::steady_clock::time_point step_begin_;
   int depth_ = 0;
   bool in_step_ = false;
+  bool capturing_ = false;  // between cudaProfilerStart and cudaProfilerStop
   const char* pass_ = nullptr;
   std::vector<Row> rows_;
   std::int64_t steps_ = 0;

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The whole GPU check, on a GPU host (H100/H200) where cuDNN and cuBLAS come from the PyTorch environment's
 # wheels. Runs from the repository root with a bundle made by tools/gpu_bundle.sh on a build machine:
+#   measure  per-kernel time of the three workloads in each precision under ncu, grouped into the profile classes
+#            (tools/ncu_measure.sh on rosetta's --profile steps; ~2.5 min): first, on a cool card
 #   tests    the CUDA cases of every test binary (the CPU cases run in CI)
 #   resnet   ResNet-50 extraction in each precision, layout and switch, then the PyTorch twin (eager) per precision
 #   gru      the GRU workload (cuDNN and hand-built, tnc and ntc, fp32 and tf32), then its twin (eager)
@@ -16,7 +18,7 @@
 # (default 570), so the check ends with its summary inside the device's time. Logs and records go to $OUT (default
 # ./gpu-check-out); the weights and data it generates go to $WORK (default $OUT/work), not worth carrying back.
 # Usage: tools/gpu_check.sh [BUNDLE_DIR=gpu-bundle]
-# Environment: PHASES (default "tests resnet gru cnn nccl bench memcheck compile"), SELECT (an extended regular expression:
+# Environment: PHASES (default "measure tests resnet gru cnn nccl bench memcheck compile"), SELECT (an extended regular expression:
 # only the steps whose names match run, default all), BUDGET_S, LIMIT_S, OUT, WORK, PYTHON. The cuDNN algorithm
 # cache the runs fill (with cudnnFind's time per convolution shape) is copied to $OUT/conv-algorithms.json.
 set -uo pipefail
@@ -42,7 +44,7 @@ export LD_LIBRARY_PATH="$bundle/lib:$wheel_libs:${LD_LIBRARY_PATH:-}"
 export ROSETTA_SOURCE_DIR=$PWD ROSETTA_CLI=$bundle/bin/rosetta
 export XDG_CACHE_HOME=$work/cache ROSETTA_PYTHON=$python ROSETTA_COMMIT=$(head -1 "$bundle/COMMIT")
 rosetta=$bundle/bin/rosetta
-phases=" ${PHASES:-tests resnet gru cnn nccl bench memcheck compile} "
+phases=" ${PHASES:-measure tests resnet gru cnn nccl bench memcheck compile} "
 want() { [[ "$phases" == *" $1 "* ]]; }
 summary=$out/summary.txt
 : > "$summary"
@@ -90,6 +92,34 @@ nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv | t
 # The doctor first: clocks, link, library versions and a short run of each workload against the reference index,
 # so a slow or misconfigured card is named before any figure is read.
 step doctor 90 "$rosetta" doctor --references docs/results/reference.json --json "$out/doctor.json"
+
+# ---- measure: where each workload's GPU time goes, kernel by kernel (issue 14's gap attribution) ----
+# rosetta's --profile brackets its profiled steps (eager: a graph's kernels cannot be replayed alone) with
+# cudaProfilerStart/Stop, and ncu (--clock-control none, --profile-from-start off) replays their first 300 kernel
+# launches one by one with the time and FLOP counters bench/report/ncu_summary.py groups into the classes. Expected:
+# 7 runs of 15-25 s (start, autotuning, ~300 launches at a few ms each under ncu): about 2.5 minutes.
+if want measure; then
+  ncu_path=$(command -v ncu || ls /usr/local/cuda*/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+  if [ -z "$ncu_path" ]; then
+    note "skip  measure (no ncu on this host)"
+  else
+    measure() {  # name, rosetta arguments...
+      local name=$1; shift
+      NCU=$ncu_path PYTHON=$python step "measure-$name" 90 tools/ncu_measure.sh "$name" "$out/ncu" -- "$rosetta" "$@"
+    }
+    for p in fp32 tf32; do
+      # 40 steps of batch 64; the last 20 are profiled.
+      measure "cnn-$p" train cnn --synthetic --synthetic-train 2560 --synthetic-test 0 --epochs 1 --precision "$p" \
+        --profile --json "$out/ncu/cnn-$p-record.json"
+      measure "gru-$p" train gru --synthetic --synthetic-train 2560 --synthetic-test 0 --epochs 1 --precision "$p" \
+        --profile --json "$out/ncu/gru-$p-record.json"
+    done
+    for p in fp32 tf32 bf16; do  # the profiled pass: 2 batches of 32
+      measure "resnet50-$p" extract resnet50 --random-weights --images 64 --repeats 1 --precision "$p" --profile \
+        --json "$out/ncu/resnet50-$p-record.json"
+    done
+  fi
+fi
 
 if want tests; then
   for t in "$bundle"/bin/test_*; do

@@ -13,7 +13,8 @@ How a trace becomes a breakdown (Chrome trace JSON, as torch.profiler's export_c
   layer); a kernel name that says which convolution gradient it computes, or that it copies or changes layout; the
   convolution or matrix-product op that launched it (a convolution's backward whose kernels do not say which
   gradient: conv_backward); the kernel's name alone (graph replays and compiled code launch without an op); the
-  op's own name (aten:: ops not named above are element-wise); else other.
+  op's own name (aten:: ops not named above are element-wise); else other. Kernel names are
+  ../common/kernel_classes.py's, shared with the ncu summary; op names are this module's.
 - gaps = the profiled steps' wall time (host clock between device synchronisations) minus busy.
 
 Invariants: a profiled run's figures include the profiler's own overhead in its last steps only; the mapping is
@@ -27,6 +28,7 @@ import re
 import tempfile
 import time
 
+import kernel_classes
 import profile_classes
 
 PASS_PREFIX = "pass:"
@@ -37,12 +39,6 @@ OWNERS = (
     (re.compile(r"^aten::(gru|rnn_tanh|rnn_relu|lstm|_cudnn_rnn|_cudnn_rnn_backward|_thnn_fused_gru_cell)\b"
                 r"|^(CudnnRnn|Gru|Lstm)Backward\d*$|^autograd::engine::evaluate_function: (CudnnRnn|Gru)Backward"),
      "rnn"),
-)
-# Kernel names that say what they do whoever launched them.
-KERNEL_DEFINITE = (
-    (re.compile(r"dgrad", re.I), "conv_data_grad"),
-    (re.compile(r"wgrad", re.I), "conv_filter_grad"),
-    (re.compile(r"memcpy|memset|nchwToNhwc|nhwcToNchw", re.I), "copies"),
 )
 # The op that launched a kernel (or ran on the CPU), by name.
 CONV_FORWARD_OPS = re.compile(r"^aten::(conv\dd|convolution|_convolution|cudnn_convolution|mkldnn_convolution"
@@ -57,19 +53,6 @@ COPY_OPS = re.compile(r"^aten::(copy_|to|_to_copy|contiguous|clone|index_select|
 # Views and the autograd engine's own bookkeeping, some recorded without a namespace ("detach" in 1.13).
 VIEW_OPS = re.compile(r"^(aten::)?(detach|alias|view|_reshape_alias|as_strided|t|transpose|reshape|expand|permute"
                       r"|squeeze|unsqueeze|slice|select|resolve_conj|resolve_neg)_?$")
-# Kernel names alone.
-KERNEL_NAMES = (
-    (re.compile(r"fprop|convolve_sgemm|conv2d_grouped_direct|winograd|scudnn|fft2d|conv_kernel|triton_\w*convolution",
-                re.I), "conv_forward"),
-    (re.compile(r"gemm|gemv|nvjet|matmul|splitKreduce|triton_tem_fused_(mm|addmm|bmm)", re.I), "gemm"),
-    (re.compile(r"RNN|GRU|LSTM", re.I), "rnn"),
-    (re.compile(r"transpose|copy|CatArray", re.I), "copies"),
-    (re.compile(r"^triton_(poi|red|per)_|elementwise|reduce|pool|softmax|nll_loss|dropout|bernoulli|embedding"
-                r"|batch_norm|op_tensor|activation|relu|index|fill|scatter|gather|cross_entropy|where|adam|sgd",
-                re.I), "elementwise"),
-)
-
-
 def _owner(ancestors):
     for name in ancestors:
         for pattern, key in OWNERS:
@@ -110,15 +93,9 @@ def classify_kernel(name, launching_ops):
     owner = _owner(launching_ops)
     if owner:
         return owner
-    for pattern, key in KERNEL_DEFINITE:
-        if pattern.search(name):
-            return key
-    key = _compute_op(launching_ops)
+    key = kernel_classes.definite_class(name) or _compute_op(launching_ops) or kernel_classes.name_class(name)
     if key:
         return key
-    for pattern, key in KERNEL_NAMES:
-        if pattern.search(name):
-            return key
     if launching_ops:
         key = classify_host_op(launching_ops[-1], launching_ops[:-1])
         if key != "other":
@@ -181,9 +158,10 @@ def breakdown(trace, wall_seconds, units, unit, on_device, note):
 
 
 class Profiler:
-    """torch.profiler over a run's last units: start() after a device synchronise, label() each pass inside, stop()
-    synchronises, parses the trace and returns the record's profile section. Off (enabled False), label() is a
-    null context and nothing is imported or recorded."""
+    """torch.profiler over a run's last units. start() after a device synchronise, label() each pass inside,
+    finish(units) synchronises and stops; section() parses the trace into the record's profile section. start() and
+    finish() return the seconds they spent on the profiler itself, which the caller leaves out of its clocks. Off
+    (enabled False), label() is a null context and nothing is recorded."""
 
     def __init__(self, enabled, device, unit, note):
         self.enabled = enabled
@@ -192,6 +170,7 @@ class Profiler:
         self.note = note
         self.active = None
         self.started = None
+        self.result = None  # (trace, wall seconds, units)
 
     def _synchronize(self):
         import torch
@@ -200,6 +179,7 @@ class Profiler:
 
     def start(self):
         import torch.profiler
+        begin = time.perf_counter()
         activities = [torch.profiler.ProfilerActivity.CPU]
         if self.device.type == "cuda":
             activities.append(torch.profiler.ProfilerActivity.CUDA)
@@ -207,6 +187,7 @@ class Profiler:
         self.active = torch.profiler.profile(activities=activities)
         self.active.__enter__()
         self.started = time.perf_counter()
+        return self.started - begin
 
     def label(self, pass_name):
         if self.active is None:
@@ -214,19 +195,23 @@ class Profiler:
         import torch.autograd.profiler
         return torch.autograd.profiler.record_function(PASS_PREFIX + pass_name)
 
-    def stop(self, units):
+    def finish(self, units):
         self._synchronize()
-        wall = time.perf_counter() - self.started
+        end = time.perf_counter()
         self.active.__exit__(None, None, None)
         folder = tempfile.mkdtemp(prefix="torch-profile-")
         path = os.path.join(folder, "trace.json")
         try:
             self.active.export_chrome_trace(path)
             with open(path) as f:
-                trace = json.load(f)
+                self.result = (json.load(f), end - self.started, units)
         finally:
             if os.path.exists(path):
                 os.remove(path)
             os.rmdir(folder)
         self.active = None
+        return time.perf_counter() - end
+
+    def section(self):
+        trace, wall, units = self.result
         return breakdown(trace, wall, units, self.unit, self.device.type == "cuda", self.note)
