@@ -261,9 +261,11 @@ def breakdown(trace, hlo_texts, wall_seconds, units, unit, note):
 
 
 class Profiler:
-    """jax.profiler over a run's last units: start() after block_until_ready, stop(units, functions) after it again;
-    `functions` are (jitted function, example arguments) whose compiled HLO names the trace's instructions. Off
-    (enabled False), nothing is imported or recorded."""
+    """jax.profiler over a run's last units. start() after block_until_ready, finish(units) after it again;
+    section(functions) reads the trace into the record's profile section, `functions` being (jitted function,
+    example arguments) whose compiled HLO names the trace's instructions. start() and finish() return the seconds
+    they spent on the profiler itself, which the caller leaves out of its clocks. Off (enabled False), nothing is
+    recorded."""
 
     def __init__(self, enabled, unit, note):
         self.enabled = enabled
@@ -271,24 +273,31 @@ class Profiler:
         self.note = note
         self.folder = None
         self.started = None
+        self.result = None  # (trace, wall seconds, units)
 
     def start(self):
         import jax
+        begin = time.perf_counter()
         self.folder = tempfile.mkdtemp(prefix="jax-profile-")
         jax.profiler.start_trace(self.folder, create_perfetto_trace=True)
         self.started = time.perf_counter()
+        return self.started - begin
 
-    def stop(self, units, functions):
+    def finish(self, units):
         import jax
-        wall = time.perf_counter() - self.started
+        end = time.perf_counter()
         jax.profiler.stop_trace()
         try:
             paths = sorted(glob.glob(os.path.join(self.folder, "plugins", "profile", "*", "perfetto_trace.json.gz")))
             if not paths:
                 raise RuntimeError("jax.profiler wrote no perfetto_trace.json.gz under %s" % self.folder)
             with gzip.open(paths[-1], "rt") as f:
-                trace = json.load(f)
+                self.result = (json.load(f), end - self.started, units)
         finally:
             shutil.rmtree(self.folder, ignore_errors=True)
+        return time.perf_counter() - end
+
+    def section(self, functions):
+        trace, wall, units = self.result
         texts = [function.lower(*arguments).compile().as_text() for function, arguments in functions]
         return breakdown(trace, texts, wall, units, self.unit, self.note)

@@ -214,7 +214,8 @@ def run(args):
         profiler = jax_breakdown.Profiler(True, "batch", "one more pass after the timed ones (jit)")
         profiler.start()
         one_pass()
-        profile = profiler.stop(batches, [(extract, (variables, jax.device_put(images[:args.batch], device)))])
+        profiler.finish(batches)
+        profile = profiler.section([(extract, (variables, jax.device_put(images[:args.batch], device)))])
     energy = meter.joules_per(args.repeats * count / 1000.0)
     peak_memory = (training.peak_memory(device) if on_gpu else
                    result_record.Reading(reason="a CPU run: XLA's CPU client reports no peak memory"))

@@ -219,15 +219,20 @@ def train(args, state, step, feeder, num_train, workload, device):
     timing = result_record.Timing(steps_per_epoch, "a CPU run: XLA's CPU client reports no peak memory")
     epoch_seconds = timing.epoch_seconds
     window_bounds = set(result_record.window_boundaries(steps_per_epoch, total_steps))
-    window_marks = []  # perf_counter at each window boundary, the device idle
+    window_marks = []  # the clock at each window boundary, the device idle
     on_gpu = device.platform == "gpu"
     meter = result_record.EnergyMeter(device.id if on_gpu else None)
     profiler = jax_breakdown.Profiler(getattr(args, "profile", False), "step",
                                       "the profiled steps ran as the timed ones (jit)")
-    profile_from, profile = profile_classes.profile_window(total_steps), None
+    profile_from = profile_classes.profile_window(total_steps)
+    paused = [0.0]  # seconds spent starting and stopping the profiler: outside every clock
+
+    def clock():
+        return time.perf_counter() - paused[0]
+
     count = 0
     jax.block_until_ready(state)
-    epoch_start = time.perf_counter()
+    epoch_start = clock()
     for epoch in range(args.epochs):
         if count == total_steps:
             break
@@ -238,7 +243,7 @@ def train(args, state, step, feeder, num_train, workload, device):
                 break
             if profiler.enabled and count == profile_from:
                 jax.block_until_ready(state)
-                profiler.start()
+                paused[0] += profiler.start()
             rows = slice(i * args.batch, (i + 1) * args.batch)
             x, y = feeder(rows if order is None else order[rows])
             state, loss = step(state, x, y)
@@ -246,23 +251,24 @@ def train(args, state, step, feeder, num_train, workload, device):
             count += 1
             if profiler.enabled and count == total_steps:
                 jax.block_until_ready(state)
-                profile = profiler.stop(total_steps - profile_from, [(step, (state, x, y))])
+                paused[0] += profiler.finish(total_steps - profile_from)
             if count in window_bounds:
                 jax.block_until_ready(state)
-                window_marks.append(time.perf_counter())
+                window_marks.append(clock())
         jax.block_until_ready(state)
-        epoch_end = time.perf_counter()
+        epoch_end = clock()
         epoch_seconds.append(epoch_end - epoch_start)
         if epoch == 0 and count < total_steps:
             meter.start()  # the steady region: from the first epoch's end, as rosetta meters it
         print("%s: epoch %d: %d steps, %.3f s, last loss %.6f"
               % (workload, epoch + 1, count - first_step, epoch_seconds[-1], float(losses[-1])), flush=True)
-        epoch_start = time.perf_counter()  # the progress line stays outside the clock
+        epoch_start = clock()  # the progress line stays outside the clock
     timing.window_seconds = [b - a for a, b in zip(window_marks, window_marks[1:])]
     if count > steps_per_epoch:
         timing.energy = meter.joules_per((count - steps_per_epoch) / steps_per_epoch)
     if on_gpu:
         timing.peak_memory = peak_memory(device)
+    profile = profiler.section([(step, (state, x, y))]) if profiler.enabled else None
     return state, np.asarray(jax.device_get(losses), dtype=np.float32), timing, profile
 
 
