@@ -11,7 +11,8 @@
 #            its first 20 losses (docs/distributed.md's tolerance) and its time (the overhead); says if mpirun exists
 #   bench    the Google Benchmark binaries of the three workloads and every CUDA op case (bench_ops)
 #   memcheck compute-sanitizer's memcheck over the CUDA test cases of the kernel tests and short workload runs
-#   compile  the twins under torch.compile (the slowest part: last)
+#   compile  the PyTorch twins in every mode at their best settings (channels-last, fused optimizers, BN folded or
+#            frozen, bf16 weights, torch.compile default / CUDA graphs / max-autotune), profiled; the slowest: last
 # The doctor runs first (after `rosetta info`); then a table of every JSON record (bench/report/report.py),
 # printed last. Phases run in that order, timed steps one at a time; the test binaries and the memcheck runs, which time nothing, run four at once. A step that would
 # start after BUDGET_S seconds (default 480) is skipped and named in the summary, and no step runs past LIMIT_S
@@ -250,14 +251,45 @@ if want memcheck; then
   fi
 fi
 
+# ---- compile: the PyTorch twins at their best (issues 11.8, 12.7, 13.6): every mode, every row recorded ----
+# Each row is a record in $out/records (with --profile: its breakdown), and report.py names each framework's best
+# configuration per workload, precision and card. The CNN runs 3 epochs here (its steady state: 5 windows of epochs
+# 2-3), the GRU its 3, ResNet-50 1280 images x 5 passes. Expected: eager rows 15-40 s, torch.compile 1-2 min
+# (compilation), max-autotune 4-8 min (it times Triton and template kernels per shape): about 50 minutes in all, so
+# run it in parts of one device call each, PHASES=compile with
+#   SELECT='^pytorch-[a-z0-9]+-(eager|compile|compile-cudagraphs)-'   every row but max-autotune (~15 min)
+#   SELECT='^pytorch-cnn-compile-max-autotune'                         (~10 min)
+#   SELECT='^pytorch-resnet50-compile-max-autotune'                    (~15 min)
+# (predictions, unmeasured).
+compile_twin() {  # workload, mode, precision, name suffix, flags...
+  local workload=$1 mode=$2 precision=$3 suffix=$4; shift 4
+  local name="pytorch-$workload-$mode-$precision$suffix" args=(--json "$out/records/pytorch-$workload-$mode-$precision$suffix.json")
+  if [ "$workload" = resnet50 ]; then
+    args+=(--weights "$resnet_weights")
+  else
+    args+=(--data "${data[$workload]}" --data-name synthetic --init "${init[$workload]}")
+  fi
+  step "$name" 600 $python "bench/peers/pytorch/$workload.py" --mode "$mode" --precision "$precision" --profile \
+    "${args[@]}" "$@"
+}
 if want compile; then
-  torch_train cnn compile-cudagraphs fp32
-  torch_res50 compile fp32
-  torch_train gru compile fp32
-  torch_res50 compile bf16
-  torch_res50 compile tf32
-  torch_train cnn compile-cudagraphs tf32
-  torch_train gru compile tf32
+  for p in fp32 tf32; do
+    for mode in eager compile compile-cudagraphs compile-max-autotune; do
+      compile_twin cnn "$mode" "$p" -nhwc-fused --channels-last --optimizer fused --epochs 3
+    done
+    for mode in eager compile compile-cudagraphs; do
+      compile_twin gru "$mode" "$p" -fused --optimizer fused
+    done
+    compile_twin gru compile-cudagraphs "$p" -fused-dynamo-rnn --optimizer fused --dynamo-rnn
+  done
+  for p in fp32 tf32 bf16; do
+    for mode in eager compile compile-max-autotune; do
+      compile_twin resnet50 "$mode" "$p" -folded --channels-last --fold-bn
+    done
+  done
+  for mode in eager compile-max-autotune; do  # bf16: the weights converted, not autocast
+    compile_twin resnet50 "$mode" bf16 -folded-bf16-weights --channels-last --fold-bn --bf16-weights
+  done
 fi
 
 cp "$work/cache/rosetta/conv-algorithms.json" "$out/" 2>/dev/null

@@ -113,6 +113,16 @@ def mode_text(record, profiled=True):
         parts.append("channels-last")
     if record.get("cudnn_benchmark") is False:
         parts.append("no cudnn.benchmark")
+    if record.get("optimizer_impl") not in (None, "default"):
+        parts.append("%s optimizer" % record["optimizer_impl"])
+    if record.get("dynamo_rnn") is True:
+        parts.append("dynamo traces the GRU")
+    if record.get("bf16_weights") is True:
+        parts.append("bf16 weights")
+    if record.get("freezing") is True:
+        parts.append("frozen (BN folded)")
+    elif record.get("fold_bn") is True and record.get("framework") == "pytorch":
+        parts.append("BN folded")
     if record.get("workload") == "resnet50" and record.get("layout"):
         parts.append(record["layout"])
     if record.get("fold_bn") is False:
@@ -321,6 +331,27 @@ def breakdown_section(records, guide_base):
     return lines
 
 
+def best_lines(records):
+    """Each framework's fastest configuration per precision and device, where it ran several (the twins' modes:
+    eager, torch.compile's modes, fused optimizers, ...): the one its comparison with rosetta should use."""
+    groups = {}
+    for record in records:
+        if steady_rates(record) is not None:
+            groups.setdefault((record["precision"], record["device"], framework_text(record)), []).append(record)
+    lines = []
+    for (precision, device, framework), group in sorted(groups.items()):
+        if len(group) < 2:
+            continue
+        ranked = sorted(group, key=lambda r: -steady_rates(r)[0])
+        best, runner_up = ranked[0], ranked[1]
+        lines.append("- %s, %s on %s: best of %d configurations: %s, %s %s (next: %s, %s; %s)." % (
+            framework, precision, device, len(group), mode_text(best, False), rate_text(steady_rates(best)),
+            unit_text(best), mode_text(runner_up, False), rate_text(steady_rates(runner_up)),
+            "a difference inside the spread" if steady_rates(best)[1] <= steady_rates(runner_up)[2] else
+            "outside the spread"))
+    return lines
+
+
 def markdown(records, guide_base="docs/cudnn-guide.md"):
     by_workload = {}
     for _, record in records:
@@ -332,6 +363,9 @@ def markdown(records, guide_base="docs/cudnn-guide.md"):
                 "seconds: the whole timed loop, the first epoch (autotuning, compilation) included.", ""]
     for workload in sorted(by_workload):
         sections += ["## %s" % workload, "", workload_table(by_workload[workload]), ""]
+        best = best_lines(by_workload[workload])
+        if best:
+            sections += ["Each framework at its best (its fastest configuration here):", ""] + best + [""]
         comparison = comparison_lines(by_workload[workload])
         if comparison:
             sections += ["Against rosetta (a difference inside the spread is not a win):", ""] + comparison + [""]

@@ -19,7 +19,13 @@ What it checks, all in a temporary folder that is removed afterwards:
    accuracy; a repeated seeded run gives bit-identical losses; channels-last gives the same losses.
 5. report.py turns the records (the 3-step run's and the 3-epoch run's, whose images/s the chart shows) into a
    markdown table (and a PNG chart when matplotlib is importable), names each record's switches in its row, and
-   refuses a record without "device" with exit status 2.
+   refuses a record without "device" with exit status 2; with profiled records, "Where the time goes" sets the
+   breakdowns side by side and names the classes where a peer spends more, each linked to its practice.
+6. --profile (torch_breakdown.py): real op and kernel names map to their classes, a Kineto-shaped GPU trace gives
+   the expected classes, passes and gaps, and a profiled CNN run classifies every op it ran.
+7. The best-practice switches that run on a CPU: --optimizer foreach gives the same losses, --optimizer fused runs
+   or is refused in one line, the compile modes are refused in one line on torch < 2; ResNet-50's --fold-bn and
+   --bf16-weights give the plain features within their stated tolerances.
 """
 
 import importlib.util
@@ -35,10 +41,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.join(os.path.dirname(HERE), "common")]  # this twin's, then the shared modules
 REPORT = os.path.join(os.path.dirname(os.path.dirname(HERE)), "report", "report.py")
 CNN = os.path.join(HERE, "cnn.py")
+RESNET50 = os.path.join(HERE, "resnet50.py")
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
+import torchvision  # noqa: E402
 
 import cifar10  # noqa: E402
 import cnn  # noqa: E402
@@ -277,6 +285,64 @@ def test_cnn(folder, data, bad_data):
     return record_path
 
 
+def test_modes(folder, data, init):
+    """The twins' best-practice switches that run on a CPU: the CNN's --optimizer foreach gives the default loop's
+    losses bit for bit (the same arithmetic in multi-tensor kernels), ResNet-50's --fold-bn (torch.fx's conv-bn
+    fusion) and --bf16-weights give the plain features within their tolerances; what needs torch.compile (torch 2)
+    or CUDA, and impossible combinations, end with exit 2 and one line."""
+    common = [CNN, "--data", data, "--init", init, "--device", "cpu", "--batch", str(BATCH), "--no-shuffle",
+              "--no-dropout", "--max-steps", "3"]
+    logs = {}
+    for implementation in ("for-loop", "foreach"):
+        logs[implementation] = os.path.join(folder, "optimizer-%s.txt" % implementation)
+        status, out, err = run_python(common + ["--optimizer", implementation, "--log-steps", logs[implementation]])
+        check(status == 0, "cnn.py --optimizer %s failed: %s" % (implementation, err))
+    check(read_log(logs["foreach"], 3) == read_log(logs["for-loop"], 3), "foreach SGD changed the losses")
+    status, out, err = run_python(common + ["--optimizer", "fused"])
+    check(status == 0 or (status == 2 and err.startswith("cnn: error: --optimizer fused") and len(err.splitlines()) == 1),
+          "--optimizer fused: exit %d, %s" % (status, err))
+    if not hasattr(torch, "compile"):
+        for mode in ("compile", "compile-cudagraphs", "compile-max-autotune"):
+            status, out, err = run_python(common + ["--mode", mode])
+            check(status == 2 and err.strip() == "cnn: error: --mode %s needs torch.compile (torch 2.0+); this is "
+                  "torch %s" % (mode, torch.__version__), "--mode %s on torch %s: %d %s" % (mode, torch.__version__,
+                                                                                          status, err))
+
+    torch.manual_seed(2)
+    resnet = torchvision.models.resnet50()
+    for module in resnet.modules():  # running statistics away from (0, 1), so folding them changes the weights
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+    weights = os.path.join(folder, "resnet50.safetensors")
+    safetensors_io.save_torch(weights, {k: v for k, v in resnet.state_dict().items() if "num_batches" not in k})
+    features = {}
+    for name, extra in (("plain", []), ("folded", ["--fold-bn", "--channels-last"]),
+                        ("bf16", ["--precision", "bf16", "--bf16-weights"])):
+        features[name] = os.path.join(folder, "features-%s.safetensors" % name)
+        status, out, err = run_python([RESNET50, "--weights", weights, "--device", "cpu", "--images", "2",
+                                       "--image-size", "32", "--batch", "1", "--repeats", "1", "--features-out",
+                                       features[name], "--json", features[name] + ".json"] + extra)
+        check(status == 0, "resnet50.py %s failed: %s" % (" ".join(extra), err))
+    plain = safetensors_io.load(features["plain"])["features"]
+    scale = float(np.linalg.norm(plain, axis=1).max())
+    # Folding re-rounds each convolution's weights once (a few float32 ulps per layer over 53 layers): 1e-5 of the
+    # feature norm. bf16 keeps 8 significant bits (relative rounding 2^-9 per value and layer); measured 1.4e-3 of
+    # the norm on 64x64 images, so 2e-2 separates rounding from a wrong layout or a missing cast (order 1).
+    for name, tolerance in (("folded", 1e-5), ("bf16", 2e-2)):
+        error = float(np.abs(safetensors_io.load(features[name])["features"] - plain).max()) / scale
+        check(error <= tolerance, "%s features off by %.3g of the norm (tolerance %g)" % (name, error, tolerance))
+    with open(features["bf16"] + ".json") as f:
+        record = json.load(f)
+    check(record["bf16_weights"] is True and record["inference_mode"] is True and record["fold_bn"] is False,
+          "resnet50 record switches")
+    status, out, err = run_python([RESNET50, "--weights", weights, "--device", "cpu", "--images", "1", "--batch", "1",
+                                   "--bf16-weights"])
+    check(status == 2 and "--bf16-weights needs --precision bf16" in err, "--bf16-weights alone: %s" % err)
+    print("ok: --optimizer foreach (same losses), fused (or a one-line refusal), the compile modes' refusal on "
+          "torch < 2; ResNet-50 --fold-bn and --bf16-weights features")
+
+
 def test_epochs(folder, init):
     """Multi-epoch bookkeeping on a small in-memory set (real epochs take minutes on a CPU): cnn.run with the
     reader replaced by 64 training and 48 test images, batch 16, 3 epochs of 4 steps."""
@@ -512,6 +578,7 @@ def main():
             bad_data = test_cifar(data, records)
             del records
             record_path = test_cnn(folder, data, bad_data)
+            test_modes(folder, data, os.path.join(folder, "init.safetensors"))
             epochs_path = test_epochs(folder, os.path.join(folder, "init.safetensors"))
             test_report(folder, record_path, epochs_path)
             test_report_breakdown(folder, os.path.join(folder, "epochs3.json"))
