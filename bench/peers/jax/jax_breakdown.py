@@ -13,8 +13,9 @@ How a trace becomes a breakdown:
   or cuDNN custom call that runs one: its pass (forward; a data gradient: its input is the output gradient; a filter
   gradient: its window slides over the whole image, so the window is larger than its output); a dot, a cuBLAS
   custom call or a fusion that runs a dot: gemm; an instruction under the twins' "update" name scope: optimizer;
-  a copy or transpose (or a fusion of nothing else): copies; any other instruction: element-wise; an event that
-  names no instruction of the module: copies when its name says it copies (MemcpyH2D), else other.
+  a copy or transpose (or a fusion of nothing else): copies; any other instruction: element-wise. An event that
+  names no instruction of the module (a copy, a kernel replayed from one of XLA's command buffers without its
+  hlo_op) is classified by its name (../common/kernel_classes.py), else other.
 - The pass: "update" under that name scope, "backward" under jax's transpose(...) of the forward, else forward.
 - gaps = the profiled steps' wall time (host clock between block_until_ready) minus busy.
 
@@ -32,6 +33,7 @@ import shutil
 import tempfile
 import time
 
+import kernel_classes
 import profile_classes
 
 UPDATE_SCOPE = "update"  # the name scope (jax.named_scope) of the twins' optimizer update
@@ -250,7 +252,7 @@ def breakdown(trace, hlo_texts, wall_seconds, units, unit, note):
             key = instruction_class(module, instruction)
             pass_name = pass_of(module, instruction, key)
         else:
-            key, pass_name = ("copies" if re.search(r"memcpy|memset|copy", e["name"], re.I) else "other"), None
+            key, pass_name = kernel_classes.name_class(e["name"]) or "other", None
         name = instruction.name if instruction is not None and not on_device else e["name"]
         items.append((key, name, pass_name, e["dur"] * 1e-6))
         intervals.append((e["ts"], e["ts"] + e["dur"]))
