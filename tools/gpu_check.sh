@@ -3,6 +3,7 @@
 # wheels. Runs from the repository root with a bundle made by tools/gpu_bundle.sh on a build machine:
 #   measure  per-kernel time of the three workloads in each precision under ncu, grouped into the profile classes
 #            (tools/ncu_measure.sh on rosetta's --profile steps; ~2.5 min): first, on a cool card
+#   profile  --profile of rosetta, the PyTorch twins and the JAX twins (JAX_PYTHON) on short fp32 runs (~4 min)
 #   tests    the CUDA cases of every test binary (the CPU cases run in CI)
 #   resnet   ResNet-50 extraction in each precision, layout and switch, then the PyTorch twin (eager) per precision
 #   gru      the GRU workload (cuDNN and hand-built, tnc and ntc, fp32 and tf32), then its twin (eager)
@@ -19,8 +20,9 @@
 # (default 570), so the check ends with its summary inside the device's time. Logs and records go to $OUT (default
 # ./gpu-check-out); the weights and data it generates go to $WORK (default $OUT/work), not worth carrying back.
 # Usage: tools/gpu_check.sh [BUNDLE_DIR=gpu-bundle]
-# Environment: PHASES (default "measure tests resnet gru cnn nccl bench memcheck compile"), SELECT (an extended regular expression:
-# only the steps whose names match run, default all), BUDGET_S, LIMIT_S, OUT, WORK, PYTHON. The cuDNN algorithm
+# Environment: PHASES (default "measure profile tests resnet gru cnn nccl bench memcheck compile"), SELECT (an
+# extended regular expression: only the steps whose names match run, default all), BUDGET_S, LIMIT_S, OUT, WORK,
+# PYTHON, JAX_PYTHON (the JAX twins' interpreter, default PYTHON). The cuDNN algorithm
 # cache the runs fill (with cudnnFind's time per convolution shape) is copied to $OUT/conv-algorithms.json.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -45,7 +47,7 @@ export LD_LIBRARY_PATH="$bundle/lib:$wheel_libs:${LD_LIBRARY_PATH:-}"
 export ROSETTA_SOURCE_DIR=$PWD ROSETTA_CLI=$bundle/bin/rosetta
 export XDG_CACHE_HOME=$work/cache ROSETTA_PYTHON=$python ROSETTA_COMMIT=$(head -1 "$bundle/COMMIT")
 rosetta=$bundle/bin/rosetta
-phases=" ${PHASES:-measure tests resnet gru cnn nccl bench memcheck compile} "
+phases=" ${PHASES:-measure profile tests resnet gru cnn nccl bench memcheck compile} "
 want() { [[ "$phases" == *" $1 "* ]]; }
 summary=$out/summary.txt
 : > "$summary"
@@ -120,6 +122,44 @@ if want measure; then
         --json "$out/ncu/resnet50-$p-record.json"
     done
   fi
+fi
+
+# ---- profile: the three frameworks' --profile on real GPU traces (issue 14's gap attribution) ----
+# rosetta (CUDA events, eager profiled steps), the PyTorch twins (torch.profiler) and the JAX twins (jax.profiler)
+# on short fp32 runs from one set of files, records into $out/records: the report's "Where the time goes" sets them
+# side by side, and any share in "other" names a kernel the mappings do not know yet. Expected: 9 runs of 10-40 s
+# (JAX and PyTorch start-up and compilation dominate): about 4 minutes.
+if want profile; then
+  jax_python=${JAX_PYTHON:-$python}
+  profile_dir=$work/profile
+  mkdir -p "$profile_dir"
+  "$rosetta" train cnn --synthetic --export-data "$profile_dir/cifar" > "$out/profile-export.log" 2>&1
+  "$rosetta" train gru --synthetic --export-data "$profile_dir/tokens.npz" >> "$out/profile-export.log" 2>&1
+  for w in cnn gru; do
+    "$rosetta" train $w --device cpu --max-steps 0 --seed 7 --save "$profile_dir/$w-init.safetensors" >> "$out/profile-export.log" 2>&1
+  done
+  "$rosetta" extract resnet50 --device cpu --random-weights --images 2 --image-size 32 --batch 2 --repeats 1 \
+    --save-weights "$profile_dir/resnet50.safetensors" >> "$out/profile-export.log" 2>&1
+  declare -A profile_args=(
+    [cnn]="--data $profile_dir/cifar --data-name synthetic --init $profile_dir/cnn-init.safetensors --train-examples 6400 --epochs 2 --test-batches 0"
+    [gru]="--data $profile_dir/tokens.npz --data-name synthetic --init $profile_dir/gru-init.safetensors --train-examples 6400 --epochs 2 --test-batches 0"
+    [resnet50]="--weights $profile_dir/resnet50.safetensors --images 320 --repeats 3")
+  for w in cnn gru resnet50; do
+    verb=train; [ $w = resnet50 ] && verb=extract
+    # shellcheck disable=SC2086  # the arguments above are words
+    step "profile-rosetta-$w-fp32" 120 "$rosetta" $verb $w ${profile_args[$w]} --precision fp32 --profile \
+      --json "$out/records/profile-rosetta-$w-fp32.json"
+    # shellcheck disable=SC2086
+    step "profile-pytorch-$w-fp32" 180 $python "bench/peers/pytorch/$w.py" ${profile_args[$w]} --precision fp32 \
+      $([ $w = gru ] || echo --channels-last) --profile --json "$out/records/profile-pytorch-$w-fp32.json"
+    if "$jax_python" -c "import jax, flax, optax" 2> /dev/null; then
+      # shellcheck disable=SC2086
+      step "profile-jax-$w-fp32" 180 "$jax_python" "bench/peers/jax/$w.py" --device gpu ${profile_args[$w]} \
+        --precision fp32 --profile --json "$out/records/profile-jax-$w-fp32.json"
+    else
+      note "skip  profile-jax-$w-fp32 (no JAX, Flax and optax at $jax_python; JAX_PYTHON names another)"
+    fi
+  done
 fi
 
 if want tests; then
@@ -293,7 +333,8 @@ if want compile; then
 fi
 
 cp "$work/cache/rosetta/conv-algorithms.json" "$out/" 2>/dev/null
-$python bench/report/report.py "$out/records" --out-md "$out/results.md" --out-png "$out/results.png" > "$out/report.log" 2>&1 \
+$python bench/report/report.py "$out/records" --out-md "$out/results.md" --out-png "$out/results.png" \
+  --out-breakdown-png "$out/breakdown.png" > "$out/report.log" 2>&1 \
   || tail -3 "$out/report.log"
 echo; echo "================ summary ($((SECONDS - started)) s) ================"
 cat "$summary"
