@@ -250,5 +250,22 @@ TEST(CliProfile, TrainingAndExtractionRecordTheirBreakdown) {
   testing::expect_valid_record(dir, dir.file("resnet50.json"));
 }
 
+// On a GPU the training's graph replays until the profiled steps, which run eagerly with events around each op.
+TEST(CliProfileCuda, GraphRunProfilesItsLastStepsEagerly) {
+  ROSETTA_REQUIRE_CUDA();
+  testing::TempDir dir;
+  const testing::CliRun run = testing::run_rosetta(
+      dir, "train cnn --device cuda --synthetic --synthetic-train 1920 --synthetic-test 0 --epochs 1 --profile "
+           "--json " + dir.file("cnn.json"));
+  ASSERT_EQ(run.status, 0) << run.output;
+  EXPECT_NE(run.output.find("profile: 20 steps, CUDA events on the main stream around each op; the profiled steps "
+                            "ran eagerly"), std::string::npos) << run.output;
+  const nlohmann::json record = nlohmann::json::parse(testing::read_file(dir.file("cnn.json")));
+  EXPECT_TRUE(record["graph"].get<bool>()) << "the steps before the profiled ones replay the graph";
+  for (const char* c : {"conv_forward", "conv_data_grad", "conv_filter_grad", "gemm", "optimizer"})
+    EXPECT_GT(record["profile"]["classes"][c].get<double>(), 0) << c;
+  testing::expect_valid_record(dir, dir.file("cnn.json"));
+}
+
 }  // namespace
 }  // namespace rosetta
