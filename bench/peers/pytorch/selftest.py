@@ -50,6 +50,7 @@ import torchvision  # noqa: E402
 
 import cifar10  # noqa: E402
 import cnn  # noqa: E402
+import profile_classes  # noqa: E402
 import result_record  # noqa: E402
 import safetensors_io  # noqa: E402
 import torch_breakdown  # noqa: E402
@@ -473,8 +474,12 @@ def test_breakdown():
         check(abs(profile["classes"][key] - expected.get(key, 0.0)) < 1e-12, "fixture %s: %s" % (key, profile))
     check(set(profile["passes"]) == {"forward", "backward"} and abs(profile["passes"]["forward"] - 3e-4) < 1e-12
           and abs(profile["passes"]["backward"] - 2e-4) < 1e-12, "fixture passes %s" % profile["passes"])
-    print("ok: torch_breakdown maps %d host ops and %d kernels by their real names; a GPU trace fixture"
-          % (len(host), len(kernels)))
+    schema_path = os.path.join(os.path.dirname(REPORT), "..", "..", "docs", "schema", "result-record.schema.json")
+    with open(schema_path) as f:
+        schema_classes = json.load(f)["properties"]["profile"]["properties"]["classes"]["required"]
+    check(list(profile_classes.CLASS_KEYS) == schema_classes, "profile_classes.CLASSES differs from the schema's")
+    print("ok: torch_breakdown maps %d host ops and %d kernels by their real names; a GPU trace fixture; the classes "
+          "are the schema's" % (len(host), len(kernels)))
 
 
 def report_of(folder, name, records):
