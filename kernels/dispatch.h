@@ -8,11 +8,17 @@
 //
 // In a build without CUDA the CUDA branch is discarded at compile time (nothing links against the CUDA twin)
 // and a CUDA context is refused with an error naming the op.
+//
+// Every call is also one profiler region (runtime/profiler.h) named after the op, of the op's class
+// (kernels/op_class.h; setup ops open none). With no profiler attached to the context, the default, that is one
+// pointer test. An op missing from kernels/op_class.h does not compile.
 #pragma once
 #include <utility>
 
+#include "kernels/op_class.h"
 #include "runtime/context.h"
 #include "runtime/device.h"
+#include "runtime/profiler.h"
 
 namespace rosetta::kernels {
 
@@ -24,8 +30,13 @@ inline constexpr bool kCudaBuild = ROSETTA_WITH_CUDA != 0;
 }  // namespace rosetta::kernels
 
 #define ROSETTA_OP(op)                                                                                 \
+  static_assert(::rosetta::kernels::find_op_class(#op) != nullptr,                                     \
+                "kernels/op_class.h has no class for the op " #op ": add its row to kOpClasses");      \
   template <typename... Args>                                                                          \
   decltype(auto) op(const ::rosetta::Context& ctx, Args&&... args) {                                   \
+    constexpr ::rosetta::kernels::OpClass op_class_ = ::rosetta::kernels::op_class(#op);               \
+    const ::rosetta::ProfileRegion region_(                                                            \
+        ctx, #op, op_class_ == ::rosetta::kernels::OpClass::none ? -1 : static_cast<int>(op_class_));  \
     if (ctx.device() == ::rosetta::Device::cuda) {                                                     \
       if constexpr (::rosetta::kernels::kCudaBuild) {                                                  \
         return ::rosetta::kernels::cuda::op(ctx, std::forward<Args>(args)...);                         \

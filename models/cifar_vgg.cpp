@@ -3,6 +3,7 @@
 #include "kernels/elementwise.h"
 #include "kernels/loss.h"
 #include "layers/init.h"
+#include "runtime/profiler.h"
 
 namespace rosetta {
 namespace {
@@ -96,10 +97,17 @@ NamedTensors CifarVGG::training_state() const {
 
 void CifarVGG::step(const Context& ctx, const Tensor& images, const Tensor& labels) {
   ROSETTA_CHECK(sgd_ != nullptr, "CifarVGG::step before setup");
-  kernels::increment_counter(ctx, step_.data<std::uint64_t>());
-  loss_.forward(ctx, forward(ctx, images, /*training=*/true), labels);
-  backward(ctx, loss_.dlogits());
-  communicator_->all_reduce_sum(ctx, {params_.grads(), loss_.loss()});
+  {
+    const ProfilePass pass(ctx, "forward");
+    kernels::increment_counter(ctx, step_.data<std::uint64_t>());
+    loss_.forward(ctx, forward(ctx, images, /*training=*/true), labels);
+  }
+  {
+    const ProfilePass pass(ctx, "backward");
+    backward(ctx, loss_.dlogits());
+    communicator_->all_reduce_sum(ctx, {params_.grads(), loss_.loss()});
+  }
+  const ProfilePass pass(ctx, "update");
   sgd_->step(ctx);
 }
 

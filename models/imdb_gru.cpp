@@ -7,6 +7,7 @@
 #include "kernels/gru.h"
 #include "kernels/loss.h"
 #include "layers/init.h"
+#include "runtime/profiler.h"
 
 namespace rosetta {
 
@@ -77,9 +78,16 @@ NamedTensors ImdbGRU::training_state() const {
 
 void ImdbGRU::step(const Context& ctx, const Tensor& tokens, const Tensor& labels) {
   ROSETTA_CHECK(adam_ != nullptr, "ImdbGRU::step before setup");
-  loss_.forward(ctx, forward(ctx, tokens), labels);
-  backward(ctx, loss_.dlogits());
-  communicator_->all_reduce_sum(ctx, {params_.grads(), loss_.loss()});
+  {
+    const ProfilePass pass(ctx, "forward");
+    loss_.forward(ctx, forward(ctx, tokens), labels);
+  }
+  {
+    const ProfilePass pass(ctx, "backward");
+    backward(ctx, loss_.dlogits());
+    communicator_->all_reduce_sum(ctx, {params_.grads(), loss_.loss()});
+  }
+  const ProfilePass pass(ctx, "update");
   adam_->step(ctx);
 }
 

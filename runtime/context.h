@@ -16,6 +16,7 @@ struct cublasContext;  // cublasHandle_t
 namespace rosetta {
 
 class Storage;
+class Profiler;
 
 // Arithmetic mode of matrix and convolution kernels. fp32 is strict IEEE FP32 (no TF32 tensor ops).
 enum class Precision { fp32, tf32, bf16 };
@@ -44,6 +45,11 @@ class Context {
   // Waits for all work on both streams.
   void synchronize() const;
 
+  // The profiler that times this context's op calls (runtime/profiler.h), or null: off, the default. Set through
+  // ProfilerAttachment. const for the same reason as workspace(): kernels receive `const Context&`.
+  Profiler* profiler() const { return profiler_; }
+  void set_profiler(Profiler* profiler) const { profiler_ = profiler; }
+
   Context(const Context&) = delete;
   Context& operator=(const Context&) = delete;
 
@@ -57,6 +63,7 @@ class Context {
   cublasContext* cublas_ = nullptr;
   mutable std::shared_ptr<Storage> workspace_;
   std::shared_ptr<Storage> cublas_workspace_;  // fixed, so cuBLAS never allocates (also under graph capture)
+  mutable Profiler* profiler_ = nullptr;
 };
 
 }  // namespace rosetta

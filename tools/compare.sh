@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The cross-framework comparison in one command (docs/comparison.md): writes the shared data and initial weights
 # once, runs rosetta, the PyTorch twins and the JAX twins on them for the three workloads in each precision each
-# one supports, and joins their records into report.md and report.png (bench/report/report.py).
-#   On a GPU host: the workloads at their protocol's sizes (DESIGN.md), PyTorch eager and torch.compile, JAX jit,
+# one supports, each profiled (--profile), and joins their records into report.md, report.png and breakdown.png
+# (bench/report/report.py).
+#   On a GPU host: the workloads at their protocol's sizes (DESIGN.md), PyTorch eager, torch.compile and
+#   torch.compile with CUDA graphs at its best settings (channels-last, fused optimizers, BN folded), JAX jit,
 #   within BUDGET_S seconds (default 3000): a run that would start after it is skipped and named.
 #   Without a GPU: a tiny version of the same pipeline on the CPU (a few hundred examples, two epochs, small
 #   images), end to end; it says so, and its figures are the CPU reference paths', not a benchmark.
@@ -49,12 +51,14 @@ if "$rosetta" info | grep -q "no CUDA device"; then
   gru_size=(--epochs 2 --test-batches 2)                          # 10 steps an epoch
   resnet_size=(--images 4 --image-size 64 --batch 2 --repeats 5)
   pytorch_modes=(eager)
+  fused=()  # torch.optim's fused kernels are CUDA's
 else
   gpu=1 device=cuda jax_device=gpu
   echo "compare: on $(nvidia-smi --query-gpu=name --format=csv,noheader | head -1), budget ${budget} s"
   precisions=(fp32 tf32)
   cnn_size=() gru_export=() gru_size=() resnet_size=(--repeats 5)
-  pytorch_modes=(eager compile)
+  pytorch_modes=(eager compile compile-cudagraphs)  # gpu_check.sh's compile phase also tries max-autotune
+  fused=(--optimizer fused)
 fi
 
 # Shared inputs: one data set and one set of initial weights per workload, which every framework reads.
@@ -70,45 +74,50 @@ gru=(--data "$shared/tokens.npz" --data-name synthetic --init "$shared/gru-init.
 resnet=(--weights "$shared/resnet50.safetensors" "${resnet_size[@]}")
 for precision in "${precisions[@]}"; do
   run "rosetta-cnn-$precision" "$rosetta" train cnn --device $device --precision $precision "${cnn[@]}" \
-    --json "$records/rosetta-cnn-$precision.json"
+    --profile --json "$records/rosetta-cnn-$precision.json"
   run "rosetta-gru-$precision" "$rosetta" train gru --device $device --precision $precision "${gru[@]}" \
-    --json "$records/rosetta-gru-$precision.json"
+    --profile --json "$records/rosetta-gru-$precision.json"
   run "rosetta-resnet50-$precision" "$rosetta" extract resnet50 --device $device --precision $precision \
-    "${resnet[@]}" --json "$records/rosetta-resnet50-$precision.json"
+    "${resnet[@]}" --profile --json "$records/rosetta-resnet50-$precision.json"
   for mode in "${pytorch_modes[@]}"; do
-    # PyTorch's fastest documented settings for convolutions: cuDNN autotuning, channels-last memory.
+    # PyTorch's fastest documented settings: cuDNN autotuning, channels-last memory, fused optimizers, batch norm
+    # folded (eager) or frozen into the weights (compiled); the modes: eager, torch.compile, with CUDA graphs.
     run "pytorch-cnn-$precision-$mode" twin pytorch cnn.py --device $device --precision $precision --mode $mode \
-      --channels-last "${cnn[@]}" --json "$records/pytorch-cnn-$precision-$mode.json"
+      --channels-last "${fused[@]}" "${cnn[@]}" --profile --json "$records/pytorch-cnn-$precision-$mode.json"
     run "pytorch-gru-$precision-$mode" twin pytorch gru.py --device $device --precision $precision --mode $mode \
-      "${gru[@]}" --json "$records/pytorch-gru-$precision-$mode.json"
+      "${fused[@]}" "${gru[@]}" --profile --json "$records/pytorch-gru-$precision-$mode.json"
     run "pytorch-resnet50-$precision-$mode" twin pytorch resnet50.py --device $device --precision $precision \
-      --mode $mode --channels-last "${resnet[@]}" --json "$records/pytorch-resnet50-$precision-$mode.json"
+      --mode $mode --channels-last --fold-bn "${resnet[@]}" --profile \
+      --json "$records/pytorch-resnet50-$precision-$mode.json"
   done
   if [[ " ${peers[*]} " == *" jax "* ]]; then
     run "jax-cnn-$precision" twin jax cnn.py --device $jax_device --precision $precision "${cnn[@]}" \
-      --json "$records/jax-cnn-$precision.json"
+      --profile --json "$records/jax-cnn-$precision.json"
     run "jax-gru-$precision" twin jax gru.py --device $jax_device --precision $precision "${gru[@]}" \
-      --json "$records/jax-gru-$precision.json"
+      --profile --json "$records/jax-gru-$precision.json"
     run "jax-resnet50-$precision" twin jax resnet50.py --device $jax_device --precision $precision "${resnet[@]}" \
-      --json "$records/jax-resnet50-$precision.json"
+      --profile --json "$records/jax-resnet50-$precision.json"
   fi
 done
 if (( gpu )); then  # bf16: ResNet-50 in every framework (rosetta needs NHWC), the JAX training twins
   run rosetta-resnet50-bf16 "$rosetta" extract resnet50 --device cuda --precision bf16 --layout nhwc "${resnet[@]}" \
-    --json "$records/rosetta-resnet50-bf16.json"
-  run pytorch-resnet50-bf16-eager twin pytorch resnet50.py --device cuda --precision bf16 --channels-last \
-    "${resnet[@]}" --json "$records/pytorch-resnet50-bf16-eager.json"
+    --profile --json "$records/rosetta-resnet50-bf16.json"
+  for mode in "${pytorch_modes[@]}"; do  # bf16 weights and activations, batch norm folded or frozen
+    run "pytorch-resnet50-bf16-$mode" twin pytorch resnet50.py --device cuda --precision bf16 --bf16-weights \
+      --mode "$mode" --channels-last --fold-bn "${resnet[@]}" --profile --json "$records/pytorch-resnet50-bf16-$mode.json"
+  done
   if [[ " ${peers[*]} " == *" jax "* ]]; then
     for workload in cnn gru resnet50; do
       args=("${cnn[@]}"); [ $workload = gru ] && args=("${gru[@]}"); [ $workload = resnet50 ] && args=("${resnet[@]}")
       run "jax-$workload-bf16" twin jax $workload.py --device gpu --precision bf16 "${args[@]}" \
-        --json "$records/jax-$workload-bf16.json"
+        --profile --json "$records/jax-$workload-bf16.json"
     done
   fi
 fi
 
 run validate "$python" bench/report/validate_record.py "$records"/*.json
-run report "$python" bench/report/report.py "$records" --out-md "$out/report.md" --out-png "$out/report.png"
+run report "$python" bench/report/report.py "$records" --out-md "$out/report.md" --out-png "$out/report.png" \
+  --out-breakdown-png "$out/breakdown.png"
 echo
 [ -f "$out/report.md" ] && cat "$out/report.md"
 echo

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # The whole GPU check, on a GPU host (H100/H200) where cuDNN and cuBLAS come from the PyTorch environment's
 # wheels. Runs from the repository root with a bundle made by tools/gpu_bundle.sh on a build machine:
+#   measure  per-kernel time of the three workloads in each precision under ncu, grouped into the profile classes
+#            (tools/ncu_measure.sh on rosetta's --profile steps; ~2.5 min): first, on a cool card
+#   profile  --profile of rosetta, the PyTorch twins and the JAX twins (JAX_PYTHON) on short fp32 runs (~4 min)
 #   tests    the CUDA cases of every test binary (the CPU cases run in CI)
 #   resnet   ResNet-50 extraction in each precision, layout and switch, then the PyTorch twin (eager) per precision
 #   gru      the GRU workload (cuDNN and hand-built, tnc and ntc, fp32 and tf32), then its twin (eager)
@@ -9,15 +12,17 @@
 #            its first 20 losses (docs/distributed.md's tolerance) and its time (the overhead); says if mpirun exists
 #   bench    the Google Benchmark binaries of the three workloads and every CUDA op case (bench_ops)
 #   memcheck compute-sanitizer's memcheck over the CUDA test cases of the kernel tests and short workload runs
-#   compile  the twins under torch.compile (the slowest part: last)
+#   compile  the PyTorch twins in every mode at their best settings (channels-last, fused optimizers, BN folded or
+#            frozen, bf16 weights, torch.compile default / CUDA graphs / max-autotune), profiled; the slowest: last
 # The doctor runs first (after `rosetta info`); then a table of every JSON record (bench/report/report.py),
 # printed last. Phases run in that order, timed steps one at a time; the test binaries and the memcheck runs, which time nothing, run four at once. A step that would
 # start after BUDGET_S seconds (default 480) is skipped and named in the summary, and no step runs past LIMIT_S
 # (default 570), so the check ends with its summary inside the device's time. Logs and records go to $OUT (default
 # ./gpu-check-out); the weights and data it generates go to $WORK (default $OUT/work), not worth carrying back.
 # Usage: tools/gpu_check.sh [BUNDLE_DIR=gpu-bundle]
-# Environment: PHASES (default "tests resnet gru cnn nccl bench memcheck compile"), SELECT (an extended regular expression:
-# only the steps whose names match run, default all), BUDGET_S, LIMIT_S, OUT, WORK, PYTHON. The cuDNN algorithm
+# Environment: PHASES (default "measure profile tests resnet gru cnn nccl bench memcheck compile"), SELECT (an
+# extended regular expression: only the steps whose names match run, default all), BUDGET_S, LIMIT_S, OUT, WORK,
+# PYTHON, JAX_PYTHON (the JAX twins' interpreter, default PYTHON). The cuDNN algorithm
 # cache the runs fill (with cudnnFind's time per convolution shape) is copied to $OUT/conv-algorithms.json.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -42,7 +47,7 @@ export LD_LIBRARY_PATH="$bundle/lib:$wheel_libs:${LD_LIBRARY_PATH:-}"
 export ROSETTA_SOURCE_DIR=$PWD ROSETTA_CLI=$bundle/bin/rosetta
 export XDG_CACHE_HOME=$work/cache ROSETTA_PYTHON=$python ROSETTA_COMMIT=$(head -1 "$bundle/COMMIT")
 rosetta=$bundle/bin/rosetta
-phases=" ${PHASES:-tests resnet gru cnn nccl bench memcheck compile} "
+phases=" ${PHASES:-measure profile tests resnet gru cnn nccl bench memcheck compile} "
 want() { [[ "$phases" == *" $1 "* ]]; }
 summary=$out/summary.txt
 : > "$summary"
@@ -90,6 +95,72 @@ nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv | t
 # The doctor first: clocks, link, library versions and a short run of each workload against the reference index,
 # so a slow or misconfigured card is named before any figure is read.
 step doctor 90 "$rosetta" doctor --references docs/results/reference.json --json "$out/doctor.json"
+
+# ---- measure: where each workload's GPU time goes, kernel by kernel (issue 14's gap attribution) ----
+# rosetta's --profile brackets its profiled steps (eager: a graph's kernels cannot be replayed alone) with
+# cudaProfilerStart/Stop, and ncu (--clock-control none, --profile-from-start off) replays their first 300 kernel
+# launches one by one with the time and FLOP counters bench/report/ncu_summary.py groups into the classes. Expected:
+# 7 runs of 15-25 s (start, autotuning, ~300 launches at a few ms each under ncu): about 2.5 minutes.
+if want measure; then
+  ncu_path=$(command -v ncu || ls /usr/local/cuda*/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+  if [ -z "$ncu_path" ]; then
+    note "skip  measure (no ncu on this host)"
+  else
+    measure() {  # name, rosetta arguments...
+      local name=$1; shift
+      NCU=$ncu_path PYTHON=$python step "measure-$name" 90 tools/ncu_measure.sh "$name" "$out/ncu" -- "$rosetta" "$@"
+    }
+    for p in fp32 tf32; do
+      # 40 steps of batch 64; the last 20 are profiled.
+      measure "cnn-$p" train cnn --synthetic --synthetic-train 2560 --synthetic-test 0 --epochs 1 --precision "$p" \
+        --profile --json "$out/ncu/cnn-$p-record.json"
+      measure "gru-$p" train gru --synthetic --synthetic-train 2560 --synthetic-test 0 --epochs 1 --precision "$p" \
+        --profile --json "$out/ncu/gru-$p-record.json"
+    done
+    for p in fp32 tf32 bf16; do  # the profiled pass: 2 batches of 32
+      measure "resnet50-$p" extract resnet50 --random-weights --images 64 --repeats 1 --precision "$p" --profile \
+        --json "$out/ncu/resnet50-$p-record.json"
+    done
+  fi
+fi
+
+# ---- profile: the three frameworks' --profile on real GPU traces (issue 14's gap attribution) ----
+# rosetta (CUDA events, eager profiled steps), the PyTorch twins (torch.profiler) and the JAX twins (jax.profiler)
+# on short fp32 runs from one set of files, records into $out/records: the report's "Where the time goes" sets them
+# side by side, and any share in "other" names a kernel the mappings do not know yet. Expected: 9 runs of 10-40 s
+# (JAX and PyTorch start-up and compilation dominate): about 4 minutes.
+if want profile; then
+  jax_python=${JAX_PYTHON:-$python}
+  profile_dir=$work/profile
+  mkdir -p "$profile_dir"
+  "$rosetta" train cnn --synthetic --export-data "$profile_dir/cifar" > "$out/profile-export.log" 2>&1
+  "$rosetta" train gru --synthetic --export-data "$profile_dir/tokens.npz" >> "$out/profile-export.log" 2>&1
+  for w in cnn gru; do
+    "$rosetta" train $w --device cpu --max-steps 0 --seed 7 --save "$profile_dir/$w-init.safetensors" >> "$out/profile-export.log" 2>&1
+  done
+  "$rosetta" extract resnet50 --device cpu --random-weights --images 2 --image-size 32 --batch 2 --repeats 1 \
+    --save-weights "$profile_dir/resnet50.safetensors" >> "$out/profile-export.log" 2>&1
+  declare -A profile_args=(
+    [cnn]="--data $profile_dir/cifar --data-name synthetic --init $profile_dir/cnn-init.safetensors --train-examples 6400 --epochs 2 --test-batches 0"
+    [gru]="--data $profile_dir/tokens.npz --data-name synthetic --init $profile_dir/gru-init.safetensors --train-examples 6400 --epochs 2 --test-batches 0"
+    [resnet50]="--weights $profile_dir/resnet50.safetensors --images 320 --repeats 3")
+  for w in cnn gru resnet50; do
+    verb=train; [ $w = resnet50 ] && verb=extract
+    # shellcheck disable=SC2086  # the arguments above are words
+    step "profile-rosetta-$w-fp32" 120 "$rosetta" $verb $w ${profile_args[$w]} --precision fp32 --profile \
+      --json "$out/records/profile-rosetta-$w-fp32.json"
+    # shellcheck disable=SC2086
+    step "profile-pytorch-$w-fp32" 180 $python "bench/peers/pytorch/$w.py" ${profile_args[$w]} --precision fp32 \
+      $([ $w = gru ] || echo --channels-last) --profile --json "$out/records/profile-pytorch-$w-fp32.json"
+    if "$jax_python" -c "import jax, flax, optax" 2> /dev/null; then
+      # shellcheck disable=SC2086
+      step "profile-jax-$w-fp32" 180 "$jax_python" "bench/peers/jax/$w.py" --device gpu ${profile_args[$w]} \
+        --precision fp32 --profile --json "$out/records/profile-jax-$w-fp32.json"
+    else
+      note "skip  profile-jax-$w-fp32 (no JAX, Flax and optax at $jax_python; JAX_PYTHON names another)"
+    fi
+  done
+fi
 
 if want tests; then
   for t in "$bundle"/bin/test_*; do
@@ -220,18 +291,50 @@ if want memcheck; then
   fi
 fi
 
+# ---- compile: the PyTorch twins at their best (issues 11.8, 12.7, 13.6): every mode, every row recorded ----
+# Each row is a record in $out/records (with --profile: its breakdown), and report.py names each framework's best
+# configuration per workload, precision and card. The CNN runs 3 epochs here (its steady state: 5 windows of epochs
+# 2-3), the GRU its 3, ResNet-50 1280 images x 5 passes. Expected: eager rows 15-40 s, torch.compile 1-2 min
+# (compilation), max-autotune 4-8 min (it times Triton and template kernels per shape): about 50 minutes in all, so
+# run it in parts of one device call each, PHASES=compile with
+#   SELECT='^pytorch-[a-z0-9]+-(eager|compile|compile-cudagraphs)-'   every row but max-autotune (~15 min)
+#   SELECT='^pytorch-cnn-compile-max-autotune'                         (~10 min)
+#   SELECT='^pytorch-resnet50-compile-max-autotune'                    (~15 min)
+# (predictions, unmeasured).
+compile_twin() {  # workload, mode, precision, name suffix, flags...
+  local workload=$1 mode=$2 precision=$3 suffix=$4; shift 4
+  local name="pytorch-$workload-$mode-$precision$suffix" args=(--json "$out/records/pytorch-$workload-$mode-$precision$suffix.json")
+  if [ "$workload" = resnet50 ]; then
+    args+=(--weights "$resnet_weights")
+  else
+    args+=(--data "${data[$workload]}" --data-name synthetic --init "${init[$workload]}")
+  fi
+  step "$name" 600 $python "bench/peers/pytorch/$workload.py" --mode "$mode" --precision "$precision" --profile \
+    "${args[@]}" "$@"
+}
 if want compile; then
-  torch_train cnn compile-cudagraphs fp32
-  torch_res50 compile fp32
-  torch_train gru compile fp32
-  torch_res50 compile bf16
-  torch_res50 compile tf32
-  torch_train cnn compile-cudagraphs tf32
-  torch_train gru compile tf32
+  for p in fp32 tf32; do
+    for mode in eager compile compile-cudagraphs compile-max-autotune; do
+      compile_twin cnn "$mode" "$p" -nhwc-fused --channels-last --optimizer fused --epochs 3
+    done
+    for mode in eager compile compile-cudagraphs; do
+      compile_twin gru "$mode" "$p" -fused --optimizer fused
+    done
+    compile_twin gru compile-cudagraphs "$p" -fused-dynamo-rnn --optimizer fused --dynamo-rnn
+  done
+  for p in fp32 tf32 bf16; do
+    for mode in eager compile compile-max-autotune; do
+      compile_twin resnet50 "$mode" "$p" -folded --channels-last --fold-bn
+    done
+  done
+  for mode in eager compile-max-autotune; do  # bf16: the weights converted, not autocast
+    compile_twin resnet50 "$mode" bf16 -folded-bf16-weights --channels-last --fold-bn --bf16-weights
+  done
 fi
 
 cp "$work/cache/rosetta/conv-algorithms.json" "$out/" 2>/dev/null
-$python bench/report/report.py "$out/records" --out-md "$out/results.md" --out-png "$out/results.png" > "$out/report.log" 2>&1 \
+$python bench/report/report.py "$out/records" --out-md "$out/results.md" --out-png "$out/results.png" \
+  --out-breakdown-png "$out/breakdown.png" > "$out/report.log" 2>&1 \
   || tail -3 "$out/report.log"
 echo; echo "================ summary ($((SECONDS - started)) s) ================"
 cat "$summary"

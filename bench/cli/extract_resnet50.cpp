@@ -3,21 +3,25 @@
 #include <cstdio>
 #include <filesystem>
 #include <limits>
+#include <optional>
 
 #include "bench/cli/input_double_buffer.h"
 #include "bench/cli/result_record.h"
 #include "bench/cli/algorithm_cache_file.h"
 #include "bench/cli/arguments.h"
 #include "bench/cli/distributed.h"
+#include "bench/cli/profile_report.h"
 #include "bench/cli/run_metrics.h"
 #include "bench/cli/run_report.h"
 #include "bench/cli/steady_state.h"
+#include "kernels/op_class.h"
 #include "layers/checkpoint.h"
 #include "models/flops.h"
 #include "models/resnet50.h"
 #include "runtime/cuda_graph.h"
 #include "runtime/interrupt.h"
 #include "runtime/philox.h"
+#include "runtime/profiler.h"
 #include "runtime/safetensors.h"
 #include "runtime/timer.h"
 
@@ -101,6 +105,9 @@ void add_extract_resnet50_command(CLI::App& extract, ExtractResNet50Options& o) 
       ->excludes(count)
       ->excludes(size);
   cmd->add_flag("--normalize", o.normalize, "subtract the ImageNet mean and divide by its std per channel first");
+  cmd->add_flag("--profile", o.profile,
+                "after the timed passes, one more pass timed op by op (eagerly on a GPU: CUDA events around each op), "
+                "printed and recorded as a breakdown by class and op call per batch");
   cmd->add_option("--save-weights", o.save_weights_path, "write the weights in use here (safetensors) first");
   cmd->add_option("--fold-bn", o.fold_bn, "on: batch norm folded into the convolutions at load")
       ->capture_default_str()
@@ -202,18 +209,31 @@ void extract(const ExtractResNet50Options& o, const Communicator& comm, Device d
   const Tensor& output = model.forward(ctx, inputs.slot(0));  // the model's (B, 2048) feature buffer
   CudaGraph graphs[2];                                          // the forward on input slot 0 and on slot 1
   // One pass over every batch: copy in (overlapping the previous batch's forward), forward (the graph's replay, or
-  // eager), copy the features out.
-  const auto pass = [&] {
+  // eager), copy the features out. With a profiler, each batch is one profiled unit and the forward runs eagerly.
+  constexpr int kCopies = static_cast<int>(kernels::OpClass::copies);
+  const auto pass = [&](Profiler* profiler) {
     for (std::int64_t b = 0; b < batches; ++b) {
       throw_if_interrupted("during the extraction: nothing written");
-      const Tensor& x = inputs.load(ctx, images.view(b * o.batch * image_elements, inputs.slot(0).shape()), b);
-      if (use_graph) {
+      if (profiler != nullptr) profiler->begin_step();
+      const Tensor* x = nullptr;
+      {
+        const ProfilePass data(ctx, "data");
+        const ProfileRegion copy(ctx, "input_to_device", kCopies);
+        x = &inputs.load(ctx, images.view(b * o.batch * image_elements, inputs.slot(0).shape()), b);
+      }
+      if (use_graph && profiler == nullptr) {
         graphs[b % 2].launch(ctx);
       } else {
-        model.forward(ctx, x);
+        const ProfilePass forward(ctx, "forward");
+        model.forward(ctx, *x);
       }
       inputs.release(ctx, b);
-      features.view(b * o.batch * ResNet50::kFeatures, {o.batch, ResNet50::kFeatures}).copy_from(output, ctx.stream());
+      {
+        const ProfilePass data(ctx, "data");
+        const ProfileRegion copy(ctx, "features_to_host", kCopies);
+        features.view(b * o.batch * ResNet50::kFeatures, {o.batch, ResNet50::kFeatures}).copy_from(output, ctx.stream());
+      }
+      if (profiler != nullptr) profiler->end_step();
     }
     ctx.synchronize();
   };
@@ -221,7 +241,7 @@ void extract(const ExtractResNet50Options& o, const Communicator& comm, Device d
   // the capture), then the capture, then a whole pass.
   if (use_graph)
     for (int slot = 0; slot < 2; ++slot) graphs[slot].capture(ctx, [&] { model.forward(ctx, inputs.slot(slot)); });
-  pass();
+  pass(nullptr);
   const double warmup_seconds = warmup_timer.elapsed_s();
   // Each repetition's time is the slowest rank's.
   SteadyState passes{"pass", count, {}};
@@ -229,10 +249,23 @@ void extract(const ExtractResNet50Options& o, const Communicator& comm, Device d
   usage.start();  // after the warm-up pass's synchronize
   for (int r = 0; r < o.repeats; ++r) {
     SteadyTimer timed;
-    pass();
+    pass(nullptr);
     passes.seconds.push_back(max_over_ranks(comm, timed.elapsed_s()));
   }
   usage.stop();  // each pass ends synchronised
+  std::optional<nlohmann::json> profile;
+  if (o.profile) {
+    Profiler profiler(ctx);
+    {
+      const ProfilerAttachment attached(profiler);
+      pass(&profiler);
+    }
+    profiler.finish();
+    profile = profile_record(profiler, {"batch", device == Device::cuda
+                                                     ? "the profiled pass ran eagerly, as a captured CUDA graph hides "
+                                                       "its kernels from the events"
+                                                     : "CPU ops run to completion inside their region"});
+  }
   algo_cache.save();
   Tensor all_features = comm.size() == 1 ? features  // (N, 2048), on rank 0
                         : Tensor::empty({comm.rank() == 0 ? count : 0, ResNet50::kFeatures}, DType::f32, Device::cpu);
@@ -249,6 +282,7 @@ void extract(const ExtractResNet50Options& o, const Communicator& comm, Device d
               per_second, passes.tflops(resnet50_forward_flops_per_image(size)), model.fused_convolutions(),
               model.convolutions());
   std::fflush(stdout);
+  if (profile) print_profile(*profile);
 
   if (!o.features_path.empty())
     write_safetensors(o.features_path, {{"features", all_features}}, {{"workload", "resnet50"}});
@@ -284,6 +318,7 @@ void extract(const ExtractResNet50Options& o, const Communicator& comm, Device d
     m.peak_memory_bytes = usage.peak_memory_bytes();
     add_measurements(r, m);
     r["ranks"] = comm.size();
+    if (profile) r["profile"] = *profile;
     write_record(o.json_path, r);
   }
 }

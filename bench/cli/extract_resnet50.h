@@ -28,6 +28,7 @@ struct ExtractResNet50Options {
   std::uint64_t seed = 0;
   std::string json_path, features_path, input_path, save_weights_path;
   bool normalize = false;
+  bool profile = false;  // one more pass, eager, op by op (profile_report.h)
   std::string fold_bn = "on", fuse = "on", autotune = "on", graph = "on";
   std::string algo_cache_path;    // empty: the default cache file
   std::string comm = "auto";      // auto | nccl (bench/cli/distributed.h)

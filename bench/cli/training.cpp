@@ -10,6 +10,7 @@
 #include "bench/cli/arguments.h"
 #include "bench/cli/checkpointing.h"
 #include "bench/cli/distributed.h"
+#include "bench/cli/profile_report.h"
 #include "bench/cli/result_record.h"
 #include "bench/cli/run_report.h"
 #include "bench/cli/training_loop.h"
@@ -33,6 +34,13 @@ void check_finite_weights(const ParameterSet& parameters, std::int64_t step) {
     if (first_non_finite(parameters.value(i)) >= 0)
       throw Diverged("training diverged: " + parameters.name(i) + " holds a non-finite value after step " +
                      std::to_string(step) + "; nothing is saved from this run");
+}
+
+// How --profile's steps ran, for the output and the record.
+ProfileMethod profile_method(Device device) {
+  return {"step", device == Device::cuda
+                      ? "the profiled steps ran eagerly, as a captured CUDA graph hides its kernels from the events"
+                      : "CPU ops run to completion inside their region"};
 }
 
 }  // namespace
@@ -80,6 +88,9 @@ void add_training_flags(CLI::App& cmd, TrainingFlags& f, const std::vector<std::
                  "train on the first N training examples only (a short run on the real data; default all)")
       ->check(integer_in(1, kMaxExamples));
   cmd.add_flag("--no-shuffle", f.no_shuffle, "take batches in file order");
+  cmd.add_flag("--profile", f.profile,
+               "time the run's last 20 steps op by op (eagerly on a GPU: CUDA events around each op) and print and "
+               "record the breakdown by class, pass and op call");
   cmd.add_option("--test-batches", f.test_batches, "test batches for the accuracy (default all; 0: no test pass)")
       ->check(integer_in(0, kMaxSteps));
   cmd.add_option("--algo-cache", f.algo_cache_path, "cuDNN algorithm cache file (default ~/.cache/rosetta/...)");
@@ -167,6 +178,8 @@ void train(const TrainingFlags& c, TrainingWorkload& workload, const Communicato
                       [&](const Tensor& inputs, const Tensor& labels) { workload.step(ctx, inputs, labels); },
                       [&]() -> const Tensor& { return workload.loss(); }, nullptr, c.checkpoint_every, nullptr};
   if (!c.checkpoint_path.empty()) steps.checkpoint = write_checkpoint;
+  std::optional<Profiler> profiler;
+  if (c.profile) steps.profiler = &profiler.emplace(ctx);
   if (comm.size() > 1) steps.any_rank = [&](bool mine) { return any_rank(comm, mine); };
   run_timed_training(ctx, batches, LoopLength{c.epochs, c.max_steps, first_step}, use_graph, steps, summary);
   if (algo_cache) algo_cache->save();
@@ -181,6 +194,11 @@ void train(const TrainingFlags& c, TrainingWorkload& workload, const Communicato
     check_replicas_agree(comm, workload.parameters());
     print_summary(summary);
   }
+  std::optional<nlohmann::json> profile;
+  if (profiler && profiler->steps() > 0) {
+    profile = profile_record(*profiler, profile_method(device));
+    if (comm.rank() == 0) print_profile(*profile);
+  }
   // The checkpoint of the last step (an interrupted or a finished run), unless the loop just wrote it.
   if (!c.checkpoint_path.empty() && (c.checkpoint_every == 0 || last_step % c.checkpoint_every != 0))
     write_checkpoint(last_step);
@@ -193,6 +211,7 @@ void train(const TrainingFlags& c, TrainingWorkload& workload, const Communicato
   record["ranks"] = comm.size();
   record["communicator"] = comm.engine();
   if (!c.resume_path.empty()) record["resumed_from_step"] = first_step;
+  if (profile) record["profile"] = *profile;
   workload.report(record);
   if (comm.rank() == 0) {  // rank 0 alone writes
     if (!c.json_path.empty()) write_record(c.json_path, record);

@@ -18,7 +18,6 @@
 #include "layers/parameters.h"
 #include "layers/training_checkpoint.h"
 #include "runtime/communicator.h"
-#include "runtime/communicator.h"
 #include "runtime/context.h"
 
 namespace rosetta::cli {
@@ -40,6 +39,7 @@ struct TrainingFlags {
   std::int64_t max_steps = -1;     // < 0: no limit; 0: save the initial weights and stop
   std::int64_t test_batches = -1;  // < 0: every complete test batch; 0: no test pass
   bool no_shuffle = false;
+  bool profile = false;            // time the last steps op by op (profile_report.h)
   std::string comm = "auto";       // auto | nccl (bench/cli/distributed.h)
 };
 

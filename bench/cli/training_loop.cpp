@@ -3,16 +3,21 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 #include <sstream>
 
+#include "bench/cli/profile_report.h"
 #include "bench/cli/run_metrics.h"
 #include "datasets/batcher.h"
+#include "kernels/op_class.h"
 #include "runtime/cuda_graph.h"
 #include "runtime/interrupt.h"
 #include "runtime/timer.h"
 
 namespace rosetta::cli {
 namespace {
+
+constexpr int kCopies = static_cast<int>(kernels::OpClass::copies);
 
 double mean_loss(const Tensor& step_losses, std::int64_t first, std::int64_t last) {
   const float* l = step_losses.data<float>();
@@ -87,6 +92,9 @@ void run_timed_training(const Context& ctx, Batcher& batches, const LoopLength& 
     if (windows.marks() < static_cast<int>(window_bounds.size()) && local == window_bounds[windows.marks()]) windows.mark();
   };
 
+  // --profile: the last kProfileSteps local steps, never the first (lazy library initialisation) unless it is alone.
+  const std::int64_t profile_from = std::max<std::int64_t>(std::min<std::int64_t>(1, run_steps - 1),
+                                                           run_steps - kProfileSteps);
   DeviceUsage usage(device);
   bool measuring = false;  // the steady region's energy: from the first epoch's end
   SteadyTimer total;
@@ -108,14 +116,30 @@ void run_timed_training(const Context& ctx, Batcher& batches, const LoopLength& 
         print_progress_line(int(epoch), length.epochs, step % per_epoch, per_epoch, elapsed);
         last_line = elapsed;
       }
-      batches.next_into(ctx, inputs, labels);
-      if (use_graph && local >= kEagerStepsBeforeCapture) {
+      const bool profiled = model.profiler != nullptr && local >= profile_from;
+      std::optional<ProfilerAttachment> attached;  // none: every region below is one pointer test
+      if (profiled) {
+        attached.emplace(*model.profiler);
+        model.profiler->begin_step();
+      }
+      {
+        const ProfilePass data(ctx, "data");
+        const ProfileRegion feed(ctx, "batch_feed", kCopies);
+        batches.next_into(ctx, inputs, labels);
+      }
+      if (use_graph && !profiled && local >= kEagerStepsBeforeCapture) {
         if (!graph.captured()) graph.capture(ctx, [&] { model.step(inputs, labels); });
         graph.launch(ctx);
       } else {
         model.step(inputs, labels);
       }
-      summary.step_losses.view(local, {1}).copy_from(model.loss(), ctx.stream());
+      {
+        const ProfilePass data(ctx, "data");
+        const ProfileRegion copy(ctx, "loss_to_host", kCopies);
+        summary.step_losses.view(local, {1}).copy_from(model.loss(), ctx.stream());
+      }
+      if (profiled) model.profiler->end_step();
+      attached.reset();
       ++step;
       // Losses reach the host without a sync: read them where the host waits anyway (the CPU: every step).
       if (device == Device::cpu) watch.check(step);
@@ -143,6 +167,7 @@ void run_timed_training(const Context& ctx, Batcher& batches, const LoopLength& 
                      batches.global_batch_size(), summary.epoch_seconds.back(), total.elapsed_s());
     first_epoch = false;
   }
+  if (model.profiler != nullptr) model.profiler->finish();
   const std::int64_t done = step - length.first_step;
   mark_window_bound(done);
   if (measuring) {

@@ -1,8 +1,8 @@
 // The timed training loop of DESIGN.md, shared by every training command: the given epochs of complete batches (at
 // most max_steps steps), shuffle and host-to-device feed included, the step captured in a CUDA graph after two
 // eager steps when asked, one line per epoch and a progress line at least every kProgressSeconds within one; the
-// steady-state windows (steady_state.h) marked on a Timeline; and the test accuracy over complete batches
-// afterwards.
+// steady-state windows (steady_state.h) marked on a Timeline; with a profiler, its last steps profiled
+// (profile_report.h); and the test accuracy over complete batches afterwards.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -16,6 +16,7 @@
 #include "runtime/communicator.h"
 #include "runtime/context.h"
 #include "runtime/error.h"
+#include "runtime/profiler.h"
 #include "runtime/tensor.h"
 
 namespace rosetta {
@@ -67,6 +68,9 @@ struct TrainingSteps {
   std::int64_t checkpoint_every = 0;
   // Whether any rank of a data-parallel job says yes (between steps, on the host); empty for one process.
   std::function<bool(bool)> any_rank;
+  // --profile: the last kProfileSteps steps (profile_report.h) run eagerly with this profiler attached, each step
+  // (its batch feed, the step, its loss's copy to the host) one profiled unit.
+  Profiler* profiler = nullptr;
 };
 
 struct LoopLength {

@@ -120,7 +120,7 @@ def run(args):
     state = training.train_state(params, optimizer, args.seed, device)
     training.describe("cnn", device, args, "epochs %d, shuffle %s, dropout %s"
                       % (args.epochs, not args.no_shuffle, not args.no_dropout))
-    state, losses, timing = training.train(
+    state, losses, timing, profile = training.train(
         args, state, step, training.Feeder(train_x, train_y.astype(np.int32), device), len(train_x), "cnn",
         device)
 
@@ -130,7 +130,7 @@ def run(args):
         accuracy = training.evaluate(predict, state[0], training.Feeder(test_x, test_y.astype(np.int32), device),
                                      len(test_x), args.batch, args.test_batches)
     return training.finish("cnn", args, device, losses, timing, accuracy, "images_per_second",
-                           result_record.cnn_training_flops_per_example(), {"layout": "nhwc", "dropout": not args.no_dropout})
+                           result_record.cnn_training_flops_per_example(), {"layout": "nhwc", "dropout": not args.no_dropout}, profile)
 
 
 def main(argv=None):

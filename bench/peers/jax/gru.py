@@ -120,7 +120,7 @@ def run(args):
     step = training.train_step(apply_loss, optimizer)
     state = training.train_state(params, optimizer, args.seed, device)
     training.describe("gru", device, args, "epochs %d, shuffle %s" % (args.epochs, not args.no_shuffle))
-    state, losses, timing = training.train(
+    state, losses, timing, profile = training.train(
         args, state, step, training.Feeder(train_x, train_y, device), len(train_x), "gru",
         device)
 
@@ -130,7 +130,7 @@ def run(args):
         accuracy = training.evaluate(predict, state[0], training.Feeder(test_x, test_y, device), len(test_x),
                                      args.batch, args.test_batches)
     return training.finish("gru", args, device, losses, timing, accuracy, "sequences_per_second",
-                           result_record.gru_training_flops_per_example(train_x.shape[1]), {"layout": "tnc"})
+                           result_record.gru_training_flops_per_example(train_x.shape[1]), {"layout": "tnc"}, profile)
 
 
 def main(argv=None):

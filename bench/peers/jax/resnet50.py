@@ -50,6 +50,7 @@ import atomic_file  # noqa: E402
 import peer  # noqa: E402
 import safetensors_io  # noqa: E402
 import result_record  # noqa: E402
+import jax_breakdown  # noqa: E402
 import training  # noqa: E402
 from peer import UsageError, positive_int  # noqa: E402
 
@@ -141,6 +142,9 @@ def parse_args(argv):
                         help="on: batch norm folded into the convolutions at load")
     parser.add_argument("--features-out", metavar="FILE", help='write the features here ("features" (N, 2048))')
     parser.add_argument("--json", metavar="FILE", help="write the result record here")
+    parser.add_argument("--profile", action="store_true",
+                        help="after the timed passes, one more pass under jax.profiler: print the breakdown by class "
+                             "per batch and record it")
     peer.add_repeats_argument(parser)
     return parser.parse_args(argv)
 
@@ -205,6 +209,13 @@ def run(args):
     on_gpu = device.platform == "gpu"
     meter = result_record.EnergyMeter(device.id if on_gpu else None)
     warmup_seconds, pass_seconds = peer.timed_passes(one_pass, args.repeats, meter)
+    profile = None
+    if args.profile:
+        profiler = jax_breakdown.Profiler(True, "batch", "one more pass after the timed ones (jit)")
+        profiler.start()
+        one_pass()
+        profiler.finish(batches)
+        profile = profiler.section([(extract, (variables, jax.device_put(images[:args.batch], device)))])
     energy = meter.joules_per(args.repeats * count / 1000.0)
     peak_memory = (training.peak_memory(device) if on_gpu else
                    result_record.Reading(reason="a CPU run: XLA's CPU client reports no peak memory"))
@@ -218,6 +229,7 @@ def run(args):
         "data": os.path.basename(args.input) if args.input else "random",
     })
     peer.add_extraction_fields(record, count, size, warmup_seconds, pass_seconds, energy, peak_memory)
+    training.add_profile(record, "resnet50", profile)
     if args.features_out:
         safetensors_io.save(args.features_out, {"features": features}, {"workload": "resnet50"})
     if args.json:

@@ -20,6 +20,9 @@ C++ tests' part: tests/test_equivalence_jax.cpp):
    steady-state seconds and images/s and test accuracy, and a repeated seeded run gives bit-identical losses.
 4. gru.py trains 2 epochs on a small token file; resnet50.py extracts features of random images (shape, record);
    bad weights, bad data and impossible options end with exit status 2 and one "<workload>: error:" line.
+5. --profile (jax_breakdown.py): the CNN's, the GRU's and ResNet-50's profiled runs classify every instruction of
+   their real HLO (nothing left as "other"), and a GPU-shaped trace with XLA's cuDNN and cuBLAS custom calls gives
+   the expected classes, passes and gaps.
 """
 
 import json
@@ -278,10 +281,10 @@ def test_epochs(folder, init):
     cnn.cifar10.load_split = lambda data_dir, train: small[train]
     try:
         runs = []
-        for repeat in range(2):
+        for repeat, extra in enumerate(([], [], ["--profile"])):
             log = os.path.join(folder, "epochs%d.txt" % repeat)
             arguments = ["--data", "unused", "--init", init, "--device", "cpu", "--batch", "16", "--epochs", "3",
-                         "--seed", "7", "--log-steps", log]
+                         "--seed", "7", "--log-steps", log, "--json", log[:-4] + ".json"] + extra
             runs.append((cnn.run(cnn.parse_args(arguments)), read_log(log, 12)))
     finally:
         cnn.cifar10.load_split = original
@@ -300,7 +303,86 @@ def test_epochs(folder, init):
     check(record["test_accuracy"] is not None and (record["test_accuracy"] * 48) % 1 == 0, "accuracy over 48 images")
     # Same seed, same CPU: the shuffles and the dropout keys repeat, so the losses are bit-identical.
     check(runs[1][1] == losses, "a repeated run with the same seed gave other losses")
-    print("ok: 3 epochs x 4 steps: per-epoch times, steady-state figures, accuracy, seeded repeat")
+    # --profile: the last 11 of 12 steps under jax.profiler, every instruction of the step classified by its HLO.
+    profile = runs[2][0]["profile"]
+    check(runs[2][1] == losses, "the profiled run (the update under a name scope) gave other losses")
+    check(profile["units"] == 11 and profile["unit"] == "step", "profiled units %s" % profile["units"])
+    expect_classes(profile, ("conv_forward", "conv_data_grad", "conv_filter_grad", "gemm", "elementwise",
+                             "optimizer"))
+    check({"forward", "backward", "update"} <= set(profile["passes"]), "passes %s" % profile["passes"])
+    check(not result_record.schema_problems([os.path.join(folder, "epochs2.json")]), "profiled record invalid")
+    print("ok: 3 epochs x 4 steps: per-epoch times, steady-state figures, accuracy, seeded repeat, --profile")
+
+
+def expect_classes(profile, present):
+    """The profile has time in each class of `present` and none the mapping does not know."""
+    check(profile["classes"]["other"] == 0, "names the mapping does not know: %s"
+          % [r["name"] for r in profile["regions"] if r["class"] == "other"])
+    for key in present:
+        check(profile["classes"][key] > 0, "no %s time: %s" % (key, profile["classes"]))
+
+
+# A GPU-shaped module: XLA's cuDNN and cuBLAS custom calls, a fusion, a scan whose body runs a dot, and the update.
+GPU_HLO = """HloModule jit_step, entry_computation_layout={(f32[8,32,32,3]{3,2,1,0})->f32[]}
+
+%body (p: (s32[], f32[8,100])) -> (s32[], f32[8,100]) {
+  %p = (s32[], f32[8,100]{1,0}) parameter(0)
+  %h = f32[8,100]{1,0} get-tuple-element(%p), index=1
+  %w = f32[100,100]{1,0} constant({...})
+  %cublas-gemm.3 = (f32[8,100]{1,0}, s8[0]{0}) custom-call(%h, %w), custom_call_target="__cublas$gemm", metadata={op_name="jit(step)/jvp(ImdbGRU)/gru/while/body/dot_general"}
+  ROOT %t = (s32[], f32[8,100]{1,0}) tuple(%i, %h)
+}
+
+%fused_add (param_0: f32[8,32,32,50]) -> f32[8,32,32,50] {
+  %param_0 = f32[8,32,32,50]{3,2,1,0} parameter(0)
+  ROOT %maximum.1 = f32[8,32,32,50]{3,2,1,0} maximum(%param_0, %param_0), metadata={op_name="jit(step)/jvp(CifarVGG)/relu"}
+}
+
+ENTRY %main.1 (x: f32[8,32,32,3]) -> f32[] {
+  %x = f32[8,32,32,3]{3,2,1,0} parameter(0)
+  %cudnn-conv.1 = (f32[8,32,32,50]{3,2,1,0}, u8[0]{0}) custom-call(%x, %k), window={size=3x3 pad=1_1x1_1}, dim_labels=b01f_o01i->b01f, custom_call_target="__cudnn$convForward", metadata={op_name="jit(step)/jvp(CifarVGG)/conv_general_dilated"}
+  %cudnn-conv-bw-input.2 = (f32[8,32,32,3]{3,2,1,0}, u8[0]{0}) custom-call(%g, %k), window={size=3x3 pad=1_1x1_1}, dim_labels=b01f_o01i->b01f, custom_call_target="__cudnn$convBackwardInput", metadata={op_name="jit(step)/transpose(jvp(CifarVGG))/conv_general_dilated"}
+  %cudnn-conv-bw-filter.3 = (f32[50,3,3,3]{3,2,1,0}, u8[0]{0}) custom-call(%x, %g), window={size=32x32 pad=1_1x1_1}, dim_labels=f01b_i01o->01bf, custom_call_target="__cudnn$convBackwardFilter", metadata={op_name="jit(step)/transpose(jvp(CifarVGG))/conv_general_dilated"}
+  %loop_maximum_fusion = f32[8,32,32,50]{3,2,1,0} fusion(%y), kind=kLoop, calls=%fused_add
+  %while.4 = (s32[], f32[8,100]{1,0}) while(%init), condition=%cond, body=%body, metadata={op_name="jit(step)/jvp(ImdbGRU)/gru/while"}
+  %multiply.5 = f32[100,100]{1,0} multiply(%m, %v), metadata={op_name="jit(step)/update/mul"}
+  ROOT %copy.6 = f32[8,32,32,3]{3,2,1,0} copy(%x)
+}
+"""
+
+
+def test_breakdown_gpu_shape():
+    """jax_breakdown on a GPU-shaped trace: device events named by kernel, args hlo_module and hlo_op, classified by
+    the module above; a memcpy without an instruction; a host event, left out."""
+    import jax_breakdown
+    kernels = [("sm90_xmma_fprop_implicit_gemm_f32f32", "cudnn-conv.1", 300, "conv_forward", "forward"),
+               ("sm90_xmma_dgrad_implicit_gemm_f32f32", "cudnn-conv-bw-input.2", 200, "conv_data_grad", "backward"),
+               ("sm90_xmma_wgrad_implicit_gemm_f32f32", "cudnn-conv-bw-filter.3", 100, "conv_filter_grad", "backward"),
+               ("loop_maximum_fusion", "loop_maximum_fusion", 50, "elementwise", "forward"),
+               ("nvjet_tst_64x8_64x16_4x1_v_bz_TNT", "cublas-gemm.3", 40, "rnn", "forward"),
+               ("loop_multiply_fusion", "multiply.5", 30, "optimizer", "update"),
+               ("copy_kernel", "copy.6", 20, "copies", None)]
+    events = [{"ph": "M", "name": "process_name", "pid": 7, "args": {"name": "/device:GPU:0"}},
+              {"ph": "M", "name": "process_name", "pid": 1, "args": {"name": "/host:CPU"}},
+              {"ph": "X", "pid": 1, "tid": 1, "ts": 0, "dur": 900, "name": "ThunkExecutor::Execute",
+               "args": {"hlo_module": "jit_step", "hlo_op": "cudnn-conv.1"}}]
+    t = 0
+    for name, op, dur, _, _ in kernels:
+        events.append({"ph": "X", "pid": 7, "tid": 2, "ts": t, "dur": dur, "name": name,
+                       "args": {"hlo_module": "jit_step", "hlo_op": op}})
+        t += dur
+    events.append({"ph": "X", "pid": 7, "tid": 3, "ts": 0, "dur": 60, "name": "MemcpyH2D", "args": {}})
+    profile = jax_breakdown.breakdown({"traceEvents": events}, [GPU_HLO], 1e-3, 1, "step", "fixture")
+    expected = {}
+    for _, _, dur, key, _ in kernels:
+        expected[key] = expected.get(key, 0.0) + dur * 1e-6
+    expected["copies"] += 60e-6
+    expected["gaps"] = 1e-3 - t * 1e-6  # the memcpy overlaps the first kernel
+    for key, seconds in profile["classes"].items():
+        check(abs(seconds - expected.get(key, 0.0)) < 1e-12, "fixture %s: %s, expected %s" % (key, seconds,
+                                                                                          expected.get(key, 0.0)))
+    check(abs(profile["passes"]["backward"] - 300e-6) < 1e-12, "fixture passes %s" % profile["passes"])
+    print("ok: jax_breakdown on a GPU-shaped trace with XLA's cuDNN and cuBLAS custom calls")
 
 
 def test_gru_and_resnet(folder, resnet_weights):
@@ -315,11 +397,12 @@ def test_gru_and_resnet(folder, resnet_weights):
     safetensors_io.save(init, random_state(shapes, generator))
     record_path = os.path.join(folder, "gru.json")
     status, out, err = run_python([os.path.join(HERE, "gru.py"), "--data", tokens, "--init", init, "--device", "cpu",
-                                   "--batch", "32", "--epochs", "2", "--json", record_path])
+                                   "--batch", "32", "--epochs", "2", "--profile", "--json", record_path])
     check(status == 0, "gru.py failed (%d):\n%s\n%s" % (status, out, err))
     with open(record_path) as f:
         record = json.load(f)
-    check(set(record) == GRU_KEYS, "gru record keys differ: %s" % sorted(set(record) ^ GRU_KEYS))
+    check(set(record) == GRU_KEYS | {"profile"}, "gru record keys differ: %s" % sorted(set(record) ^ GRU_KEYS))
+    expect_classes(record["profile"], ("rnn", "gemm", "optimizer"))
     check(not result_record.schema_problems([record_path]), result_record.schema_problems([record_path]))
     # 2 steps after the first epoch: too few for a steady state, so the throughput is null with the reason.
     check(record["steps"] == 4 and record["sequences_per_second"] is None and "steady" in record["unavailable"]
@@ -332,7 +415,7 @@ def test_gru_and_resnet(folder, resnet_weights):
     features, record_path = os.path.join(folder, "features.safetensors"), os.path.join(folder, "resnet50.json")
     status, out, err = run_python([os.path.join(HERE, "resnet50.py"), "--weights", resnet_weights, "--device", "cpu",
                                    "--batch", "1", "--images", "2", "--image-size", "32", "--features-out", features,
-                                   "--json", record_path])
+                                   "--profile", "--json", record_path])
     check(status == 0, "resnet50.py failed (%d):\n%s\n%s" % (status, out, err))
     check(safetensors_io.load(features)["features"].shape == (2, 2048), "features shape")
     with open(record_path) as f:
@@ -341,6 +424,8 @@ def test_gru_and_resnet(folder, resnet_weights):
     check(record["images"] == 2 and record["fold_bn"] is True and record["seconds_per_1000_images"] > 0
           and record["steady"]["unit"] == "pass" and record["steady"]["repetitions"] == 5,
           "resnet50 record contents")
+    check(record["profile"]["unit"] == "batch" and record["profile"]["units"] == 2, "resnet50 profile units")
+    expect_classes(record["profile"], ("conv_forward",))
     expect_usage_error("resnet50.py", ["--weights", init, "--device", "cpu", "--images", "2", "--batch", "1"],
                        "missing bn1.bias")
     expect_usage_error("resnet50.py", ["--weights", resnet_weights, "--images", "3", "--batch", "2", "--device",
@@ -353,6 +438,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="jax-peer-selftest-") as folder:
         try:
             test_optimizers()
+            test_breakdown_gpu_shape()
             resnet_weights = test_layouts(folder)
             init = test_cnn(folder)
             test_epochs(folder, init)

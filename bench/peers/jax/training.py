@@ -30,7 +30,9 @@ import jax.numpy as jnp
 import flax
 import optax
 
+import jax_breakdown
 import peer
+import profile_classes
 import result_record
 from peer import UsageError, positive_int
 
@@ -66,6 +68,9 @@ def add_training_arguments(parser, data_help, epochs, lr, data_name):
     parser.add_argument("--no-shuffle", action="store_true", help="batches in file order every epoch")
     parser.add_argument("--log-steps", metavar="FILE", help='one line per step: "<step> <loss>" (1-based)')
     parser.add_argument("--json", metavar="FILE", help="write the result record here")
+    parser.add_argument("--profile", action="store_true",
+                        help="profile the last %d steps with jax.profiler: print the breakdown by class and record it"
+                             % profile_classes.PROFILE_STEPS)
 
 
 def check_training_arguments(args):
@@ -202,8 +207,9 @@ class Feeder:
 
 def train(args, state, step, feeder, num_train, workload, device):
     """The timed loop: state = step(state, x, y) -> (state, loss). Returns (state, losses as a float32 numpy
-    array, result_record.Timing). In a run of fewer than 5 epochs after the first, the clock is also read at the
-    5 steady-state windows' boundaries, after block_until_ready."""
+    array, result_record.Timing, the profile section or None). In a run of fewer than 5 epochs after the first, the
+    clock is also read at the 5 steady-state windows' boundaries, after block_until_ready. With --profile the last
+    steps run under jax.profiler (jax_breakdown.py)."""
     steps_per_epoch = num_train // args.batch
     total_steps = args.epochs * steps_per_epoch
     if args.max_steps is not None:
@@ -213,12 +219,20 @@ def train(args, state, step, feeder, num_train, workload, device):
     timing = result_record.Timing(steps_per_epoch, "a CPU run: XLA's CPU client reports no peak memory")
     epoch_seconds = timing.epoch_seconds
     window_bounds = set(result_record.window_boundaries(steps_per_epoch, total_steps))
-    window_marks = []  # perf_counter at each window boundary, the device idle
+    window_marks = []  # the clock at each window boundary, the device idle
     on_gpu = device.platform == "gpu"
     meter = result_record.EnergyMeter(device.id if on_gpu else None)
+    profiler = jax_breakdown.Profiler(getattr(args, "profile", False), "step",
+                                      "the profiled steps ran as the timed ones (jit)")
+    profile_from = profile_classes.profile_window(total_steps)
+    paused = [0.0]  # seconds spent starting and stopping the profiler: outside every clock
+
+    def clock():
+        return time.perf_counter() - paused[0]
+
     count = 0
     jax.block_until_ready(state)
-    epoch_start = time.perf_counter()
+    epoch_start = clock()
     for epoch in range(args.epochs):
         if count == total_steps:
             break
@@ -227,28 +241,35 @@ def train(args, state, step, feeder, num_train, workload, device):
         for i in range(steps_per_epoch):
             if count == total_steps:
                 break
+            if profiler.enabled and count == profile_from:
+                jax.block_until_ready(state)
+                paused[0] += profiler.start()
             rows = slice(i * args.batch, (i + 1) * args.batch)
             x, y = feeder(rows if order is None else order[rows])
             state, loss = step(state, x, y)
             losses.append(loss)
             count += 1
+            if profiler.enabled and count == total_steps:
+                jax.block_until_ready(state)
+                paused[0] += profiler.finish(total_steps - profile_from)
             if count in window_bounds:
                 jax.block_until_ready(state)
-                window_marks.append(time.perf_counter())
+                window_marks.append(clock())
         jax.block_until_ready(state)
-        epoch_end = time.perf_counter()
+        epoch_end = clock()
         epoch_seconds.append(epoch_end - epoch_start)
         if epoch == 0 and count < total_steps:
             meter.start()  # the steady region: from the first epoch's end, as rosetta meters it
         print("%s: epoch %d: %d steps, %.3f s, last loss %.6f"
               % (workload, epoch + 1, count - first_step, epoch_seconds[-1], float(losses[-1])), flush=True)
-        epoch_start = time.perf_counter()  # the progress line stays outside the clock
+        epoch_start = clock()  # the progress line stays outside the clock
     timing.window_seconds = [b - a for a, b in zip(window_marks, window_marks[1:])]
     if count > steps_per_epoch:
         timing.energy = meter.joules_per((count - steps_per_epoch) / steps_per_epoch)
     if on_gpu:
         timing.peak_memory = peak_memory(device)
-    return state, np.asarray(jax.device_get(losses), dtype=np.float32), timing
+    profile = profiler.section([(step, (state, x, y))]) if profiler.enabled else None
+    return state, np.asarray(jax.device_get(losses), dtype=np.float32), timing, profile
 
 
 def peak_memory(device):
@@ -272,8 +293,10 @@ def train_step(apply_loss, optimizer):
         params, opt_state, key = state
         key, dropout_key = jax.random.split(key)
         loss, grads = jax.value_and_grad(apply_loss)(params, x, y, dropout_key)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        return (optax.apply_updates(params, updates), opt_state, key), loss
+        with jax.named_scope(jax_breakdown.UPDATE_SCOPE):  # names the update's ops for --profile; computes nothing
+            updates, opt_state = optimizer.update(grads, opt_state, params)
+            params = optax.apply_updates(params, updates)
+        return (params, opt_state, key), loss
 
     return jax.jit(step, donate_argnums=0)
 
@@ -295,12 +318,20 @@ def evaluate(predict, params, feeder, num_test, batch, max_batches):
     return sum(int(c) for c in jax.device_get(correct)) / (batches * batch)
 
 
-def finish(workload, args, device, losses, timing, accuracy, examples_key, flops_per_example, extra):
-    """The record of a training run (base fields, timing fields and metrics, `extra`), written with --log-steps
-    and --json."""
+def add_profile(record, workload, profile):
+    """Prints a --profile breakdown and puts it in the record (nothing without one)."""
+    if profile is not None:
+        profile_classes.print_section(workload, profile)
+        record["profile"] = profile
+
+
+def finish(workload, args, device, losses, timing, accuracy, examples_key, flops_per_example, extra, profile=None):
+    """The record of a training run (base fields, timing fields and metrics, `extra`, the profile), written with
+    --log-steps and --json."""
     record = base_record(workload, device, args.precision, args.batch)
     record.update(extra)
     peer.add_training_fields(workload, record, args, [float(v) for v in losses], timing, accuracy, examples_key,
                              flops_per_example)
+    add_profile(record, workload, profile)
     peer.write_outputs(args, losses, record)
     return record

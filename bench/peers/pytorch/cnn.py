@@ -88,9 +88,12 @@ def parse_args(argv):
     parser.add_argument("--momentum", type=float, default=0.9)
     parser.add_argument("--seed", type=int, default=0, help="shuffle generator and dropout seed")
     parser.add_argument("--precision", choices=["fp32", "tf32"], default="fp32")
-    parser.add_argument("--mode", choices=["eager", "compile", "compile-cudagraphs"], default="eager",
-                        help="compile: torch.compile(model); compile-cudagraphs: mode='reduce-overhead'")
+    parser.add_argument("--mode", choices=["eager", "compile", "compile-cudagraphs", "compile-max-autotune"],
+                        default="eager", help="compile: torch.compile(model); compile-cudagraphs: mode "
+                        "'reduce-overhead' (CUDA graphs); compile-max-autotune: mode 'max-autotune' (autotuned "
+                        "kernels and CUDA graphs)")
     parser.add_argument("--channels-last", action="store_true", help="NHWC model and input memory format")
+    training.add_optimizer_argument(parser)
     parser.add_argument("--cudnn-benchmark", choices=["on", "off"], default="on")
     parser.add_argument("--no-dropout", action="store_true", help="dropout p = 0")
     return parser.parse_args(argv)
@@ -108,8 +111,8 @@ def set_precision(precision):
 
 def run(args):
     device = training.check_device(args)
-    if args.mode == "compile-cudagraphs" and device.type != "cuda":
-        raise UsageError("--mode compile-cudagraphs needs --device cuda")
+    if args.mode in training.CUDA_GRAPH_MODES and device.type != "cuda":
+        raise UsageError("--mode %s needs --device cuda (CUDA graphs)" % args.mode)
     if args.test_batches is not None and args.test_batches < 0:
         raise UsageError("--test-batches must be >= 0")
     if args.test_batches is None and args.max_steps is not None:
@@ -134,22 +137,20 @@ def run(args):
     model.to(device)
     if args.channels_last:
         model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum)
-    if args.mode == "eager":
-        step_model = model
-    else:
-        step_model = torch.compile(model, mode="reduce-overhead" if args.mode == "compile-cudagraphs" else None)
+    optimizer = training.make_optimizer(torch.optim.SGD, model.parameters(), args.optimizer, lr=args.lr,
+                                        momentum=args.momentum)
+    step_model = training.compile_model(model, args.mode)
 
     device_name = record_fields.device_name(device)
     print("cnn: torch %s on %s, mode %s, precision %s (matmul TF32 %s, cuDNN TF32 %s), cudnn.benchmark %s, "
-          "channels_last %s, batch %d, epochs %d, shuffle %s, dropout %s"
+          "channels_last %s, optimizer %s, batch %d, epochs %d, shuffle %s, dropout %s"
           % (torch.__version__, device_name, args.mode, args.precision, matmul_tf32, cudnn_tf32,
-             args.cudnn_benchmark, args.channels_last, args.batch, args.epochs, not args.no_shuffle,
+             args.cudnn_benchmark, args.channels_last, args.optimizer, args.batch, args.epochs, not args.no_shuffle,
              not args.no_dropout), flush=True)
 
     layout = (lambda x: x.contiguous(memory_format=torch.channels_last)) if args.channels_last else None
     feeder = training.Feeder(torch.from_numpy(train_x), torch.from_numpy(train_y), device, layout)
-    losses, timing = training.train(args, model, step_model, optimizer, feeder, len(train_x), device, "cnn")
+    losses, timing, profile = training.train(args, model, step_model, optimizer, feeder, len(train_x), device, "cnn")
 
     accuracy = None
     if test_x is not None:
@@ -158,7 +159,9 @@ def run(args):
 
     record = training.training_record("cnn", args, device, losses, timing, accuracy, "images_per_second",
                                       result_record.cnn_training_flops_per_example())
-    record.update({"channels_last": bool(args.channels_last), "cudnn_benchmark": args.cudnn_benchmark == "on"})
+    record.update({"channels_last": bool(args.channels_last), "cudnn_benchmark": args.cudnn_benchmark == "on",
+                   "optimizer_impl": args.optimizer})
+    training.add_profile(record, "cnn", profile)
     peer.write_outputs(args, losses, record)
     return record
 

@@ -64,9 +64,27 @@ def parse_args(argv):
     parser.add_argument("--data-name", default="imdb", help="name of the data set for the record")
     parser.add_argument("--seed", type=int, default=0, help="shuffle generator seed")
     parser.add_argument("--precision", choices=["fp32", "tf32"], default="fp32")
-    parser.add_argument("--mode", choices=["eager", "compile"], default="eager")
+    parser.add_argument("--mode", choices=["eager", "compile", "compile-cudagraphs"], default="eager",
+                        help="compile: torch.compile(model); compile-cudagraphs: mode 'reduce-overhead' (CUDA graphs)")
+    parser.add_argument("--dynamo-rnn", action="store_true",
+                        help="with a compile mode: let TorchDynamo trace the GRU (torch._dynamo.config.allow_rnn) "
+                             "instead of breaking the graph around it")
     parser.add_argument("--layout", choices=["tnc", "ntc"], default="tnc")
+    training.add_optimizer_argument(parser)
     return parser.parse_args(argv)
+
+
+def cudnn_rnn_algorithm(device):
+    """The cuDNN RNN algorithm PyTorch picks for this GRU, by its own rule (get_algo and use_rnn_persist_small_h in
+    aten/src/ATen/native/cudnn/RNN.cpp, cuDNN >= 8.2.1): unpacked float input on a GPU of compute capability >= 6
+    runs PERSIST_STATIC_SMALL_H when the hidden size is <= 192 forward and <= 128 backward for a GRU, else STANDARD
+    (PERSIST_STATIC only for fp16). None on the CPU, which runs no cuDNN. The kernels it ran are in --profile's
+    regions on the GPU, which confirm it."""
+    if device.type != "cuda" or not torch.backends.cudnn.is_available():
+        return None
+    major, _ = torch.cuda.get_device_capability(device)
+    small_h = major >= 6 and (torch.backends.cudnn.version() or 0) >= 8201
+    return "persist_static_small_h" if small_h and HIDDEN <= 128 else "standard"
 
 
 def load_data(path):
@@ -98,23 +116,33 @@ def run(args):
     if len(train_x) < args.batch:
         raise UsageError("--batch %d exceeds the %d training reviews" % (args.batch, len(train_x)))
     model.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.999), eps=1e-8)
-    step_model = model if args.mode == "eager" else torch.compile(model)
-    print("gru: torch %s on %s, mode %s, precision %s, layout %s, batch %d, epochs %d, shuffle %s"
-          % (torch.__version__, record_fields.device_name(device), args.mode, args.precision, args.layout,
-             args.batch, args.epochs, not args.no_shuffle), flush=True)
+    optimizer = training.make_optimizer(torch.optim.Adam, model.parameters(), args.optimizer, lr=args.lr,
+                                        betas=(0.9, 0.999), eps=1e-8)
+    if args.dynamo_rnn:
+        if args.mode == "eager":
+            raise UsageError("--dynamo-rnn needs a compile --mode")
+        torch._dynamo.config.allow_rnn = True  # TorchDynamo's switch: trace nn.GRU instead of a graph break
+    step_model = training.compile_model(model, args.mode)
+    algorithm = cudnn_rnn_algorithm(device)
+    print("gru: torch %s on %s, mode %s%s, precision %s, layout %s, optimizer %s, cuDNN RNN algorithm %s, batch %d, "
+          "epochs %d, shuffle %s"
+          % (torch.__version__, record_fields.device_name(device), args.mode, ", dynamo traces the GRU" if
+             args.dynamo_rnn else "", args.precision, args.layout, args.optimizer, algorithm, args.batch, args.epochs,
+             not args.no_shuffle), flush=True)
 
     # Batches are gathered example-major; tnc feeds them time-major (T, N), as the seed's cuDNN lesson says.
     layout = None if batch_first else (lambda x: x.t().contiguous())
     feeder = training.Feeder(train_x, train_y, device, layout)
-    losses, timing = training.train(args, model, step_model, optimizer, feeder, len(train_x), device, "gru")
+    losses, timing, profile = training.train(args, model, step_model, optimizer, feeder, len(train_x), device, "gru")
     accuracy = None
     if args.test_batches != 0:
         accuracy = training.evaluate(model, training.Feeder(test_x, test_y, device, layout), len(test_x), args.batch,
                                      args.test_batches)
     record = training.training_record("gru", args, device, losses, timing, accuracy, "sequences_per_second",
                                       result_record.gru_training_flops_per_example(train_x.shape[1]))
-    record.update({"layout": args.layout})
+    record.update({"layout": args.layout, "optimizer_impl": args.optimizer, "dynamo_rnn": bool(args.dynamo_rnn),
+                   "cudnn_rnn_algorithm": algorithm})
+    training.add_profile(record, "gru", profile)
     peer.write_outputs(args, losses, record)
     return record
 

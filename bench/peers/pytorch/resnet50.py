@@ -27,6 +27,7 @@ Invariants:
 """
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -40,6 +41,7 @@ import peer  # noqa: E402
 import record as record_fields  # noqa: E402
 import result_record  # noqa: E402
 import safetensors_io  # noqa: E402
+import torch_breakdown  # noqa: E402
 import training  # noqa: E402
 from peer import UsageError, positive_int  # noqa: E402
 from training import synchronize  # noqa: E402
@@ -63,13 +65,31 @@ def parse_args(argv):
     parser.add_argument("--normalize", action="store_true", help="ImageNet mean/std normalisation first")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random images")
     parser.add_argument("--precision", choices=["fp32", "tf32", "bf16"], default="fp32")
-    parser.add_argument("--mode", choices=["eager", "compile"], default="eager", help="compile: torch.compile(model)")
+    parser.add_argument("--mode", choices=["eager", "compile", "compile-cudagraphs", "compile-max-autotune"],
+                        default="eager", help="compile: torch.compile(model); compile-cudagraphs: mode "
+                        "'reduce-overhead' (CUDA graphs); compile-max-autotune: mode 'max-autotune' (autotuned "
+                        "kernels and CUDA graphs)")
     parser.add_argument("--channels-last", action="store_true", help="NHWC model and input memory format")
+    parser.add_argument("--fold-bn", action="store_true",
+                        help="batch norm folded into the convolutions: eager, by torch.fx's conv-bn fusion; compiled, "
+                             "by Inductor's freezing (torch._inductor.config.freezing: weights become constants)")
+    parser.add_argument("--bf16-weights", action="store_true",
+                        help="with --precision bf16: the weights and the input converted to bfloat16 once, no "
+                             "autocast (features returned as float32)")
     parser.add_argument("--cudnn-benchmark", choices=["on", "off"], default="on")
     parser.add_argument("--features-out", metavar="FILE", help='write the features here ("features" (N, 2048))')
     parser.add_argument("--json", metavar="FILE", help="write the result record here")
+    parser.add_argument("--profile", action="store_true",
+                        help="after the timed passes, one more pass under torch.profiler: print the breakdown by "
+                             "class per batch and record it")
     peer.add_repeats_argument(parser)
     return parser.parse_args(argv)
+
+
+def fold_text(args):
+    if not args.fold_bn:
+        return "as trained (eval mode)"
+    return "folded by torch.fx" if args.mode == "eager" else "folded by Inductor's freezing"
 
 
 def load_weights(model, path):
@@ -90,10 +110,19 @@ def run(args):
                          % (args.precision, state[0], state[1]))
     torch.backends.cudnn.benchmark = args.cudnn_benchmark == "on"
 
+    if args.bf16_weights and args.precision != "bf16":
+        raise UsageError("--bf16-weights needs --precision bf16")
+    if args.mode in training.CUDA_GRAPH_MODES and device.type != "cuda":
+        raise UsageError("--mode %s needs --device cuda (CUDA graphs)" % args.mode)
     model = torchvision.models.resnet50()
     model.fc = torch.nn.Identity()
     load_weights(model, args.weights)
     model.eval()
+    if args.fold_bn and args.mode == "eager":
+        import torch.fx.experimental.optimization as fx_optimization
+        model = fx_optimization.fuse(model)  # conv + batch norm -> one conv with folded weights (eval mode)
+    if args.fold_bn and args.mode != "eager":
+        torch._inductor.config.freezing = True  # constants folded at compile time, conv-bn included
 
     pinned = device.type == "cuda"
     if args.input:
@@ -114,7 +143,9 @@ def run(args):
     model.to(device)
     memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
     model.to(memory_format=memory_format)
-    forward = torch.compile(model) if args.mode == "compile" else model
+    if args.bf16_weights:
+        model.to(torch.bfloat16)
+    forward = training.compile_model(model, args.mode)
     mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
 
@@ -122,31 +153,47 @@ def run(args):
         if args.normalize:
             x = (x - mean) / std
         x = x.contiguous(memory_format=memory_format)
+        if args.bf16_weights:
+            return forward(x.to(torch.bfloat16)).float()
         if args.precision == "bf16":
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16):
                 return forward(x).float()
         return forward(x)
 
-    def one_pass():
+    def one_pass(profiler=None):
+        label = profiler.label if profiler else (lambda name: contextlib.nullcontext())
         synchronize(device)
         start = time.perf_counter()
-        with torch.no_grad():
+        with torch.inference_mode():  # no autograd state at all (no_grad still tracks versions)
             for b in range(batches):
                 rows = slice(b * args.batch, (b + 1) * args.batch)
-                x = images[rows].to(device, non_blocking=True)
-                features[rows].copy_(extract(x), non_blocking=True)
+                with label("data"):
+                    x = images[rows].to(device, non_blocking=True)
+                with label("forward"):
+                    y = extract(x)
+                with label("data"):
+                    features[rows].copy_(y, non_blocking=True)
         synchronize(device)
         return time.perf_counter() - start
 
-    print("resnet50: torch %s, torchvision %s on %s, mode %s, precision %s (TF32 matmul %s, cuDNN %s), "
-          "cudnn.benchmark %s, channels_last %s, batch %d, %d images of %dx%d, normalize %s"
+    print("resnet50: torch %s, torchvision %s on %s, mode %s, precision %s (TF32 matmul %s, cuDNN %s%s), "
+          "cudnn.benchmark %s, channels_last %s, BN %s, batch %d, %d images of %dx%d, normalize %s"
           % (torch.__version__, torchvision.__version__, record_fields.device_name(device), args.mode,
-             args.precision, state[0], state[1], args.cudnn_benchmark, args.channels_last, args.batch, count, size,
-             size, args.normalize), flush=True)
+             args.precision, state[0], state[1], ", bf16 weights" if args.bf16_weights else "",
+             args.cudnn_benchmark, args.channels_last, fold_text(args), args.batch, count, size, size,
+             args.normalize), flush=True)
     meter = result_record.EnergyMeter(device.index or 0 if device.type == "cuda" else None)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     warmup_seconds, pass_seconds = peer.timed_passes(one_pass, args.repeats, meter)
+    profile = None
+    if args.profile:
+        profiler = torch_breakdown.Profiler(True, device, "batch", "one more pass after the timed ones (mode %s)"
+                                            % args.mode)
+        profiler.start()
+        one_pass(profiler)
+        profiler.finish(batches)
+        profile = profiler.section()
     energy = meter.joules_per(args.repeats * count / 1000.0)
     peak_memory = (result_record.Reading(torch.cuda.max_memory_allocated(device)) if device.type == "cuda" else
                    result_record.Reading(reason="a CPU run: PyTorch counts device memory only"))
@@ -154,12 +201,17 @@ def run(args):
     record = record_fields.base_record("resnet50", device, args.mode, args.precision, args.batch)
     record.update({
         "layout": "nhwc" if args.channels_last else "nchw",
+        "fold_bn": bool(args.fold_bn),
+        "freezing": bool(args.fold_bn and args.mode != "eager"),
+        "bf16_weights": bool(args.bf16_weights),
+        "inference_mode": True,
         "normalize": bool(args.normalize),
         "cudnn_benchmark": args.cudnn_benchmark == "on",
         "weights": os.path.basename(args.weights),
         "data": os.path.basename(args.input) if args.input else "random",
     })
     peer.add_extraction_fields(record, count, size, warmup_seconds, pass_seconds, energy, peak_memory)
+    training.add_profile(record, "resnet50", profile)
     if args.features_out:
         safetensors_io.save(args.features_out, {"features": features.numpy()}, {"workload": "resnet50"})
     if args.json:

@@ -19,7 +19,13 @@ What it checks, all in a temporary folder that is removed afterwards:
    accuracy; a repeated seeded run gives bit-identical losses; channels-last gives the same losses.
 5. report.py turns the records (the 3-step run's and the 3-epoch run's, whose images/s the chart shows) into a
    markdown table (and a PNG chart when matplotlib is importable), names each record's switches in its row, and
-   refuses a record without "device" with exit status 2.
+   refuses a record without "device" with exit status 2; with profiled records, "Where the time goes" sets the
+   breakdowns side by side and names the classes where a peer spends more, each linked to its practice.
+6. --profile (torch_breakdown.py): real op and kernel names map to their classes, a Kineto-shaped GPU trace gives
+   the expected classes, passes and gaps, and a profiled CNN run classifies every op it ran.
+7. The best-practice switches that run on a CPU: --optimizer foreach gives the same losses, --optimizer fused runs
+   or is refused in one line, the compile modes are refused in one line on torch < 2; ResNet-50's --fold-bn and
+   --bf16-weights give the plain features within their stated tolerances.
 """
 
 import importlib.util
@@ -35,18 +41,22 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.join(os.path.dirname(HERE), "common")]  # this twin's, then the shared modules
 REPORT = os.path.join(os.path.dirname(os.path.dirname(HERE)), "report", "report.py")
 CNN = os.path.join(HERE, "cnn.py")
+RESNET50 = os.path.join(HERE, "resnet50.py")
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
+import torchvision  # noqa: E402
 
 import cifar10  # noqa: E402
 import cnn  # noqa: E402
+import profile_classes  # noqa: E402
 import result_record  # noqa: E402
 import safetensors_io  # noqa: E402
+import torch_breakdown  # noqa: E402
 
 RECORD_KEYS = {
-    "workload", "framework", "framework_version", "mode", "device", "driver", "cuda", "cudnn", "precision",
+    "optimizer_impl", "workload", "framework", "framework_version", "mode", "device", "driver", "cuda", "cudnn", "precision",
     "batch", "epochs", "steps", "seconds_total", "seconds_without_first_epoch", "seconds_per_epoch",
     "images_per_second", "test_accuracy", "final_loss", "commit", "date", "channels_last", "cudnn_benchmark",
     "data", "schema", "schema_version", "status", "steady", "metrics", "unavailable",
@@ -276,6 +286,64 @@ def test_cnn(folder, data, bad_data):
     return record_path
 
 
+def test_modes(folder, data, init):
+    """The twins' best-practice switches that run on a CPU: the CNN's --optimizer foreach gives the default loop's
+    losses bit for bit (the same arithmetic in multi-tensor kernels), ResNet-50's --fold-bn (torch.fx's conv-bn
+    fusion) and --bf16-weights give the plain features within their tolerances; what needs torch.compile (torch 2)
+    or CUDA, and impossible combinations, end with exit 2 and one line."""
+    common = [CNN, "--data", data, "--init", init, "--device", "cpu", "--batch", str(BATCH), "--no-shuffle",
+              "--no-dropout", "--max-steps", "3"]
+    logs = {}
+    for implementation in ("for-loop", "foreach"):
+        logs[implementation] = os.path.join(folder, "optimizer-%s.txt" % implementation)
+        status, out, err = run_python(common + ["--optimizer", implementation, "--log-steps", logs[implementation]])
+        check(status == 0, "cnn.py --optimizer %s failed: %s" % (implementation, err))
+    check(read_log(logs["foreach"], 3) == read_log(logs["for-loop"], 3), "foreach SGD changed the losses")
+    status, out, err = run_python(common + ["--optimizer", "fused"])
+    check(status == 0 or (status == 2 and err.startswith("cnn: error: --optimizer fused") and len(err.splitlines()) == 1),
+          "--optimizer fused: exit %d, %s" % (status, err))
+    if not hasattr(torch, "compile"):
+        for mode in ("compile", "compile-cudagraphs", "compile-max-autotune"):
+            status, out, err = run_python(common + ["--mode", mode])
+            check(status == 2 and err.strip() == "cnn: error: --mode %s needs torch.compile (torch 2.0+); this is "
+                  "torch %s" % (mode, torch.__version__), "--mode %s on torch %s: %d %s" % (mode, torch.__version__,
+                                                                                          status, err))
+
+    torch.manual_seed(2)
+    resnet = torchvision.models.resnet50()
+    for module in resnet.modules():  # running statistics away from (0, 1), so folding them changes the weights
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+    weights = os.path.join(folder, "resnet50.safetensors")
+    safetensors_io.save_torch(weights, {k: v for k, v in resnet.state_dict().items() if "num_batches" not in k})
+    features = {}
+    for name, extra in (("plain", []), ("folded", ["--fold-bn", "--channels-last"]),
+                        ("bf16", ["--precision", "bf16", "--bf16-weights"])):
+        features[name] = os.path.join(folder, "features-%s.safetensors" % name)
+        status, out, err = run_python([RESNET50, "--weights", weights, "--device", "cpu", "--images", "2",
+                                       "--image-size", "32", "--batch", "1", "--repeats", "1", "--features-out",
+                                       features[name], "--json", features[name] + ".json"] + extra)
+        check(status == 0, "resnet50.py %s failed: %s" % (" ".join(extra), err))
+    plain = safetensors_io.load(features["plain"])["features"]
+    scale = float(np.linalg.norm(plain, axis=1).max())
+    # Folding re-rounds each convolution's weights once (a few float32 ulps per layer over 53 layers): 1e-5 of the
+    # feature norm. bf16 keeps 8 significant bits (relative rounding 2^-9 per value and layer); measured 1.4e-3 of
+    # the norm on 64x64 images, so 2e-2 separates rounding from a wrong layout or a missing cast (order 1).
+    for name, tolerance in (("folded", 1e-5), ("bf16", 2e-2)):
+        error = float(np.abs(safetensors_io.load(features[name])["features"] - plain).max()) / scale
+        check(error <= tolerance, "%s features off by %.3g of the norm (tolerance %g)" % (name, error, tolerance))
+    with open(features["bf16"] + ".json") as f:
+        record = json.load(f)
+    check(record["bf16_weights"] is True and record["inference_mode"] is True and record["fold_bn"] is False,
+          "resnet50 record switches")
+    status, out, err = run_python([RESNET50, "--weights", weights, "--device", "cpu", "--images", "1", "--batch", "1",
+                                   "--bf16-weights"])
+    check(status == 2 and "--bf16-weights needs --precision bf16" in err, "--bf16-weights alone: %s" % err)
+    print("ok: --optimizer foreach (same losses), fused (or a one-line refusal), the compile modes' refusal on "
+          "torch < 2; ResNet-50 --fold-bn and --bf16-weights features")
+
+
 def test_epochs(folder, init):
     """Multi-epoch bookkeeping on a small in-memory set (real epochs take minutes on a CPU): cnn.run with the
     reader replaced by 64 training and 48 test images, batch 16, 3 epochs of 4 steps."""
@@ -287,7 +355,7 @@ def test_epochs(folder, init):
     cnn.cifar10.load_split = lambda data_dir, train: small[train]
     try:
         records = []
-        for extra in ([], [], ["--channels-last", "--cudnn-benchmark", "off"]):
+        for extra in ([], [], ["--channels-last", "--cudnn-benchmark", "off"], ["--profile"]):
             log = os.path.join(folder, "epochs%d.txt" % len(records))
             arguments = ["--data", "unused", "--init", init, "--device", "cpu", "--batch", "16", "--epochs", "3",
                          "--seed", "7", "--log-steps", log, "--json", log[:-4] + ".json"] + extra
@@ -314,8 +382,104 @@ def test_epochs(folder, init):
     for a, b in zip(records[2][1], losses):
         check(abs(a - b) <= 1e-4 * abs(b), "channels-last losses %s vs %s" % (records[2][1], losses))
     check(records[2][0]["channels_last"] is True and records[2][0]["cudnn_benchmark"] is False, "switches recorded")
-    print("ok: 3 epochs x 4 steps: per-epoch times, steady-state figures, seeded repeat, channels-last")
+    # --profile: the last steps (all but the first of 12) under torch.profiler; every op of the twin has a class.
+    profile = records[3][0]["profile"]
+    check(profile["units"] == 11 and profile["unit"] == "step", "profiled units %s" % profile["units"])
+    check(profile["classes"]["other"] == 0, "ops the mapping does not know: %s"
+          % [r["name"] for r in profile["regions"] if r["class"] == "other"])
+    for key in ("conv_forward", "conv_backward", "gemm", "elementwise", "optimizer", "copies"):
+        check(profile["classes"][key] > 0, "no %s time in the CNN's profile: %s" % (key, profile["classes"]))
+    check(set(profile["passes"]) == {"data", "forward", "backward", "update"}, "passes %s" % profile["passes"])
+    check(not result_record.schema_problems([os.path.join(folder, "epochs3.json")]), "profiled record invalid")
+    print("ok: 3 epochs x 4 steps: per-epoch times, steady-state figures, seeded repeat, channels-last, --profile")
     return os.path.join(folder, "epochs0.json")
+
+
+def test_breakdown():
+    """torch_breakdown's mapping on real names: the CPU ops torch 1.13 records for these twins, and a Kineto-shaped
+    GPU trace (cat kernel / cpu_op / user_annotation, "External id" from kernel to the op that launched it) whose
+    kernel names are cuDNN's, cuBLAS's and ATen's as profilers print them on Volta to Hopper."""
+    host = {  # name, ancestors (outermost first) -> class
+        ("aten::mkldnn_convolution", ("aten::conv2d", "aten::convolution", "aten::_convolution")): "conv_forward",
+        ("aten::convolution_backward", ("autograd::engine::evaluate_function: ConvolutionBackward0",
+                                        "ConvolutionBackward0")): "conv_backward",
+        ("aten::addmm", ("aten::linear",)): "gemm",
+        ("aten::mm", ("autograd::engine::evaluate_function: AddmmBackward0", "AddmmBackward0")): "gemm",
+        ("aten::add_", ("Optimizer.step#SGD.step",)): "optimizer",
+        ("aten::zero_", ("Optimizer.zero_grad#SGD.zero_grad",)): "optimizer",
+        ("aten::addmm", ("aten::gru",)): "rnn",
+        ("aten::max_pool2d_with_indices", ("aten::max_pool2d",)): "elementwise",
+        ("aten::bernoulli_", ("aten::dropout",)): "elementwise",
+        ("aten::index_select", ()): "copies",
+        ("detach", ("torch::autograd::AccumulateGrad", "aten::detach")): "elementwise",
+        ("cudaLaunchKernel", ()): "other",
+    }
+    for (name, ancestors), key in host.items():
+        got = torch_breakdown.classify_host_op(name, list(ancestors))
+        check(got == key, "host op %s under %s: %s, expected %s" % (name, ancestors, got, key))
+    kernels = {  # kernel name, launching op chain -> class
+        ("sm90_xmma_fprop_implicit_gemm_f32f32_tf32f32_f32_nhwckrsc_nhwc_tilesize64x128x32",
+         ("aten::conv2d", "aten::convolution", "aten::cudnn_convolution")): "conv_forward",
+        ("void cudnn::detail::implicit_convolve_sgemm<float, float, int=128, int=5, int=5, int=3, int=3, int=3, int=1, "
+         "bool=1, bool=0, bool=0>", ("aten::cudnn_convolution",)): "conv_forward",
+        ("sm80_xmma_dgrad_implicit_gemm_indexed_tf32f32_tf32f32_f32_nhwckrsc_nhwc_tilesize128x128x16_stage4",
+         ("ConvolutionBackward0", "aten::convolution_backward")): "conv_data_grad",
+        ("void cudnn::detail::dgrad_engine<float, int=128, int=6, int=8, int=3, int=3, int=5, bool=1>",
+         ("aten::convolution_backward",)): "conv_data_grad",
+        ("sm80_xmma_wgrad_implicit_gemm_indexed_tf32f32_tf32f32_f32_nhwckrsc_nhwc_tilesize128x128x16_stage4",
+         ("aten::convolution_backward",)): "conv_filter_grad",
+        ("void cudnn::detail::wgrad_alg0_engine<float, int=128, int=6, int=8, int=3, int=3, int=5, bool=1, int=512>",
+         ("aten::convolution_backward",)): "conv_filter_grad",
+        ("volta_scudnn_128x128_stridedB_splitK_interior_nn_v1", ("aten::convolution_backward",)): "conv_backward",
+        ("nchwToNhwcKernel", ("aten::cudnn_convolution",)): "copies",
+        ("ampere_sgemm_128x64_tn", ("aten::linear", "aten::addmm")): "gemm",
+        ("nvjet_tst_256x256_64x4_1x2_h_bz_TNT", ("aten::mm",)): "gemm",
+        ("sm90_xmma_gemm_f32f32_tf32f32_f32_tn_n_tilesize128x128x32", ("aten::_cudnn_rnn",)): "rnn",
+        ("void at::native::vectorized_elementwise_kernel<4, at::native::CUDAFunctor_add<float>, "
+         "at::detail::Array<char*, 3> >", ("Optimizer.step#SGD.step", "aten::_foreach_add_")): "optimizer",
+        ("void at::native::(anonymous namespace)::max_pool_forward_nchw<float, float>",
+         ("aten::max_pool2d_with_indices",)): "elementwise",
+        ("void cudnn::detail::pooling_fw_4d_kernel<float, float, cudnn::detail::maxpooling_func<float>>",
+         ("aten::cudnn_max_pool",)): "elementwise",
+        ("Memcpy HtoD (Pinned -> Device)", ("aten::copy_",)): "copies",
+        ("triton_poi_fused_relu_threshold_backward_0", ()): "elementwise",
+        ("triton_tem_fused_addmm_0", ()): "gemm",
+        ("sm90_xmma_fprop_implicit_gemm_bf16bf16_bf16f32_f32_nhwckrsc_nhwc_tilesize128x128x64", ()): "conv_forward",
+        ("some_unknown_kernel_name", ()): "other",
+    }
+    for (name, chain), key in kernels.items():
+        got = torch_breakdown.classify_kernel(name, list(chain))
+        check(got == key, "kernel %s under %s: %s, expected %s" % (name[:60], chain, got, key))
+    # A GPU trace of 2 steps of 1 ms wall: per step a convolution (0.3 ms) and its weight gradient (0.2 ms), 0.5 ms
+    # of the device covered, so 0.5 ms per step is gaps; the passes come from the annotations around the ops.
+    events = []
+    for step in range(2):
+        t = 1000.0 * step
+        events += [
+            {"ph": "X", "cat": "user_annotation", "name": "pass:forward", "ts": t, "dur": 100, "pid": 1, "tid": 1},
+            {"ph": "X", "cat": "cpu_op", "name": "aten::cudnn_convolution", "ts": t + 10, "dur": 50, "pid": 1,
+             "tid": 1, "args": {"External id": 10 + step}},
+            {"ph": "X", "cat": "user_annotation", "name": "pass:backward", "ts": t + 200, "dur": 100, "pid": 1,
+             "tid": 1},
+            {"ph": "X", "cat": "cpu_op", "name": "aten::convolution_backward", "ts": t + 210, "dur": 50, "pid": 1,
+             "tid": 2, "args": {"External id": 20 + step}},
+            {"ph": "X", "cat": "kernel", "name": "sm90_xmma_fprop_implicit_gemm_f32f32", "ts": t + 300, "dur": 300,
+             "pid": 0, "tid": 7, "args": {"External id": 10 + step}},
+            {"ph": "X", "cat": "kernel", "name": "sm90_xmma_wgrad_implicit_gemm_f32f32", "ts": t + 600, "dur": 200,
+             "pid": 0, "tid": 7, "args": {"External id": 20 + step}},
+        ]
+    profile = torch_breakdown.breakdown({"traceEvents": events}, 2e-3, 2, "step", True, "fixture")
+    expected = {"conv_forward": 3e-4, "conv_filter_grad": 2e-4, "gaps": 5e-4}
+    for key in profile["classes"]:
+        check(abs(profile["classes"][key] - expected.get(key, 0.0)) < 1e-12, "fixture %s: %s" % (key, profile))
+    check(set(profile["passes"]) == {"forward", "backward"} and abs(profile["passes"]["forward"] - 3e-4) < 1e-12
+          and abs(profile["passes"]["backward"] - 2e-4) < 1e-12, "fixture passes %s" % profile["passes"])
+    schema_path = os.path.join(os.path.dirname(REPORT), "..", "..", "docs", "schema", "result-record.schema.json")
+    with open(schema_path) as f:
+        schema_classes = json.load(f)["properties"]["profile"]["properties"]["classes"]["required"]
+    check(list(profile_classes.CLASS_KEYS) == schema_classes, "profile_classes.CLASSES differs from the schema's")
+    print("ok: torch_breakdown maps %d host ops and %d kernels by their real names; a GPU trace fixture; the classes "
+          "are the schema's" % (len(host), len(kernels)))
 
 
 def report_of(folder, name, records):
@@ -382,18 +546,47 @@ def test_report(folder, record_path, epochs_path):
     print("ok: report.py table%s and refusal" % (" and chart" if chart else " (chart skipped: no matplotlib)"))
 
 
+def test_report_breakdown(folder, profiled_path):
+    """The report's "Where the time goes": the profiled CNN record beside a rosetta record made from it with half
+    its GEMM and element-wise time, so the peer spends more there (beyond 5 % of the wall and 1.2x) and nowhere else;
+    the convolution gradients merged into one row (PyTorch's CPU profile has them in one call)."""
+    with open(profiled_path) as f:
+        peer_record = json.load(f)
+    ours = json.loads(json.dumps(peer_record))
+    ours.update({"framework": "rosetta", "framework_version": "0.1.0", "mode": "eager"})
+    classes = ours["profile"]["classes"]
+    wall = ours["profile"]["seconds_per_unit"]
+    for key in ("gemm", "elementwise"):
+        classes[key] /= 2
+    markdown = report_of(folder, "breakdown", [ours, peer_record])
+    check("## Where the time goes" in markdown and "### cnn, fp32, cpu (per step)" in markdown, markdown)
+    check("| convolution gradients (data + filter) |" in markdown, "the gradients are not merged:\n" + markdown)
+    line = next(l for l in markdown.splitlines() if l.startswith("- pytorch") and "spends more" in l)
+    # The peer's excess in a halved class equals rosetta's time there, and is twice it: named when over 5 % of the wall.
+    named = {label for key, label in (("gemm", "GEMM"), ("elementwise", "element-wise")) if classes[key] > 0.05 * wall}
+    check(named, "the fixture names nothing: %s" % classes)
+    for label, anchor in (("GEMM", "practice-precision"), ("element-wise", "practice-fusion")):
+        check(((label + " +") in line) == (label in named), "%s named wrongly: %s" % (label, line))
+        check(label not in named or ("cudnn-guide.md#" + anchor) in line, "no link to %s: %s" % (anchor, line))
+    check("convolution" not in line and "optimizer" not in line, "only the halved classes are named: " + line)
+    print("ok: report.py breakdowns side by side, the classes where the peer spends more, with their practices")
+
+
 def main():
     print("selftest: torch %s, numpy %s" % (torch.__version__, np.__version__))
     with tempfile.TemporaryDirectory(prefix="peer-selftest-") as folder:
         try:
             test_safetensors(folder)
+            test_breakdown()
             data = os.path.join(folder, "cifar")
             records = write_cifar(data)
             bad_data = test_cifar(data, records)
             del records
             record_path = test_cnn(folder, data, bad_data)
+            test_modes(folder, data, os.path.join(folder, "init.safetensors"))
             epochs_path = test_epochs(folder, os.path.join(folder, "init.safetensors"))
             test_report(folder, record_path, epochs_path)
+            test_report_breakdown(folder, os.path.join(folder, "epochs3.json"))
         except AssertionError as failure:
             print("selftest: FAILED: %s" % failure, file=sys.stderr)
             return 1

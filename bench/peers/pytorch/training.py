@@ -18,7 +18,9 @@ import torch
 import torch.nn.functional as F
 
 import peer
+import profile_classes
 import record as record_fields
+import torch_breakdown
 import result_record
 from peer import UsageError, positive_int
 
@@ -44,6 +46,44 @@ def add_training_arguments(parser, data_help, epochs, lr):
     parser.add_argument("--no-shuffle", action="store_true", help="batches in file order every epoch")
     parser.add_argument("--log-steps", metavar="FILE", help='one line per step: "<step> <loss>" (1-based)')
     parser.add_argument("--json", metavar="FILE", help="write the result record here")
+    parser.add_argument("--profile", action="store_true",
+                        help="profile the last %d steps with torch.profiler: print the breakdown by class and record it"
+                             % profile_classes.PROFILE_STEPS)
+
+
+# --mode: torch.compile's mode per twin mode ("eager": no compilation). "max-autotune" autotunes Triton and template
+# kernels for matrix products and convolutions and, on a GPU, replays the step as CUDA graphs, as "reduce-overhead"
+# does without the autotuning (torch.compile's documented modes).
+COMPILE_MODES = {"compile": None, "compile-cudagraphs": "reduce-overhead", "compile-max-autotune": "max-autotune",
+                 "compile-max-autotune-no-cudagraphs": "max-autotune-no-cudagraphs"}
+CUDA_GRAPH_MODES = {"compile-cudagraphs", "compile-max-autotune"}
+# --optimizer: torch.optim's implementations of one update rule. default: PyTorch's own choice (foreach on CUDA);
+# for-loop: one kernel per parameter and operation; foreach: multi-tensor kernels; fused: one fused kernel.
+OPTIMIZER_IMPLEMENTATIONS = {"default": {}, "for-loop": {"foreach": False}, "foreach": {"foreach": True},
+                             "fused": {"fused": True}}
+
+
+def add_optimizer_argument(parser):
+    parser.add_argument("--optimizer", choices=sorted(OPTIMIZER_IMPLEMENTATIONS), default="default",
+                        help="torch.optim's implementation: default (PyTorch's choice), for-loop, foreach (multi-tensor "
+                             "kernels) or fused (one kernel; torch >= 2.x on CUDA)")
+
+
+def make_optimizer(optimizer_class, parameters, implementation, **hyperparameters):
+    """optimizer_class(parameters, **hyperparameters) with --optimizer's implementation, or a UsageError naming what
+    this torch refused."""
+    try:
+        return optimizer_class(parameters, **hyperparameters, **OPTIMIZER_IMPLEMENTATIONS[implementation])
+    except (TypeError, RuntimeError, ValueError) as error:
+        raise UsageError("--optimizer %s: torch %s's %s refuses it (%s)" % (
+            implementation, torch.__version__, optimizer_class.__name__, str(error).splitlines()[0]))
+
+
+def compile_model(model, mode):
+    """`model` as --mode runs it: itself (eager) or torch.compile'd with the mode's options."""
+    if mode == "eager":
+        return model
+    return torch.compile(model, mode=COMPILE_MODES[mode])
 
 
 def check_device(args):
@@ -99,29 +139,37 @@ class Feeder:
 
 
 def train(args, model, step_model, optimizer, feeder, num_train, device, workload):
-    """The timed loop. Returns (losses as a CPU float tensor, Timing)."""
+    """The timed loop. Returns (losses as a CPU float tensor, Timing, the profile section or None)."""
     steps_per_epoch = num_train // args.batch
     total_steps = args.epochs * steps_per_epoch
     if args.max_steps is not None:
         total_steps = min(total_steps, args.max_steps)
     timing = result_record.Timing(steps_per_epoch, "a CPU run: PyTorch counts device memory only")
     window_bounds = set(result_record.window_boundaries(steps_per_epoch, total_steps))
-    window_marks = []  # perf_counter at each window boundary, the device synchronised
+    window_marks = []  # the clock at each window boundary, the device synchronised
     meter = result_record.EnergyMeter(device.index or 0 if device.type == "cuda" else None)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     generator = torch.Generator()
     generator.manual_seed(args.seed)
     mark_step = None
-    if args.mode == "compile-cudagraphs":
+    if args.mode in CUDA_GRAPH_MODES:
         # CUDA graph trees must know where an iteration starts, as forward outputs are overwritten on replay.
         mark_step = getattr(getattr(torch, "compiler", None), "cudagraph_mark_step_begin", None)
+    profiler = torch_breakdown.Profiler(getattr(args, "profile", False), device, "step",
+                                        "the profiled steps ran as the timed ones (mode %s)" % args.mode)
+    profile_from = profile_classes.profile_window(total_steps)
+    paused = [0.0]  # seconds spent starting and stopping the profiler: outside every clock
+
+    def clock():
+        return time.perf_counter() - paused[0]
+
     model.train()
     losses = []  # detached device scalars, one per step
     epoch_seconds = timing.epoch_seconds
     step = 0
     synchronize(device)
-    epoch_start = time.perf_counter()
+    epoch_start = clock()
     for epoch in range(args.epochs):
         if step == total_steps:
             break
@@ -130,32 +178,41 @@ def train(args, model, step_model, optimizer, feeder, num_train, device, workloa
         for i in range(steps_per_epoch):
             if step == total_steps:
                 break
-            x, y = feeder(order[i * args.batch:(i + 1) * args.batch])
+            if profiler.enabled and step == profile_from:
+                paused[0] += profiler.start()
+            with profiler.label("data"):
+                x, y = feeder(order[i * args.batch:(i + 1) * args.batch])
             if mark_step is not None:
                 mark_step()
-            optimizer.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(step_model(x), y)
-            loss.backward()
-            optimizer.step()
+            with profiler.label("update"):
+                optimizer.zero_grad(set_to_none=True)
+            with profiler.label("forward"):
+                loss = F.cross_entropy(step_model(x), y)
+            with profiler.label("backward"):
+                loss.backward()
+            with profiler.label("update"):
+                optimizer.step()
             losses.append(loss.detach())
             step += 1
+            if profiler.enabled and step == total_steps:
+                paused[0] += profiler.finish(total_steps - profile_from)
             if step in window_bounds:
                 synchronize(device)
-                window_marks.append(time.perf_counter())
+                window_marks.append(clock())
         synchronize(device)
-        epoch_end = time.perf_counter()
+        epoch_end = clock()
         epoch_seconds.append(epoch_end - epoch_start)
         if epoch == 0 and step < total_steps:
             meter.start()  # the steady region: from the first epoch's end, as rosetta meters it
         print("%s: epoch %d: %d steps, %.3f s, last loss %.6f"
               % (workload, epoch + 1, step - first_step, epoch_seconds[-1], losses[-1].item()), flush=True)
-        epoch_start = time.perf_counter()  # the progress line stays outside the clock
+        epoch_start = clock()  # the progress line stays outside the clock
     timing.window_seconds = [b - a for a, b in zip(window_marks, window_marks[1:])]
     if step > steps_per_epoch:
         timing.energy = meter.joules_per((step - steps_per_epoch) / steps_per_epoch)
     if device.type == "cuda":
         timing.peak_memory = result_record.Reading(torch.cuda.max_memory_allocated(device))
-    return torch.stack(losses).cpu(), timing
+    return torch.stack(losses).cpu(), timing, profiler.section() if profiler.enabled else None
 
 
 def evaluate(model, feeder, num_test, batch, max_batches):
@@ -177,3 +234,10 @@ def training_record(workload, args, device, losses, timing, accuracy, examples_k
     record = record_fields.base_record(workload, device, args.mode, args.precision, args.batch)
     return peer.add_training_fields(workload, record, args, [float(v) for v in losses], timing, accuracy,
                                     examples_key, flops_per_example)
+
+
+def add_profile(record, workload, profile):
+    """Prints a --profile breakdown and puts it in the record (nothing without one)."""
+    if profile is not None:
+        profile_classes.print_section(workload, profile)
+        record["profile"] = profile
