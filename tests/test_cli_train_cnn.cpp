@@ -86,8 +86,9 @@ TEST(CliTrainCnn, BadArgumentsAreOneLineAndExitTwo) {
   if (!cuda_available()) expect_one_line_error(train(dir, "--device cuda"), "no CUDA device");
 }
 
-// The modes of the step are one model: on the CPU twin their losses are the same bits (tests/test_cifar_vgg.cpp proves
-// it of the model; here of the command line's flags), and each record names its mode.
+// The modes of the step are one model: on the CPU twin their losses and saved weights are the same bits
+// (tests/test_cifar_vgg.cpp proves it of the model; here of the command line's flags and the save path, which writes
+// PyTorch's shapes from a padded channels-last model), and each record names its mode.
 TEST(CliTrainCnn, EveryModeOfTheStepTrainsTheSameLossesAndSaysWhichItRan) {
   testing::TempDir dir;
   const std::string common = "--device cpu --batch 16 --epochs 1 --max-steps 4 --synthetic-train 256 --synthetic-test 0 "
@@ -106,15 +107,20 @@ TEST(CliTrainCnn, EveryModeOfTheStepTrainsTheSameLossesAndSaysWhichItRan) {
                         {"nhwc-unpadded-after", "--layout nhwc --pad-channels 1 --relu-order after-pool", true,
                          "after-pool", "nhwc", 1}};
   std::vector<double> reference;
+  std::string reference_weights;
   for (const Mode& m : modes) {
     SCOPED_TRACE(m.name);
     const std::string steps = dir.file(std::string(m.name) + ".txt"), record = dir.file(std::string(m.name) + ".json");
-    const testing::CliRun run = train(dir, common + " " + m.flags + " --log-steps " + steps + " --json " + record);
+    const std::string weights = dir.file(std::string(m.name) + ".safetensors");
+    const testing::CliRun run =
+        train(dir, common + " " + m.flags + " --log-steps " + steps + " --json " + record + " --save " + weights);
     ASSERT_EQ(run.status, 0) << run.output;
     const std::vector<double> losses = testing::read_step_log(steps);
     ASSERT_EQ(losses.size(), 4u);
-    if (reference.empty()) reference = losses;
+    if (reference.empty()) reference = losses, reference_weights = testing::read_file(weights);
     EXPECT_EQ(losses, reference);
+    // The saved file: PyTorch's names and shapes whatever the device layout, and the same bytes.
+    EXPECT_TRUE(testing::read_file(weights) == reference_weights) << "the saved weights differ from the seed's step's";
     const nlohmann::json r = nlohmann::json::parse(testing::read_file(record));
     EXPECT_EQ(r["fuse"], m.fuse);
     EXPECT_EQ(r["relu_order"], m.relu_order);

@@ -180,8 +180,7 @@ def run(args):
 
     record = training.training_record("cnn", args, device, losses, timing, accuracy, "images_per_second",
                                       result_record.cnn_training_flops_per_example())
-    record.update({"channels_last": bool(args.channels_last), "cudnn_benchmark": args.cudnn_benchmark == "on",
-                   "autocast_bf16": args.precision == "bf16"})
+    record.update({"channels_last": bool(args.channels_last), "cudnn_benchmark": args.cudnn_benchmark == "on"})
     peer.write_outputs(args, losses, record)
     return record
 
