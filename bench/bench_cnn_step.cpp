@@ -2,12 +2,16 @@
 // workload repeats 7810 times. The batch is already on the device: this is the compute of a step, without the
 // feed (the `rosetta train cnn` runs time the whole loop).
 //
-// GPU (batch 64): fp32 and tf32, eager launches and the step captured in a CUDA graph. Timed with CUDA events
-// around 20 steps per iteration (manual time), so launch gaps count but no host wait between steps does.
+// GPU (batch 64): each mode of the step (models/cifar_vgg_options.h) the CNN workload runs: the seed's one kernel per
+// layer (unfused, the step before issue 12) and the fused step in fp32 and tf32, NHWC with channels padded to 8 in tf32
+// and bf16; eager launches and the step captured in a CUDA graph. Timed with CUDA events around 20 steps per
+// iteration (manual time), so launch gaps count but no host wait between steps does.
 // CPU (batch 4, and the workload's batch 64): the CPU twins, real time.
 // Counters (rates, shown per second): images, and TFLOP from the step's multiply-adds (forward convolutions and GEMMs, the two
 // backward passes of each, minus conv1's unused input gradient), from the measured time.
 #include <benchmark/benchmark.h>
+
+#include <utility>
 
 #include "bench/harness.h"
 #include "models/cifar_vgg.h"
@@ -32,12 +36,9 @@ struct StepFixture {
   CifarVGG model;
   Tensor images, labels;  // (B, 3, 32, 32) f32, (B,) i32 on the device
 
-  StepFixture(Device device, std::int64_t batch, Precision precision)
-      : ctx(Context::of(device)), model(device) {
+  StepFixture(Device device, std::int64_t batch, CifarVggOptions options) : ctx(Context::of(device)), model(device) {
     model.init_glorot(1);
-    CifarVggOptions options;
     options.batch = batch;
-    options.conv.precision = precision;
     model.setup(ctx, options);
     Tensor host_images = Tensor::empty({batch, 3, 32, 32}, DType::f32);
     Tensor host_labels = Tensor::empty({batch}, DType::i32);
@@ -56,15 +57,15 @@ void set_counters(benchmark::State& state, std::int64_t batch) {
 }
 
 void cpu_step(benchmark::State& state, std::int64_t batch) {
-  StepFixture f(Device::cpu, batch, Precision::fp32);
+  StepFixture f(Device::cpu, batch, CifarVggOptions{});
   f.step();
   for (auto _ : state) f.step();
   set_counters(state, batch);
 }
 
-void gpu_step(benchmark::State& state, Precision precision, bool graph) {
+void gpu_step(benchmark::State& state, const CifarVggOptions& options, bool graph) {
   constexpr std::int64_t kBatch = 64;
-  StepFixture f(Device::cuda, kBatch, precision);
+  StepFixture f(Device::cuda, kBatch, options);
   f.step();  // lazy library initialisation outside the timing (and outside any capture)
   CudaGraph captured;
   if (graph) captured.capture(f.ctx, [&] { f.step(); });
@@ -84,11 +85,30 @@ void register_cpu_benchmarks() {
       ->UseRealTime();
 }
 
+// A mode of the step: its precision, fusion, layout and channel padding (the ReLU runs before each pool when fused,
+// after it, as the seed's, when not).
+CifarVggOptions mode(Precision precision, bool fuse, Layout layout, std::int64_t channel_multiple) {
+  CifarVggOptions o;
+  o.conv.precision = precision, o.conv.layout = layout;
+  o.fuse = fuse, o.channel_multiple = channel_multiple;
+  o.relu_order = fuse ? ReluOrder::before_pool : ReluOrder::after_pool;
+  return o;
+}
+
 void register_gpu_benchmarks() {
-  for (Precision p : {Precision::fp32, Precision::tf32}) {
+  const std::pair<const char*, CifarVggOptions> modes[] = {
+      {"fp32/batch64/unfused", mode(Precision::fp32, false, Layout::nchw, 1)},
+      {"fp32/batch64/fused", mode(Precision::fp32, true, Layout::nchw, 1)},
+      {"tf32/batch64/unfused", mode(Precision::tf32, false, Layout::nchw, 1)},
+      {"tf32/batch64/fused", mode(Precision::tf32, true, Layout::nchw, 1)},
+      {"tf32/batch64/fused-nhwc-pad8", mode(Precision::tf32, true, Layout::nhwc, 8)},
+      {"bf16/batch64/fused-nhwc-pad8", mode(Precision::bf16, true, Layout::nhwc, 8)},
+  };
+  for (const auto& [label, options] : modes) {
     for (bool graph : {false, true}) {
-      const std::string name = std::string("cnn_step/gpu/") + precision_name(p) + "/batch64/" + (graph ? "graph" : "eager");
-      benchmark::RegisterBenchmark(name.c_str(), [p, graph](benchmark::State& s) { gpu_step(s, p, graph); })
+      const std::string name = std::string("cnn_step/gpu/") + label + "/" + (graph ? "graph" : "eager");
+      const CifarVggOptions o = options;
+      benchmark::RegisterBenchmark(name.c_str(), [o, graph](benchmark::State& s) { gpu_step(s, o, graph); })
           ->Unit(benchmark::kMicrosecond)
           ->UseManualTime();
     }

@@ -133,7 +133,7 @@ Batch Batcher::next(const Context& ctx) {
   const int s = static_cast<int>(calls_++ % 2);
   if (device_ == Device::cpu) {
     gather(batch, host_inputs_[s].raw(), host_labels_[s].data<std::int32_t>());
-    return {host_inputs_[s], host_labels_[s]};
+    return {host_inputs_[s], host_labels_[s], s};
   }
   // Pinned slot s: the copy of call k-2 has finished reading it.
   copied_[s].synchronize();
@@ -146,7 +146,7 @@ Batch Batcher::next(const Context& ctx) {
   // Every use of batch k-1 (slot 1 - s) is enqueued by now: call k+1 overwrites that slot after this point.
   released_[1 - s].record(ctx.stream());
   copied_[s].wait(ctx.stream());
-  return {device_inputs_[s], device_labels_[s]};
+  return {device_inputs_[s], device_labels_[s], s};
 }
 
 void Batcher::next_into(const Context& ctx, Tensor inputs, Tensor labels) {

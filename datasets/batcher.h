@@ -32,10 +32,12 @@
 // The stricter "enqueued before call k+1" (not k+2) is what lets the copy of batch k+1 overlap the compute of
 // batch k. Work that must read a batch later copies it out first (next_into does that for a CUDA graph).
 //
-// CUDA graphs. next() and next_into() record events and wait on them: call them outside stream capture. For a
-// captured step that reads fixed input buffers, use next_into(ctx, inputs, labels) before each replay: the
-// host-to-device copy still overlaps the previous step, and only a device-to-device copy (~0.8 MB for a CIFAR
-// batch of 64) runs on the main stream.
+// CUDA graphs. next() and next_into() record events and wait on them: call them outside stream capture. A batch lives
+// in one of two fixed slots (Batch::slot), so a captured step needs no copy: capture the step once per slot, on that
+// slot's tensors, and replay the graph of the slot next() returned (bench/cli/training_loop.cpp does; the host-to-device
+// copy of batch k + 1 still overlaps the step of batch k). next_into() instead copies the batch into caller-owned
+// tensors (a device-to-device copy on the main stream, ~0.8 MB for a CIFAR batch of 64), for callers with one fixed
+// input buffer.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -56,6 +58,7 @@ struct BatchShard {
 struct Batch {
   Tensor inputs;  // (B, example dims...) in the dataset's batch dtype; CIFAR-10: (B, 3, 32, 32) f32
   Tensor labels;  // (B,) i32
+  int slot = 0;   // which of the batcher's two slots holds it (call k: k % 2): the same tensors every other call
 };
 
 class Batcher {
@@ -91,8 +94,7 @@ class Batcher {
   // The next batch written into caller-owned tensors on device(): inputs (B, example dims...) of input_dtype(),
   // labels (B,) i32. CPU: gathered straight into them. CUDA: next() (so the host-to-device copy overlaps compute
   // as above), then a device-to-device copy on ctx.stream() into the caller's tensors; the caller's tensors are
-  // thereby written after all work enqueued earlier on ctx.stream() and before any work enqueued later. This is
-  // the feed of a captured CUDA graph, whose step reads fixed input buffers.
+  // thereby written after all work enqueued earlier on ctx.stream() and before any work enqueued later.
   void next_into(const Context& ctx, Tensor inputs, Tensor labels);
 
  private:

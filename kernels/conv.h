@@ -1,5 +1,5 @@
 // 2-D convolution (cross-correlation, as PyTorch), groups 1, dilation 1, in either layout (runtime/layout.h), on
-// float or (forward only) bf16 storage.
+// float or bf16 storage.
 //
 // A ConvPlan is made once per (layer, batch shape), outside the training step, by make_conv_plan: it checks the
 // shape, then the twin of ctx's device plans its part (kernels/conv.inc's plan_conv2d). On CUDA that creates the
@@ -31,7 +31,7 @@ struct ConvShape {
 
 struct ConvOptions {
   Precision precision = Precision::fp32;  // fp32: strict FP32 (cuDNN CUDNN_FMA_MATH); tf32: tensor-op math allowed;
-                                          // bf16: bf16 x, w, y with float accumulation (forward-only plans)
+                                          // bf16: bf16 x, w, y (and dx, dw) with float accumulation
   bool autotune = true;                   // false: cuDNN's heuristics (cudnnGet*_v7), the ablation
   bool deterministic = false;             // true: only algorithms cuDNN reports as deterministic (no atomics)
   bool forward_only = false;              // true: plan the forward pass only; the backward passes throw (inference)
@@ -84,8 +84,7 @@ struct ConvPlan {
 };
 
 // Builds the plan for ctx's device (the autotuning search, if any, happens here). Throws, naming the shape, for an
-// empty or negative dimension, a filter larger than the padded input, a dimension beyond 32 bits, or bf16 in a plan
-// that is not forward-only.
+// empty or negative dimension, a filter larger than the padded input or a dimension beyond 32 bits.
 ConvPlan make_conv_plan(const Context& ctx, const ConvShape& shape, const ConvOptions& options);
 
 // Whether conv2d_bias_activation_forward with this activation runs as one fused call (for reports).

@@ -1,9 +1,11 @@
-// GEMM: the CPU reference (plain loops) and the cuBLAS twin, one signature.
+// GEMM on float or bf16 operands: the CPU twin (the packed GEMM of kernels/cpu/blocked_gemm.h) and the cuBLAS twin,
+// one signature.
 #pragma once
 #include <cstdint>
 
 #include "kernels/dispatch.h"
 #include "runtime/context.h"
+#include "runtime/half.h"
 
 namespace rosetta::kernels {
 namespace cpu {

@@ -1,9 +1,10 @@
-// Softmax cross-entropy and accuracy counting: CPU reference and CUDA twin, one signature.
+// Softmax cross-entropy and accuracy counting on float or bf16 logits: CPU reference and CUDA twin, one signature.
 #pragma once
 #include <cstdint>
 
 #include "kernels/dispatch.h"
 #include "runtime/context.h"
+#include "runtime/half.h"
 
 namespace rosetta::kernels {
 namespace cpu {

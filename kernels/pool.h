@@ -1,4 +1,5 @@
-// Max pooling (forward and backward) and global average pooling, in either layout (runtime/layout.h), on float or
+// Max pooling (forward and backward; fused with the ReLU and dropout after it, and with the bias gradient before it)
+// and global average pooling, in either layout (runtime/layout.h), on float or
 // bf16 storage. Declared once (kernels/pool.inc) for the CPU twin (kernels/cpu/pool.cpp) and the CUDA twin
 // (kernels/cuda/pool.cu); kernels/reference/pool.h is the plain-loop definition both are tested against.
 #pragma once
@@ -6,6 +7,7 @@
 #include <string>
 
 #include "kernels/dispatch.h"
+#include "kernels/dropout_draw.h"
 #include "runtime/context.h"
 #include "runtime/half.h"
 #include "runtime/host_device.h"
@@ -29,6 +31,11 @@ struct PoolShape {
 // int32 argmax.
 void check_pool_shape(const PoolShape& shape);
 
+// Throws unless the fused pooling can run the shape: check_pool_shape's rules, windows that tile the input (stride ==
+// window, no padding, H and W multiples of the window), fewer than 2^31 input elements, and 0 <= channels <= shape.c
+// (the unpadded channel count).
+void check_tiling_pool_shape(const PoolShape& shape, std::int64_t channels);
+
 namespace cpu {
 #include "kernels/pool.inc"
 }
@@ -37,6 +44,8 @@ namespace cuda {
 }
 ROSETTA_OP(maxpool2d_forward)
 ROSETTA_OP(maxpool2d_backward)
+ROSETTA_OP(maxpool2d_relu_dropout_forward)
+ROSETTA_OP(maxpool2d_relu_dropout_backward)
 ROSETTA_OP(global_avgpool_forward)
 
 }  // namespace rosetta::kernels

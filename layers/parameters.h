@@ -33,6 +33,8 @@ class ParameterSet {
 
   Tensor value(int i) const;
   Tensor grad(int i) const;
+  // Parameter i's first element in the arena (a multiple of kAlignment).
+  std::int64_t offset(int i) const { return entries_[i].offset; }
   // Parameter i's elements in `mirror`, a tensor of the arena's size in any dtype (a bf16 copy of the values, an
   // optimizer's moments), shaped as the parameter.
   Tensor view_in(const Tensor& mirror, int i) const;

@@ -3,7 +3,10 @@
 //   conv3(50->100) relu  conv4(100->100) maxpool2 relu dropout(0.25)
 //   flatten(6400)  fc1(6400->512) relu dropout(0.5)  fc2(512->10)
 // and its training: softmax cross-entropy (mean) and SGD with momentum, one step = forward, loss, backward,
-// update. Data-parallel (options.communicator of several ranks): each rank holds `batch` rows of the global batch
+// update. How the forward and backward run is CifarVggOptions' (models/cifar_vgg_options.h): the fused step
+// (models/cifar_vgg_fused.h: fp32, tf32 or bf16, NCHW or NHWC, channels padded or not, either ReLU order) or the
+// seed's one kernel per layer (below); all compute the same model, and the parameters and checkpoints are the same
+// PyTorch-shaped float arena in every mode. Data-parallel (options.communicator of several ranks): each rank holds `batch` rows of the global batch
 // (batch x ranks), its dropout masks and loss are those of its rows of the global batch, and between backward and
 // update one all-reduce sums the gradient arena and the loss, so every rank applies the global batch's gradient.
 // Parameters live in one arena; every buffer is sized by setup() for one batch size, so step() and
@@ -11,6 +14,8 @@
 // CUDA graph as is.
 #pragma once
 #include <cstdint>
+
+#include <memory>
 
 #include "layers/conv2d.h"
 #include "layers/dropout.h"
@@ -20,24 +25,19 @@
 #include "layers/relu.h"
 #include "layers/sgd.h"
 #include "layers/softmax_cross_entropy.h"
+#include "models/cifar_vgg_fused.h"
+#include "models/cifar_vgg_options.h"
 #include "runtime/communicator.h"
 
 namespace rosetta {
-
-struct CifarVggOptions {
-  std::int64_t batch = 64;  // this process's rows of the global batch (batch x communicator->size())
-  float lr = 0.01f;
-  float momentum = 0.9f;
-  bool dropout = true;        // false: every dropout is the identity (the equivalence runs)
-  std::uint64_t seed = 0;     // of the dropout masks
-  kernels::ConvOptions conv;  // precision and autotune; the precision applies to fc1/fc2 too
-  const Communicator* communicator = &Communicator::single_process();  // the ranks that share the batch
-};
 
 class CifarVGG {
  public:
   static constexpr std::int64_t kClasses = 10;
   static constexpr std::int64_t kChannels = 3, kSize = 32;
+  // The `use` words of the three dropout layers' masks (runtime/philox.h): kDropoutUse + 0, 1, 2; distinct from
+  // kInitUse.
+  static constexpr std::uint32_t kDropoutUse = 16;
 
   // Declares every parameter and allocates the arena (zeros) on `device`.
   explicit CifarVGG(Device device);
@@ -46,13 +46,18 @@ class CifarVGG {
   // The seed's lesson 7: Glorot-uniform weights, zero biases, drawn from Philox under `seed`.
   void init_glorot(std::uint64_t seed);
 
-  // Plans the convolutions (cuDNN autotuning happens here) and sizes every buffer for options.batch.
+  // Plans the convolutions (cuDNN autotuning happens here) and sizes every buffer for options.batch. Throws on options
+  // that break a rule (CifarVggOptions::broken_rule).
   void setup(const Context& ctx, const CifarVggOptions& options);
 
   // One SGD step on a batch already on the device: images (B, 3, 32, 32) f32, labels (B,) i32. The mean loss
   // is left in loss() (device memory).
   void step(const Context& ctx, const Tensor& images, const Tensor& labels);
-  const Tensor& loss() const { return loss_.loss(); }
+  const Tensor& loss() const { return fused_ ? fused_->loss() : loss_.loss(); }
+  // The options setup() took.
+  const CifarVggOptions& options() const { return options_; }
+  // Convolution i's (0..3) plan, for reports (algorithm choices, whether the epilogue fused).
+  const kernels::ConvPlan& conv_plan(int i) const;
   // Everything beyond the parameters that the next step depends on (after setup): SGD's momentum and the step
   // counter the dropout masks are drawn under. A training checkpoint saves and restores it.
   NamedTensors training_state() const;
@@ -60,10 +65,15 @@ class CifarVGG {
   void evaluate(const Context& ctx, const Tensor& images, const Tensor& labels, const Tensor& correct);
 
  private:
+  // The unfused step: one layer object per layer of the seed's model, in either ReLU order.
   const Tensor& forward(const Context& ctx, const Tensor& images, bool training);
   void backward(const Context& ctx, const Tensor& dlogits);
+  bool relu_after_pool() const { return options_.relu_order == ReluOrder::after_pool; }
 
   ParameterSet params_;
+  CifarVggOptions options_;
+  std::unique_ptr<FusedCifarVgg> fused_;  // the fused step; null when options.fuse is false
+  // The layers declare the parameters (in PyTorch's order) and run the unfused step.
   Conv2d conv1_, conv2_, conv3_, conv4_;
   ReLU relu1_, relu2_, relu3_, relu4_, relu5_;
   MaxPool2d pool1_{2, 2}, pool2_{2, 2};

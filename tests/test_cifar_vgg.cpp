@@ -1,6 +1,10 @@
 // CifarVGG: parameter names and shapes (PyTorch's state_dict), Glorot init, CPU training that learns, that is
-// deterministic and allocates nothing per step; on a GPU: five steps with dropout on against the CPU, the
-// captured CUDA graph against eager steps, and no allocation per step (skipped without a device).
+// deterministic and allocates nothing per step; every way of running the step computes the same model on the CPU twin
+// bit for bit (fused or one kernel per layer, the ReLU before or after each pool, NCHW or channels-last with channels
+// padded to tensor-core widths: losses, gradients and saved weights), bf16 rounds where autocast does (its gradients
+// reach the float weights as bf16 values); on a GPU: five steps with dropout on against the CPU in each
+// mode, the captured CUDA graph against eager steps (fresh dropout masks at every replay), and no allocation per step
+// (skipped without a device).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,6 +13,7 @@
 #include "datasets/synthetic.h"
 #include "models/cifar_vgg.h"
 #include "runtime/cuda_graph.h"
+#include "runtime/error.h"
 #include "tests/support/cuda.h"
 
 namespace rosetta {
@@ -34,18 +39,55 @@ CifarVggOptions options(bool dropout, bool deterministic = false) {
   return o;
 }
 
-// Runs `steps` training steps on `device` from the same Glorot init and the same batches; returns the losses.
-std::vector<float> train(Device device, int steps, bool dropout, bool graph = false, bool deterministic = false) {
+// The ways of running the step, by name (CifarVggOptions' switches on top of options()).
+struct Mode {
+  const char* name;
+  bool fuse;
+  ReluOrder order;
+  Layout layout;
+  std::int64_t channel_multiple;
+  Precision precision;
+};
+constexpr Mode kSeedUnfused{"unfused, ReLU after the pool (the seed's step)", false, ReluOrder::after_pool, Layout::nchw,
+                            1, Precision::fp32};
+constexpr Mode kUnfusedReluFirst{"unfused, ReLU before the pool", false, ReluOrder::before_pool, Layout::nchw, 1,
+                                 Precision::fp32};
+constexpr Mode kFused{"fused, ReLU before the pool (the default)", true, ReluOrder::before_pool, Layout::nchw, 1,
+                      Precision::fp32};
+constexpr Mode kFusedReluAfter{"fused, ReLU after the pool", true, ReluOrder::after_pool, Layout::nchw, 1,
+                               Precision::fp32};
+constexpr Mode kChannelsLast{"fused, NHWC", true, ReluOrder::before_pool, Layout::nhwc, 1, Precision::fp32};
+constexpr Mode kPadded{"fused, NHWC, channels padded to 8", true, ReluOrder::before_pool, Layout::nhwc, 8,
+                       Precision::fp32};
+constexpr Mode kPaddedTf32{"fused, NHWC padded, tf32", true, ReluOrder::before_pool, Layout::nhwc, 8, Precision::tf32};
+constexpr Mode kBf16{"fused, NHWC padded, bf16", true, ReluOrder::before_pool, Layout::nhwc, 8, Precision::bf16};
+
+CifarVggOptions options(const Mode& mode, bool dropout, bool deterministic = false) {
+  CifarVggOptions o = options(dropout, deterministic);
+  o.fuse = mode.fuse, o.relu_order = mode.order, o.conv.layout = mode.layout;
+  o.channel_multiple = mode.channel_multiple, o.conv.precision = mode.precision;
+  return o;
+}
+
+// What a run leaves: the loss of every step, the gradient arena after every step, the final weights.
+struct TrainingRun {
+  std::vector<float> losses;
+  std::vector<std::vector<float>> gradients;
+  std::vector<float> weights;
+};
+
+// Runs `steps` training steps on `device` from the same Glorot init and the same batches.
+TrainingRun run(Device device, const CifarVggOptions& o, int steps, bool graph = false) {
   Context& ctx = Context::of(device);
   const DatasetSplits data = small_data();
   CifarVGG model(device);
   model.init_glorot(3);
-  model.setup(ctx, options(dropout, deterministic));
+  model.setup(ctx, o);
   Batcher batches(data.train, kBatch, device, /*shuffle=*/true, 4);
   Tensor images = Tensor::empty({kBatch, 3, 32, 32}, DType::f32, device);
   Tensor labels = Tensor::empty({kBatch}, DType::i32, device);
   CudaGraph captured;
-  std::vector<float> losses;
+  TrainingRun result;
   batches.start_epoch(0);
   for (int s = 0; s < steps; ++s) {
     batches.next_into(ctx, images, labels);
@@ -55,9 +97,16 @@ std::vector<float> train(Device device, int steps, bool dropout, bool graph = fa
     } else {
       model.step(ctx, images, labels);
     }
-    losses.push_back(model.loss().to_vector()[0]);
+    result.losses.push_back(model.loss().to_vector()[0]);
+    result.gradients.push_back(model.parameters().grads().to_vector());
   }
-  return losses;
+  result.weights = model.parameters().values().to_vector();
+  return result;
+}
+
+// The losses of run() in the default mode.
+std::vector<float> train(Device device, int steps, bool dropout, bool graph = false, bool deterministic = false) {
+  return run(device, options(dropout, deterministic), steps, graph).losses;
 }
 
 TEST(CifarVGG, HasPyTorchNamesAndShapes) {
@@ -109,6 +158,57 @@ TEST(CifarVGG, CpuTrainingIsDeterministic) {
   EXPECT_EQ(train(Device::cpu, 3, true), train(Device::cpu, 3, true)) << "same seed, same data: bit-identical losses";
 }
 
+// Every switch of the step computes the same model: on the CPU twin the losses, the gradients after every step and
+// the final weights are the same bits (tests/test_fused_epilogues.cpp proves the fused kernels equal the chains they
+// replace and the ReLU orders equal each other; here the whole step, dropout on, padding and layouts included).
+TEST(CifarVGG, EveryWayOfRunningTheStepIsTheSameModelOnTheCpu) {
+  constexpr int kSteps = 3;
+  const TrainingRun reference = run(Device::cpu, options(kSeedUnfused, true), kSteps);
+  for (const Mode& mode : {kUnfusedReluFirst, kFused, kFusedReluAfter, kChannelsLast, kPadded}) {
+    SCOPED_TRACE(mode.name);
+    const TrainingRun other = run(Device::cpu, options(mode, true), kSteps);
+    EXPECT_EQ(other.losses, reference.losses);
+    for (int s = 0; s < kSteps; ++s) EXPECT_TRUE(other.gradients[s] == reference.gradients[s]) << "gradients of step " << s + 1;
+    EXPECT_TRUE(other.weights == reference.weights) << "the weights after the last step (what a checkpoint saves)";
+  }
+}
+
+// bf16 as autocast computes it (models/cifar_vgg_fused.h): every gradient reaching a float weight is the gradient of
+// its bf16 copy, so a bf16 value; the first loss is the float model's within bf16's rounding (each activation and
+// weight rounded to 8 significant bits, 2^-9 relative each, over a handful of layers: 1e-2 relative bounds it with
+// room, while a missing layer or weight mapping moves it more) but not equal to it; runs are deterministic. (That it
+// learns, step by step as PyTorch's autocast does: tests/test_equivalence_cnn.cpp.)
+TEST(CifarVGG, Bf16RoundsWhereAutocastDoes) {
+  const TrainingRun bf16_run = run(Device::cpu, options(kBf16, false), 3);
+  const TrainingRun float_run = run(Device::cpu, options(kFused, false), 1);
+  for (std::size_t s = 0; s < bf16_run.gradients.size(); ++s)
+    for (std::size_t i = 0; i < bf16_run.gradients[s].size(); ++i) {
+      const float g = bf16_run.gradients[s][i];
+      ASSERT_EQ(float(bf16(g)), g) << "gradient element " << i << " of step " << s + 1 << " is not a bf16 value";
+    }
+  EXPECT_NE(bf16_run.losses[0], float_run.losses[0]) << "bf16 rounds: the first loss differs from fp32's";
+  EXPECT_NEAR(bf16_run.losses[0], float_run.losses[0], 1e-2 * float_run.losses[0]);
+  EXPECT_EQ(run(Device::cpu, options(kBf16, false), 3).losses, bf16_run.losses) << "deterministic";
+}
+
+TEST(CifarVGG, RefusesOptionsThatBreakARule) {
+  CifarVGG model(Device::cpu);
+  const auto refused = [&](const Mode& mode, std::int64_t multiple, const std::string& expected) {
+    CifarVggOptions o = options(mode, true);
+    o.channel_multiple = multiple;
+    try {
+      model.setup(Context::cpu(), o);
+      ADD_FAILURE() << mode.name << " accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
+    }
+  };
+  refused({"bf16 NCHW", true, ReluOrder::before_pool, Layout::nchw, 1, Precision::bf16}, 1, "precision bf16 needs layout nhwc");
+  refused({"NHWC unfused", false, ReluOrder::before_pool, Layout::nhwc, 1, Precision::fp32}, 1, "layout nhwc needs fuse on");
+  refused(kFused, 8, "pad-channels 8 needs layout nhwc");
+  refused(kPadded, 100, "expected 1 to 64");
+}
+
 TEST(CifarVGG, StepAllocatesNothing) {
   Context& ctx = Context::cpu();
   CifarVGG model(Device::cpu);
@@ -140,6 +240,51 @@ TEST(CifarVGGCuda, GraphReplayEqualsEagerSteps) {
   // Same kernels, same deterministic algorithms (cached), same order: bit-identical, so every replay drew a
   // fresh dropout mask exactly as the eager steps did.
   EXPECT_EQ(graph, eager);
+}
+
+// Each mode of the step on the GPU against the CPU twin in the same mode, five steps with dropout on.
+// - fp32 modes: as FiveStepsMatchTheCpu (1e-4 relative: cuDNN's summation orders carried by SGD).
+// - tf32 (against the CPU's fp32, which has no TF32): TF32 rounds each product's operands to 11 bits (2^-11
+//   relative); the loss moves by ~1e-4 at the first step and SGD carries it: 2e-3 over five steps.
+// - bf16 (against the CPU's bf16 twin, the same roundings): the twins' float sums differ in order, which flips a
+//   fraction of the bf16 roundings by one ulp (2^-8 relative each, averaging out over thousands of activations):
+//   ~1e-4 on the loss at the first step, carried by SGD: 2e-3 over five steps.
+TEST(CifarVGGCuda, EveryModeMatchesTheCpuTwin) {
+  ROSETTA_REQUIRE_CUDA();
+  struct Case {
+    Mode gpu, cpu;
+    double rtol;
+  };
+  for (const Case& c : {Case{kSeedUnfused, kSeedUnfused, 1e-4}, Case{kFusedReluAfter, kFusedReluAfter, 1e-4},
+                        Case{kPadded, kPadded, 1e-4}, Case{kPaddedTf32, kPadded, 2e-3}, Case{kBf16, kBf16, 2e-3}}) {
+    SCOPED_TRACE(c.gpu.name);
+    const TrainingRun cpu = run(Device::cpu, options(c.cpu, true), 5);
+    const TrainingRun gpu = run(Device::cuda, options(c.gpu, true), 5);
+    testing::expect_all_close(gpu.losses, cpu.losses, c.rtol, 1e-5, "loss per step");
+  }
+}
+
+// The captured graph of the channels-last padded bf16 and tf32 steps replays the eager steps bit for bit (fresh
+// dropout masks at every replay), and their steps allocate nothing.
+TEST(CifarVGGCuda, PaddedChannelsLastGraphsReplayEagerStepsAndAllocateNothing) {
+  ROSETTA_REQUIRE_CUDA();
+  for (const Mode& mode : {kPaddedTf32, kBf16}) {
+    SCOPED_TRACE(mode.name);
+    const CifarVggOptions o = options(mode, true, /*deterministic=*/true);
+    EXPECT_EQ(run(Device::cuda, o, 6, /*graph=*/true).losses, run(Device::cuda, o, 6).losses);
+    Context& ctx = Context::cuda();
+    CifarVGG model(Device::cuda);
+    model.init_glorot(1);
+    model.setup(ctx, o);
+    Tensor images = Tensor::zeros({kBatch, 3, 32, 32}, DType::f32, Device::cuda);
+    Tensor labels = Tensor::zeros({kBatch}, DType::i32, Device::cuda);
+    model.step(ctx, images, labels);
+    const auto before = allocation_count();
+    model.step(ctx, images, labels);
+    model.step(ctx, images, labels);
+    ctx.synchronize();
+    EXPECT_EQ(allocation_count(), before);
+  }
 }
 
 TEST(CifarVGGCuda, StepAllocatesNothing) {

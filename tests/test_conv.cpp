@@ -227,7 +227,7 @@ TEST(ConvCpu, PassesAllocateNothingAfterThePlan) {
   EXPECT_EQ(allocation_count(), allocations);
 }
 
-TEST(ConvPlan, RejectsBadShapesAndBf16WithTheShapeInTheMessage) {
+TEST(ConvPlan, RejectsBadShapesWithTheShapeInTheMessage) {
   Context& ctx = Context::cpu();
   const auto expect_rejected = [&](const ConvShape& s, const ConvOptions& options, const std::string& expected) {
     try {
@@ -240,9 +240,6 @@ TEST(ConvPlan, RejectsBadShapesAndBf16WithTheShapeInTheMessage) {
   expect_rejected(make_shape(0, 3, 8, 8, 4, 3, 3, 1, 1, 1, 1), {}, "x(0, 3, 8, 8)");
   expect_rejected(make_shape(1, 3, 8, 8, 4, 3, 3, 1, 1, 0, 1), {}, "stride (0, 1)");
   expect_rejected(make_shape(1, 3, 2, 2, 4, 5, 5, 1, 1, 1, 1), {}, "w(4, 3, 5, 5)");
-  ConvOptions bf16;
-  bf16.precision = Precision::bf16;
-  expect_rejected(make_shape(1, 3, 8, 8, 4, 3, 3, 1, 1, 1, 1), bf16, "bf16");
 }
 
 // ResNet-50's convolution kinds: the 7x7/2 stem, a 1x1, a strided 3x3, a strided 1x1 downsample.
@@ -251,29 +248,43 @@ std::vector<ConvShape> resnet_kinds() {
           make_shape(2, 8, 8, 8, 8, 3, 3, 1, 1, 2, 2), make_shape(2, 16, 8, 8, 32, 1, 1, 0, 0, 2, 2)};
 }
 
-// The CPU NHWC convolution (x (N, H, W, C), w (K, R, S, C)) runs the NCHW sums on transposed copies: its output is
-// the NCHW output transposed, bit for bit. NHWC CPU plans are forward-only.
+// The CPU NHWC convolution (x (N, H, W, C), w (K, R, S, C)) runs the NCHW sums on transposed copies: each pass's
+// result is the NCHW result transposed, bit for bit (the forward, and the two gradients of a training plan).
 TEST(ConvCpu, NhwcIsTheTransposedNchwConvolution) {
   Context& ctx = Context::cpu();
   for (const ConvShape& s : resnet_kinds()) {
     SCOPED_TRACE(s.str());
     ConvOptions options;
-    options.forward_only = true;
     const ConvPlan nchw_plan = kernels::make_conv_plan(ctx, s, options);
     options.layout = Layout::nhwc;
     const ConvPlan nhwc_plan = kernels::make_conv_plan(ctx, s, options);
     const std::vector<float> x = random_floats(x_count(s), -1, 1, 42), w = random_floats(w_count(s), -1, 1, 43);
-    const std::int64_t p = s.out_h() * s.out_w();
-    std::vector<float> y(y_count(s)), y_nhwc(y_count(s));
+    const std::vector<float> dy = random_floats(y_count(s), -1, 1, 44);
+    const std::int64_t p = s.out_h() * s.out_w(), hw = s.h * s.w, rs = s.r * s.s;
+    const std::vector<float> x_nhwc = relaid(x, Layout::nchw, Layout::nhwc, s.n, s.c, hw);
+    const std::vector<float> w_nhwc = relaid(w, Layout::nchw, Layout::nhwc, s.k, s.c, rs);
+    const std::vector<float> dy_nhwc = relaid(dy, Layout::nchw, Layout::nhwc, s.n, s.k, p);
+    std::vector<float> y(y_count(s)), y_nhwc(y_count(s)), dx(x_count(s)), dx_nhwc(x_count(s)), dw(w_count(s)),
+        dw_nhwc(w_count(s));
     kernels::conv2d_forward(ctx, nchw_plan, x.data(), w.data(), y.data());
-    kernels::conv2d_forward(ctx, nhwc_plan, relaid(x, Layout::nchw, Layout::nhwc, s.n, s.c, s.h * s.w).data(),
-                            relaid(w, Layout::nchw, Layout::nhwc, s.k, s.c, s.r * s.s).data(), y_nhwc.data());
+    kernels::conv2d_forward(ctx, nhwc_plan, x_nhwc.data(), w_nhwc.data(), y_nhwc.data());
     EXPECT_EQ(y_nhwc, relaid(y, Layout::nchw, Layout::nhwc, s.n, s.k, p));
+    kernels::conv2d_backward_data(ctx, nchw_plan, dy.data(), w.data(), dx.data());
+    kernels::conv2d_backward_data(ctx, nhwc_plan, dy_nhwc.data(), w_nhwc.data(), dx_nhwc.data());
+    EXPECT_EQ(dx_nhwc, relaid(dx, Layout::nchw, Layout::nhwc, s.n, s.c, hw));
+    kernels::conv2d_backward_filter(ctx, nchw_plan, x.data(), dy.data(), dw.data());
+    kernels::conv2d_backward_filter(ctx, nhwc_plan, x_nhwc.data(), dy_nhwc.data(), dw_nhwc.data());
+    EXPECT_EQ(dw_nhwc, relaid(dw, Layout::nchw, Layout::nhwc, s.k, s.c, rs));
   }
-  ConvOptions training;
-  training.layout = Layout::nhwc;
-  EXPECT_THROW(kernels::make_conv_plan(ctx, resnet_kinds()[0], training), Error);
 }
+
+// Values rounded to bf16, and bf16 values widened to float (exactly).
+std::vector<bf16> round(const std::vector<float>& v) {
+  std::vector<bf16> b(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) b[i] = bf16(v[i]);
+  return b;
+}
+std::vector<float> widen(const std::vector<bf16>& b) { return std::vector<float>(b.begin(), b.end()); }
 
 // The bf16 CPU forward is the float forward on the bf16 values with the output rounded once. Against the float
 // convolution on the unrounded values, each output is within
@@ -281,12 +292,6 @@ TEST(ConvCpu, NhwcIsTheTransposedNchwConvolution) {
 // + 2^-8 * |y|               (the output rounding, 2^-9 relative, doubled for the float sums' own rounding).
 TEST(ConvCpu, Bf16IsTheFloatConvolutionOfTheRoundedValues) {
   Context& ctx = Context::cpu();
-  const auto round = [](const std::vector<float>& v) {
-    std::vector<bf16> b(v.size());
-    for (std::size_t i = 0; i < v.size(); ++i) b[i] = bf16(v[i]);
-    return b;
-  };
-  const auto widen = [](const std::vector<bf16>& b) { return std::vector<float>(b.begin(), b.end()); };
   const auto absolute_floats = [](std::vector<float> v) {
     for (float& x : v) x = std::abs(x);
     return v;
@@ -313,6 +318,32 @@ TEST(ConvCpu, Bf16IsTheFloatConvolutionOfTheRoundedValues) {
       EXPECT_LE(std::abs(float(y[i]) - exact[i]), std::ldexp(magnitude[i] + std::abs(exact[i]), -8)) << i;
     }
     EXPECT_THROW(kernels::conv2d_forward(ctx, bf16_plan, x.data(), w.data(), exact.data()), Error);
+  }
+}
+
+// The bf16 gradients (a bf16 training plan, NHWC) are the float gradients of the bf16 values, rounded once.
+TEST(ConvCpu, Bf16GradientsAreTheFloatGradientsOfTheRoundedValuesRounded) {
+  Context& ctx = Context::cpu();
+  for (const ConvShape& s : resnet_kinds()) {
+    SCOPED_TRACE(s.str());
+    ConvOptions options;
+    options.layout = Layout::nhwc;
+    const ConvPlan f32_plan = kernels::make_conv_plan(ctx, s, options);
+    options.precision = Precision::bf16;
+    const ConvPlan bf16_plan = kernels::make_conv_plan(ctx, s, options);
+    const std::vector<bf16> x = round(random_floats(x_count(s), -1, 1, 52)), w = round(random_floats(w_count(s), -1, 1, 53));
+    const std::vector<bf16> dy = round(random_floats(y_count(s), -1, 1, 54));
+    std::vector<float> dx(x_count(s)), dw(w_count(s));
+    kernels::conv2d_backward_data(ctx, f32_plan, widen(dy).data(), widen(w).data(), dx.data());
+    kernels::conv2d_backward_filter(ctx, f32_plan, widen(x).data(), widen(dy).data(), dw.data());
+    std::vector<bf16> dx_b(x_count(s)), dw_b(w_count(s));
+    kernels::conv2d_backward_data(ctx, bf16_plan, dy.data(), w.data(), dx_b.data());
+    kernels::conv2d_backward_filter(ctx, bf16_plan, x.data(), dy.data(), dw_b.data());
+    for (std::size_t i = 0; i < dx.size(); ++i) ASSERT_EQ(dx_b[i].bits, bf16(dx[i]).bits) << "dx " << i;
+    for (std::size_t i = 0; i < dw.size(); ++i) ASSERT_EQ(dw_b[i].bits, bf16(dw[i]).bits) << "dw " << i;
+    std::vector<float> wrong(x_count(s));
+    EXPECT_THROW(kernels::conv2d_backward_data(ctx, bf16_plan, widen(dy).data(), widen(w).data(), wrong.data()), Error)
+        << "float data with a bf16 plan";
   }
 }
 

@@ -159,11 +159,34 @@ TEST(GemmCpu, EveryMicroKernelAndThreadCountGivesTheSameBits) {
 TEST(GemmCpu, EmptySumScalesC) {
   // k = 0: op(A) op(B) is a zero matrix, so C = beta * C (and 0 when beta = 0, whatever C held).
   std::vector<float> c{1.0f, -2.0f, 4.0f, 8.0f, 0.5f, 3.0f};
-  kernels::cpu::gemm(Context::cpu(), false, false, 2, 3, 0, 1.0f, nullptr, nullptr, 0.5f, c.data(), Precision::fp32);
+  const float* none = nullptr;
+  kernels::cpu::gemm(Context::cpu(), false, false, 2, 3, 0, 1.0f, none, none, 0.5f, c.data(), Precision::fp32);
   EXPECT_EQ(c, (std::vector<float>{0.5f, -1.0f, 2.0f, 4.0f, 0.25f, 1.5f}));
   std::vector<float> z(6, std::numeric_limits<float>::quiet_NaN());
-  kernels::cpu::gemm(Context::cpu(), false, false, 2, 3, 0, 1.0f, nullptr, nullptr, 0.0f, z.data(), Precision::fp32);
+  kernels::cpu::gemm(Context::cpu(), false, false, 2, 3, 0, 1.0f, none, none, 0.0f, z.data(), Precision::fp32);
   EXPECT_EQ(z, std::vector<float>(6, 0.0f));
+}
+
+// bf16 operands (a bf16 model's linear layers) are the float GEMM of their values, C written in float or rounded to
+// bf16 once; they take precision bf16 only.
+TEST(GemmCpu, Bf16IsTheFloatGemmOfTheValuesRoundedOnce) {
+  const Context& ctx = Context::cpu();
+  const std::int64_t m = 5, n = 7, k = 33;
+  const std::vector<float> af = testing::random_floats(std::size_t(m * k), -1, 1, 21);
+  const std::vector<float> bf = testing::random_floats(std::size_t(k * n), -1, 1, 22);
+  std::vector<bf16> a(af.size()), b(bf.size());
+  for (std::size_t i = 0; i < af.size(); ++i) a[i] = bf16(af[i]);
+  for (std::size_t i = 0; i < bf.size(); ++i) b[i] = bf16(bf[i]);
+  const std::vector<float> a_values(a.begin(), a.end()), b_values(b.begin(), b.end());
+  std::vector<float> expected(std::size_t(m * n)), c(std::size_t(m * n));
+  std::vector<bf16> c_bf16(std::size_t(m * n));
+  kernels::cpu::gemm(ctx, false, true, m, n, k, 1.0f, a_values.data(), b_values.data(), 0.0f, expected.data(), Precision::fp32);
+  kernels::cpu::gemm(ctx, false, true, m, n, k, 1.0f, a.data(), b.data(), 0.0f, c.data(), Precision::bf16);
+  kernels::cpu::gemm(ctx, false, true, m, n, k, 1.0f, a.data(), b.data(), 0.0f, c_bf16.data(), Precision::bf16);
+  EXPECT_EQ(c, expected);
+  for (std::size_t i = 0; i < c.size(); ++i) EXPECT_EQ(c_bf16[i].bits, bf16(expected[i]).bits) << i;
+  EXPECT_THROW(kernels::cpu::gemm(ctx, false, true, m, n, k, 1.0f, a.data(), b.data(), 0.0f, c.data(), Precision::fp32),
+               Error);
 }
 
 TEST(GemmCpu, SmallProductByHand) {
@@ -268,12 +291,13 @@ TEST(GemmCuda, EmptySumScalesC) {
   EXPECT_EQ(cuda_gemm(g, d, Precision::fp32), (std::vector<float>{0.5f, -1.0f, 2.0f, 4.0f, 0.25f, 1.5f}));
 }
 
-TEST(GemmCuda, Bf16ThrowsWithShapes) {
+TEST(GemmCuda, Bf16PrecisionOfFloatOperandsThrowsWithShapes) {
   ROSETTA_REQUIRE_CUDA();
   try {
-    kernels::cuda::gemm(Context::cuda(), false, true, 64, 512, 6400, 1.0f, nullptr, nullptr, 0.0f, nullptr,
+    const float* none = nullptr;
+    kernels::cuda::gemm(Context::cuda(), false, true, 64, 512, 6400, 1.0f, none, none, 0.0f, static_cast<float*>(nullptr),
                         Precision::bf16);
-    FAIL() << "bf16 GEMM should throw";
+    FAIL() << "a float GEMM in bf16 should throw";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("m=64 n=512 k=6400"), std::string::npos) << e.what();
   }

@@ -8,6 +8,10 @@
 #   resnet   ResNet-50 extraction in each precision, layout and switch, then the PyTorch twin (eager) per precision
 #   gru      the GRU workload (cuDNN and hand-built, tnc and ntc, fp32 and tf32), then its twin (eager)
 #   cnn      the CNN workload (graph / eager / heuristics, fp32 and tf32), then its twin (eager)
+#   cnn12    issue 12 (docs/perf/cnn.md), ~4.5 min on an H100: ncu per-kernel times of the CNN step before (--fuse off,
+#            the seed's order) and after (fused: NCHW fp32, NHWC padded tf32 and bf16), graph off, summarised per
+#            kernel; the CUDA tests of the fused kernels, the step's modes and the feed; 10 epochs of every mode in
+#            fp32, tf32 and bf16; the PyTorch twin under autocast bf16
 #   nccl     each training workload through NCCL with one rank and no launcher (--comm nccl) against the plain path:
 #            its first 20 losses (docs/distributed.md's tolerance) and its time (the overhead); says if mpirun exists
 #   bench    the Google Benchmark binaries of the three workloads and every CUDA op case (bench_ops)
@@ -20,9 +24,10 @@
 # (default 570), so the check ends with its summary inside the device's time. Logs and records go to $OUT (default
 # ./gpu-check-out); the weights and data it generates go to $WORK (default $OUT/work), not worth carrying back.
 # Usage: tools/gpu_check.sh [BUNDLE_DIR=gpu-bundle]
-# Environment: PHASES (default "measure profile tests resnet gru cnn nccl bench memcheck compile"), SELECT (an
-# extended regular expression: only the steps whose names match run, default all), BUDGET_S, LIMIT_S, OUT, WORK,
-# PYTHON, JAX_PYTHON (the JAX twins' interpreter, default PYTHON). The cuDNN algorithm
+# Environment: PHASES (default "measure profile tests resnet gru cnn nccl bench memcheck compile"; the issues' own
+# phases, such as cnn12, only when named), SELECT (an extended regular expression: only the steps whose names match
+# run, default all), BUDGET_S, LIMIT_S, OUT, WORK, PYTHON, JAX_PYTHON (the JAX twins' interpreter, default PYTHON).
+# The cuDNN algorithm
 # cache the runs fill (with cudnnFind's time per convolution shape) is copied to $OUT/conv-algorithms.json.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -219,7 +224,7 @@ torch_train() {  # workload, mode, precision
     --init "${init[$1]}" --mode "$2" --precision "$3" --json "$out/records/pytorch-$1-$2-$3.json"
 }
 for workload in gru cnn; do
-  if want $workload || want compile; then export_training $workload; fi
+  if want $workload || want compile || { [ $workload = cnn ] && want cnn12; }; then export_training $workload; fi
 done
 if want gru; then
   train gru cudnn-tnc-graph-fp32
@@ -237,6 +242,69 @@ if want cnn; then
   train cnn graph-heuristics-fp32 --precision fp32 --autotune off
   train cnn graph-tf32 --precision tf32
   for p in fp32 tf32; do torch_train cnn eager $p; done
+fi
+
+# Issue 12, the CNN near its floor (docs/perf/cnn.md): measure the step per kernel before and after, test the new CUDA
+# paths, then time every mode. Run it alone with PHASES=cnn12 (BUDGET_S=300 LIMIT_S=330 keep it to ~5 minutes).
+if want cnn12; then
+  cache12=$work/cnn12-algorithms.json  # one cuDNN search, then every run and profile reads the choices
+  # ncu of 4 eager steps of `rosetta train cnn` (graph off, algorithms from the cache: no search under the profiler),
+  # clocks as the card runs them; then the kernels' time per step, per kernel name, longest first.
+  ncu12() {  # name, flags...
+    local name=$1; shift
+    local ncu; ncu=$(command -v ncu || ls /usr/local/cuda*/bin/ncu 2>/dev/null | head -1)
+    [ -n "$ncu" ] || { note "skip  cnn12-ncu-$name (no ncu on this host)"; return; }
+    local run=("$rosetta" train cnn --data "${data[cnn]}" --init "${init[cnn]}" --algo-cache "$cache12" --graph off
+               --epochs 1 --test-batches 0 "$@")
+    "${run[@]}" --max-steps 2 > "$out/cnn12-warm-$name.log" 2>&1  # fills the algorithm cache outside the profiler
+    step "cnn12-ncu-$name" 150 "$ncu" --clock-control none --target-processes all --metrics gpu__time_duration.sum \
+      --csv --log-file \
+      "$out/cnn12-ncu-$name.csv" "${run[@]}" --max-steps 4 || return
+    $python - "$out/cnn12-ncu-$name.csv" 4 > "$out/cnn12-ncu-$name.txt" <<'PY' && note "      cnn12-ncu-$name: $(tail -1 "$out/cnn12-ncu-$name.txt")"
+import csv, sys, collections
+path, steps = sys.argv[1], int(sys.argv[2])
+rows = [r for r in csv.reader(l for l in open(path) if l.startswith('"'))]
+head, rows = rows[0], rows[1:]
+name, value, unit = head.index("Kernel Name"), head.index("Metric Value"), head.index("Metric Unit")
+scale = {"nsecond": 1e-3, "ns": 1e-3, "usecond": 1.0, "us": 1.0, "msecond": 1e3, "ms": 1e3, "second": 1e6, "s": 1e6}
+total, count = collections.Counter(), collections.Counter()
+for r in rows:
+    total[r[name]] += float(r[value].replace(",", "")) * scale[r[unit]]
+    count[r[name]] += 1
+print("%10s %8s %10s  %s" % ("us/step", "calls", "us/call", "kernel (%d steps; calls not a multiple of the steps "
+                              "include setup)" % steps))
+for k, t in total.most_common():
+    print("%10.1f %8d %10.2f  %s" % (t / steps, count[k], t / count[k], k[:150]))
+print("kernels: %.1f us per step in %d launches per step" % (sum(total.values()) / steps, sum(count.values()) / steps))
+PY
+  }
+  ncu12 before-fp32 --precision fp32 --fuse off --relu-order after-pool
+  ncu12 before-tf32 --precision tf32 --fuse off --relu-order after-pool --layout nchw
+  ncu12 after-fp32 --precision fp32
+  ncu12 after-tf32-nhwc-pad8 --precision tf32 --layout nhwc --pad-channels 8
+  ncu12 after-bf16-nhwc-pad8 --precision bf16
+  # The new CUDA paths against the CPU twin: the fused kernels, bf16 convolutions, GEMMs, loss and parameter copies
+  # (the op table), the model's modes, graphs and allocations, the command line's feed.
+  step cnn12-test_ops 240 "$bundle/bin/test_ops" --gtest_brief=1 \
+    --gtest_filter='*Cuda*relu_dropout*:*Cuda*relayout*:*Cuda*stage*:*Cuda*unstage*:*Cuda*nhwc_bf16*:*Cuda*nhwc_tf32*:*Cuda*gemm_bf16*:*Cuda*softmax_cross_entropy_bf16*'
+  step cnn12-test_cifar_vgg 240 "$bundle/bin/test_cifar_vgg" --gtest_brief=1 --gtest_filter='*Cuda*'
+  step cnn12-test_cli_train_cnn 120 "$bundle/bin/test_cli_train_cnn" --gtest_brief=1 --gtest_filter='*Cuda*'
+  # 10 epochs of each mode (records named by mode): the seed's step, then each practice on its own.
+  cnn12() {  # name, flags...
+    local name=$1; shift
+    train cnn "cnn12-$name" --algo-cache "$cache12" "$@"
+  }
+  cnn12 fp32-unfused-seed --precision fp32 --fuse off --relu-order after-pool
+  cnn12 fp32-unfused-relu-first --precision fp32 --fuse off --relu-order before-pool
+  cnn12 fp32-fused --precision fp32
+  cnn12 fp32-fused-relu-after --precision fp32 --relu-order after-pool
+  cnn12 tf32-unfused-seed --precision tf32 --fuse off --relu-order after-pool --layout nchw
+  cnn12 tf32-fused-nchw --precision tf32 --layout nchw
+  cnn12 tf32-fused-nhwc --precision tf32 --layout nhwc --pad-channels 1
+  cnn12 tf32-fused-nhwc-pad8 --precision tf32 --layout nhwc --pad-channels 8
+  cnn12 bf16-fused-nhwc-pad8 --precision bf16
+  cnn12 bf16-fused-nhwc --precision bf16 --pad-channels 1
+  torch_train cnn eager bf16
 fi
 
 if want nccl; then

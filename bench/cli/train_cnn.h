@@ -16,6 +16,10 @@ struct TrainCnnOptions {
   bool synthetic = false;
   float momentum = 0.9f;
   bool no_dropout = false;
+  std::string fuse = "on";                 // the fused step (models/cifar_vgg_fused.h); off: one kernel per layer
+  std::string relu_order = "before-pool";  // or after-pool (the seed's order)
+  std::string layout = "auto";             // nchw, nhwc, or auto (nhwc for bf16, and for tf32 on a GPU)
+  std::string pad_channels = "auto";       // a multiple 1..64, or auto (8 in nhwc, 1 in nchw)
   std::string export_data_dir;  // write the data set as CIFAR-10 binary files and stop
   std::int64_t synthetic_train = 50000, synthetic_test = 10000;
   float synthetic_label_noise = 0.25f;  // datasets/synthetic.h

@@ -1,5 +1,6 @@
 #include "bench/cli/training.h"
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <limits>
@@ -56,7 +57,11 @@ void add_training_flags(CLI::App& cmd, TrainingFlags& f, const std::vector<std::
   cmd.add_option("--seed", f.seed, "seed of initial weights, shuffles and dropout masks")
       ->capture_default_str()
       ->check(integer_in(0, std::numeric_limits<std::int64_t>::max()));
-  cmd.add_option("--precision", f.precision, "fp32 (strict FP32) or tf32")
+  const bool bf16 = std::find(precisions.begin(), precisions.end(), "bf16") != precisions.end();
+  cmd.add_option("--precision", f.precision,
+                 bf16 ? "fp32 (strict FP32), tf32, or bf16 (mixed precision as PyTorch's autocast: bf16 activations "
+                        "and weight copies, float weights, optimizer and loss)"
+                      : "fp32 (strict FP32) or tf32")
       ->capture_default_str()
       ->check(CLI::IsMember(precisions));
   cmd.add_option("--autotune", f.autotune,

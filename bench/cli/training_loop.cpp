@@ -81,11 +81,10 @@ void run_timed_training(const Context& ctx, Batcher& batches, const LoopLength& 
   const std::int64_t last_step = length.max_steps >= 0 ? std::min(length.max_steps, all_steps) : all_steps;
   ROSETTA_CHECK(length.first_step < last_step, "training from step " << length.first_step << " to " << last_step);
   const std::int64_t run_steps = last_step - length.first_step;  // this run's steps; local index = step - first
-  Tensor inputs = Tensor::empty(batches.input_shape(), batches.input_dtype(), device);  // the step's fixed batch
-  Tensor labels = Tensor::empty({batches.batch_size()}, DType::i32, device);          // (B,)
   summary.step_losses = Tensor::empty({run_steps}, DType::f32, Device::cpu, device == Device::cuda);  // (run_steps,)
   LossWatch watch(summary.step_losses, length.first_step);
-  CudaGraph graph;
+  // One captured step per batcher slot, each reading its slot's tensors: a replay needs no copy of the batch.
+  CudaGraph graphs[2];
   const std::vector<std::int64_t> window_bounds = plan_windows(per_epoch, run_steps).boundaries();  // local steps
   Timeline windows(ctx, static_cast<int>(window_bounds.size()));
   const auto mark_window_bound = [&](std::int64_t local) {
@@ -122,16 +121,17 @@ void run_timed_training(const Context& ctx, Batcher& batches, const LoopLength& 
         attached.emplace(*model.profiler);
         model.profiler->begin_step();
       }
-      {
+      const Batch batch = [&] {
         const ProfilePass data(ctx, "data");
         const ProfileRegion feed(ctx, "batch_feed", kCopies);
-        batches.next_into(ctx, inputs, labels);
-      }
+        return batches.next(ctx);
+      }();
       if (use_graph && !profiled && local >= kEagerStepsBeforeCapture) {
-        if (!graph.captured()) graph.capture(ctx, [&] { model.step(inputs, labels); });
+        CudaGraph& graph = graphs[batch.slot];
+        if (!graph.captured()) graph.capture(ctx, [&] { model.step(batch.inputs, batch.labels); });
         graph.launch(ctx);
       } else {
-        model.step(inputs, labels);
+        model.step(batch.inputs, batch.labels);
       }
       {
         const ProfilePass data(ctx, "data");
@@ -197,13 +197,11 @@ double test_accuracy(const Dataset& test, std::int64_t batch, std::int64_t max_b
                   BatchShard{communicator.rank(), communicator.size()});
   const std::int64_t count =
       max_batches < 0 ? batches.batches_per_epoch() : std::min(max_batches, batches.batches_per_epoch());
-  Tensor inputs = Tensor::empty(batches.input_shape(), batches.input_dtype(), ctx.device());
-  Tensor labels = Tensor::empty({batches.batch_size()}, DType::i32, ctx.device());
   Tensor correct = Tensor::zeros({1}, DType::i32, ctx.device());
   batches.start_epoch(0);
   for (std::int64_t b = 0; b < count; ++b) {
-    batches.next_into(ctx, inputs, labels);
-    evaluate(inputs, labels, correct);
+    const Batch batch = batches.next(ctx);
+    evaluate(batch.inputs, batch.labels, correct);
   }
   communicator.all_reduce_sum(ctx, {correct});
   ctx.synchronize();

@@ -1,8 +1,9 @@
 // The timed training loop of DESIGN.md, shared by every training command: the given epochs of complete batches (at
 // most max_steps steps), shuffle and host-to-device feed included, the step captured in a CUDA graph after two
-// eager steps when asked, one line per epoch and a progress line at least every kProgressSeconds within one; the
-// steady-state windows (steady_state.h) marked on a Timeline; with a profiler, its last steps profiled
-// (profile_report.h); and the test accuracy over complete batches afterwards.
+// eager steps when asked (one graph per batcher slot, each reading its slot's batch: no copy of a batch per step),
+// one line per epoch and a progress line at least every kProgressSeconds within one; the steady-state windows
+// (steady_state.h) marked on a Timeline; with a profiler, its last steps profiled (profile_report.h); and the test
+// accuracy over complete batches afterwards.
 #pragma once
 #include <cstdint>
 #include <functional>

@@ -6,10 +6,10 @@
 // over its depth in order (for the filter gradient: across the whole batch), computed by one thread, so results are
 // bit-identical for any OpenMP thread count and run to run.
 // Scratch is the context's workspace, laid out once (lay_out below) and grown by plan_conv2d: the passes allocate
-// nothing. NHWC plans (forward only) transpose x and w to NCHW in the workspace, run the NCHW forward into the
-// workspace and transpose y back: the same sums as NCHW, so the results equal NCHW's bit for bit. bf16 plans
-// convert x and w to float in the workspace, run the float forward and round y to bf16: the reference a bf16 cuDNN
-// forward (float accumulation) is measured against. kernels/reference/conv.h is the definition these passes are
+// nothing. NHWC plans transpose their operands to NCHW in the workspace, run the NCHW pass into the workspace and
+// transpose the result back: the same sums as NCHW, so the results equal NCHW's bit for bit. bf16 plans convert their
+// operands to float in the workspace, run the float pass and round the result to bf16 once: the reference a bf16
+// cuDNN pass (float accumulation) is measured against. kernels/reference/conv.h is the definition these passes are
 // tested against. The fused forward is conv2d_forward followed by the epilogue of kernels/reference/residual.h.
 #include "kernels/conv.h"
 
@@ -84,21 +84,27 @@ struct Scratch {
   float *x_f32, *w_f32, *y_f32;     // bf16 only: x, w, y in float, in the plan's layout
 };
 
+// Elements of x, w and y.
+struct Sizes {
+  std::int64_t x, w, y;
+};
+Sizes sizes(const ConvShape& s) { return {s.n * s.c * s.h * s.w, s.k * s.c * s.r * s.s, s.n * s.k * s.out_h() * s.out_w()}; }
+
 Scratch lay_out(Carver& carver, const ConvPlan& plan) {
   const ConvShape& s = plan.shape;
-  const std::int64_t x_n = s.n * s.c * s.h * s.w, w_n = s.k * s.c * s.r * s.s, y_n = s.n * s.k * s.out_h() * s.out_w();
+  const Sizes z = sizes(s);
   const bool nhwc = plan.options.layout == Layout::nhwc, bf16_plan = plan.options.precision == Precision::bf16;
   Scratch scratch{};
   scratch.col = carver.take<float>(s.c * s.r * s.s * s.out_h() * s.out_w());
   if (nhwc) {
-    scratch.x_nchw = carver.take<float>(x_n);
-    scratch.w_kcrs = carver.take<float>(w_n);
-    scratch.y_nchw = carver.take<float>(y_n);
+    scratch.x_nchw = carver.take<float>(z.x);
+    scratch.w_kcrs = carver.take<float>(z.w);
+    scratch.y_nchw = carver.take<float>(z.y);
   }
   if (bf16_plan) {
-    scratch.x_f32 = carver.take<float>(x_n);
-    scratch.w_f32 = carver.take<float>(w_n);
-    scratch.y_f32 = carver.take<float>(y_n);
+    scratch.x_f32 = carver.take<float>(z.x);
+    scratch.w_f32 = carver.take<float>(z.w);
+    scratch.y_f32 = carver.take<float>(z.y);
   }
   return scratch;
 }
@@ -111,9 +117,11 @@ void check_cpu_plan(const ConvPlan& plan, const char* pass) {
   ROSETTA_CHECK(!plan.cudnn, pass << " on the CPU with a plan made for CUDA: " << plan.shape.str());
 }
 
-void check_backward_planned(const ConvPlan& plan, const char* pass) {
+void check_backward_planned(const ConvPlan& plan, bool bf16_data, const char* pass) {
   ROSETTA_CHECK(!plan.options.forward_only, pass << " with a forward-only plan: " << plan.shape.str());
-  ROSETTA_CHECK(plan.options.layout == Layout::nchw, pass << " on the CPU runs NCHW only: " << plan.shape.str());
+  ROSETTA_CHECK((plan.options.precision == Precision::bf16) == bf16_data,
+                pass << " of " << (bf16_data ? "bf16" : "float") << " data with a "
+                     << precision_name(plan.options.precision) << " plan: " << plan.shape.str());
 }
 
 // The NCHW forward: x (N, C, H, W), w (K, C, R, S) -> y (N, K, OH, OW); col is the im2col buffer (unused when
@@ -142,6 +150,58 @@ void forward_f32(const Context& ctx, const ConvPlan& plan, const Scratch& scratc
   change_layout(ctx, scratch.y_nchw, Layout::nchw, y, Layout::nhwc, s.n, s.k, s.out_h() * s.out_w());
 }
 
+// The NCHW data gradient: dy (N, K, OH, OW), w (K, C, R, S) -> dx (N, C, H, W); dcol is the im2col-shaped buffer
+// (unused when pointwise).
+void backward_data_nchw(const ConvShape& s, const float* dy, const float* w, float* dx, float* dcol) {
+  const std::int64_t p = s.out_h() * s.out_w(), crs = s.c * s.r * s.s;
+  for (std::int64_t n = 0; n < s.n; ++n) {
+    float* dx_n = dx + n * s.c * s.h * s.w;  // (C, H, W)
+    // w^T (CRS, K): element (crs, k) is w[k * CRS + crs].
+    blocked_gemm(crs, p, s.k, 1.0f, transposed(w, crs), row_major(dy + n * s.k * p, p), 0.0f,
+                 is_pointwise(s) ? dx_n : dcol, p);
+    if (!is_pointwise(s)) col2im(s, dcol, dx_n);
+  }
+}
+
+// The NCHW filter gradient: x (N, C, H, W), dy (N, K, OH, OW) -> dw (K, C, R, S).
+void backward_filter_nchw(const ConvShape& s, const float* x, const float* dy, float* dw, float* col) {
+  const std::int64_t p = s.out_h() * s.out_w(), crs = s.c * s.r * s.s;
+  for (std::int64_t n = 0; n < s.n; ++n) {
+    const float* x_n = x + n * s.c * s.h * s.w;  // (C, H, W)
+    if (!is_pointwise(s)) im2col(s, x_n, col);
+    // dw (K, CRS) = dw + dy_n (K, P) col_n^T (P, CRS): images in order, one fma chain per weight across the batch.
+    blocked_gemm(s.k, crs, p, 1.0f, row_major(dy + n * s.k * p, p), transposed(is_pointwise(s) ? x_n : col, p),
+                 n > 0 ? 1.0f : 0.0f, dw, crs);
+  }
+}
+
+// The float backward passes in the plan's layout; NHWC through NCHW copies in the scratch.
+void backward_data_f32(const Context& ctx, const ConvPlan& plan, const Scratch& scratch, const float* dy,
+                       const float* w, float* dx) {
+  const ConvShape& s = plan.shape;
+  if (plan.options.layout == Layout::nchw) {
+    backward_data_nchw(s, dy, w, dx, scratch.col);
+    return;
+  }
+  change_layout(ctx, dy, Layout::nhwc, scratch.y_nchw, Layout::nchw, s.n, s.k, s.out_h() * s.out_w());
+  change_layout(ctx, w, Layout::nhwc, scratch.w_kcrs, Layout::nchw, s.k, s.c, s.r * s.s);
+  backward_data_nchw(s, scratch.y_nchw, scratch.w_kcrs, scratch.x_nchw, scratch.col);
+  change_layout(ctx, scratch.x_nchw, Layout::nchw, dx, Layout::nhwc, s.n, s.c, s.h * s.w);
+}
+
+void backward_filter_f32(const Context& ctx, const ConvPlan& plan, const Scratch& scratch, const float* x,
+                         const float* dy, float* dw) {
+  const ConvShape& s = plan.shape;
+  if (plan.options.layout == Layout::nchw) {
+    backward_filter_nchw(s, x, dy, dw, scratch.col);
+    return;
+  }
+  change_layout(ctx, x, Layout::nhwc, scratch.x_nchw, Layout::nchw, s.n, s.c, s.h * s.w);
+  change_layout(ctx, dy, Layout::nhwc, scratch.y_nchw, Layout::nchw, s.n, s.k, s.out_h() * s.out_w());
+  backward_filter_nchw(s, scratch.x_nchw, scratch.y_nchw, scratch.w_kcrs, scratch.col);
+  change_layout(ctx, scratch.w_kcrs, Layout::nchw, dw, Layout::nhwc, s.k, s.c, s.r * s.s);
+}
+
 // y (N, K, OH, OW) in the plan's layout, in place: the epilogue of kernels/reference/residual.h.
 template <typename T>
 void epilogue(const ConvPlan& plan, T* y, const float* bias, const T* z, bool relu) {
@@ -157,8 +217,6 @@ void epilogue(const ConvPlan& plan, T* y, const float* bias, const T* z, bool re
 }  // namespace
 
 void plan_conv2d(const Context& ctx, ConvPlan& plan) {
-  ROSETTA_CHECK(plan.options.forward_only || plan.options.layout == Layout::nchw,
-                "CPU NHWC convolutions are forward-only (plan with forward_only): " << plan.shape.str());
   const std::size_t bytes = workspace_bytes([&](Carver& c) { return lay_out(c, plan); });
   const int passes = plan.options.forward_only ? 1 : kConvPassCount;
   for (int pass = 0; pass < passes; ++pass) plan.choices[pass] = ConvAlgorithmChoice{ConvBackend::cpu_im2col_gemm, 0, 0, bytes, 0.0f, true};
@@ -178,40 +236,45 @@ void conv2d_forward(const Context& ctx, const ConvPlan& plan, const bf16* x, con
   ROSETTA_CHECK(plan.options.precision == Precision::bf16,
                 "conv2d_forward of bf16 data with a " << precision_name(plan.options.precision) << " plan: " << s.str());
   const Scratch scratch = scratch_of(ctx, plan);
-  const std::int64_t x_n = s.n * s.h * s.w * s.c, w_n = s.k * s.r * s.s * s.c, y_n = s.n * s.out_h() * s.out_w() * s.k;
-  convert(ctx, x, scratch.x_f32, x_n);
-  convert(ctx, w, scratch.w_f32, w_n);
+  const Sizes z = sizes(s);
+  convert(ctx, x, scratch.x_f32, z.x);
+  convert(ctx, w, scratch.w_f32, z.w);
   forward_f32(ctx, plan, scratch, scratch.x_f32, scratch.w_f32, scratch.y_f32);
-  convert(ctx, scratch.y_f32, y, y_n);
+  convert(ctx, scratch.y_f32, y, z.y);
 }
 
 void conv2d_backward_data(const Context& ctx, const ConvPlan& plan, const float* dy, const float* w, float* dx) {
   check_cpu_plan(plan, "conv2d_backward_data");
-  check_backward_planned(plan, "conv2d_backward_data");
-  const ConvShape& s = plan.shape;
-  const std::int64_t p = s.out_h() * s.out_w(), crs = s.c * s.r * s.s;
-  float* dcol = is_pointwise(s) ? nullptr : scratch_of(ctx, plan).col;  // (CRS, P)
-  for (std::int64_t n = 0; n < s.n; ++n) {
-    float* dx_n = dx + n * s.c * s.h * s.w;  // (C, H, W)
-    // w^T (CRS, K): element (crs, k) is w[k * CRS + crs].
-    blocked_gemm(crs, p, s.k, 1.0f, transposed(w, crs), row_major(dy + n * s.k * p, p), 0.0f, dcol ? dcol : dx_n, p);
-    if (dcol) col2im(s, dcol, dx_n);
-  }
+  check_backward_planned(plan, false, "conv2d_backward_data");
+  backward_data_f32(ctx, plan, scratch_of(ctx, plan), dy, w, dx);
+}
+
+void conv2d_backward_data(const Context& ctx, const ConvPlan& plan, const bf16* dy, const bf16* w, bf16* dx) {
+  check_cpu_plan(plan, "conv2d_backward_data");
+  check_backward_planned(plan, true, "conv2d_backward_data");
+  const Sizes z = sizes(plan.shape);
+  const Scratch scratch = scratch_of(ctx, plan);
+  convert(ctx, dy, scratch.y_f32, z.y);
+  convert(ctx, w, scratch.w_f32, z.w);
+  backward_data_f32(ctx, plan, scratch, scratch.y_f32, scratch.w_f32, scratch.x_f32);
+  convert(ctx, scratch.x_f32, dx, z.x);
 }
 
 void conv2d_backward_filter(const Context& ctx, const ConvPlan& plan, const float* x, const float* dy, float* dw) {
   check_cpu_plan(plan, "conv2d_backward_filter");
-  check_backward_planned(plan, "conv2d_backward_filter");
-  const ConvShape& s = plan.shape;
-  const std::int64_t p = s.out_h() * s.out_w(), crs = s.c * s.r * s.s;
-  float* col = scratch_of(ctx, plan).col;  // (CRS, P)
-  for (std::int64_t n = 0; n < s.n; ++n) {
-    const float* x_n = x + n * s.c * s.h * s.w;  // (C, H, W)
-    if (!is_pointwise(s)) im2col(s, x_n, col);
-    // dw (K, CRS) = dw + dy_n (K, P) col_n^T (P, CRS): images in order, one fma chain per weight across the batch.
-    blocked_gemm(s.k, crs, p, 1.0f, row_major(dy + n * s.k * p, p), transposed(is_pointwise(s) ? x_n : col, p),
-                 n > 0 ? 1.0f : 0.0f, dw, crs);
-  }
+  check_backward_planned(plan, false, "conv2d_backward_filter");
+  backward_filter_f32(ctx, plan, scratch_of(ctx, plan), x, dy, dw);
+}
+
+void conv2d_backward_filter(const Context& ctx, const ConvPlan& plan, const bf16* x, const bf16* dy, bf16* dw) {
+  check_cpu_plan(plan, "conv2d_backward_filter");
+  check_backward_planned(plan, true, "conv2d_backward_filter");
+  const Sizes z = sizes(plan.shape);
+  const Scratch scratch = scratch_of(ctx, plan);
+  convert(ctx, x, scratch.x_f32, z.x);
+  convert(ctx, dy, scratch.y_f32, z.y);
+  backward_filter_f32(ctx, plan, scratch, scratch.x_f32, scratch.y_f32, scratch.w_f32);
+  convert(ctx, scratch.w_f32, dw, z.w);
 }
 
 void conv2d_bias_activation_forward(const Context& ctx, const ConvPlan& plan, const float* x, const float* w,

@@ -54,6 +54,32 @@ void dropout_backward(const Context&, const float* dy, const float* mask, float*
   reference::dropout_backward(dy, mask, dx, n);
 }
 
+void bias_relu_dropout_forward(const Context&, const float* z, const float* bias, float* y, bool relu,
+                               const DropoutDraw& dropout, std::int64_t outer, std::int64_t channels,
+                               std::int64_t inner) {
+  kernels::check_channel_view("bias_relu_dropout_forward", outer, channels, inner);
+  reference::bias_relu_dropout_forward(z, bias, y, relu, dropout, outer, channels, inner);
+}
+
+void bias_relu_dropout_forward(const Context&, const float* z, const float* bias, bf16* y, bool relu,
+                               const DropoutDraw& dropout, std::int64_t outer, std::int64_t channels,
+                               std::int64_t inner) {
+  kernels::check_channel_view("bias_relu_dropout_forward", outer, channels, inner);
+  reference::bias_relu_dropout_forward(z, bias, y, relu, dropout, outer, channels, inner);
+}
+
+void bias_relu_dropout_backward(const Context&, const float* y, const float* dy, float scale, float* dz, float* dbias,
+                                std::int64_t outer, std::int64_t channels, std::int64_t inner) {
+  kernels::check_channel_view("bias_relu_dropout_backward", outer, channels, inner);
+  reference::bias_relu_dropout_backward(y, dy, scale, dz, dbias, outer, channels, inner);
+}
+
+void bias_relu_dropout_backward(const Context&, const bf16* y, const bf16* dy, float scale, bf16* dz, float* dbias,
+                                std::int64_t outer, std::int64_t channels, std::int64_t inner) {
+  kernels::check_channel_view("bias_relu_dropout_backward", outer, channels, inner);
+  reference::bias_relu_dropout_backward(y, dy, scale, dz, dbias, outer, channels, inner);
+}
+
 void increment_counter(const Context&, std::uint64_t* counter) { ++*counter; }
 
 }  // namespace rosetta::kernels::cpu

@@ -1,6 +1,7 @@
-// CPU twin of the layout transposes (kernels/layout.inc): plain loops, one copy per element.
+// CPU twin of the layout transposes (kernels/layout.inc): plain loops, one copy (or conversion) per element.
 #include "kernels/layout.h"
 
+#include "kernels/reference/layout.h"
 #include "runtime/error.h"
 
 namespace rosetta::kernels::cpu {
@@ -27,6 +28,33 @@ void change(const T* x, Layout from, T* y, Layout to, std::int64_t n, std::int64
       }
 }
 
+template <typename In, typename Out>
+void relayout(const In* x, Layout from, std::int64_t x_channels, Out* y, Layout to, std::int64_t y_channels,
+              std::int64_t n, std::int64_t c, std::int64_t hw) {
+  ROSETTA_CHECK(n >= 0 && c >= 0 && hw >= 0 && x_channels >= c && y_channels >= c,
+                "relayout_channels of (" << n << ", " << c << ", " << hw << ") from " << x_channels << " to "
+                                         << y_channels << " channels");
+  for (std::int64_t image = 0; image < n; ++image)
+    for (std::int64_t ch = 0; ch < y_channels; ++ch)
+      for (std::int64_t i = 0; i < hw; ++i)
+        y[element_offset(to, image, ch, 0, i, y_channels, 1, hw)] =
+            ch < c ? Out(float(x[element_offset(from, image, ch, 0, i, x_channels, 1, hw)])) : Out(0.0f);
+}
+
+template <typename T>
+void stage(const ParameterCopies& copies, const float* arena, T* weights, float* biases) {
+  for (int j = 0; j < copies.count; ++j)
+    for (std::int64_t w = 0; w < copies.copy[j].working_elements(); ++w)
+      reference::stage_element(copies.copy[j], w, arena, weights, biases);
+}
+
+template <typename T>
+void unstage(const ParameterCopies& copies, const T* weight_grads, const float* bias_grads, float* arena_grads) {
+  for (int j = 0; j < copies.count; ++j)
+    for (std::int64_t a = 0; a < copies.copy[j].arena_elements(); ++a)
+      reference::unstage_element(copies.copy[j], a, weight_grads, bias_grads, arena_grads);
+}
+
 }  // namespace
 
 void change_layout(const Context&, const float* x, Layout from, float* y, Layout to, std::int64_t n, std::int64_t c,
@@ -37,6 +65,41 @@ void change_layout(const Context&, const float* x, Layout from, float* y, Layout
 void change_layout(const Context&, const bf16* x, Layout from, bf16* y, Layout to, std::int64_t n, std::int64_t c,
                    std::int64_t hw) {
   change(x, from, y, to, n, c, hw);
+}
+
+void relayout_channels(const Context&, const float* x, Layout from, std::int64_t x_channels, float* y, Layout to,
+                       std::int64_t y_channels, std::int64_t n, std::int64_t c, std::int64_t hw) {
+  relayout(x, from, x_channels, y, to, y_channels, n, c, hw);
+}
+
+void relayout_channels(const Context&, const float* x, Layout from, std::int64_t x_channels, bf16* y, Layout to,
+                       std::int64_t y_channels, std::int64_t n, std::int64_t c, std::int64_t hw) {
+  relayout(x, from, x_channels, y, to, y_channels, n, c, hw);
+}
+
+void relayout_channels(const Context&, const bf16* x, Layout from, std::int64_t x_channels, bf16* y, Layout to,
+                       std::int64_t y_channels, std::int64_t n, std::int64_t c, std::int64_t hw) {
+  relayout(x, from, x_channels, y, to, y_channels, n, c, hw);
+}
+
+void stage_parameters(const Context&, const ParameterCopies& copies, const float* arena, float* weights,
+                      float* biases) {
+  stage(copies, arena, weights, biases);
+}
+
+void stage_parameters(const Context&, const ParameterCopies& copies, const float* arena, bf16* weights,
+                      float* biases) {
+  stage(copies, arena, weights, biases);
+}
+
+void unstage_gradients(const Context&, const ParameterCopies& copies, const float* weight_grads,
+                       const float* bias_grads, float* arena_grads) {
+  unstage(copies, weight_grads, bias_grads, arena_grads);
+}
+
+void unstage_gradients(const Context&, const ParameterCopies& copies, const bf16* weight_grads,
+                       const float* bias_grads, float* arena_grads) {
+  unstage(copies, weight_grads, bias_grads, arena_grads);
 }
 
 void swap_leading_axes(const Context&, const float* x, float* y, std::int64_t a, std::int64_t b, std::int64_t c) {

@@ -38,6 +38,30 @@ void maxpool2d_backward(const Context&, const PoolShape& shape, Layout layout, c
   reference::maxpool2d_backward(shape, layout, dy, argmax, dx);
 }
 
+void maxpool2d_relu_dropout_forward(const Context&, const PoolShape& shape, Layout layout, const float* x, float* y,
+                                    std::int32_t* argmax, std::int64_t channels, const DropoutDraw& dropout) {
+  check_tiling_pool_shape(shape, channels);
+  reference::maxpool2d_relu_dropout_forward(shape, layout, x, y, argmax, channels, dropout);
+}
+
+void maxpool2d_relu_dropout_forward(const Context&, const PoolShape& shape, Layout layout, const bf16* x, bf16* y,
+                                    std::int32_t* argmax, std::int64_t channels, const DropoutDraw& dropout) {
+  check_tiling_pool_shape(shape, channels);
+  reference::maxpool2d_relu_dropout_forward(shape, layout, x, y, argmax, channels, dropout);
+}
+
+void maxpool2d_relu_dropout_backward(const Context&, const PoolShape& shape, Layout layout, const float* dy,
+                                     const float* y, const std::int32_t* argmax, float scale, float* dx, float* dbias) {
+  check_tiling_pool_shape(shape, shape.c);
+  reference::maxpool2d_relu_dropout_backward(shape, layout, dy, y, argmax, scale, dx, dbias);
+}
+
+void maxpool2d_relu_dropout_backward(const Context&, const PoolShape& shape, Layout layout, const bf16* dy,
+                                     const bf16* y, const std::int32_t* argmax, float scale, bf16* dx, float* dbias) {
+  check_tiling_pool_shape(shape, shape.c);
+  reference::maxpool2d_relu_dropout_backward(shape, layout, dy, y, argmax, scale, dx, dbias);
+}
+
 void global_avgpool_forward(const Context&, Layout layout, const float* x, float* y, std::int64_t n, std::int64_t c,
                             std::int64_t hw) {
   check_avgpool(n, c, hw);

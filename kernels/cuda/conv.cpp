@@ -10,6 +10,7 @@
 // for float data under CUDNN_DEFAULT_MATH); tf32 and bf16 run each pass under the tensor-op math type its algorithm
 // was measured with, never CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION (FP16 down-conversion, below TF32's precision).
 //
+// bf16 plans run every pass on bf16 data (the backward passes too: the bf16 training of the CNN).
 // The passes run with alpha 1, beta 0 on ctx's cuDNN handle (bound to its main stream) and its workspace, which the
 // plan already grew: a step creates and allocates nothing. The fused inference forward is
 // cudnnConvolutionBiasActivationForward: y = act(1 * conv(x, w) + z_scale * z + bias), float only, with the ReLU
@@ -105,6 +106,32 @@ void run_forward(const Context& ctx, const ConvPlan& plan, const void* x, const 
                       "convolution " << plan.shape.str());
 }
 
+// cudnnConvolutionBackwardData with the planned algorithm: dx = conv^T(dy, w), in the plan's data type.
+void run_backward_data(const Context& ctx, const ConvPlan& plan, const void* dy, const void* w, void* dx) {
+  const CudnnConvState& s = state_of(plan, "conv2d_backward_data");
+  check_backward_planned(plan, "conv2d_backward_data");
+  const ConvAlgorithmChoice& choice = plan.of(ConvPass::backward_data);
+  const std::size_t bytes = static_cast<std::size_t>(choice.workspace_bytes);
+  const float one = 1.0f, zero = 0.0f;
+  ROSETTA_CUDNN_CHECK(cudnnConvolutionBackwardData(ctx.cudnn(), &one, s.w, w, s.y, dy, s.conv[1],
+                                                   static_cast<cudnnConvolutionBwdDataAlgo_t>(choice.algo),
+                                                   ctx.workspace(bytes), bytes, &zero, s.x, dx),
+                      "convolution " << plan.shape.str());
+}
+
+// cudnnConvolutionBackwardFilter with the planned algorithm: dw = the filter gradient, in the plan's data type.
+void run_backward_filter(const Context& ctx, const ConvPlan& plan, const void* x, const void* dy, void* dw) {
+  const CudnnConvState& s = state_of(plan, "conv2d_backward_filter");
+  check_backward_planned(plan, "conv2d_backward_filter");
+  const ConvAlgorithmChoice& choice = plan.of(ConvPass::backward_filter);
+  const std::size_t bytes = static_cast<std::size_t>(choice.workspace_bytes);
+  const float one = 1.0f, zero = 0.0f;
+  ROSETTA_CUDNN_CHECK(cudnnConvolutionBackwardFilter(ctx.cudnn(), &one, s.x, x, s.y, dy, s.conv[2],
+                                                     static_cast<cudnnConvolutionBwdFilterAlgo_t>(choice.algo),
+                                                     ctx.workspace(bytes), bytes, &zero, s.w, dw),
+                      "convolution " << plan.shape.str());
+}
+
 // y (N, K, OH, OW) in the plan's layout, in place: act((y + z) + bias), the epilogue kernel.
 template <typename T>
 void run_epilogue(const Context& ctx, const ConvPlan& plan, T* y, const float* bias, const T* z, bool relu) {
@@ -188,27 +215,23 @@ void conv2d_forward(const Context& ctx, const ConvPlan& plan, const bf16* x, con
 }
 
 void conv2d_backward_data(const Context& ctx, const ConvPlan& plan, const float* dy, const float* w, float* dx) {
-  const CudnnConvState& s = state_of(plan, "conv2d_backward_data");
-  check_backward_planned(plan, "conv2d_backward_data");
-  const ConvAlgorithmChoice& choice = plan.of(ConvPass::backward_data);
-  const std::size_t bytes = static_cast<std::size_t>(choice.workspace_bytes);
-  const float one = 1.0f, zero = 0.0f;
-  ROSETTA_CUDNN_CHECK(cudnnConvolutionBackwardData(ctx.cudnn(), &one, s.w, w, s.y, dy, s.conv[1],
-                                                   static_cast<cudnnConvolutionBwdDataAlgo_t>(choice.algo),
-                                                   ctx.workspace(bytes), bytes, &zero, s.x, dx),
-                      "convolution " << plan.shape.str());
+  check_precision(plan, false, "conv2d_backward_data");
+  run_backward_data(ctx, plan, dy, w, dx);
+}
+
+void conv2d_backward_data(const Context& ctx, const ConvPlan& plan, const bf16* dy, const bf16* w, bf16* dx) {
+  check_precision(plan, true, "conv2d_backward_data");
+  run_backward_data(ctx, plan, dy, w, dx);
 }
 
 void conv2d_backward_filter(const Context& ctx, const ConvPlan& plan, const float* x, const float* dy, float* dw) {
-  const CudnnConvState& s = state_of(plan, "conv2d_backward_filter");
-  check_backward_planned(plan, "conv2d_backward_filter");
-  const ConvAlgorithmChoice& choice = plan.of(ConvPass::backward_filter);
-  const std::size_t bytes = static_cast<std::size_t>(choice.workspace_bytes);
-  const float one = 1.0f, zero = 0.0f;
-  ROSETTA_CUDNN_CHECK(cudnnConvolutionBackwardFilter(ctx.cudnn(), &one, s.x, x, s.y, dy, s.conv[2],
-                                                     static_cast<cudnnConvolutionBwdFilterAlgo_t>(choice.algo),
-                                                     ctx.workspace(bytes), bytes, &zero, s.w, dw),
-                      "convolution " << plan.shape.str());
+  check_precision(plan, false, "conv2d_backward_filter");
+  run_backward_filter(ctx, plan, x, dy, dw);
+}
+
+void conv2d_backward_filter(const Context& ctx, const ConvPlan& plan, const bf16* x, const bf16* dy, bf16* dw) {
+  check_precision(plan, true, "conv2d_backward_filter");
+  run_backward_filter(ctx, plan, x, dy, dw);
 }
 
 void conv2d_bias_activation_forward(const Context& ctx, const ConvPlan& plan, const float* x, const float* w,

@@ -12,7 +12,9 @@
 #include <cstdint>
 #include <limits>
 
+#include "kernels/dropout_draw.h"
 #include "kernels/pool.h"
+#include "kernels/reference/elementwise.h"
 #include "runtime/half.h"
 #include "runtime/layout.h"
 
@@ -99,6 +101,61 @@ void maxpool2d_backward(const PoolShape& s, Layout layout, const T* dy, const st
         for (std::int64_t iw = 0; iw < s.w; ++iw)
           dx[element_offset(layout, image, ch, ih, iw, s.c, s.h, s.w)] =
               T(pool_input_gradient(s, layout, dy, argmax, image, ch, ih, iw));
+}
+
+// The fused max pooling + ReLU + dropout (kernels/pool.inc) of output (image, ch, oh, ow): the window's maximum under
+// pool_window_max's rule, the ReLU (NaN becomes 0, as relu_forward), then the dropout's mask under draw index
+// ((image * channels + ch) * OH + oh) * OW + ow, `channels` being the unpadded count (a padded channel is dropped).
+template <typename T>
+ROSETTA_HD compute_t<T> pool_relu_dropout_value(compute_t<T> maximum, const DropoutDraw& d, float scale,
+                                                std::uint64_t stream, std::int64_t channels, std::int64_t image,
+                                                std::int64_t ch, std::int64_t oh, std::int64_t ow, std::int64_t oh_n,
+                                                std::int64_t ow_n) {
+  using Compute = compute_t<T>;
+  const Compute relu = maximum > Compute(0) ? maximum : Compute(0);
+  const float mask =
+      ch < channels ? dropout_mask(d, scale, stream, static_cast<std::uint64_t>(((image * channels + ch) * oh_n + oh) * ow_n + ow))
+                    : 0.0f;
+  return relu * static_cast<Compute>(mask);
+}
+
+// x (N, C, H, W) -> y, argmax (N, C, OH, OW), all in `layout`.
+template <typename T>
+void maxpool2d_relu_dropout_forward(const PoolShape& s, Layout layout, const T* x, T* y, std::int32_t* argmax,
+                                    std::int64_t channels, const DropoutDraw& d) {
+  const std::int64_t oh_n = s.out_h(), ow_n = s.out_w();
+  const float scale = dropout_scale(d.p);
+  const std::uint64_t stream = d.p > 0.0f ? philox_step_stream(d.use, *d.step) : 0;
+  for (std::int64_t image = 0; image < s.n; ++image)
+    for (std::int64_t ch = 0; ch < s.c; ++ch)
+      for (std::int64_t oh = 0; oh < oh_n; ++oh)
+        for (std::int64_t ow = 0; ow < ow_n; ++ow) {
+          const PoolChoice<T> choice = pool_window_max(s, layout, x, image, ch, oh, ow);
+          const std::int64_t out = element_offset(layout, image, ch, oh, ow, s.c, oh_n, ow_n);
+          y[out] = T(pool_relu_dropout_value<T>(choice.value, d, scale, stream, channels, image, ch, oh, ow, oh_n, ow_n));
+          argmax[out] = choice.index;
+        }
+}
+
+// The gradient of the fused forward, whose windows tile the input: input element (image, ch, ih, iw) receives
+// T(dy * scale) of its window when it is the window's arg-max and the window's output y is > 0, else 0; then
+// dbias = channel_sums of dx over its per-channel view.
+template <typename T, typename B>
+void maxpool2d_relu_dropout_backward(const PoolShape& s, Layout layout, const T* dy, const T* y,
+                                     const std::int32_t* argmax, float scale, T* dx, B* dbias) {
+  using Compute = compute_t<T>;
+  const std::int64_t oh_n = s.out_h(), ow_n = s.out_w();
+  for (std::int64_t image = 0; image < s.n; ++image)
+    for (std::int64_t ch = 0; ch < s.c; ++ch)
+      for (std::int64_t ih = 0; ih < s.h; ++ih)
+        for (std::int64_t iw = 0; iw < s.w; ++iw) {
+          const std::int64_t out = element_offset(layout, image, ch, ih / s.window, iw / s.window, s.c, oh_n, ow_n);
+          const bool chosen = argmax[out] == ih * s.w + iw && static_cast<Compute>(y[out]) > Compute(0);
+          dx[element_offset(layout, image, ch, ih, iw, s.c, s.h, s.w)] =
+              relu_dropout_gradient<T>(chosen, static_cast<Compute>(dy[out]), scale);
+        }
+  const ChannelView v = channel_view(layout, s.n, s.c, s.h * s.w);
+  channel_sums<T, B>(dx, dbias, v.outer, v.channels, v.inner);
 }
 
 // The global average of channel ch of image `image` of x (n, c, hw) in `layout`: the sum over the hw positions in

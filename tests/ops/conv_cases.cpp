@@ -1,6 +1,7 @@
-// Op cases of kernels/conv.h: the CIFAR CNN's four layer shapes (3x3, pad 1) at batch 2 in every pass, and
-// ResNet-50's kinds (the 7x7/2 stem, a 1x1, a strided 3x3, a strided 1x1 downsample) in the inference forward, in
-// NCHW and NHWC, fp32, tf32 and bf16, plain and with the fused epilogue.
+// Op cases of kernels/conv.h: the CIFAR CNN's four layer shapes (3x3, pad 1) at batch 2 in every pass (NCHW fp32 and
+// tf32; channels-last padded to the tensor-core widths in tf32 and bf16), and ResNet-50's kinds (the 7x7/2 stem, a 1x1,
+// a strided 3x3, a strided 1x1 downsample) in the inference forward, in NCHW and NHWC, fp32, tf32 and bf16, plain and
+// with the fused epilogue.
 #include "kernels/conv.h"
 #include "tests/ops/op_case.h"
 
@@ -47,34 +48,32 @@ std::string variant(Precision precision, Layout layout, const std::string& extra
   return std::string(layout_name(layout)) + "-" + precision_name(precision) + extra;
 }
 
-// One pass of a float training plan (NCHW).
-OpCase pass_case(const kernels::ConvShape& s, Precision precision, kernels::ConvPass pass) {
+// One pass of a training plan in `layout` on T = float (fp32, tf32) or bf16 data.
+template <typename T>
+OpCase pass_case(const kernels::ConvShape& s, Precision precision, Layout layout, kernels::ConvPass pass) {
   const Sizes z = sizes(s);
-  OpCase c{"conv", std::string("conv2d_") + kernels::conv_pass_name(pass), variant(precision, Layout::nchw),
-           conv_shape_name(s), conv_flops(s), 4.0 * double(z.x + z.w + z.y), nullptr};
+  const DType dtype = precision == Precision::bf16 ? DType::bf16 : DType::f32;
+  OpCase c{"conv", std::string("conv2d_") + kernels::conv_pass_name(pass), variant(precision, layout),
+           conv_shape_name(s), conv_flops(s), double(dtype_size(dtype)) * double(z.x + z.w + z.y), nullptr};
   c.make = [=](const Context& ctx, std::uint8_t poison) {
-    const kernels::ConvPlan plan = kernels::make_conv_plan(ctx, s, options(precision, Layout::nchw, false));
-    const Tolerance tolerance = precision == Precision::fp32 ? kFp32 : kTf32;
-    const Tensor x = seeded(ctx, {z.x}, DType::f32, -1, 1, 141), w = seeded(ctx, {z.w}, DType::f32, -0.5f, 0.5f, 142);
-    const Tensor dy = seeded(ctx, {z.y}, DType::f32, -1, 1, 143);
+    const kernels::ConvPlan plan = kernels::make_conv_plan(ctx, s, options(precision, layout, false));
+    const Tolerance tolerance = precision == Precision::bf16 ? kBf16 : precision == Precision::fp32 ? kFp32 : kTf32;
+    const Tensor x = seeded(ctx, {z.x}, dtype, -1, 1, 141), w = seeded(ctx, {z.w}, dtype, -0.5f, 0.5f, 142);
+    const Tensor dy = seeded(ctx, {z.y}, dtype, -1, 1, 143);
     switch (pass) {
       case kernels::ConvPass::forward: {
-        const Tensor y = poisoned(ctx, {z.y}, DType::f32, poison);
-        return OpRun{[=, &ctx] { kernels::conv2d_forward(ctx, plan, x.data<float>(), w.data<float>(), y.data<float>()); },
+        const Tensor y = poisoned(ctx, {z.y}, dtype, poison);
+        return OpRun{[=, &ctx] { kernels::conv2d_forward(ctx, plan, x.data<T>(), w.data<T>(), y.data<T>()); },
                      {{"y", y, tolerance}}};
       }
       case kernels::ConvPass::backward_data: {
-        const Tensor dx = poisoned(ctx, {z.x}, DType::f32, poison);
-        return OpRun{[=, &ctx] {
-                       kernels::conv2d_backward_data(ctx, plan, dy.data<float>(), w.data<float>(), dx.data<float>());
-                     },
+        const Tensor dx = poisoned(ctx, {z.x}, dtype, poison);
+        return OpRun{[=, &ctx] { kernels::conv2d_backward_data(ctx, plan, dy.data<T>(), w.data<T>(), dx.data<T>()); },
                      {{"dx", dx, tolerance}}};
       }
       case kernels::ConvPass::backward_filter: {
-        const Tensor dw = poisoned(ctx, {z.w}, DType::f32, poison);
-        return OpRun{[=, &ctx] {
-                       kernels::conv2d_backward_filter(ctx, plan, x.data<float>(), dy.data<float>(), dw.data<float>());
-                     },
+        const Tensor dw = poisoned(ctx, {z.w}, dtype, poison);
+        return OpRun{[=, &ctx] { kernels::conv2d_backward_filter(ctx, plan, x.data<T>(), dy.data<T>(), dw.data<T>()); },
                      {{"dw", dw, tolerance}}};
       }
     }
@@ -121,8 +120,19 @@ void add_conv_cases(std::vector<OpCase>& cases) {
   for (const kernels::ConvShape& s : cnn)
     for (kernels::ConvPass pass : {kernels::ConvPass::forward, kernels::ConvPass::backward_data,
                                    kernels::ConvPass::backward_filter}) {
-      cases.push_back(pass_case(s, Precision::fp32, pass));
-      if (s.c > 3) cases.push_back(pass_case(s, Precision::tf32, pass));
+      cases.push_back(pass_case<float>(s, Precision::fp32, Layout::nchw, pass));
+      if (s.c > 3) cases.push_back(pass_case<float>(s, Precision::tf32, Layout::nchw, pass));
+    }
+  // The channels-last model with channels padded to the tensor-core width (3 -> 8, 50 -> 56, 100 -> 104), trained in
+  // tf32 and bf16 (conv1 has no data gradient there: its input is the data).
+  const kernels::ConvShape padded[] = {conv_shape(2, 8, 32, 56, 3, 1, 1), conv_shape(2, 56, 32, 56, 3, 1, 1),
+                                       conv_shape(2, 56, 16, 104, 3, 1, 1), conv_shape(2, 104, 16, 104, 3, 1, 1)};
+  for (const kernels::ConvShape& s : padded)
+    for (kernels::ConvPass pass : {kernels::ConvPass::forward, kernels::ConvPass::backward_data,
+                                   kernels::ConvPass::backward_filter}) {
+      if (s.c == 8 && pass == kernels::ConvPass::backward_data) continue;
+      cases.push_back(pass_case<float>(s, Precision::tf32, Layout::nhwc, pass));
+      cases.push_back(pass_case<bf16>(s, Precision::bf16, Layout::nhwc, pass));
     }
   const kernels::ConvShape stem = conv_shape(1, 3, 64, 64, 7, 3, 2), pointwise = conv_shape(2, 64, 14, 256, 1, 0, 1);
   const kernels::ConvShape strided = conv_shape(2, 128, 28, 128, 3, 1, 2), downsample = conv_shape(2, 256, 28, 512, 1, 0, 2);

@@ -1,5 +1,7 @@
-// Op cases of kernels/elementwise.h. Every op but the bias gradient computes each element with the same float
+// Op cases of kernels/elementwise.h. Every op but the bias gradients computes each element with the same float
 // operations in both twins (dropout draws the same Philox numbers), so those are bit-identical by construction.
+#include <algorithm>
+
 #include "kernels/elementwise.h"
 #include "tests/ops/op_case.h"
 
@@ -42,6 +44,69 @@ OpCase conversion(DType from, DType to, std::int64_t n) {
                    run(small, n);
                  },
                  {{"y", y, Tolerance::exact("round to nearest even by one bit-exact function on host and device")}}};
+  };
+  return c;
+}
+
+// A step counter at 5 in the context's memory, for the dropout draws.
+Tensor step_counter(const Context& ctx) {
+  Tensor step = Tensor::empty({1}, DType::u64);
+  step.data<std::uint64_t>()[0] = 5;
+  return on(ctx, step);
+}
+
+// The linear layer's fused epilogue on the GEMM's float output: fc1 (64, 512) with ReLU and dropout 0.5 at global
+// index 64 x 512 on, fc2 (64, 10) with neither; y float or bf16.
+template <typename T>
+OpCase linear_epilogue_case(std::int64_t rows, std::int64_t features, bool relu, float p, DType dtype) {
+  const std::string variant = std::string(dtype == DType::bf16 ? "bf16" : "f32") + (relu ? "-relu" : "") +
+                              (p > 0 ? "-p" + std::to_string(p).substr(0, 3) : "");
+  OpCase c{"elementwise", "bias_relu_dropout_forward", variant, std::to_string(rows) + "x" + std::to_string(features),
+           double(rows * features), double(rows * features) * (4 + dtype_size(dtype)), nullptr};
+  c.make = [=](const Context& ctx, std::uint8_t poison) {
+    const Tensor z = seeded(ctx, {rows, features}, DType::f32, -2, 2, 71), bias = seeded(ctx, {features}, DType::f32, -1, 1, 72);
+    const Tensor counter = step_counter(ctx), y = poisoned(ctx, {rows, features}, dtype, poison);
+    const kernels::DropoutDraw draw{p, 7, 4, counter.data<std::uint64_t>(), std::uint64_t(rows * features)};
+    return OpRun{[=, &ctx] {
+                   (void)counter;  // keeps the step counter the draw points to alive
+                   kernels::bias_relu_dropout_forward(ctx, z.data<float>(), bias.data<float>(), y.data<T>(), relu, draw,
+                                                      rows, features, 1);
+                 },
+                 {{"y", y, Tolerance::exact("the reference's element function and the same Philox draws in both twins")}}};
+  };
+  return c;
+}
+
+// The fused gradient of a ReLU (+ dropout) epilogue with the bias gradient, over a per-channel view: the CNN's conv1
+// output at batch 4 in NCHW (4, 50, 1024) and channels-last padded (4096, 56, 1), fc1 (64, 512, 1) with dropout's scale
+// 2, and fc2's bias gradient alone (64, 10, 1; no ReLU, no dz). y is a ReLU's output (exact zeros).
+template <typename T>
+OpCase epilogue_gradient_case(const Shape& view, bool relu, bool write_dz, float scale, DType dtype) {
+  const std::string variant = std::string(dtype == DType::bf16 ? "bf16" : "f32") + (relu ? "-relu" : "") +
+                              (write_dz ? "" : "-bias-only") + (scale != 1.0f ? "-scale2" : "");
+  OpCase c{"elementwise", "bias_relu_dropout_backward", variant, dims(view), double(view.numel()),
+           double(view.numel()) * 3 * dtype_size(dtype), nullptr};
+  c.make = [=](const Context& ctx, std::uint8_t poison) {
+    const Tensor uniform = seeded(Context::cpu(), view, DType::f32, -1, 1, 81);
+    Tensor relu_output = Tensor::empty(view, dtype);
+    for (std::int64_t i = 0; i < uniform.numel(); ++i) {
+      const float v = std::max(uniform.data<float>()[i], 0.0f);
+      if (dtype == DType::bf16)
+        relu_output.data<bf16>()[i] = bf16(v);
+      else
+        relu_output.data<float>()[i] = v;
+    }
+    const Tensor y_typed = on(ctx, relu_output);
+    const Tensor dy = seeded(ctx, view, dtype, -1, 1, 82);
+    const Tensor dz = poisoned(ctx, view, dtype, poison), dbias = poisoned(ctx, {view[1]}, DType::f32, poison);
+    std::vector<OpOutput> outputs{{"dbias", dbias, bias_gradient_tolerance(dtype, view[0] * view[2])}};
+    if (write_dz) outputs.push_back({"dz", dz, Tolerance::exact("the reference's element function in both twins")});
+    return OpRun{[=, &ctx] {
+                   kernels::bias_relu_dropout_backward(ctx, relu ? y_typed.data<T>() : nullptr, dy.data<T>(), scale,
+                                                       write_dz ? dz.data<T>() : nullptr, dbias.data<float>(), view[0],
+                                                       view[1], view[2]);
+                 },
+                 outputs};
   };
   return c;
 }
@@ -128,6 +193,20 @@ void add_elementwise_cases(std::vector<OpCase>& cases) {
                    {{"dx", dx, kSameOperations}}};
     };
     cases.push_back(backward);
+  }
+  for (DType dtype : {DType::f32, DType::bf16}) {
+    const bool half = dtype == DType::bf16;
+    cases.push_back(half ? linear_epilogue_case<bf16>(64, 512, true, 0.5f, dtype)
+                         : linear_epilogue_case<float>(64, 512, true, 0.5f, dtype));
+    cases.push_back(half ? linear_epilogue_case<bf16>(64, 10, false, 0.0f, dtype)
+                         : linear_epilogue_case<float>(64, 10, false, 0.0f, dtype));
+    for (const Shape& view : {Shape{4, 50, 1024}, Shape{4096, 56, 1}})
+      cases.push_back(half ? epilogue_gradient_case<bf16>(view, true, true, 1.0f, dtype)
+                           : epilogue_gradient_case<float>(view, true, true, 1.0f, dtype));
+    cases.push_back(half ? epilogue_gradient_case<bf16>({64, 512, 1}, true, true, 2.0f, dtype)
+                         : epilogue_gradient_case<float>({64, 512, 1}, true, true, 2.0f, dtype));
+    cases.push_back(half ? epilogue_gradient_case<bf16>({64, 10, 1}, false, false, 1.0f, dtype)
+                         : epilogue_gradient_case<float>({64, 10, 1}, false, false, 1.0f, dtype));
   }
   {  // increment_counter on a device u64.
     OpCase c{"elementwise", "increment_counter", "u64", "1", 1, 16, nullptr};

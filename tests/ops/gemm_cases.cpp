@@ -1,5 +1,7 @@
 // Op cases of kernels/gemm.h: the CNN's fully connected layers at batch 64 (forward, input gradient, weight gradient)
-// and odd sizes across tile edges, every transpose, in fp32 and tf32.
+// and odd sizes across tile edges, every transpose, in fp32 and tf32; the fully connected layers on bf16 operands.
+#include <type_traits>
+
 #include "kernels/gemm.h"
 #include "tests/ops/op_case.h"
 
@@ -38,6 +40,33 @@ OpCase gemm_case(const GemmShape& g, Precision precision) {
   return c;
 }
 
+// bf16 operands (the bf16 model's linear layers), C float or bf16.
+template <typename C>
+OpCase bf16_gemm_case(const GemmShape& g) {
+  const bool bf16_c = std::is_same_v<C, bf16>;
+  const DType c_type = bf16_c ? DType::bf16 : DType::f32;
+  const std::string variant = std::string("bf16-") + (g.trans_a ? "t" : "n") + (g.trans_b ? "t" : "n") + (bf16_c ? "-bf16" : "-f32");
+  OpCase c{"gemm", "gemm", variant, std::to_string(g.m) + "x" + std::to_string(g.n) + "x" + std::to_string(g.k),
+           2.0 * double(g.m * g.n * g.k), 2.0 * double(g.m * g.k + g.k * g.n) + double(dtype_size(c_type) * g.m * g.n),
+           nullptr};
+  c.make = [=](const Context& ctx, std::uint8_t poison) {
+    const Tensor a = seeded(ctx, {g.m * g.k}, DType::bf16, -1, 1, 104), b = seeded(ctx, {g.k * g.n}, DType::bf16, -1, 1, 105);
+    const Tensor out = poisoned(ctx, {g.m * g.n}, c_type, poison);
+    const Tolerance tolerance =
+        bf16_c ? Tolerance::normwise(0x1p-6, "the same bf16 operands, products exact in float, float sums in another "
+                                             "order, then one rounding to bf16 each: at most one bf16 ulp (<= 2^-7 "
+                                             "relative) apart; 2^-6 is twice that")
+               : Tolerance::normwise(1e-5, "the same bf16 operands, products exact in float: only the float sums' "
+                                           "order differs, as kFp32");
+    return OpRun{[=, &ctx] {
+                   kernels::gemm(ctx, g.trans_a, g.trans_b, g.m, g.n, g.k, 1.0f, a.data<bf16>(), b.data<bf16>(), 0.0f,
+                                 out.data<C>(), Precision::bf16);
+                 },
+                 {{"c", out, tolerance}}};
+  };
+  return c;
+}
+
 }  // namespace
 
 void add_gemm_cases(std::vector<OpCase>& cases) {
@@ -50,6 +79,11 @@ void add_gemm_cases(std::vector<OpCase>& cases) {
   };
   for (Precision precision : {Precision::fp32, Precision::tf32})
     for (const GemmShape& g : shapes) cases.push_back(gemm_case(g, precision));
+  // The bf16 model: fc1 forward into float (its epilogue rounds), its two gradients and fc2's in bf16.
+  cases.push_back(bf16_gemm_case<float>(shapes[0]));
+  cases.push_back(bf16_gemm_case<bf16>(shapes[1]));
+  cases.push_back(bf16_gemm_case<bf16>(shapes[2]));
+  cases.push_back(bf16_gemm_case<float>(shapes[3]));
 }
 
 }  // namespace rosetta::ops

@@ -34,6 +34,31 @@ OpCase cross_entropy_case(std::int64_t n, std::int64_t k) {
   return c;
 }
 
+// bf16 logits and gradient (the bf16 CNN's fc2), the loss in float: the same float computation, then one rounding of
+// each dlogit to bf16.
+OpCase bf16_cross_entropy_case(std::int64_t n, std::int64_t k) {
+  const double ulps = double(k) / 32 + 32;
+  OpCase c{"loss", "softmax_cross_entropy", "bf16", std::to_string(n) + "x" + std::to_string(k), 5.0 * double(n * k),
+           4.0 * double(n * k), nullptr};
+  c.make = [=](const Context& ctx, std::uint8_t poison) {
+    const Tensor logits = seeded(ctx, {n, k}, DType::bf16, -kSpread, kSpread, 116);
+    const Tensor labels = seeded_ints(ctx, {n}, 0, static_cast<std::int32_t>(k), 117);
+    const Tensor loss = poisoned(ctx, {1}, DType::f32, poison), dlogits = poisoned(ctx, {n, k}, DType::bf16, poison);
+    return OpRun{[=, &ctx] {
+                   kernels::softmax_cross_entropy(ctx, logits.data<bf16>(), labels.data<std::int32_t>(),
+                                                  loss.data<float>(), dlogits.data<bf16>(), n, k, n);
+                 },
+                 {{"loss", loss,
+                   Tolerance::elementwise(0, ulps * kU * (1 + kSpread + std::log(double(k))),
+                                          "the float loss of the same bf16 values, bounded as the f32 case's")},
+                  {"dlogits", dlogits,
+                   Tolerance::elementwise(0x1p-6, 0x1p-6 / double(n),
+                                          "the f32 case's few-ulp float differences, then one rounding to bf16 each: "
+                                          "at most one bf16 ulp (<= 2^-7 relative) apart; 2^-6 is twice that")}}};
+  };
+  return c;
+}
+
 OpCase count_case(std::int64_t n, std::int64_t k) {
   OpCase c{"loss", "count_correct", "f32", std::to_string(n) + "x" + std::to_string(k), double(n * k),
            4.0 * double(n * k), nullptr};
@@ -59,6 +84,7 @@ void add_loss_cases(std::vector<OpCase>& cases) {
     cases.push_back(cross_entropy_case(n, k));
     cases.push_back(count_case(n, k));
   }
+  cases.push_back(bf16_cross_entropy_case(64, 10));
 }
 
 }  // namespace rosetta::ops

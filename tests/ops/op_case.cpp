@@ -102,6 +102,14 @@ std::string dims(const Shape& shape) {
   return text;
 }
 
+Tolerance bias_gradient_tolerance(DType dtype, std::int64_t terms) {
+  if (dtype == DType::bf16)
+    return Tolerance::normwise(0x1p-6, "float sums in another order (the CPU's is in double), then one rounding to "
+                                       "bf16 each: at most one bf16 ulp (<= 2^-7 relative) apart; 2^-6 is twice that");
+  return Tolerance::normwise(1e-5, "the CPU sums in double, the CUDA twin in float chunks: float re-association of <= " +
+                                       std::to_string(terms) + " terms, ~sqrt(terms) u <= 4e-6 of the sums' scale");
+}
+
 bool same_bits(const Tensor& a, const Tensor& b) {
   if (a.dtype() != b.dtype() || a.shape() != b.shape()) return false;
   const Tensor ha = a.to(Device::cpu), hb = b.to(Device::cpu);

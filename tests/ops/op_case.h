@@ -98,6 +98,9 @@ Tensor poisoned(const Context& ctx, const Shape& shape, DType dtype, std::uint8_
 Tensor on(const Context& ctx, const Tensor& host);
 // "2x64x56x56".
 std::string dims(const Shape& shape);
+// The tolerance of a per-channel bias gradient of up to `terms` terms per channel, float or rounded to bf16 (`dtype`):
+// the CPU twins sum in double, the CUDA twins in float chunks (kernels/cuda/channel_sum.cuh).
+Tolerance bias_gradient_tolerance(DType dtype, std::int64_t terms);
 
 // An empty string when `actual` meets `expected` under the tolerance, else the first offenders and the worst
 // error (for the test's failure message). Both are copied to the host; f32, bf16 and f16 compare as float values,

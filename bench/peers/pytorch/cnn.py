@@ -15,7 +15,11 @@ Invariants:
   the model's shape and nothing else may be in the file; no PyTorch initializer runs on the trained weights.
 - Precision is explicit and recorded: fp32 sets torch.backends.cuda.matmul.allow_tf32 = False and
   torch.backends.cudnn.allow_tf32 = False (PyTorch's default enables TF32 for cuDNN convolutions); tf32 sets
-  both True. The flags are read back and a mismatch is an error.
+  both True. The flags are read back and a mismatch is an error. bf16 is mixed precision: the forward runs under
+  torch.autocast(bf16) (convolutions and linear layers take bf16 copies of their inputs, weights and biases and
+  return bf16; ReLU, pooling and dropout run on bf16) with both TF32 flags off, the loss in float from float
+  logits (autocast's rule for cross_entropy), the weights, gradients and SGD state in float. It runs on the CPU
+  too (torch 1.13's CPU autocast covers conv2d and linear), which the CPU equivalence test uses.
 - Timed region = the training loop of all epochs: per-epoch shuffle (torch.randperm with a seeded CPU
   generator, or file order with --no-shuffle), the pinned host-to-device copy of each batch (non_blocking),
   forward, backward, optimizer step. The clock is read only after torch.cuda.synchronize(), at the start and at
@@ -87,7 +91,8 @@ def parse_args(argv):
     parser.add_argument("--data-name", default="cifar10", help="name of the data set for the record")
     parser.add_argument("--momentum", type=float, default=0.9)
     parser.add_argument("--seed", type=int, default=0, help="shuffle generator and dropout seed")
-    parser.add_argument("--precision", choices=["fp32", "tf32"], default="fp32")
+    parser.add_argument("--precision", choices=["fp32", "tf32", "bf16"], default="fp32",
+                        help="bf16: torch.autocast(bfloat16) around the forward, float weights and loss")
     parser.add_argument("--mode", choices=["eager", "compile", "compile-cudagraphs", "compile-max-autotune"],
                         default="eager", help="compile: torch.compile(model); compile-cudagraphs: mode "
                         "'reduce-overhead' (CUDA graphs); compile-max-autotune: mode 'max-autotune' (autotuned "
@@ -99,8 +104,24 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
+class Autocast(nn.Module):
+    """The model's forward under torch.autocast(bf16), returning float logits: the cross-entropy then runs in float,
+    as autocast runs it (its fp32 list), and the logits' gradient reaches the bf16 logits through the cast, rounded
+    to bf16. The wrapped module's parameters stay float (the optimizer's)."""
+
+    def __init__(self, model, device_type):
+        super().__init__()
+        self.model = model
+        self.device_type = device_type
+
+    def forward(self, x):
+        with torch.autocast(self.device_type, dtype=torch.bfloat16):
+            return self.model(x).float()
+
+
 def set_precision(precision):
-    """Sets both TF32 switches explicitly and returns them as read back: (cuBLAS matmul, cuDNN)."""
+    """Sets both TF32 switches explicitly and returns them as read back: (cuBLAS matmul, cuDNN). bf16 turns TF32 off:
+    what autocast leaves in float stays strict float."""
     allow = precision == "tf32"
     state = record_fields.set_tf32(allow)
     if state != (allow, allow):
@@ -139,7 +160,8 @@ def run(args):
         model.to(memory_format=torch.channels_last)
     optimizer = training.make_optimizer(torch.optim.SGD, model.parameters(), args.optimizer, lr=args.lr,
                                         momentum=args.momentum)
-    step_model = training.compile_model(model, args.mode)
+    run_model = Autocast(model, device.type) if args.precision == "bf16" else model  # what trains and evaluates
+    step_model = training.compile_model(run_model, args.mode)
 
     device_name = record_fields.device_name(device)
     print("cnn: torch %s on %s, mode %s, precision %s (matmul TF32 %s, cuDNN TF32 %s), cudnn.benchmark %s, "
@@ -155,7 +177,7 @@ def run(args):
     accuracy = None
     if test_x is not None:
         test_feeder = training.Feeder(torch.from_numpy(test_x), torch.from_numpy(test_y), device, layout)
-        accuracy = training.evaluate(model, test_feeder, len(test_x), args.batch, args.test_batches)
+        accuracy = training.evaluate(run_model, test_feeder, len(test_x), args.batch, args.test_batches)
 
     record = training.training_record("cnn", args, device, losses, timing, accuracy, "images_per_second",
                                       result_record.cnn_training_flops_per_example())
