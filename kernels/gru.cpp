@@ -14,11 +14,49 @@ std::string GruShape::str() const {
   return os.str();
 }
 
+bool gru_shape_fits_int(const GruShape& s) {
+  constexpr std::int64_t kIntMax = 2147483647;
+  if (s.t < 1 || s.n < 1 || s.i < 1 || s.h < 1 || s.t > kIntMax || s.n > kIntMax || s.i > kIntMax || s.h > kIntMax)
+    return false;
+  // Divisions, so that no product can overflow: rows = T N; (rows, 3H), (rows, I) and the packed weights 3H (I + H + 2).
+  const std::int64_t gates = 3 * s.h;
+  return s.t <= kIntMax / s.n && s.t * s.n <= kIntMax / gates && s.t * s.n <= kIntMax / s.i &&
+         s.i + s.h + 2 <= kIntMax / gates;
+}
+
 void validate_gru_shape(const GruShape& s) {
   ROSETTA_CHECK(s.t > 0 && s.n > 0 && s.i > 0 && s.h > 0, "GRU with an empty dimension: " << s.str());
-  constexpr std::int64_t kIntMax = 2147483647;
-  ROSETTA_CHECK(s.t * s.n * 3 * s.h <= kIntMax && s.t * s.n * s.i <= kIntMax,
-                "GRU tensors beyond 32-bit element counts: " << s.str());
+  ROSETTA_CHECK(gru_shape_fits_int(s), "GRU tensors beyond 32-bit element counts: " << s.str());
+}
+
+std::int64_t gru_packed_elements(const GruShape& s) { return 3 * s.h * (s.i + s.h + 2); }
+
+// Where w_hh, b_ih and b_hh start in a packed block (w_ih at 0), in floats.
+struct PackedOffsets {
+  std::int64_t w_hh, b_ih, b_hh;
+};
+static PackedOffsets packed_offsets(const GruShape& s) {
+  const std::int64_t g = 3 * s.h;
+  return {g * s.i, g * (s.i + s.h), g * (s.i + s.h + 1)};
+}
+
+GruWeights gru_packed_weights(const GruShape& s, const float* base) {
+  const PackedOffsets o = packed_offsets(s);
+  return {base, base + o.w_hh, base + o.b_ih, base + o.b_hh};
+}
+
+GruGradients gru_packed_gradients(const GruShape& s, float* base) {
+  const PackedOffsets o = packed_offsets(s);
+  return {base, base + o.w_hh, base + o.b_ih, base + o.b_hh};
+}
+
+bool gru_weights_packed(const GruShape& s, const GruWeights& w) {
+  const GruWeights packed = gru_packed_weights(s, w.w_ih);
+  return w.w_ih != nullptr && w.w_hh == packed.w_hh && w.b_ih == packed.b_ih && w.b_hh == packed.b_hh;
+}
+
+bool gru_gradients_packed(const GruShape& s, const GruGradients& g) {
+  return gru_weights_packed(s, GruWeights{g.w_ih, g.w_hh, g.b_ih, g.b_hh});
 }
 
 const char* gru_implementation_name(GruImplementation implementation) {
@@ -26,7 +64,7 @@ const char* gru_implementation_name(GruImplementation implementation) {
 }
 
 bool gru_implementation_from_name(const std::string& name, GruImplementation* implementation) {
-  for (GruImplementation i : {GruImplementation::cudnn, GruImplementation::naive})
+  for (GruImplementation i : kGruImplementations)
     if (name == gru_implementation_name(i)) {
       *implementation = i;
       return true;
@@ -53,6 +91,15 @@ bool gru_cudnn_algorithm_from_name(const std::string& name, GruCudnnAlgorithm* a
     }
   }
   return false;
+}
+
+const char* gru_choice_source_name(GruChoiceSource source) {
+  switch (source) {
+    case GruChoiceSource::given: return "given";
+    case GruChoiceSource::timed: return "timed";
+    case GruChoiceSource::cache: return "cache";
+  }
+  return "?";
 }
 
 GruPlan make_gru_plan(const Context& ctx, const GruShape& shape, const GruOptions& options) {

@@ -9,8 +9,10 @@
 //   for the recurrent part and the cells; the backward mirrors it and forms the weight gradients with GEMMs over
 //   all steps at the end;
 // - the CUDA twin runs one of two implementations: cudnn, cuDNN's RNN API (kernels/cuda/gru_cudnn.cpp), with its
-//   recurrence algorithm given or, when left empty, the fastest cuDNN accepts, timed at plan time; or naive, the CPU
-//   twin's formulation on cuBLAS and one cell kernel per step (kernels/cuda/gru_naive.cu), the ablation.
+//   recurrence algorithm given or, when left empty, the fastest cuDNN accepts, timed at plan time
+//   (kernels/cuda/gru_search.cpp) and remembered in the process-wide GRU algorithm cache and its file
+//   (kernels/gru_algorithm_cache.h), so a shape is timed once per machine; or naive, the CPU twin's formulation on
+//   cuBLAS and one cell kernel per step (kernels/cuda/gru_naive.cu), the ablation.
 // What the backward needs from the forward is kept in a caller-owned reserve of plan.reserve_elements floats (cuDNN
 // keeps its own: 0). Plans grow the context's workspace to their passes' scratch, so a step allocates nothing. A
 // plan serves one sequence at a time: each backward follows its own forward.
@@ -47,8 +49,20 @@ struct GruGradients {
   float* b_hh = nullptr;  // (3H)
 };
 
+// The four tensors back to back, w_ih | w_hh | b_ih | b_hh with no gap, 3H (I + H + 2) floats: the layout in which
+// the GRU layer keeps them in its model's parameter arena (layers/gru.h), and the one cuDNN's weight space has when
+// its plan says so (CudnnGruState::space_is_packed), so cuDNN can read them, and write their gradients, in place.
+std::int64_t gru_packed_elements(const GruShape& shape);
+// The four tensors of a packed block that starts at `base` (3H (I + H + 2) floats).
+GruWeights gru_packed_weights(const GruShape& shape, const float* base);
+GruGradients gru_packed_gradients(const GruShape& shape, float* base);
+// Whether the four pointers are exactly a packed block (w_ih at its start).
+bool gru_weights_packed(const GruShape& shape, const GruWeights& weights);
+bool gru_gradients_packed(const GruShape& shape, const GruGradients& grads);
+
 // The CUDA twin's two implementations (the CPU has one).
 enum class GruImplementation { cudnn, naive };
+inline constexpr GruImplementation kGruImplementations[] = {GruImplementation::cudnn, GruImplementation::naive};
 const char* gru_implementation_name(GruImplementation implementation);  // "cudnn", "naive"
 bool gru_implementation_from_name(const std::string& name, GruImplementation* implementation);
 
@@ -71,13 +85,18 @@ struct GruOptions {
   bool padded_io = false;
 };
 
-// One algorithm's trial when planning times them: the mean time of a forward and backward, or cuDNN's refusal.
+// One algorithm's trial when planning times them: the median time of a forward and backward, or the refusal.
 struct GruAlgorithmTrial {
   GruCudnnAlgorithm algorithm = GruCudnnAlgorithm::standard;
   bool accepted = false;
   double milliseconds = 0;  // accepted only
   std::string refusal;      // not accepted only: the planning error
 };
+
+// Where a plan's implementation and algorithm came from: the options (given), a timing at plan time (timed), or the
+// GRU algorithm cache, which holds an earlier timing of the same key (cache).
+enum class GruChoiceSource { given, timed, cache };
+const char* gru_choice_source_name(GruChoiceSource source);  // "given", "timed", "cache"
 
 struct CudnnGruState;  // kernels/cuda/gru_cudnn_state.h; null unless the plan runs on cuDNN
 
@@ -87,11 +106,15 @@ struct GruPlan {
   std::int64_t reserve_elements = 0;  // floats the caller keeps from a forward to its backward
   std::shared_ptr<CudnnGruState> cudnn;
   std::vector<GruAlgorithmTrial> trials;  // the algorithm search, when planning timed the algorithms
+  GruChoiceSource source = GruChoiceSource::given;
 
   bool uses_cudnn() const { return cudnn != nullptr; }
 };
 
-// Throws unless every dimension is positive and fits cuBLAS's and cuDNN's int arguments.
+// Whether every dimension is positive and every tensor of the shape has at most 2^31 - 1 elements (cuBLAS's and
+// cuDNN's int arguments).
+bool gru_shape_fits_int(const GruShape& shape);
+// Throws unless every dimension is positive and the shape fits int (gru_shape_fits_int).
 void validate_gru_shape(const GruShape& shape);
 
 // Checks the shape and options (bf16 is refused), then plans on ctx's device. Throws, with the shape, algorithm and

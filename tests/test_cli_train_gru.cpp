@@ -32,20 +32,27 @@ TEST(CliTrainGru, FiftyCpuStepsLowerTheLossAndWriteTheRecord) {
   EXPECT_EQ(record["workload"], "gru");
   EXPECT_EQ(record["steps"], 50);
   EXPECT_EQ(record["layout"], "tnc");
+  EXPECT_TRUE(record["rnn_cache"].is_null()) << "the CPU has no search, so no RNN algorithm cache";
+  EXPECT_EQ(record["rnn_choice"], "given");
   EXPECT_GT(record["test_accuracy"].get<double>(), 0.6);
   testing::expect_valid_record(dir, dir.file("record.json"));
 }
 
-// On a GPU, --rnn-algo auto (the default) times cuDNN's algorithms at setup and records the winner and every trial;
-// --autotune off runs the standard algorithm and records no search.
+// On a GPU, --rnn-algo auto (the default) times cuDNN's algorithms at setup and records the winner and every trial,
+// and keeps the choice in the RNN algorithm cache, so a second run times nothing and says so; --autotune off runs
+// the standard algorithm and records no search.
 TEST(CliTrainGru, CudaRecordsTheAutotunedAlgorithm) {
   if (!cuda_available()) GTEST_SKIP() << "no CUDA device";
   testing::TempDir dir;
+  const std::string cache = dir.file("cache/rnn-algorithms.json");
   const std::string common = "--device cuda --epochs 1 --max-steps 20 --synthetic-train 2000 --synthetic-test 256 "
-                             "--test-batches 2 --json ";
+                             "--test-batches 2 --rnn-cache " + cache + " --json ";
   const testing::CliRun tuned = train(dir, common + dir.file("tuned.json"));
   ASSERT_EQ(tuned.status, 0) << tuned.output;
+  EXPECT_NE(tuned.output.find("RNN algorithm cache " + cache + ": no file yet"), std::string::npos) << tuned.output;
   const nlohmann::json record = nlohmann::json::parse(testing::read_file(dir.file("tuned.json")));
+  EXPECT_EQ(record["rnn_choice"], "timed");
+  EXPECT_EQ(record["rnn_cache"], cache);
   EXPECT_TRUE(record["rnn_algorithm_autotuned"].get<bool>());
   ASSERT_EQ(record["rnn_algorithm_trials"].size(), 4u);
   EXPECT_EQ(record["rnn_algorithm_trials"][0]["algorithm"], "standard");
@@ -55,7 +62,24 @@ TEST(CliTrainGru, CudaRecordsTheAutotunedAlgorithm) {
     kept_was_timed |= trial["algorithm"] == record["rnn_algorithm"] && trial["milliseconds"].is_number();
   EXPECT_TRUE(kept_was_timed) << record.dump();
 
+  const testing::CliRun cached = train(dir, common + dir.file("cached.json"));
+  ASSERT_EQ(cached.status, 0) << cached.output;
+  EXPECT_NE(cached.output.find("1 choices loaded"), std::string::npos) << cached.output;
+  EXPECT_NE(cached.output.find("GRU choice from the RNN algorithm cache"), std::string::npos) << cached.output;
+  const nlohmann::json again = nlohmann::json::parse(testing::read_file(dir.file("cached.json")));
+  EXPECT_EQ(again["rnn_choice"], "cache");
+  EXPECT_EQ(again["rnn_algorithm"], record["rnn_algorithm"]);
+  EXPECT_FALSE(again.contains("rnn_algorithm_trials"));
+
+  testing::write_file(cache, "{ not json");  // a corrupt cache: one line, a fresh search, the file rewritten
+  const testing::CliRun retimed = train(dir, common + dir.file("retimed.json"));
+  ASSERT_EQ(retimed.status, 0) << retimed.output;
+  EXPECT_NE(retimed.output.find("ignored (RNN algorithm cache " + cache), std::string::npos) << retimed.output;
+  EXPECT_EQ(nlohmann::json::parse(testing::read_file(dir.file("retimed.json")))["rnn_choice"], "timed");
+  EXPECT_NE(testing::read_file(cache).find("rosetta-rnn-algorithms"), std::string::npos);
+
   const testing::CliRun standard = train(dir, common + dir.file("standard.json") + " --autotune off");
+  EXPECT_EQ(standard.output.find("GRU choice from"), std::string::npos) << standard.output;
   ASSERT_EQ(standard.status, 0) << standard.output;
   const nlohmann::json fixed = nlohmann::json::parse(testing::read_file(dir.file("standard.json")));
   EXPECT_EQ(fixed["rnn_algorithm"], "standard");

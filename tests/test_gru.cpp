@@ -38,6 +38,7 @@
 #include <cudnn.h>
 
 #include "kernels/cuda/gru_state.h"
+#include "kernels/gru_algorithm_cache.h"
 #include "runtime/cuda_graph.h"
 #endif
 
@@ -543,7 +544,9 @@ TEST(GruCuda, CudnnMatchesReference) {
 // its GRU the reference's.
 TEST(GruCuda, FastestPlanTimesEveryAlgorithmAndMatchesReference) {
   ROSETTA_REQUIRE_CUDA();
+  kernels::gru_algorithm_cache().clear();  // an earlier test's search of this shape would be taken from the cache
   const kernels::GruPlan plan = kernels::make_gru_plan(Context::cuda(), kWorkload, {});
+  EXPECT_EQ(plan.source, kernels::GruChoiceSource::timed);
   ASSERT_EQ(plan.trials.size(), 4u);
   EXPECT_EQ(plan.trials[0].algorithm, kernels::GruCudnnAlgorithm::standard);
   EXPECT_TRUE(plan.trials[0].accepted);
@@ -560,6 +563,39 @@ TEST(GruCuda, FastestPlanTimesEveryAlgorithmAndMatchesReference) {
   EXPECT_EQ(kept, fastest);
   std::printf("[rosetta] kept %s\n", kernels::gru_cudnn_algorithm_name(*plan.options.algorithm));
   expect_result_close(cuda_cudnn(workload_data(), plan), workload_reference(), kGpuBound, "cuDNN fastest");
+}
+
+// The search's choice is cached by its key: the second plan of the same key times nothing and takes it; a choice
+// put into the cache by hand (as a file would) is what the plan runs; another key (tf32) is searched afresh.
+TEST(GruCuda, SearchedChoiceIsCachedAndTheNextPlanTimesNothing) {
+  ROSETTA_REQUIRE_CUDA();
+  kernels::GruAlgorithmCache& cache = kernels::gru_algorithm_cache();
+  cache.clear();
+  const GruShape s = small_data().s;
+  const kernels::GruPlan first = kernels::make_gru_plan(Context::cuda(), s, {});
+  EXPECT_EQ(first.source, kernels::GruChoiceSource::timed);
+  ASSERT_EQ(cache.size(), 1u);
+  const kernels::GruCacheEntry entry = cache.entries()[0];
+  EXPECT_EQ(entry.key.shape.str(), s.str());
+  EXPECT_EQ(entry.choice.algorithm, *first.options.algorithm);
+
+  const kernels::GruPlan second = kernels::make_gru_plan(Context::cuda(), s, {});
+  EXPECT_EQ(second.source, kernels::GruChoiceSource::cache);
+  EXPECT_TRUE(second.trials.empty());
+  EXPECT_EQ(*second.options.algorithm, *first.options.algorithm);
+
+  kernels::GruCacheChoice standard = entry.choice;
+  standard.algorithm = kernels::GruCudnnAlgorithm::standard;
+  cache.insert(entry.key, standard);
+  const kernels::GruPlan given = kernels::make_gru_plan(Context::cuda(), s, {});
+  EXPECT_EQ(given.source, kernels::GruChoiceSource::cache);
+  EXPECT_EQ(*given.options.algorithm, kernels::GruCudnnAlgorithm::standard);
+  expect_result_close(cuda_cudnn(small_data(), given), reference(small_data()), kGpuBound, "cuDNN from the cache");
+
+  kernels::GruOptions tf32;
+  tf32.precision = Precision::tf32;
+  EXPECT_EQ(kernels::make_gru_plan(Context::cuda(), s, tf32).source, kernels::GruChoiceSource::timed);
+  EXPECT_EQ(cache.size(), 2u);
 }
 
 // The ablation's unpacked layout with padded I/O computes the same GRU (same memory, another descriptor).

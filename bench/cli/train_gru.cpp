@@ -1,11 +1,13 @@
 #include "bench/cli/train_gru.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 
 #include "bench/cli/arguments.h"
 #include "datasets/imdb.h"
 #include "datasets/synthetic_text.h"
+#include "kernels/gru_algorithm_cache.h"
 #include "models/flops.h"
 #include "models/imdb_gru.h"
 
@@ -22,6 +24,25 @@ std::string trials_text(const kernels::GruPlan& plan) {
   }
   text.back() = ';';
   return text + " kept " + kernels::gru_cudnn_algorithm_name(*plan.options.algorithm);
+}
+
+// The GRU algorithm cache's file: --rnn-cache, else rnn-algorithms.json in the folder of the convolution cache's
+// default (bench/cli/algorithm_cache_file.h): $XDG_CACHE_HOME/rosetta, ~/.cache/rosetta, or the working folder.
+std::string rnn_cache_path(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  for (const auto& [variable, folder] : {std::pair<const char*, const char*>{"XDG_CACHE_HOME", "/rosetta/"},
+                                         {"HOME", "/.cache/rosetta/"}}) {
+    const char* root = std::getenv(variable);
+    if (root != nullptr && *root != '\0') return std::string(root) + folder + "rnn-algorithms.json";
+  }
+  return ".rosetta-rnn-algorithms.json";
+}
+
+// "cudnn persist_static_small_h": what a plan runs.
+std::string choice_text(const kernels::GruPlan& plan) {
+  std::string text = kernels::gru_implementation_name(plan.options.implementation);
+  if (plan.options.algorithm) text += std::string(" ") + kernels::gru_cudnn_algorithm_name(*plan.options.algorithm);
+  return text;
 }
 
 class GruWorkload : public TrainingWorkload {
@@ -113,12 +134,21 @@ class GruWorkload : public TrainingWorkload {
     return gru_training_flops_per_example(data.train.example_shape()[0]);
   }
 
+  // Inside the timed region, as the search the cache replaces: the cache file is read before the plan and written
+  // after it when the plan timed something new (a CUDA run only: the CPU has no search).
   void setup(const Context& ctx, std::int64_t batch, const DatasetSplits& data,
              const Communicator& communicator) override {
+    kernels::GruAlgorithmCache& cache = kernels::gru_algorithm_cache();
+    const bool use_cache = device_ == Device::cuda && !o_.no_rnn_cache;
+    if (use_cache) {
+      cache_path_ = rnn_cache_path(o_.rnn_cache_path);
+      cache_load_ = cache.load(cache_path_);
+    }
     ImdbGruOptions mo;
     mo.batch = batch, mo.steps = data.train.example_shape()[0], mo.lr = o_.common.lr, mo.gru = gru_;
     mo.communicator = &communicator;
     model_->setup(ctx, mo);
+    if (use_cache && cache.unsaved() > 0 && communicator.rank() == 0) cache.save(cache_path_);
   }
   void step(const Context& ctx, const Tensor& tokens, const Tensor& labels) override {
     model_->step(ctx, tokens, labels);
@@ -130,11 +160,19 @@ class GruWorkload : public TrainingWorkload {
 
   void report(nlohmann::json& record) const override {
     const kernels::GruPlan& plan = model_->gru().plan();
+    if (!cache_path_.empty())
+      std::printf("  RNN algorithm cache %s: %s\n", cache_path_.c_str(),
+                  cache_load_.note.empty() ? (std::to_string(cache_load_.entries) + " choices loaded").c_str()
+                                           : cache_load_.note.c_str());
     if (!plan.trials.empty()) std::printf("%s\n", trials_text(plan).c_str());
+    if (plan.source == kernels::GruChoiceSource::cache)
+      std::printf("  GRU choice from the RNN algorithm cache: %s, nothing timed\n", choice_text(plan).c_str());
     record["rnn"] = o_.rnn;
+    record["rnn_choice"] = kernels::gru_choice_source_name(plan.source);
+    record["rnn_cache"] = cache_path_.empty() ? nlohmann::json(nullptr) : nlohmann::json(cache_path_);
     if (plan.uses_cudnn()) {
       record["rnn_algorithm"] = kernels::gru_cudnn_algorithm_name(*plan.options.algorithm);
-      record["rnn_algorithm_autotuned"] = !plan.trials.empty();
+      record["rnn_algorithm_autotuned"] = plan.source != kernels::GruChoiceSource::given;
       nlohmann::json trials = nlohmann::json::array();
       for (const kernels::GruAlgorithmTrial& t : plan.trials)
         trials.push_back({{"algorithm", kernels::gru_cudnn_algorithm_name(t.algorithm)},
@@ -151,6 +189,8 @@ class GruWorkload : public TrainingWorkload {
   Device device_ = Device::cpu;
   GruOptions gru_;
   std::unique_ptr<ImdbGRU> model_;
+  std::string cache_path_;  // empty: no cache file used
+  kernels::GruCacheLoad cache_load_;
 };
 
 }  // namespace
@@ -171,6 +211,10 @@ void add_train_gru_command(CLI::App& train, TrainGruOptions& o) {
                   "off), standard, persist_static, persist_dynamic or persist_static_small_h")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "standard", "persist_static", "persist_dynamic", "persist_static_small_h"}));
+  auto* cache = cmd->add_option("--rnn-cache", o.rnn_cache_path,
+                                "the GRU algorithm cache file: the search's choice per GPU, cuDNN and shape, so a second "
+                                "run times nothing (default: rnn-algorithms.json beside the convolution cache)");
+  cmd->add_flag("--no-rnn-cache", o.no_rnn_cache, "neither read nor write the GRU algorithm cache file")->excludes(cache);
   cmd->add_option("--layout", o.layout, "tnc (time-major, cuDNN's native) or ntc (batch-first, transposed)")
       ->capture_default_str()
       ->check(CLI::IsMember({"tnc", "ntc"}));

@@ -17,6 +17,8 @@ struct TrainGruOptions {
   std::string rnn = "cudnn";    // cudnn | naive (CUDA only)
   std::string rnn_algorithm = "auto";  // auto: the fastest, timed at setup (standard with --autotune off)
   std::string layout = "tnc";   // tnc | ntc
+  std::string rnn_cache_path;   // the GRU algorithm cache file; empty: beside the convolution cache
+  bool no_rnn_cache = false;    // neither read nor write the GRU algorithm cache file
   std::string export_data_path; // write the data set as a preprocessed token .npz and stop
   std::int64_t synthetic_train = 25000, synthetic_test = 25000;
   std::int64_t synthetic_min_length = 20;  // shortest synthetic review (datasets/synthetic_text.h)

@@ -1,15 +1,20 @@
-// CUDA twin of kernels/gru.inc: the plan chooses the implementation (cuDNN's RNN API, or the hand-built GRU of
-// kernels/cuda/gru_naive.cu), and the passes run the one the plan made.
+// CUDA twin of kernels/gru.inc: the plan chooses the implementation (cuDNN's RNN API with the algorithm given or
+// searched, or the hand-built GRU of kernels/cuda/gru_naive.cu), and the passes run the one the plan made.
 #include "kernels/cuda/gru_state.h"
 #include "kernels/gru.h"
 
 namespace rosetta::kernels::cuda {
 
 void plan_gru(const Context& ctx, GruPlan& plan) {
-  if (plan.options.implementation == GruImplementation::cudnn)
-    plan_cudnn_gru(ctx, plan);
-  else
+  if (plan.options.implementation == GruImplementation::naive) {
     plan_naive_gru(ctx, plan);
+  } else if (plan.options.algorithm) {
+    GruPlan made = plan_cudnn_gru_algorithm(ctx, plan.shape, plan.options);
+    plan.cudnn = std::move(made.cudnn);
+    plan.reserve_elements = made.reserve_elements;
+  } else {
+    plan_searched_gru(ctx, plan);
+  }
 }
 
 void gru_forward(const Context& ctx, const GruPlan& plan, const float* x, const GruWeights& weights, float* h,

@@ -17,15 +17,15 @@
 // state and dL/dh[-1] into a spare buffer nobody reads. devSeqLengths is a device array of N copies of T. The
 // weight gradient is zeroed, then accumulated (CUDNN_WGRAD_MODE_ADD) and copied into PyTorch's layout.
 // Everything is created and allocated at plan time (cuDNN's workspace is the context's, grown there); the passes
-// create and allocate nothing. A plan without an algorithm times them all (plan_fastest below).
+// create and allocate nothing. A plan without an algorithm is the search's (kernels/cuda/gru_search.cpp).
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "kernels/cuda/gru_state.h"
+#include "kernels/cuda/gru_trial.h"
 #include "kernels/gru.h"
 #include "runtime/cuda_check.h"
-#include "runtime/timer.h"
 
 namespace rosetta::kernels {
 
@@ -203,48 +203,18 @@ void run_backward(const Context& ctx, const GruPlan& plan, const float* x, const
                                  st.workspace_bytes, workspace, st.reserve_bytes, st.reserve->data()), describe(plan.shape, plan.options));
 }
 
-// Zero-filled temporary sequences of one shape, for trial runs and timings: x (T, N, I), h (T, N, H), dh (T, N, H),
-// dx (T, N, I). Freed on destruction, so the owner synchronizes first.
-struct ZeroSequences {
-  std::unique_ptr<Storage> x, h, dh, dx;
-
-  ZeroSequences(const Context& ctx, const GruShape& s) {
-    const auto bytes = [](std::int64_t elements) { return static_cast<std::size_t>(elements) * sizeof(float); };
-    x = device_buffer(bytes(s.t * s.n * s.i)), dx = device_buffer(bytes(s.t * s.n * s.i));
-    h = device_buffer(bytes(s.t * s.n * s.h)), dh = device_buffer(bytes(s.t * s.n * s.h));
-    ROSETTA_CUDA_CHECK(cudaMemsetAsync(x->data(), 0, x->bytes(), ctx.stream()));
-    ROSETTA_CUDA_CHECK(cudaMemsetAsync(dh->data(), 0, dh->bytes(), ctx.stream()));
-  }
-  // One forward and backward of `plan` on these sequences, on ctx's stream.
-  void pass(const Context& ctx, const GruPlan& plan) const {
-    run_forward(ctx, plan, static_cast<const float*>(x->data()), static_cast<float*>(h->data()));
-    run_backward(ctx, plan, static_cast<const float*>(x->data()), static_cast<const float*>(h->data()),
-                 static_cast<const float*>(dh->data()), static_cast<float*>(dx->data()));
-  }
-};
-
 // A forward and backward on zero data, so a persistent algorithm cuDNN turns down fails here, at plan time, rather
 // than in the first training step.
 void trial_run(const Context& ctx, const GruPlan& plan) {
-  const ZeroSequences data(ctx, plan.shape);
+  GruTrialData data(ctx, plan.shape);
   data.pass(ctx, plan);
   ctx.synchronize();  // the buffers are freed on return
 }
 
-// Mean milliseconds of a forward and backward of `plan`: one warm-up pass, then three timed with CUDA events.
-double time_passes(const Context& ctx, const GruPlan& plan, const ZeroSequences& data) {
-  constexpr int kTimedPasses = 3;
-  data.pass(ctx, plan);
-  CudaEventTimer timer;
-  timer.start(ctx.stream());
-  for (int i = 0; i < kTimedPasses; ++i) data.pass(ctx, plan);
-  timer.stop(ctx.stream());
-  return static_cast<double>(timer.elapsed_ms()) / kTimedPasses;
-}
+}  // namespace
 
-// The plan of one given algorithm (options.algorithm set): descriptors, buffers, the weight-space map, and for a
-// persistent algorithm a trial run.
-GruPlan plan_with_algorithm(const Context& ctx, const GruShape& shape, const GruOptions& options) {
+GruPlan plan_cudnn_gru_algorithm(const Context& ctx, const GruShape& shape, const GruOptions& options) {
+  ROSETTA_CHECK(options.algorithm, "a cuDNN GRU plan without an algorithm (" << describe(shape, options) << ")");
   const GruCudnnAlgorithm algorithm = *options.algorithm;
   cudnnHandle_t handle = ctx.cudnn();
   auto st = std::make_shared<CudnnGruState>();
@@ -296,57 +266,9 @@ GruPlan plan_with_algorithm(const Context& ctx, const GruShape& shape, const Gru
 
   GruPlan plan;
   plan.shape = shape, plan.options = options, plan.cudnn = st;
+  plan.reserve_elements = 0;  // cuDNN keeps its own reserve space in the plan
   if (algorithm != GruCudnnAlgorithm::standard) trial_run(ctx, plan);
   return plan;
-}
-
-// The GRU's autotuning: plans every algorithm, times each one cuDNN accepts (one warm-up, then the mean of three
-// forward and backward passes on zero data, with CUDA events) and returns the fastest's plan, its trials every
-// algorithm's outcome. cuDNN offers no cudnnFind for RNNs, and which algorithm wins depends on the shape and the GPU
-// (on an H200 at the IMDB shape PERSIST_STATIC_SMALL_H trains 9x faster than STANDARD, PERSIST_STATIC 2x slower).
-// Synchronizes: plan time only.
-GruPlan plan_fastest(const Context& ctx, const GruShape& shape, const GruOptions& options) {
-  const ZeroSequences data(ctx, shape);
-  GruPlan fastest;
-  double fastest_ms = 0;
-  std::vector<GruAlgorithmTrial> trials;
-  for (GruCudnnAlgorithm algorithm : {GruCudnnAlgorithm::standard, GruCudnnAlgorithm::persist_static,
-                                      GruCudnnAlgorithm::persist_dynamic, GruCudnnAlgorithm::persist_static_small_h}) {
-    GruOptions candidate_options = options;
-    candidate_options.algorithm = algorithm;
-    GruAlgorithmTrial trial;
-    trial.algorithm = algorithm;
-    GruPlan candidate;
-    if (algorithm == GruCudnnAlgorithm::standard) {
-      candidate = plan_with_algorithm(ctx, shape, candidate_options);  // every GRU runs on it: a refusal is an error
-    } else {
-      try {
-        candidate = plan_with_algorithm(ctx, shape, candidate_options);
-      } catch (const Error& e) {
-        trial.refusal = e.what();
-        trials.push_back(trial);
-        continue;
-      }
-    }
-    trial.accepted = true;
-    trial.milliseconds = time_passes(ctx, candidate, data);
-    trials.push_back(trial);
-    if (!fastest.cudnn || trial.milliseconds < fastest_ms) fastest = std::move(candidate), fastest_ms = trial.milliseconds;
-  }
-  ctx.synchronize();  // the sequences are freed on return
-  fastest.trials = std::move(trials);
-  return fastest;
-}
-
-}  // namespace
-
-void plan_cudnn_gru(const Context& ctx, GruPlan& plan) {
-  GruPlan made = plan.options.algorithm ? plan_with_algorithm(ctx, plan.shape, plan.options)
-                                        : plan_fastest(ctx, plan.shape, plan.options);
-  plan.options.algorithm = made.options.algorithm;
-  plan.cudnn = std::move(made.cudnn);
-  plan.trials = std::move(made.trials);
-  plan.reserve_elements = 0;  // cuDNN keeps its own reserve space in the plan
 }
 
 void cudnn_gru_forward(const Context& ctx, const GruPlan& plan, const float* x, const GruWeights& weights, float* h) {

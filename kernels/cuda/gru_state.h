@@ -60,13 +60,17 @@ struct CudnnGruState {
 
 namespace cuda {
 
-// cuDNN's RNN API (kernels/cuda/gru_cudnn.cpp): the plan (the algorithm given, or every one timed and the fastest
-// kept), and the passes, which copy PyTorch's weights into cuDNN's weight space before the forward and the weight
-// gradients out after the backward.
-void plan_cudnn_gru(const Context& ctx, GruPlan& plan);
+// cuDNN's RNN API (kernels/cuda/gru_cudnn.cpp): the plan of the algorithm options.algorithm names (a persistent one
+// after a trial run, so cuDNN's refusal is a planning error), and the passes, which copy PyTorch's weights into
+// cuDNN's weight space before the forward and the weight gradients out after the backward.
+GruPlan plan_cudnn_gru_algorithm(const Context& ctx, const GruShape& shape, const GruOptions& options);
 void cudnn_gru_forward(const Context& ctx, const GruPlan& plan, const float* x, const GruWeights& weights, float* h);
 void cudnn_gru_backward(const Context& ctx, const GruPlan& plan, const float* x, const float* h, const float* dh,
                         float* dx, const GruGradients& grads);
+
+// The search (kernels/cuda/gru_search.cpp) of a plan whose options leave the algorithm open: the choice the GRU
+// algorithm cache holds for its key, or each candidate timed and the fastest kept (and cached).
+void plan_searched_gru(const Context& ctx, GruPlan& plan);
 
 // The hand-built GRU (kernels/cuda/gru_naive.cu): its plan (reserve and workspace) and passes.
 void plan_naive_gru(const Context& ctx, GruPlan& plan);
