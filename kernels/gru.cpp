@@ -31,23 +31,25 @@ void validate_gru_shape(const GruShape& s) {
 
 std::int64_t gru_packed_elements(const GruShape& s) { return 3 * s.h * (s.i + s.h + 2); }
 
-// Where w_hh, b_ih and b_hh start in a packed block (w_ih at 0), in floats.
-struct PackedOffsets {
-  std::int64_t w_hh, b_ih, b_hh;
-};
-static PackedOffsets packed_offsets(const GruShape& s) {
-  const std::int64_t g = 3 * s.h;
-  return {g * s.i, g * (s.i + s.h), g * (s.i + s.h + 1)};
+std::int64_t gru_tensor_elements(const GruShape& s, GruTensor tensor) {
+  const std::int64_t columns[4] = {s.i, s.h, 1, 1};
+  return 3 * s.h * columns[static_cast<int>(tensor)];
+}
+
+std::int64_t gru_packed_offset(const GruShape& s, GruTensor tensor) {
+  std::int64_t offset = 0;
+  for (int t = 0; t < static_cast<int>(tensor); ++t) offset += gru_tensor_elements(s, static_cast<GruTensor>(t));
+  return offset;
 }
 
 GruWeights gru_packed_weights(const GruShape& s, const float* base) {
-  const PackedOffsets o = packed_offsets(s);
-  return {base, base + o.w_hh, base + o.b_ih, base + o.b_hh};
+  return {base, base + gru_packed_offset(s, GruTensor::w_hh), base + gru_packed_offset(s, GruTensor::b_ih),
+          base + gru_packed_offset(s, GruTensor::b_hh)};
 }
 
 GruGradients gru_packed_gradients(const GruShape& s, float* base) {
-  const PackedOffsets o = packed_offsets(s);
-  return {base, base + o.w_hh, base + o.b_ih, base + o.b_hh};
+  return {base, base + gru_packed_offset(s, GruTensor::w_hh), base + gru_packed_offset(s, GruTensor::b_ih),
+          base + gru_packed_offset(s, GruTensor::b_hh)};
 }
 
 bool gru_weights_packed(const GruShape& s, const GruWeights& w) {

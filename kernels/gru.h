@@ -53,6 +53,11 @@ struct GruGradients {
 // the GRU layer keeps them in its model's parameter arena (layers/gru.h), and the one cuDNN's weight space has when
 // its plan says so (CudnnGruState::space_is_packed), so cuDNN can read them, and write their gradients, in place.
 std::int64_t gru_packed_elements(const GruShape& shape);
+// The four tensors, in GruWeights / GruGradients order.
+enum class GruTensor : int { w_ih = 0, w_hh = 1, b_ih = 2, b_hh = 3 };
+// Floats of `tensor`, and from a packed block's start to it.
+std::int64_t gru_tensor_elements(const GruShape& shape, GruTensor tensor);
+std::int64_t gru_packed_offset(const GruShape& shape, GruTensor tensor);
 // The four tensors of a packed block that starts at `base` (3H (I + H + 2) floats).
 GruWeights gru_packed_weights(const GruShape& shape, const float* base);
 GruGradients gru_packed_gradients(const GruShape& shape, float* base);
@@ -98,13 +103,18 @@ struct GruAlgorithmTrial {
 enum class GruChoiceSource { given, timed, cache };
 const char* gru_choice_source_name(GruChoiceSource source);  // "given", "timed", "cache"
 
-struct CudnnGruState;  // kernels/cuda/gru_cudnn_state.h; null unless the plan runs on cuDNN
+struct CudnnGruState;  // kernels/cuda/gru_state.h; null unless the plan runs on cuDNN
 
 struct GruPlan {
   GruShape shape;
   GruOptions options;  // as asked, with options.algorithm the one chosen when the plan runs on cuDNN
   std::int64_t reserve_elements = 0;  // floats the caller keeps from a forward to its backward
   std::shared_ptr<CudnnGruState> cudnn;
+  // cuDNN only: whether its weight space is laid out as the packed block (gru_packed_elements), so that packed
+  // weights and gradients are read and written in place; otherwise cudnn_space_note says where it differs and every
+  // pass copies the weights in and the gradients out.
+  bool cudnn_space_packed = false;
+  std::string cudnn_space_note;
   std::vector<GruAlgorithmTrial> trials;  // the algorithm search, when planning timed the algorithms
   GruChoiceSource source = GruChoiceSource::given;
 

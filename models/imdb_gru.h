@@ -77,7 +77,7 @@ class ImdbGRU {
   bool batch_first_ = false;
   Shape token_shape_;
   Tensor h_tnc_;   // (T, N, H): the GRU's output time-major (ntc only: a transposed copy)
-  Tensor dh_tnc_;  // (T, N, H): zero but for the last step, where l_out's input gradient goes
+  Tensor dh_tnc_;  // (T, N, H): zero but for the last step, which is l_out's input gradient buffer
   Tensor dh_ntc_;  // (N, T, H): dh_tnc_ batch-first (ntc only)
 };
 

@@ -52,6 +52,7 @@ TEST(CliTrainGru, CudaRecordsTheAutotunedAlgorithm) {
   EXPECT_NE(tuned.output.find("RNN algorithm cache " + cache + ": no file yet"), std::string::npos) << tuned.output;
   const nlohmann::json record = nlohmann::json::parse(testing::read_file(dir.file("tuned.json")));
   EXPECT_EQ(record["rnn_choice"], "timed");
+  EXPECT_EQ(record["rnn_weights"], "in place") << "cuDNN's weight space is the packed parameter block";
   EXPECT_EQ(record["rnn_cache"], cache);
   EXPECT_TRUE(record["rnn_algorithm_autotuned"].get<bool>());
   ASSERT_EQ(record["rnn_algorithm_trials"].size(), 4u);

@@ -383,6 +383,45 @@ TEST(GruLayer, DeclaresPyTorchNamesAndShapes) {
   }
 }
 
+// The four tensors are one packed block of the arena (w_ih | w_hh | b_ih | b_hh, no gap), in values and gradients:
+// cuDNN's weight space where its plan says so. The parameters around the block keep the arena's alignment.
+TEST(GruLayer, ParametersAreOnePackedBlock) {
+  ParameterSet params;
+  params.declare("before", {3});
+  GRU gru(params, "gru", 125, 100);
+  params.declare("after", {2});
+  params.allocate(Device::cpu);
+  const GruShape s = make_shape(150, 64, 125, 100);
+  const std::int64_t start = params.offset(gru.weight_ih_index());
+  EXPECT_EQ(start, ParameterSet::kAlignment);
+  EXPECT_EQ(params.offset(gru.weight_hh_index()), start + 300 * 125);
+  EXPECT_EQ(params.offset(gru.bias_ih_index()), start + 300 * 225);
+  EXPECT_EQ(params.offset(gru.bias_hh_index()), start + 300 * 226);
+  EXPECT_EQ(params.offset(params.find("after")) % ParameterSet::kAlignment, 0);
+  EXPECT_GE(params.offset(params.find("after")), start + kernels::gru_packed_elements(s));
+  const auto value = [&](int i) { return params.value(i).data<float>(); };
+  const auto grad = [&](int i) { return params.grad(i).data<float>(); };
+  const kernels::GruWeights weights{value(gru.weight_ih_index()), value(gru.weight_hh_index()),
+                                    value(gru.bias_ih_index()), value(gru.bias_hh_index())};
+  const kernels::GruGradients grads{grad(gru.weight_ih_index()), grad(gru.weight_hh_index()), grad(gru.bias_ih_index()),
+                                    grad(gru.bias_hh_index())};
+  EXPECT_TRUE(kernels::gru_weights_packed(s, weights));
+  EXPECT_TRUE(kernels::gru_gradients_packed(s, grads));
+  // Another layout has another fingerprint (a training checkpoint's optimizer state is refused across them).
+  ParameterSet padded;
+  padded.declare("before", {3});
+  for (const char* name : {"gru.weight_ih_l0", "gru.weight_hh_l0", "gru.bias_ih_l0", "gru.bias_hh_l0"})
+    padded.declare(name, params.shape(params.find(name)));
+  padded.declare("after", {2});
+  EXPECT_NE(padded.layout_fingerprint(), params.layout_fingerprint());
+  ParameterSet same;
+  same.declare("before", {3});
+  GRU twin(same, "gru", 125, 100);
+  same.declare("after", {2});
+  EXPECT_EQ(same.layout_fingerprint(), params.layout_fingerprint());
+  EXPECT_EQ(params.layout_fingerprint().rfind("fnv1a64:", 0), 0u);
+}
+
 TEST(GruLayer, DefaultInitIsUniformWithinOneOverSqrtH) {
   ParameterSet params;
   GRU gru(params, "gru", 125, 100);
@@ -606,6 +645,53 @@ TEST(GruCuda, CudnnPaddedIoMatchesReference) {
   expect_result_close(cuda_cudnn(workload_data(), plan), workload_reference(), kGpuBound, "cuDNN padded I/O");
 }
 
+// cuDNN 9's weight space for this GRU is the packed block, so the layer's parameters are read and their gradients
+// written in place; the copy path (weights in separate buffers) computes the same GRU. Both run the same cuDNN
+// kernels on the same values, but cuDNN does not promise bitwise repeatability: kRepeatBound.
+TEST(GruCuda, CudnnReadsPackedWeightsInPlaceAndTheCopyPathAgrees) {
+  ROSETTA_REQUIRE_CUDA();
+  const GruData& d = workload_data();
+  for (kernels::GruCudnnAlgorithm algorithm :
+       {kernels::GruCudnnAlgorithm::standard, kernels::GruCudnnAlgorithm::persist_static_small_h}) {
+    kernels::GruPlan plan;
+    try {
+      plan = cudnn_plan(d.s, Precision::fp32, algorithm);
+    } catch (const Error& e) {
+      std::printf("[rosetta] %s not planned here: %s\n", kernels::gru_cudnn_algorithm_name(algorithm), e.what());
+      continue;
+    }
+    const std::string name = kernels::gru_cudnn_algorithm_name(algorithm);
+    EXPECT_TRUE(plan.cudnn_space_packed) << name << ": " << plan.cudnn_space_note;
+    const Result<float> copied = cuda_cudnn(d, plan);  // four separate buffers: the copy path
+    // The same values as one packed block, as the layer keeps them.
+    std::vector<float> block;
+    for (const std::vector<float>* part : {&d.w_ih, &d.w_hh, &d.b_ih, &d.b_hh}) block.insert(block.end(), part->begin(), part->end());
+    const Tensor weights = testing::to_cuda(block);
+    Tensor grads = Tensor::empty({kernels::gru_packed_elements(d.s)}, DType::f32, Device::cuda);
+    const kernels::GruWeights packed = kernels::gru_packed_weights(d.s, weights.data<float>());
+    const kernels::GruGradients packed_grads = kernels::gru_packed_gradients(d.s, grads.data<float>());
+    const DeviceData in(d);
+    DeviceResult out(d.s);
+    kernels::gru_forward(Context::cuda(), plan, in.x.data<float>(), packed, out.h.data<float>(), nullptr);
+    kernels::gru_backward(Context::cuda(), plan, in.x.data<float>(), packed, out.h.data<float>(), nullptr,
+                          in.dh.data<float>(), out.dx.data<float>(), packed_grads);
+    Result<float> in_place = out.host();
+    const std::vector<float> g = grads.to_vector();
+    const auto slice = [&](kernels::GruTensor t) {
+      const auto at = g.begin() + kernels::gru_packed_offset(d.s, t);
+      return std::vector<float>(at, at + kernels::gru_tensor_elements(d.s, t));
+    };
+    in_place.dw_ih = slice(kernels::GruTensor::w_ih), in_place.dw_hh = slice(kernels::GruTensor::w_hh);
+    in_place.db_ih = slice(kernels::GruTensor::b_ih), in_place.db_hh = slice(kernels::GruTensor::b_hh);
+    expect_result_close(in_place, workload_reference(), kGpuBound, name + " in place");
+    expect_normwise(in_place.h, to_double(copied.h), kRepeatBound, name + " in place vs copied h");
+    expect_normwise(in_place.dx, to_double(copied.dx), kRepeatBound, name + " in place vs copied dx");
+    expect_normwise(in_place.dw_ih, to_double(copied.dw_ih), kRepeatBound, name + " in place vs copied dW_ih");
+    expect_normwise(in_place.dw_hh, to_double(copied.dw_hh), kRepeatBound, name + " in place vs copied dW_hh");
+    expect_normwise(in_place.db_hh, to_double(copied.db_hh), kRepeatBound, name + " in place vs copied db_hh");
+  }
+}
+
 TEST(GruCuda, CudnnWeightSpaceMapCoversEveryParameterOnce) {
   ROSETTA_REQUIRE_CUDA();
   const GruShape s = small_data().s;
@@ -698,6 +784,9 @@ TEST(GruCudaLayer, StepAllocatesNothingAndReplaysAsACudaGraph) {
       layer.gru.forward(gpu, x);
       layer.gru.backward(gpu, dh);
     };
+    if (implementation == kernels::GruImplementation::cudnn) {
+      EXPECT_EQ(layer.gru.weight_space(), "in place");
+    }
     step();
     gpu.synchronize();
     const std::vector<float> eager_dw = layer.params.grad(layer.gru.weight_hh_index()).to_vector();

@@ -171,6 +171,10 @@ class GruWorkload : public TrainingWorkload {
     record["rnn_choice"] = kernels::gru_choice_source_name(plan.source);
     record["rnn_cache"] = cache_path_.empty() ? nlohmann::json(nullptr) : nlohmann::json(cache_path_);
     if (plan.uses_cudnn()) {
+      // Whether the parameters are cuDNN's weight space (no copy a step), or why they are copied: never silent.
+      const std::string weights = model_->gru().weight_space();
+      std::printf("  cuDNN GRU weights: %s\n", weights.c_str());
+      record["rnn_weights"] = weights;
       record["rnn_algorithm"] = kernels::gru_cudnn_algorithm_name(*plan.options.algorithm);
       record["rnn_algorithm_autotuned"] = plan.source != kernels::GruChoiceSource::given;
       nlohmann::json trials = nlohmann::json::array();

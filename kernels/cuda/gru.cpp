@@ -5,13 +5,20 @@
 
 namespace rosetta::kernels::cuda {
 
+void adopt_plan(GruPlan& plan, GruPlan&& made) {
+  plan.options.implementation = made.options.implementation;
+  plan.options.algorithm = made.options.algorithm;
+  plan.reserve_elements = made.reserve_elements;
+  plan.cudnn = std::move(made.cudnn);
+  plan.cudnn_space_packed = made.cudnn_space_packed;
+  plan.cudnn_space_note = std::move(made.cudnn_space_note);
+}
+
 void plan_gru(const Context& ctx, GruPlan& plan) {
   if (plan.options.implementation == GruImplementation::naive) {
     plan_naive_gru(ctx, plan);
   } else if (plan.options.algorithm) {
-    GruPlan made = plan_cudnn_gru_algorithm(ctx, plan.shape, plan.options);
-    plan.cudnn = std::move(made.cudnn);
-    plan.reserve_elements = made.reserve_elements;
+    adopt_plan(plan, plan_cudnn_gru_algorithm(ctx, plan.shape, plan.options));
   } else {
     plan_searched_gru(ctx, plan);
   }
@@ -28,7 +35,7 @@ void gru_forward(const Context& ctx, const GruPlan& plan, const float* x, const 
 void gru_backward(const Context& ctx, const GruPlan& plan, const float* x, const GruWeights& weights, const float* h,
                   const float* reserve, const float* dh, float* dx, const GruGradients& grads) {
   if (plan.uses_cudnn())
-    cudnn_gru_backward(ctx, plan, x, h, dh, dx, grads);
+    cudnn_gru_backward(ctx, plan, x, weights, h, dh, dx, grads);
   else
     naive_gru_backward(ctx, plan, x, weights, h, reserve, dh, dx, grads);
 }

@@ -174,33 +174,69 @@ void unpack_gradients(const Context& ctx, const CudnnGruState& st, const GruGrad
                                        cudaMemcpyDeviceToDevice, ctx.stream()));
 }
 
-// cudnnRNNForward in training mode on the weight space as it stands.
-void run_forward(const Context& ctx, const GruPlan& plan, const float* x, float* h) {
+// Where the packed block would put each segment: the space is that block exactly when cuDNN's map (merged into runs)
+// is the four tensors whole, in order, at the block's offsets, and nothing more. Empty when it is; else where not.
+std::string packed_mismatch(const CudnnGruState& st, const GruShape& shape) {
+  const std::size_t bytes = static_cast<std::size_t>(gru_packed_elements(shape)) * sizeof(float);
+  std::ostringstream why;
+  if (st.segments.size() != 4) {
+    why << "cuDNN's weight space holds the four tensors in " << st.segments.size() << " runs, not 4";
+    return why.str();
+  }
+  for (int t = 0; t < 4; ++t) {
+    const GruTensor tensor = static_cast<GruTensor>(t);
+    const GruWeightSegment& seg = st.segments[static_cast<std::size_t>(t)];
+    const auto at = static_cast<std::size_t>(gru_packed_offset(shape, tensor)) * sizeof(float);
+    const auto size = static_cast<std::size_t>(gru_tensor_elements(shape, tensor)) * sizeof(float);
+    if (seg.tensor != tensor || seg.tensor_offset != 0 || seg.space_offset != at || seg.bytes != size) {
+      why << "cuDNN places run " << t << " (tensor " << static_cast<int>(seg.tensor) << " from element "
+          << seg.tensor_offset << ", " << seg.bytes << " bytes) at byte " << seg.space_offset
+          << ", the packed block has tensor " << t << " (" << size << " bytes) at byte " << at;
+      return why.str();
+    }
+  }
+  if (st.weight_space_bytes != bytes) {
+    why << "cuDNN's weight space is " << st.weight_space_bytes << " bytes, the packed block " << bytes;
+    return why.str();
+  }
+  return "";
+}
+
+// The weight space a pass reads: the caller's packed block in place, or the plan's own, filled by a copy.
+const void* weight_space(const Context& ctx, const GruPlan& plan, const GruWeights& weights) {
+  const CudnnGruState& st = *plan.cudnn;
+  if (plan.cudnn_space_packed && gru_weights_packed(plan.shape, weights)) return weights.w_ih;
+  pack_weights(ctx, st, weights);
+  return st.weights->data();
+}
+
+// cudnnRNNForward in training mode.
+void run_forward(const Context& ctx, const GruPlan& plan, const float* x, const void* space, float* h) {
   const CudnnGruState& st = *plan.cudnn;
   const auto* lengths = static_cast<const std::int32_t*>(st.seq_lengths->data());
   ROSETTA_CUDNN_CHECK(
       cudnnRNNForward(ctx.cudnn(), st.rnn, CUDNN_FWD_MODE_TRAINING, lengths, st.x, x, st.y, h, st.state,
                       st.zero_state->data(), st.spare_state->data(), st.state, nullptr, nullptr, st.weight_space_bytes,
-                      st.weights->data(), st.workspace_bytes, ctx.workspace(st.workspace_bytes), st.reserve_bytes,
+                      space, st.workspace_bytes, ctx.workspace(st.workspace_bytes), st.reserve_bytes,
                       st.reserve->data()), describe(plan.shape, plan.options));
 }
 
-// cudnnRNNBackwardData_v8 (dx) then cudnnRNNBackwardWeights_v8 into the zeroed weight-gradient space.
+// cudnnRNNBackwardData_v8 (dx) then cudnnRNNBackwardWeights_v8 into `grad_space`, zeroed first (cuDNN only adds).
 void run_backward(const Context& ctx, const GruPlan& plan, const float* x, const float* h, const float* dh,
-                  float* dx) {
+                  float* dx, const void* space, void* grad_space) {
   const CudnnGruState& st = *plan.cudnn;
   const auto* lengths = static_cast<const std::int32_t*>(st.seq_lengths->data());
   void* workspace = ctx.workspace(st.workspace_bytes);
   ROSETTA_CUDNN_CHECK(
       cudnnRNNBackwardData_v8(ctx.cudnn(), st.rnn, lengths, st.y, h, dh, st.x, dx, st.state, st.zero_state->data(),
                               st.zero_state->data(), st.spare_state->data(), st.state, nullptr, nullptr, nullptr,
-                              st.weight_space_bytes, st.weights->data(), st.workspace_bytes, workspace,
-                              st.reserve_bytes, st.reserve->data()), describe(plan.shape, plan.options));
-  ROSETTA_CUDA_CHECK(cudaMemsetAsync(st.weight_grads->data(), 0, st.weight_space_bytes, ctx.stream()));
+                              st.weight_space_bytes, space, st.workspace_bytes, workspace, st.reserve_bytes,
+                              st.reserve->data()), describe(plan.shape, plan.options));
+  ROSETTA_CUDA_CHECK(cudaMemsetAsync(grad_space, 0, st.weight_space_bytes, ctx.stream()));
   ROSETTA_CUDNN_CHECK(
       cudnnRNNBackwardWeights_v8(ctx.cudnn(), st.rnn, CUDNN_WGRAD_MODE_ADD, lengths, st.x, x, st.state,
-                                 st.zero_state->data(), st.y, h, st.weight_space_bytes, st.weight_grads->data(),
-                                 st.workspace_bytes, workspace, st.reserve_bytes, st.reserve->data()), describe(plan.shape, plan.options));
+                                 st.zero_state->data(), st.y, h, st.weight_space_bytes, grad_space, st.workspace_bytes,
+                                 workspace, st.reserve_bytes, st.reserve->data()), describe(plan.shape, plan.options));
 }
 
 // A forward and backward on zero data, so a persistent algorithm cuDNN turns down fails here, at plan time, rather
@@ -266,21 +302,30 @@ GruPlan plan_cudnn_gru_algorithm(const Context& ctx, const GruShape& shape, cons
 
   GruPlan plan;
   plan.shape = shape, plan.options = options, plan.cudnn = st;
+  plan.cudnn_space_note = packed_mismatch(*st, shape);
+  plan.cudnn_space_packed = plan.cudnn_space_note.empty();
   plan.reserve_elements = 0;  // cuDNN keeps its own reserve space in the plan
   if (algorithm != GruCudnnAlgorithm::standard) trial_run(ctx, plan);
   return plan;
 }
 
 void cudnn_gru_forward(const Context& ctx, const GruPlan& plan, const float* x, const GruWeights& weights, float* h) {
-  pack_weights(ctx, state_for(plan, "gru_forward"), weights);
-  run_forward(ctx, plan, x, h);
+  state_for(plan, "gru_forward");
+  run_forward(ctx, plan, x, weight_space(ctx, plan, weights), h);
 }
 
-void cudnn_gru_backward(const Context& ctx, const GruPlan& plan, const float* x, const float* h, const float* dh,
-                        float* dx, const GruGradients& grads) {
+void cudnn_gru_backward(const Context& ctx, const GruPlan& plan, const float* x, const GruWeights& weights,
+                        const float* h, const float* dh, float* dx, const GruGradients& grads) {
   const CudnnGruState& st = state_for(plan, "gru_backward");
-  run_backward(ctx, plan, x, h, dh, dx);
-  unpack_gradients(ctx, st, grads);
+  // The forward left the plan's own space filled when it copied; in place there is nothing to copy.
+  const bool in_place = plan.cudnn_space_packed && gru_weights_packed(plan.shape, weights);
+  const void* space = in_place ? static_cast<const void*>(weights.w_ih) : st.weights->data();
+  if (plan.cudnn_space_packed && gru_gradients_packed(plan.shape, grads)) {
+    run_backward(ctx, plan, x, h, dh, dx, space, grads.w_ih);
+  } else {
+    run_backward(ctx, plan, x, h, dh, dx, space, st.weight_grads->data());
+    unpack_gradients(ctx, st, grads);
+  }
 }
 
 }  // namespace cuda

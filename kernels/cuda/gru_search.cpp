@@ -71,14 +71,6 @@ double median_milliseconds(const Context& ctx, const GruPlan& plan, GruTrialData
   return 1e3 * seconds[seconds.size() / 2];
 }
 
-// `plan` takes the implementation, algorithm and state of `made`.
-void adopt(GruPlan& plan, GruPlan&& made) {
-  plan.options.implementation = made.options.implementation;
-  plan.options.algorithm = made.options.algorithm;
-  plan.cudnn = std::move(made.cudnn);
-  plan.reserve_elements = made.reserve_elements;
-}
-
 }  // namespace
 
 void plan_searched_gru(const Context& ctx, GruPlan& plan) {
@@ -89,7 +81,7 @@ void plan_searched_gru(const Context& ctx, GruPlan& plan) {
   const GruCacheKey key = cache_key(plan.shape, plan.options);
   if (const std::optional<GruCacheChoice> cached = cache.find(key)) {
     try {
-      adopt(plan, plan_candidate(ctx, plan.shape, plan.options, *cached));
+      adopt_plan(plan, plan_candidate(ctx, plan.shape, plan.options, *cached));
       plan.source = GruChoiceSource::cache;
       return;
     } catch (const Error&) {
@@ -129,7 +121,7 @@ void plan_searched_gru(const Context& ctx, GruPlan& plan) {
     }
   }
   ctx.synchronize();  // the trial data is freed on return
-  adopt(plan, std::move(fastest));
+  adopt_plan(plan, std::move(fastest));
   plan.trials = std::move(trials);
   plan.source = GruChoiceSource::timed;
   cache.insert(key, best);
