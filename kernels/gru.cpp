@@ -62,7 +62,13 @@ bool gru_gradients_packed(const GruShape& s, const GruGradients& g) {
 }
 
 const char* gru_implementation_name(GruImplementation implementation) {
-  return implementation == GruImplementation::cudnn ? "cudnn" : "naive";
+  switch (implementation) {
+    case GruImplementation::automatic: return "auto";
+    case GruImplementation::cudnn: return "cudnn";
+    case GruImplementation::persistent: return "persistent";
+    case GruImplementation::naive: return "naive";
+  }
+  return "?";
 }
 
 bool gru_implementation_from_name(const std::string& name, GruImplementation* implementation) {
@@ -108,6 +114,9 @@ GruPlan make_gru_plan(const Context& ctx, const GruShape& shape, const GruOption
   validate_gru_shape(shape);
   ROSETTA_CHECK(options.precision != Precision::bf16,
                 "the GRU takes f32 tensors in fp32 or tf32, not bf16: " << shape.str());
+  ROSETTA_CHECK(!options.algorithm || options.implementation == GruImplementation::cudnn,
+                "a cuDNN algorithm (" << gru_cudnn_algorithm_name(*options.algorithm) << ") for the "
+                                      << gru_implementation_name(options.implementation) << " GRU: " << shape.str());
   GruPlan plan;
   plan.shape = shape;
   plan.options = options;

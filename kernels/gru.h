@@ -8,11 +8,15 @@
 // - the CPU twin (kernels/cpu/gru.cpp): the input part of all T steps as one GEMM up front, then per step one GEMM
 //   for the recurrent part and the cells; the backward mirrors it and forms the weight gradients with GEMMs over
 //   all steps at the end;
-// - the CUDA twin runs one of two implementations: cudnn, cuDNN's RNN API (kernels/cuda/gru_cudnn.cpp), with its
-//   recurrence algorithm given or, when left empty, the fastest cuDNN accepts, timed at plan time
-//   (kernels/cuda/gru_search.cpp) and remembered in the process-wide GRU algorithm cache and its file
-//   (kernels/gru_algorithm_cache.h), so a shape is timed once per machine; or naive, the CPU twin's formulation on
-//   cuBLAS and one cell kernel per step (kernels/cuda/gru_naive.cu), the ablation.
+// - the CUDA twin runs one of three implementations: cudnn, cuDNN's RNN API (kernels/cuda/gru_cudnn.cpp), with its
+//   recurrence algorithm given or, when left empty, the fastest cuDNN accepts; persistent, rosetta's own GRU
+//   (kernels/cuda/gru_persistent.cu): one launch for all T steps of the forward and one for the backward, each block
+//   holding W_hh in registers and owning whole sequences, the input projection and the weight gradients as GEMMs
+//   outside the recurrence; or naive, the CPU twin's formulation on cuBLAS and one cell kernel per step
+//   (kernels/cuda/gru_naive.cu), the ablation. automatic times cuDNN's algorithms and the persistent GRU and keeps
+//   the fastest. Every timing happens at plan time (kernels/cuda/gru_search.cpp) and is remembered in the
+//   process-wide GRU algorithm cache and its file (kernels/gru_algorithm_cache.h), so a shape is timed once per
+//   machine.
 // What the backward needs from the forward is kept in a caller-owned reserve of plan.reserve_elements floats (cuDNN
 // keeps its own: 0). Plans grow the context's workspace to their passes' scratch, so a step allocates nothing. A
 // plan serves one sequence at a time: each backward follows its own forward.
@@ -24,6 +28,7 @@
 #include <vector>
 
 #include "kernels/dispatch.h"
+#include "kernels/gru_persistent_layout.h"
 #include "runtime/context.h"
 
 namespace rosetta::kernels {
@@ -65,10 +70,12 @@ GruGradients gru_packed_gradients(const GruShape& shape, float* base);
 bool gru_weights_packed(const GruShape& shape, const GruWeights& weights);
 bool gru_gradients_packed(const GruShape& shape, const GruGradients& grads);
 
-// The CUDA twin's two implementations (the CPU has one).
-enum class GruImplementation { cudnn, naive };
-inline constexpr GruImplementation kGruImplementations[] = {GruImplementation::cudnn, GruImplementation::naive};
-const char* gru_implementation_name(GruImplementation implementation);  // "cudnn", "naive"
+// The CUDA twin's implementations (the CPU has one), and automatic: the fastest of cudnn's algorithms and persistent,
+// timed at plan time.
+enum class GruImplementation { automatic, cudnn, persistent, naive };
+inline constexpr GruImplementation kGruImplementations[] = {GruImplementation::automatic, GruImplementation::cudnn,
+                                                            GruImplementation::persistent, GruImplementation::naive};
+const char* gru_implementation_name(GruImplementation implementation);  // "auto", "cudnn", "persistent", "naive"
 bool gru_implementation_from_name(const std::string& name, GruImplementation* implementation);
 
 // cuDNN's recurrence algorithms. The persistent ones keep W_hh on chip across steps; cuDNN accepts them only
@@ -79,10 +86,13 @@ const char* gru_cudnn_algorithm_name(GruCudnnAlgorithm algorithm);  // "standard
 bool gru_cudnn_algorithm_from_name(const std::string& name, GruCudnnAlgorithm* algorithm);
 
 struct GruOptions {
-  Precision precision = Precision::fp32;  // of the GEMMs and cuDNN's math: fp32 (CUDNN_FMA_MATH) or tf32; not bf16
+  // Of the GEMMs and cuDNN's math: fp32 (CUDNN_FMA_MATH) or tf32; not bf16. The persistent GRU's recurrence is
+  // FP32 FMAs in either (its GEMMs follow the precision).
+  Precision precision = Precision::fp32;
   GruImplementation implementation = GruImplementation::cudnn;  // CUDA only
   // cudnn only: the recurrence algorithm; empty: every one cuDNN accepts for the shape is timed at plan time (one
-  // warm-up, then the mean of three forward and backward passes on zero data) and the fastest is kept.
+  // warm-up, then the median of five forward and backward passes on zero data) and the fastest is kept. Must be
+  // empty for automatic.
   std::optional<GruCudnnAlgorithm> algorithm;
   // cudnn only. false: CUDNN_RNN_DATA_LAYOUT_SEQ_MAJOR_PACKED without padded I/O, which for equal lengths is the
   // same (T, N, C) memory as the unpacked layout. true: SEQ_MAJOR_UNPACKED with CUDNN_RNN_PADDED_IO_ENABLED, the
@@ -90,9 +100,10 @@ struct GruOptions {
   bool padded_io = false;
 };
 
-// One algorithm's trial when planning times them: the median time of a forward and backward, or the refusal.
+// One candidate's trial when planning times them: the median time of a forward and backward, or the refusal.
 struct GruAlgorithmTrial {
-  GruCudnnAlgorithm algorithm = GruCudnnAlgorithm::standard;
+  GruImplementation implementation = GruImplementation::cudnn;  // cudnn or persistent
+  GruCudnnAlgorithm algorithm = GruCudnnAlgorithm::standard;     // cudnn only
   bool accepted = false;
   double milliseconds = 0;  // accepted only
   std::string refusal;      // not accepted only: the planning error
@@ -107,7 +118,9 @@ struct CudnnGruState;  // kernels/cuda/gru_state.h; null unless the plan runs on
 
 struct GruPlan {
   GruShape shape;
-  GruOptions options;  // as asked, with options.algorithm the one chosen when the plan runs on cuDNN
+  // As asked, with the implementation the one that runs (never automatic) and options.algorithm the one chosen when
+  // it is cudnn.
+  GruOptions options;
   std::int64_t reserve_elements = 0;  // floats the caller keeps from a forward to its backward
   std::shared_ptr<CudnnGruState> cudnn;
   // cuDNN only: whether its weight space is laid out as the packed block (gru_packed_elements), so that packed
@@ -115,6 +128,7 @@ struct GruPlan {
   // pass copies the weights in and the gradients out.
   bool cudnn_space_packed = false;
   std::string cudnn_space_note;
+  std::optional<GruPersistentLayout> persistent;  // the persistent GRU's launch layout, when it runs
   std::vector<GruAlgorithmTrial> trials;  // the algorithm search, when planning timed the algorithms
   GruChoiceSource source = GruChoiceSource::given;
 
@@ -127,9 +141,10 @@ bool gru_shape_fits_int(const GruShape& shape);
 // Throws unless every dimension is positive and the shape fits int (gru_shape_fits_int).
 void validate_gru_shape(const GruShape& shape);
 
-// Checks the shape and options (bf16 is refused), then plans on ctx's device. Throws, with the shape, algorithm and
-// cuDNN's reason, when cuDNN rejects a configuration it was asked for; when timing the algorithms, a refusal of a
-// persistent one is recorded in the trials, not thrown (the standard algorithm must plan).
+// Checks the shape and options (bf16 is refused, and an algorithm with any implementation but cudnn), then plans on
+// ctx's device. Throws, with the shape and the reason, when the implementation or algorithm asked for refuses the
+// shape (cuDNN's reason; the persistent GRU's: W_hh does not fit on chip); when timing the candidates, a refusal is
+// recorded in the trials, not thrown (cuDNN's standard algorithm must plan).
 GruPlan make_gru_plan(const Context& ctx, const GruShape& shape, const GruOptions& options);
 
 namespace cpu {

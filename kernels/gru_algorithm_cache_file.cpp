@@ -20,9 +20,12 @@ constexpr int kFormatVersion = 1;
 constexpr int kMaxDepth = 16;  // the file nests three deep; 16 leaves a misplaced bracket its field message
 constexpr std::size_t kMaxNameBytes = 256;  // a GPU's name or a version: far longer than any real one
 
-// Whether a search asked for with `candidates` can end with `winner`: cuDNN's search keeps one of cuDNN's algorithms.
+// Whether a search asked for with `candidates` can end with `winner`: cuDNN's search keeps one of cuDNN's algorithms,
+// the automatic one that or the persistent GRU.
 bool can_win(GruImplementation candidates, GruImplementation winner) {
-  return candidates == GruImplementation::cudnn && winner == GruImplementation::cudnn;
+  if (candidates == GruImplementation::cudnn) return winner == GruImplementation::cudnn;
+  return candidates == GruImplementation::automatic &&
+         (winner == GruImplementation::cudnn || winner == GruImplementation::persistent);
 }
 
 // The checks of one entry's fields; each failure is one InputError line naming the file, the entry and the field.
@@ -85,8 +88,8 @@ GruCacheEntry parse_entry(const json& value, const std::string& path, std::size_
     fields.reject("t", "the shape " + key.shape.str() + " has tensors beyond 32-bit element counts");
   key.precision = fields.one_of("precision", {Precision::fp32, Precision::tf32}, precision_name, "expected fp32 or tf32");
   key.padded_io = fields.one_of("io", {false, true}, io_name, "expected packed or padded");
-  key.candidates = fields.one_of("candidates", {GruImplementation::cudnn}, gru_implementation_name,
-                                 "expected an implementation that searches: cudnn");
+  key.candidates = fields.one_of("candidates", {GruImplementation::cudnn, GruImplementation::automatic},
+                                 gru_implementation_name, "expected an implementation that searches: cudnn or auto");
   GruCacheChoice& choice = entry.choice;
   choice.implementation = fields.one_of("implementation", kGruImplementations, gru_implementation_name,
                                         "expected an implementation name");

@@ -11,8 +11,9 @@
 // implementations the search compared) and its choice (the implementation and cuDNN algorithm that won, and the
 // winner's median forward + backward time). Entries of other GPUs and cuDNN versions are kept in the file; a run
 // uses only those of its own. "io" is "packed" or "padded" (GruOptions::padded_io); "precision" fp32 or tf32;
-// "candidates" the implementation asked for, one that searches (cudnn: its algorithms); "implementation" the
-// winner, one of the candidates; "algorithm" a cuDNN algorithm name when the winner is cudnn, else null.
+// "candidates" the implementation asked for, one that searches (cudnn: its algorithms; auto: those and the
+// persistent GRU); "implementation" the winner, one of the candidates; "algorithm" a cuDNN algorithm name when the
+// winner is cudnn, else null.
 //
 // Invariants: every entry is checked before any is returned, so a bad file adds nothing; a malformed file is one
 // InputError line naming the file (and the entry and field); a file of another format version yields no entries

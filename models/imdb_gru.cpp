@@ -25,8 +25,9 @@ void ImdbGRU::init_default(std::uint64_t seed) {
 }
 
 std::optional<OptionRule> ImdbGruOptions::broken_rule(Device device) const {
-  if (device == Device::cpu && gru.implementation == kernels::GruImplementation::naive)
-    return OptionRule{"rnn", "naive", "device", "cuda"};
+  const kernels::GruImplementation i = gru.implementation;
+  if (device == Device::cpu && (i == kernels::GruImplementation::naive || i == kernels::GruImplementation::persistent))
+    return OptionRule{"rnn", kernels::gru_implementation_name(i), "device", "cuda"};
   return std::nullopt;
 }
 

@@ -31,11 +31,12 @@ struct ImdbGruOptions {
   std::int64_t batch = 64;   // this process's rows of the global batch (batch x communicator->size())
   std::int64_t steps = 150;  // tokens per review (T)
   float lr = 1e-3f;
-  GruOptions gru;  // precision (also l_out's), cudnn | naive, algorithm, layout
+  GruOptions gru;  // precision (also l_out's), auto | cudnn | persistent | naive, algorithm, layout
   const Communicator* communicator = &Communicator::single_process();  // the ranks that share the batch
 
-  // The model's rule these options break on `device`, or none: the CUDA twin's implementations (cudnn, naive) are a
-  // choice on CUDA only; the CPU runs its one twin, so naive there asks for something that does not exist.
+  // The model's rule these options break on `device`, or none: the CUDA twin's implementations are a choice on CUDA
+  // only; the CPU runs its one twin, so persistent or naive there asks for something that does not exist (auto and
+  // cudnn, the defaults, leave the CPU its twin).
   std::optional<OptionRule> broken_rule(Device device) const;
 };
 

@@ -4,8 +4,8 @@
 //   1. the GRU algorithm cache (kernels/gru_algorithm_cache.h) is asked for the key (this GPU model and cuDNN version,
 //      the shape, precision, I/O layout and the implementation asked for); a choice found there is planned as given,
 //      with the plan's source "cache" and no timing (a cached choice that no longer plans is searched afresh);
-//   2. otherwise every candidate (each of cuDNN's four algorithms) is planned; the standard algorithm must plan, a
-//      refusal of another is recorded in the trials; each accepted one runs one warm-up forward and backward on zero
+//   2. otherwise every candidate (each of cuDNN's four algorithms; for automatic the persistent GRU too) is planned;
+//      cuDNN's standard algorithm must plan, a refusal of another candidate is recorded in the trials; each accepted one runs one warm-up forward and backward on zero
 //      data, then kTimedPasses more, each between two CUDA events, and its median is its time; the fastest is kept,
 //      its choice stored in the cache (the caller saves the file).
 // Synchronizes: plan time only.
@@ -52,8 +52,17 @@ GruPlan plan_candidate(const Context& ctx, const GruShape& shape, const GruOptio
                        const GruCacheChoice& choice) {
   GruOptions fixed = options;
   fixed.implementation = choice.implementation;
-  fixed.algorithm = choice.algorithm;
-  return plan_cudnn_gru_algorithm(ctx, shape, fixed);
+  fixed.algorithm = std::nullopt;
+  if (choice.implementation == GruImplementation::cudnn) {
+    fixed.algorithm = choice.algorithm;
+    return plan_cudnn_gru_algorithm(ctx, shape, fixed);
+  }
+  ROSETTA_CHECK(choice.implementation == GruImplementation::persistent,
+                "a GRU search candidate " << gru_implementation_name(choice.implementation) << " (" << shape.str() << ")");
+  GruPlan plan;
+  plan.shape = shape, plan.options = fixed;
+  plan_persistent_gru(ctx, plan);
+  return plan;
 }
 
 // Median milliseconds of a forward and backward of `plan`: one warm-up pass, then kTimedPasses, each between two
@@ -74,9 +83,10 @@ double median_milliseconds(const Context& ctx, const GruPlan& plan, GruTrialData
 }  // namespace
 
 void plan_searched_gru(const Context& ctx, GruPlan& plan) {
-  ROSETTA_CHECK(plan.options.implementation == GruImplementation::cudnn && !plan.options.algorithm,
-                "the GRU search runs for cudnn without an algorithm, not for "
-                    << gru_implementation_name(plan.options.implementation) << " (" << plan.shape.str() << ")");
+  const GruImplementation asked = plan.options.implementation;
+  ROSETTA_CHECK((asked == GruImplementation::cudnn || asked == GruImplementation::automatic) && !plan.options.algorithm,
+                "the GRU search runs for auto, or cudnn without an algorithm, not for "
+                    << gru_implementation_name(asked) << " (" << plan.shape.str() << ")");
   GruAlgorithmCache& cache = gru_algorithm_cache();
   const GruCacheKey key = cache_key(plan.shape, plan.options);
   if (const std::optional<GruCacheChoice> cached = cache.find(key)) {
@@ -90,17 +100,26 @@ void plan_searched_gru(const Context& ctx, GruPlan& plan) {
     }
   }
 
+  std::vector<GruCacheChoice> candidates;
+  for (GruCudnnAlgorithm algorithm : {GruCudnnAlgorithm::standard, GruCudnnAlgorithm::persist_static,
+                                      GruCudnnAlgorithm::persist_dynamic, GruCudnnAlgorithm::persist_static_small_h})
+    candidates.push_back(GruCacheChoice{GruImplementation::cudnn, algorithm, 0});
+  if (asked == GruImplementation::automatic)
+    candidates.push_back(GruCacheChoice{GruImplementation::persistent, GruCudnnAlgorithm::standard, 0});
+
   GruTrialData data(ctx, plan.shape);
   GruPlan fastest;
   GruCacheChoice best;
+  bool have_fastest = false;
   std::vector<GruAlgorithmTrial> trials;
-  for (GruCudnnAlgorithm algorithm : {GruCudnnAlgorithm::standard, GruCudnnAlgorithm::persist_static,
-                                      GruCudnnAlgorithm::persist_dynamic, GruCudnnAlgorithm::persist_static_small_h}) {
-    GruCacheChoice candidate{GruImplementation::cudnn, algorithm, 0};
+  for (const GruCacheChoice& candidate : candidates) {
     GruAlgorithmTrial trial;
-    trial.algorithm = algorithm;
+    trial.implementation = candidate.implementation;
+    trial.algorithm = candidate.algorithm;
+    const bool must_plan =
+        candidate.implementation == GruImplementation::cudnn && candidate.algorithm == GruCudnnAlgorithm::standard;
     GruPlan made;
-    if (algorithm == GruCudnnAlgorithm::standard) {
+    if (must_plan) {
       made = plan_candidate(ctx, plan.shape, plan.options, candidate);  // every GRU runs on it: a refusal is an error
     } else {
       try {
@@ -114,10 +133,11 @@ void plan_searched_gru(const Context& ctx, GruPlan& plan) {
     trial.accepted = true;
     trial.milliseconds = median_milliseconds(ctx, made, data);
     trials.push_back(trial);
-    if (!fastest.cudnn || trial.milliseconds < best.milliseconds) {
+    if (!have_fastest || trial.milliseconds < best.milliseconds) {
       fastest = std::move(made);
       best = candidate;
       best.milliseconds = trial.milliseconds;
+      have_fastest = true;
     }
   }
   ctx.synchronize();  // the trial data is freed on return

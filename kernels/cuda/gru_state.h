@@ -71,9 +71,19 @@ void cudnn_gru_backward(const Context& ctx, const GruPlan& plan, const float* x,
 // `plan` takes the implementation, algorithm and device state of `made` (a plan of the same shape and options).
 void adopt_plan(GruPlan& plan, GruPlan&& made);
 
-// The search (kernels/cuda/gru_search.cpp) of a plan whose options leave the algorithm open: the choice the GRU
-// algorithm cache holds for its key, or each candidate timed and the fastest kept (and cached).
+// The search (kernels/cuda/gru_search.cpp) of a plan whose options leave the choice open (automatic, or cudnn
+// without an algorithm): the choice the GRU algorithm cache holds for its key, or each candidate timed and the
+// fastest kept (and cached).
 void plan_searched_gru(const Context& ctx, GruPlan& plan);
+
+// The persistent GRU (kernels/cuda/gru_persistent.cu): its plan (the launch layout, or a refusal naming the shape),
+// and passes.
+void plan_persistent_gru(const Context& ctx, GruPlan& plan);
+void persistent_gru_forward(const Context& ctx, const GruPlan& plan, const float* x, const GruWeights& weights,
+                            float* h, float* reserve);
+void persistent_gru_backward(const Context& ctx, const GruPlan& plan, const float* x, const GruWeights& weights,
+                             const float* h, const float* reserve, const float* dh, float* dx,
+                             const GruGradients& grads);
 
 // The hand-built GRU (kernels/cuda/gru_naive.cu): its plan (reserve and workspace) and passes.
 void plan_naive_gru(const Context& ctx, GruPlan& plan);
@@ -81,6 +91,11 @@ void naive_gru_forward(const Context& ctx, const GruPlan& plan, const float* x, 
                        float* reserve);
 void naive_gru_backward(const Context& ctx, const GruPlan& plan, const float* x, const GruWeights& weights,
                         const float* h, const float* reserve, const float* dh, float* dx, const GruGradients& grads);
+// The backward's work after the recurrence, from the pre-activation gradients d(ax), d(ah) (TN, 3H) of all steps:
+// dx = d(ax) W_ih, dW_ih = d(ax)^T x, dW_hh = d(ah)[1..]^T h[..T-2] (three GEMMs in the plan's precision) and the
+// bias gradients as column sums (deterministic). Shared by the naive and the persistent GRU.
+void gru_backward_gemms(const Context& ctx, const GruPlan& plan, const float* x, const GruWeights& weights,
+                        const float* h, const float* dax, const float* dah, float* dx, const GruGradients& grads);
 
 }  // namespace cuda
 }  // namespace rosetta::kernels
