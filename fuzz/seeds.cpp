@@ -146,8 +146,11 @@ void gru_cache_seeds(const fs::path& out) {
   kernels::GruCacheEntry padded = imdb;
   padded.key.precision = Precision::tf32, padded.key.padded_io = true, padded.key.shape.n = 1;
   padded.choice.algorithm = kernels::GruCudnnAlgorithm::standard, padded.choice.milliseconds = 4.5;
-  const std::string text = kernels::gru_cache_text({imdb, padded});
-  seed(out, "gru_algorithm_cache", "two_entries", Bytes(text.begin(), text.end()),
+  kernels::GruCacheEntry automatic = imdb;
+  automatic.key.candidates = kernels::GruImplementation::automatic;
+  automatic.choice.implementation = kernels::GruImplementation::persistent, automatic.choice.milliseconds = 0.2;
+  const std::string text = kernels::gru_cache_text({imdb, padded, automatic});
+  seed(out, "gru_algorithm_cache", "three_entries", Bytes(text.begin(), text.end()),
        [](const Bytes& b, const std::string&) { kernels::parse_gru_cache_text(std::string(b.begin(), b.end()), "seed"); });
 }
 

@@ -32,7 +32,7 @@ GruCacheKey imdb_key() {
   return key;
 }
 
-// Two entries that differ in every field.
+// Three entries that differ in every field.
 std::vector<GruCacheEntry> two_entries() {
   GruCacheEntry a{imdb_key(), {}};
   a.choice.algorithm = kernels::GruCudnnAlgorithm::persist_static_small_h, a.choice.milliseconds = 0.56647;
@@ -41,7 +41,10 @@ std::vector<GruCacheEntry> two_entries() {
   b.key.shape = kernels::GruShape{1, 1000, 3, 33};
   b.key.precision = Precision::tf32, b.key.padded_io = true;
   b.choice.algorithm = kernels::GruCudnnAlgorithm::standard, b.choice.milliseconds = 12.5;
-  return {a, b};
+  GruCacheEntry c{imdb_key(), {}};  // auto's search, won by the persistent GRU: no cuDNN algorithm
+  c.key.candidates = kernels::GruImplementation::automatic;
+  c.choice.implementation = kernels::GruImplementation::persistent, c.choice.milliseconds = 0.25;
+  return {a, b, c};
 }
 
 void expect_same(const GruCacheEntry& a, const GruCacheEntry& b) {
@@ -68,10 +71,11 @@ TEST(GruCacheText, RoundTripsEveryField) {
   const std::string text = kernels::gru_cache_text(entries);
   const GruCacheContents read = kernels::parse_gru_cache_text(text, "c");
   EXPECT_EQ(read.note, "");
-  ASSERT_EQ(read.entries.size(), 2u);
-  for (std::size_t i = 0; i < 2; ++i) expect_same(read.entries[i], entries[i]);
+  ASSERT_EQ(read.entries.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) expect_same(read.entries[i], entries[i]);
   for (const char* field : {"\"io\": \"padded\"", "\"precision\": \"tf32\"", "\"candidates\": \"cudnn\"",
-                            "\"algorithm\": \"persist_static_small_h\"", "\"cell\": \"gru\""})
+                            "\"algorithm\": \"persist_static_small_h\"", "\"cell\": \"gru\"",
+                            "\"candidates\": \"auto\"", "\"implementation\": \"persistent\"", "\"algorithm\": null"})
     EXPECT_NE(text.find(field), std::string::npos) << field;
   EXPECT_EQ(kernels::gru_cache_text(read.entries), text);
 }
@@ -108,6 +112,12 @@ TEST(GruCacheText, MalformedFilesNameTheFileEntryAndField) {
                  {"entries[0].implementation", "an implementation name"});
   expect_message(error_of(replaced(valid, "\"algorithm\": \"standard\"", "\"algorithm\": null")),
                  {"entries[1].algorithm", "cuDNN RNN algorithm"});
+  expect_message(error_of(replaced(valid, "\"algorithm\": null", "\"algorithm\": \"standard\"")),
+                 {"entries[2].algorithm", "expected null"});
+  expect_message(error_of(replaced(valid, "\"candidates\": \"auto\"", "\"candidates\": \"cudnn\"")),
+                 {"entries[2].implementation", "not one of the candidates cudnn"});
+  expect_message(error_of(replaced(valid, "\"candidates\": \"auto\"", "\"candidates\": \"persistent\"")),
+                 {"entries[2].candidates", "cudnn or auto"});
   expect_message(error_of(replaced(valid, "\"milliseconds\": 12.5", "\"milliseconds\": -1")),
                  {"entries[1].milliseconds", ">= 0"});
   expect_message(error_of(replaced(valid, "\"milliseconds\"", "\"ms\"")), {"entries[0].milliseconds", "missing"});
@@ -123,7 +133,7 @@ TEST(GruCacheFileReader, MissingFileIsANoteAndADirectoryAnError) {
   expect_message(input_error([&] { kernels::read_gru_cache_file(dir.path().string()); }),
                  {dir.path().string(), "an RNN algorithm cache"});
   testing::write_file(dir.file("c.json"), kernels::gru_cache_text(two_entries()));
-  EXPECT_EQ(kernels::read_gru_cache_file(dir.file("c.json")).entries.size(), 2u);
+  EXPECT_EQ(kernels::read_gru_cache_file(dir.file("c.json")).entries.size(), 3u);
 }
 
 // A 20 GB (sparse) file is refused from its size, before a byte is read; a file of 2^16 + 1 values before its
@@ -150,8 +160,8 @@ TEST(GruAlgorithmCache, FindsAChoiceByItsWholeKeyOnly) {
   cache.insert(entry.key, entry.choice);
   ASSERT_TRUE(cache.find(entry.key));
   EXPECT_TRUE(*cache.find(entry.key) == entry.choice);
-  // Every field of the key counts: another GPU, cuDNN, shape, precision, I/O layout.
-  for (int field = 0; field < 6; ++field) {
+  // Every field of the key counts: another GPU, cuDNN, shape, precision, I/O layout, candidates.
+  for (int field = 0; field < 7; ++field) {
     GruCacheKey other = entry.key;
     if (field == 0) other.gpu = "NVIDIA H200";
     if (field == 1) other.cudnn = "9.20.0";
@@ -159,6 +169,7 @@ TEST(GruAlgorithmCache, FindsAChoiceByItsWholeKeyOnly) {
     if (field == 3) other.shape.t = 1;
     if (field == 4) other.precision = Precision::tf32;
     if (field == 5) other.padded_io = true;
+    if (field == 6) other.candidates = kernels::GruImplementation::automatic;
     EXPECT_FALSE(cache.find(other)) << "field " << field;
   }
   GruCacheChoice retimed = entry.choice;
@@ -173,15 +184,15 @@ TEST(GruAlgorithmCache, SavesAtomicallyAndLoadsEveryIdentitysEntries) {
   const std::string path = dir.file("sub/folder/rnn-algorithms.json");
   kernels::GruAlgorithmCache written;
   for (const GruCacheEntry& e : two_entries()) written.insert(e.key, e.choice);
-  EXPECT_EQ(written.unsaved(), 2u);
+  EXPECT_EQ(written.unsaved(), 3u);
   written.save(path);  // creates the folders
   EXPECT_EQ(written.unsaved(), 0u);
   EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
   kernels::GruAlgorithmCache read;
   const kernels::GruCacheLoad load = read.load(path);
   EXPECT_EQ(load.note, "");
-  EXPECT_EQ(load.entries, 2u);  // the H200's entry too: kept, and saved again, though an H100 run never matches it
-  ASSERT_EQ(read.entries().size(), 2u);
+  EXPECT_EQ(load.entries, 3u);  // the H200's entry too: kept, and saved again, though an H100 run never matches it
+  ASSERT_EQ(read.entries().size(), 3u);
   for (const GruCacheEntry& e : two_entries()) EXPECT_TRUE(*read.find(e.key) == e.choice);
   EXPECT_EQ(read.unsaved(), 0u);
 }
