@@ -834,11 +834,16 @@ TEST(GruCuda, PersistentAlgorithmsMatchReferenceWhereCudnnAcceptsThem) {
 // single sequence, a single step (no recurrence), more sequences than SMs (several a block, and a partial last
 // block), the largest hidden size its tiles take (the 8 x 16 tiles at 384 threads) and H = 1. Its sums are short
 // (<= 16-term chains, then <= 24 slices) in float: kGpuBound as for the other GPU paths.
-TEST(GruCuda, PersistentMatchesReferenceAtTheWorkloadAndAwkwardShapes) {
+TEST(GruCuda, PersistentMatchesReferenceAtTheWorkloadShape) {
   ROSETTA_REQUIRE_CUDA();
   expect_result_close(cuda_persistent(workload_data()), workload_reference(), kGpuBound, "persistent workload");
   const GruData last = make_data(kWorkload, 65, 0.1f, /*last_step_only=*/true);
   expect_result_close(cuda_persistent(last), reference(last), kGpuBound, "persistent workload, last step only");
+}
+
+// Small, so compute-sanitizer's memcheck and racecheck run it in seconds (tools/gpu_check.sh, phase gru13).
+TEST(GruCuda, PersistentMatchesReferenceAtAwkwardShapes) {
+  ROSETTA_REQUIRE_CUDA();
   const std::int64_t many = 2 * sm_count() + 3;
   for (const GruShape& s : {make_shape(9, 5, 13, 33), make_shape(7, 1, 5, 24), make_shape(1, 6, 4, 20),
                             make_shape(4, many, 6, 40), make_shape(3, 3, 5, 128), make_shape(6, 4, 3, 1)}) {
