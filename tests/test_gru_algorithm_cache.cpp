@@ -3,13 +3,17 @@
 // field's type and range, the winner-among-the-candidates rule) are one InputError line naming the file, the entry
 // and the field; hostile files are refused before they are read or built; and the process-wide cache turns every bad
 // file into a one-line note and a fresh search (nothing loaded), keeps other GPUs' entries, finds a choice by its
-// whole key only, and writes its file atomically.
+// whole key only, and writes its file atomically. The search (kernels/gru_search.h), with stand-ins for planning and
+// timing: a plan takes the cache's choice and times nothing, also after the file's round trip (a second run);
+// otherwise it times every candidate, records refusals, keeps and caches the fastest; a cached choice that no longer
+// plans is searched afresh; cuDNN's standard algorithm must plan.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <string>
 
 #include "kernels/gru_algorithm_cache.h"
+#include "kernels/gru_search.h"
 #include "tests/support/input_error.h"
 #include "tests/support/peak_memory.h"
 #include "tests/support/temp_dir.h"
@@ -232,6 +236,110 @@ TEST(GruAlgorithmCache, AFileThatCannotBeWrittenIsOneInputError) {
   kernels::GruAlgorithmCache cache;
   expect_message(input_error([&] { cache.save(dir.file("plain/rnn-algorithms.json")); }),
                  {"plain/rnn-algorithms.json"});
+}
+
+// A stand-in twin: candidate i plans unless refused, and takes times[i] milliseconds; every call is counted.
+struct FakeTwin {
+  std::vector<double> times;
+  std::vector<bool> refuses;
+  int timed = 0, adopted = 0;
+  bool refuse_adopt = false;
+  std::function<void(const GruCacheChoice&)> adopt() {
+    return [this](const GruCacheChoice&) {
+      ROSETTA_CHECK(!refuse_adopt, "the cached choice no longer plans");
+      ++adopted;
+    };
+  }
+  std::function<double(std::size_t)> time() {
+    return [this](std::size_t i) {
+      ++timed;
+      ROSETTA_CHECK(!refuses[i], "candidate " << i << " refused");
+      return times[i];
+    };
+  }
+};
+
+TEST(GruSearch, CandidatesAreCudnnsFourAlgorithmsAndForAutoThePersistentGru) {
+  const std::vector<GruCacheChoice> cudnn = kernels::gru_search_candidates(kernels::GruImplementation::cudnn);
+  ASSERT_EQ(cudnn.size(), 4u);
+  EXPECT_EQ(cudnn[0].algorithm, kernels::GruCudnnAlgorithm::standard);
+  const std::vector<GruCacheChoice> automatic = kernels::gru_search_candidates(kernels::GruImplementation::automatic);
+  ASSERT_EQ(automatic.size(), 5u);
+  EXPECT_EQ(automatic[4].implementation, kernels::GruImplementation::persistent);
+  EXPECT_THROW(kernels::gru_search_candidates(kernels::GruImplementation::naive), Error);
+}
+
+TEST(GruSearch, TimesEveryCandidateThenTakesTheCachedChoiceAlsoAfterTheFilesRoundTrip) {
+  kernels::GruAlgorithmCache cache;
+  GruCacheKey key = imdb_key();
+  key.candidates = kernels::GruImplementation::automatic;
+  const std::vector<GruCacheChoice> candidates = kernels::gru_search_candidates(key.candidates);
+  FakeTwin twin{{5.0, 13.0, 12.0, 0.57, 0.25}, {false, false, true, false, false}};
+  const kernels::GruSearchResult first = kernels::search_gru(cache, key, candidates, twin.adopt(), twin.time());
+  EXPECT_EQ(first.source, kernels::GruChoiceSource::timed);
+  EXPECT_EQ(twin.timed, 5);
+  EXPECT_EQ(twin.adopted, 0);
+  EXPECT_EQ(first.index, 4u);
+  EXPECT_EQ(first.choice.implementation, kernels::GruImplementation::persistent);
+  EXPECT_EQ(first.choice.milliseconds, 0.25);
+  ASSERT_EQ(first.trials.size(), 5u);
+  EXPECT_FALSE(first.trials[2].accepted);
+  EXPECT_NE(first.trials[2].refusal.find("candidate 2 refused"), std::string::npos);
+  EXPECT_EQ(first.trials[3].milliseconds, 0.57);
+  ASSERT_TRUE(cache.find(key));
+  EXPECT_TRUE(*cache.find(key) == first.choice);
+
+  const kernels::GruSearchResult second = kernels::search_gru(cache, key, candidates, twin.adopt(), twin.time());
+  EXPECT_EQ(second.source, kernels::GruChoiceSource::cache);
+  EXPECT_EQ(twin.timed, 5) << "nothing timed from the cache";
+  EXPECT_EQ(twin.adopted, 1);
+  EXPECT_TRUE(second.choice == first.choice);
+  EXPECT_TRUE(second.trials.empty());
+
+  // A second run: a fresh process's cache, loaded from the file the first one saved.
+  TempDir dir;
+  cache.save(dir.file("rnn-algorithms.json"));
+  kernels::GruAlgorithmCache next_run;
+  EXPECT_EQ(next_run.load(dir.file("rnn-algorithms.json")).entries, 1u);
+  const kernels::GruSearchResult third = kernels::search_gru(next_run, key, candidates, twin.adopt(), twin.time());
+  EXPECT_EQ(third.source, kernels::GruChoiceSource::cache);
+  EXPECT_EQ(twin.timed, 5);
+  EXPECT_TRUE(third.choice == first.choice);
+  // Another key (cudnn's own search of the same shape) is not the auto search's.
+  GruCacheKey cudnn_key = key;
+  cudnn_key.candidates = kernels::GruImplementation::cudnn;
+  FakeTwin cudnn_twin{{5.0, 13.0, 12.0, 0.57}, {false, false, false, false}};
+  const kernels::GruSearchResult cudnn = kernels::search_gru(
+      next_run, cudnn_key, kernels::gru_search_candidates(cudnn_key.candidates), cudnn_twin.adopt(), cudnn_twin.time());
+  EXPECT_EQ(cudnn.source, kernels::GruChoiceSource::timed);
+  EXPECT_EQ(cudnn.choice.algorithm, kernels::GruCudnnAlgorithm::persist_static_small_h);
+  EXPECT_EQ(next_run.size(), 2u);
+}
+
+TEST(GruSearch, ACachedChoiceThatNoLongerPlansIsSearchedAfresh) {
+  kernels::GruAlgorithmCache cache;
+  const GruCacheKey key = imdb_key();
+  GruCacheChoice stale;
+  stale.algorithm = kernels::GruCudnnAlgorithm::persist_dynamic;
+  cache.insert(key, stale);
+  FakeTwin twin{{5.0, 13.0, 12.0, 0.57}, {false, false, false, false}};
+  twin.refuse_adopt = true;
+  const kernels::GruSearchResult result =
+      kernels::search_gru(cache, key, kernels::gru_search_candidates(key.candidates), twin.adopt(), twin.time());
+  EXPECT_EQ(result.source, kernels::GruChoiceSource::timed);
+  EXPECT_EQ(twin.timed, 4);
+  EXPECT_EQ(cache.find(key)->algorithm, kernels::GruCudnnAlgorithm::persist_static_small_h);
+}
+
+TEST(GruSearch, TheStandardAlgorithmMustPlanAndTiesKeepTheFirst) {
+  kernels::GruAlgorithmCache cache;
+  const GruCacheKey key = imdb_key();
+  const std::vector<GruCacheChoice> candidates = kernels::gru_search_candidates(key.candidates);
+  FakeTwin refused{{5.0, 1.0, 1.0, 1.0}, {true, false, false, false}};
+  EXPECT_THROW(kernels::search_gru(cache, key, candidates, refused.adopt(), refused.time()), Error);
+  EXPECT_EQ(cache.size(), 0u);
+  FakeTwin ties{{2.0, 1.0, 1.0, 3.0}, {false, false, false, false}};
+  EXPECT_EQ(kernels::search_gru(cache, key, candidates, ties.adopt(), ties.time()).index, 1u);
 }
 
 }  // namespace

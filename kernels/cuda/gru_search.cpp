@@ -1,14 +1,9 @@
-// The GRU's autotuning (kernels/cuda/gru_state.h's plan_searched_gru). cuDNN offers no cudnnFind for RNNs, and which
-// algorithm wins depends on the shape and the GPU (on an H200 at the IMDB shape PERSIST_STATIC_SMALL_H trains 9x
-// faster than STANDARD, PERSIST_STATIC 2x slower), so the plan times the candidates itself:
-//   1. the GRU algorithm cache (kernels/gru_algorithm_cache.h) is asked for the key (this GPU model and cuDNN version,
-//      the shape, precision, I/O layout and the implementation asked for); a choice found there is planned as given,
-//      with the plan's source "cache" and no timing (a cached choice that no longer plans is searched afresh);
-//   2. otherwise every candidate (each of cuDNN's four algorithms; for automatic the persistent GRU too) is planned;
-//      cuDNN's standard algorithm must plan, a refusal of another candidate is recorded in the trials; each accepted one runs one warm-up forward and backward on zero
-//      data, then kTimedPasses more, each between two CUDA events, and its median is its time; the fastest is kept,
-//      its choice stored in the cache (the caller saves the file).
-// Synchronizes: plan time only.
+// The GRU's autotuning on CUDA (kernels/cuda/gru_state.h's plan_searched_gru): kernels/gru_search.h's order (the
+// cache's choice, else every candidate timed and the fastest kept and cached) with the planning and timing of a
+// candidate here. cuDNN offers no cudnnFind for RNNs, and which algorithm wins depends on the shape and the GPU (on an
+// H200 at the IMDB shape PERSIST_STATIC_SMALL_H trains 9x faster than STANDARD, PERSIST_STATIC 2x slower). A
+// candidate is planned (a persistent cuDNN algorithm with a trial run), then runs one warm-up forward and backward on
+// zero data and kTimedPasses more, each between two CUDA events; its median is its time. Synchronizes: plan time only.
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -18,7 +13,7 @@
 #include "kernels/cuda/gru_state.h"
 #include "kernels/cuda/gru_trial.h"
 #include "kernels/gru.h"
-#include "kernels/gru_algorithm_cache.h"
+#include "kernels/gru_search.h"
 #include "runtime/cuda_check.h"
 #include "runtime/timer.h"
 
@@ -83,68 +78,22 @@ double median_milliseconds(const Context& ctx, const GruPlan& plan, GruTrialData
 }  // namespace
 
 void plan_searched_gru(const Context& ctx, GruPlan& plan) {
-  const GruImplementation asked = plan.options.implementation;
-  ROSETTA_CHECK((asked == GruImplementation::cudnn || asked == GruImplementation::automatic) && !plan.options.algorithm,
-                "the GRU search runs for auto, or cudnn without an algorithm, not for "
-                    << gru_implementation_name(asked) << " (" << plan.shape.str() << ")");
-  GruAlgorithmCache& cache = gru_algorithm_cache();
-  const GruCacheKey key = cache_key(plan.shape, plan.options);
-  if (const std::optional<GruCacheChoice> cached = cache.find(key)) {
-    try {
-      adopt_plan(plan, plan_candidate(ctx, plan.shape, plan.options, *cached));
-      plan.source = GruChoiceSource::cache;
-      return;
-    } catch (const Error&) {
-      // The cached choice no longer plans here (it was timed on this GPU model and cuDNN version, so this is rare):
-      // the search below times every candidate again, and its trials show the refusal.
-    }
-  }
-
-  std::vector<GruCacheChoice> candidates;
-  for (GruCudnnAlgorithm algorithm : {GruCudnnAlgorithm::standard, GruCudnnAlgorithm::persist_static,
-                                      GruCudnnAlgorithm::persist_dynamic, GruCudnnAlgorithm::persist_static_small_h})
-    candidates.push_back(GruCacheChoice{GruImplementation::cudnn, algorithm, 0});
-  if (asked == GruImplementation::automatic)
-    candidates.push_back(GruCacheChoice{GruImplementation::persistent, GruCudnnAlgorithm::standard, 0});
-
-  GruTrialData data(ctx, plan.shape);
-  GruPlan fastest;
-  GruCacheChoice best;
-  bool have_fastest = false;
-  std::vector<GruAlgorithmTrial> trials;
-  for (const GruCacheChoice& candidate : candidates) {
-    GruAlgorithmTrial trial;
-    trial.implementation = candidate.implementation;
-    trial.algorithm = candidate.algorithm;
-    const bool must_plan =
-        candidate.implementation == GruImplementation::cudnn && candidate.algorithm == GruCudnnAlgorithm::standard;
-    GruPlan made;
-    if (must_plan) {
-      made = plan_candidate(ctx, plan.shape, plan.options, candidate);  // every GRU runs on it: a refusal is an error
-    } else {
-      try {
-        made = plan_candidate(ctx, plan.shape, plan.options, candidate);
-      } catch (const Error& e) {
-        trial.refusal = e.what();
-        trials.push_back(trial);
-        continue;
-      }
-    }
-    trial.accepted = true;
-    trial.milliseconds = median_milliseconds(ctx, made, data);
-    trials.push_back(trial);
-    if (!have_fastest || trial.milliseconds < best.milliseconds) {
-      fastest = std::move(made);
-      best = candidate;
-      best.milliseconds = trial.milliseconds;
-      have_fastest = true;
-    }
-  }
-  ctx.synchronize();  // the trial data is freed on return
-  adopt_plan(plan, std::move(fastest));
-  plan.trials = std::move(trials);
-  plan.source = GruChoiceSource::timed;
-  cache.insert(key, best);
+  const std::vector<GruCacheChoice> candidates = gru_search_candidates(plan.options.implementation);
+  ROSETTA_CHECK(!plan.options.algorithm, "the GRU search with a cuDNN algorithm given (" << plan.shape.str() << ")");
+  std::vector<GruPlan> made(candidates.size());  // each timed candidate's plan, until the winner is known
+  std::optional<GruTrialData> data;              // allocated only when something is timed
+  const GruSearchResult result = search_gru(
+      gru_algorithm_cache(), cache_key(plan.shape, plan.options), candidates,
+      [&](const GruCacheChoice& cached) { adopt_plan(plan, plan_candidate(ctx, plan.shape, plan.options, cached)); },
+      [&](std::size_t i) {
+        made[i] = plan_candidate(ctx, plan.shape, plan.options, candidates[i]);
+        if (!data) data.emplace(ctx, plan.shape);
+        return median_milliseconds(ctx, made[i], *data);
+      });
+  ctx.synchronize();  // the trial data and the losers' plans are freed on return
+  if (result.source == GruChoiceSource::timed) adopt_plan(plan, std::move(made[result.index]));
+  plan.trials = result.trials;
+  plan.source = result.source;
 }
 
 }  // namespace rosetta::kernels::cuda
