@@ -56,7 +56,7 @@ struct GruGradients {
 
 // The four tensors back to back, w_ih | w_hh | b_ih | b_hh with no gap, 3H (I + H + 2) floats: the layout in which
 // the GRU layer keeps them in its model's parameter arena (layers/gru.h), and the one cuDNN's weight space has when
-// its plan says so (CudnnGruState::space_is_packed), so cuDNN can read them, and write their gradients, in place.
+// its plan says so (GruPlan::cudnn_space_packed), so cuDNN can read them, and write their gradients, in place.
 std::int64_t gru_packed_elements(const GruShape& shape);
 // The four tensors, in GruWeights / GruGradients order.
 enum class GruTensor : int { w_ih = 0, w_hh = 1, b_ih = 2, b_hh = 3 };

@@ -15,7 +15,9 @@
 //
 // The initial state h[-1] and the gradient of the final state are explicit zero buffers; cuDNN writes the final
 // state and dL/dh[-1] into a spare buffer nobody reads. devSeqLengths is a device array of N copies of T. The
-// weight gradient is zeroed, then accumulated (CUDNN_WGRAD_MODE_ADD) and copied into PyTorch's layout.
+// weights are read in place when the plan found cuDNN's weight space to be the layer's packed block (else copied
+// in), and the weight gradient is zeroed, then accumulated (CUDNN_WGRAD_MODE_ADD) in place or into the plan's space
+// and copied out (kernels/cuda/gru_state.h).
 // Everything is created and allocated at plan time (cuDNN's workspace is the context's, grown there); the passes
 // create and allocate nothing. A plan without an algorithm is the search's (kernels/cuda/gru_search.cpp).
 #include <sstream>
