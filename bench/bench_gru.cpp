@@ -4,9 +4,12 @@
 //   cudnn/<algorithm>   cuDNN's RNN API: standard and every persistent algorithm cuDNN accepts for the shape
 //                       (rejected ones are listed on stderr, not registered), on the packed (T, N, C) layout
 //   cudnn/standard-padded-io   the standard algorithm on the unpacked layout with padded I/O (the ablation)
+//   persistent          rosetta's one-launch GRU (kernels/cuda/gru_persistent.cu): W_hh in registers, whole
+//                       sequences per block, the GEMMs outside the recurrence
 //   naive               one cuBLAS GEMM and one fused gate kernel per step (the ablation)
 // each in the time-major layout (tnc) and batch-first (ntc, which adds the transposes a batch-first framework
-// pays), in fp32; cudnn/standard and naive also in tf32. Plus the embedding (30000 x 125) forward and its
+// pays), in fp32; cudnn/standard, persistent and naive also in tf32 (the persistent recurrence stays FP32: only its
+// GEMMs change). Plus the embedding (30000 x 125) forward and its
 // deterministic backward on an IMDB-like batch of ids.
 // CPU, a small shape (T 20, N 8, I 125, H 100): the CPU twin's forward and train; and the whole IMDB training step
 // (embedding, GRU, l_out, loss, Adam) at the workload's shape.
@@ -149,10 +152,13 @@ std::vector<Variant> gru_variants(Precision precision) {
   padded.algorithm = kernels::GruCudnnAlgorithm::standard;
   padded.padded_io = true;
   variants.push_back({"cudnn/standard-padded-io", padded});
-  GruOptions naive;
-  naive.precision = precision;
-  naive.implementation = kernels::GruImplementation::naive;
-  variants.push_back({"naive", naive});
+  for (kernels::GruImplementation implementation :
+       {kernels::GruImplementation::persistent, kernels::GruImplementation::naive}) {
+    GruOptions o;
+    o.precision = precision;
+    o.implementation = implementation;
+    variants.push_back({kernels::gru_implementation_name(implementation), o});
+  }
   return variants;
 }
 

@@ -16,6 +16,7 @@
 #include "datasets/pickle.h"
 #include "datasets/zip.h"
 #include "fuzz/seeds.h"
+#include "kernels/gru_algorithm_cache_file.h"
 #include "runtime/safetensors.h"
 #include "tests/support/pickle_builder.h"
 #include "tests/support/safetensors_cases.h"
@@ -137,6 +138,22 @@ void conv_cache_seeds(const fs::path& out) {
        });
 }
 
+void gru_cache_seeds(const fs::path& out) {
+  kernels::GruCacheEntry imdb;
+  imdb.key.gpu = "NVIDIA H100 80GB HBM3", imdb.key.cudnn = "9.19.0";
+  imdb.key.shape = kernels::GruShape{150, 64, 125, 100};
+  imdb.choice.algorithm = kernels::GruCudnnAlgorithm::persist_static_small_h, imdb.choice.milliseconds = 0.57;
+  kernels::GruCacheEntry padded = imdb;
+  padded.key.precision = Precision::tf32, padded.key.padded_io = true, padded.key.shape.n = 1;
+  padded.choice.algorithm = kernels::GruCudnnAlgorithm::standard, padded.choice.milliseconds = 4.5;
+  kernels::GruCacheEntry automatic = imdb;
+  automatic.key.candidates = kernels::GruImplementation::automatic;
+  automatic.choice.implementation = kernels::GruImplementation::persistent, automatic.choice.milliseconds = 0.2;
+  const std::string text = kernels::gru_cache_text({imdb, padded, automatic});
+  seed(out, "gru_algorithm_cache", "three_entries", Bytes(text.begin(), text.end()),
+       [](const Bytes& b, const std::string&) { kernels::parse_gru_cache_text(std::string(b.begin(), b.end()), "seed"); });
+}
+
 void imdb_seeds(const fs::path& out) {
   const auto reads = [](const Bytes&, const std::string& path) { read_imdb(path); };
   const std::vector<std::int32_t> labels = {0, 1, 1, 0};
@@ -193,6 +210,7 @@ int main(int argc, char** argv) {
     pickle_seeds(out);
     cifar10_seeds(out);
     conv_cache_seeds(out);
+    gru_cache_seeds(out);
     imdb_seeds(out);
     checkpoint_seeds(out);
   } catch (const std::exception& e) {

@@ -1,6 +1,7 @@
 #include "layers/gru.h"
 
 #include <cmath>
+#include <vector>
 
 #include "kernels/layout.h"
 #include "layers/init.h"
@@ -19,13 +20,14 @@ bool sequence_layout_from_name(const std::string& name, SequenceLayout* layout) 
 }
 
 GRU::GRU(ParameterSet& params, const std::string& name, std::int64_t input_size, std::int64_t hidden_size)
-    : params_(params),
-      input_size_(input_size),
-      hidden_size_(hidden_size),
-      weight_ih_(params.declare(name + ".weight_ih_l0", {3 * hidden_size, input_size})),
-      weight_hh_(params.declare(name + ".weight_hh_l0", {3 * hidden_size, hidden_size})),
-      bias_ih_(params.declare(name + ".bias_ih_l0", {3 * hidden_size})),
-      bias_hh_(params.declare(name + ".bias_hh_l0", {3 * hidden_size})) {}
+    : params_(params), input_size_(input_size), hidden_size_(hidden_size) {
+  // Packed, in kernels/gru.h's order: the block is cuDNN's weight space when its plan says so.
+  const std::vector<int> indices = params.declare_packed({{name + ".weight_ih_l0", {3 * hidden_size, input_size}},
+                                                          {name + ".weight_hh_l0", {3 * hidden_size, hidden_size}},
+                                                          {name + ".bias_ih_l0", {3 * hidden_size}},
+                                                          {name + ".bias_hh_l0", {3 * hidden_size}}});
+  weight_ih_ = indices[0], weight_hh_ = indices[1], bias_ih_ = indices[2], bias_hh_ = indices[3];
+}
 
 void GRU::init_default(std::uint64_t seed) {
   const float bound = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hidden_size_)));
@@ -64,6 +66,13 @@ kernels::GruWeights GRU::weights() const {
 kernels::GruGradients GRU::gradients() const {
   return {params_.grad(weight_ih_).data<float>(), params_.grad(weight_hh_).data<float>(),
           params_.grad(bias_ih_).data<float>(), params_.grad(bias_hh_).data<float>()};
+}
+
+std::string GRU::weight_space() const {
+  if (!plan_.uses_cudnn()) return "";
+  if (!kernels::gru_weights_packed(plan_.shape, weights()) || !kernels::gru_gradients_packed(plan_.shape, gradients()))
+    return "copied: the parameters are not one packed block";
+  return plan_.cudnn_space_packed ? "in place" : "copied: " + plan_.cudnn_space_note;
 }
 
 float* GRU::reserve() const { return reserve_.defined() ? reserve_.data<float>() : nullptr; }

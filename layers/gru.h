@@ -1,6 +1,9 @@
 // GRU: one layer, unidirectional, PyTorch's nn.GRU (kernels/gru.h has the equations). Parameters
 // "<name>.weight_ih_l0" (3H, I), "<name>.weight_hh_l0" (3H, H), "<name>.bias_ih_l0" (3H), "<name>.bias_hh_l0" (3H)
-// live in the model's ParameterSet, gate rows r | z | n as in PyTorch.
+// live in the model's ParameterSet, gate rows r | z | n as in PyTorch, declared packed (kernels/gru.h's
+// gru_packed_elements: one block with no gap), so that on cuDNN the block is the weight space and its gradient the
+// weight-gradient space, read and written in place with no copy per step, wherever cuDNN's plan reports that
+// layout (weight_space() says which, and why not).
 //
 // forward returns every step's hidden state (h_{-1} = 0); backward takes the loss gradient for all of them (zeros
 // where the loss does not read a step) and writes the four weight gradients (overwrite) and the input gradient.
@@ -43,6 +46,8 @@ class GRU {
   const kernels::GruShape& shape() const { return plan_.shape; }
   const GruOptions& options() const { return options_; }
   const kernels::GruPlan& plan() const { return plan_; }
+  // On cuDNN: "in place" (the parameter block is the weight space), or "copied: <why not>"; empty otherwise.
+  std::string weight_space() const;
   int weight_ih_index() const { return weight_ih_; }
   int weight_hh_index() const { return weight_hh_; }
   int bias_ih_index() const { return bias_ih_; }

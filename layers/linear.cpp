@@ -12,11 +12,15 @@ Linear::Linear(ParameterSet& params, const std::string& name, std::int64_t in_fe
       weight_(params.declare(name + ".weight", {out_features, in_features})),
       bias_(params.declare(name + ".bias", {out_features})) {}
 
-void Linear::setup(const Context& ctx, const Shape& input, Precision precision) {
+void Linear::setup(const Context& ctx, const Shape& input, Precision precision, const Tensor& dx_into) {
   ROSETTA_CHECK(input.rank() == 2 && input[1] == in_, "linear input " << input.str() << " is not (N, " << in_ << ")");
+  ROSETTA_CHECK(!dx_into.defined() || (dx_into.shape() == input && dx_into.dtype() == DType::f32 &&
+                                       dx_into.device() == ctx.device()),
+                "linear input gradient buffer " << dx_into.shape().str() << ", expected F32 " << input.str()
+                                                << " on the context's device");
   precision_ = precision;
   y_ = Tensor::empty({input[0], out_}, DType::f32, ctx.device());
-  dx_ = Tensor::empty(input, DType::f32, ctx.device());
+  dx_ = dx_into.defined() ? dx_into : Tensor::empty(input, DType::f32, ctx.device());
 }
 
 const Tensor& Linear::forward(const Context& ctx, const Tensor& x) {

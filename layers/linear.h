@@ -11,8 +11,9 @@ class Linear {
  public:
   Linear(ParameterSet& params, const std::string& name, std::int64_t in_features, std::int64_t out_features);
 
-  // x: (N, in_features)
-  void setup(const Context& ctx, const Shape& input, Precision precision);
+  // x: (N, in_features). dx_into: where backward writes the input gradient, a view of the caller's (the input's
+  // shape, on ctx's device), so a model can have it land inside a larger buffer with no copy; default: its own.
+  void setup(const Context& ctx, const Shape& input, Precision precision, const Tensor& dx_into = Tensor());
   const Tensor& forward(const Context& ctx, const Tensor& x);
   const Tensor& backward(const Context& ctx, const Tensor& dy);
   int weight_index() const { return weight_; }
@@ -25,7 +26,7 @@ class Linear {
   Precision precision_ = Precision::fp32;
   Tensor x_;   // (N, in): the input of the last forward
   Tensor y_;   // (N, out)
-  Tensor dx_;  // (N, in)
+  Tensor dx_;  // (N, in): its own, or the caller's dx_into
 };
 
 }  // namespace rosetta

@@ -1,13 +1,33 @@
 #include "layers/parameters.h"
 
+#include <cstdio>
+
 namespace rosetta {
 
+namespace {
+
+std::int64_t aligned(std::int64_t elements) {
+  return (elements + ParameterSet::kAlignment - 1) / ParameterSet::kAlignment * ParameterSet::kAlignment;
+}
+
+}  // namespace
+
 int ParameterSet::declare(const std::string& name, const Shape& shape) {
-  ROSETTA_CHECK(!allocated(), "parameter " << name << " declared after the arena was allocated");
-  ROSETTA_CHECK(find(name) < 0, "parameter " << name << " declared twice");
-  entries_.push_back(Entry{name, shape, arena_elements_});
-  arena_elements_ += (shape.numel() + kAlignment - 1) / kAlignment * kAlignment;
-  return size() - 1;
+  return declare_packed({{name, shape}})[0];
+}
+
+std::vector<int> ParameterSet::declare_packed(const std::vector<std::pair<std::string, Shape>>& parameters) {
+  std::vector<int> indices;
+  std::int64_t offset = arena_elements_;
+  for (const auto& [name, shape] : parameters) {
+    ROSETTA_CHECK(!allocated(), "parameter " << name << " declared after the arena was allocated");
+    ROSETTA_CHECK(find(name) < 0, "parameter " << name << " declared twice");
+    entries_.push_back(Entry{name, shape, offset});
+    offset += shape.numel();
+    indices.push_back(size() - 1);
+  }
+  arena_elements_ = aligned(offset);
+  return indices;
 }
 
 void ParameterSet::allocate(Device device, bool gradients) {
@@ -43,6 +63,17 @@ std::int64_t ParameterSet::parameter_elements() const {
   std::int64_t n = 0;
   for (const Entry& e : entries_) n += e.shape.numel();
   return n;
+}
+
+std::string ParameterSet::layout_fingerprint() const {
+  std::uint64_t hash = 0xcbf29ce484222325ull;
+  const auto mix = [&hash](const std::string& text) {
+    for (const char c : text) hash = (hash ^ static_cast<unsigned char>(c)) * 0x100000001b3ull;
+  };
+  for (const Entry& e : entries_) mix(e.name + " " + e.shape.str() + " @" + std::to_string(e.offset) + ";");
+  char text[32];
+  std::snprintf(text, sizeof text, "fnv1a64:%016llx", static_cast<unsigned long long>(hash));
+  return text;
 }
 
 void ParameterSet::zero_grads(const Context& ctx) {

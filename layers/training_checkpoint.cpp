@@ -79,7 +79,21 @@ void save_training_checkpoint(const std::string& path, const ParameterSet& param
   metadata["format"] = kTrainingCheckpointFormat;
   metadata["version"] = std::to_string(kTrainingCheckpointVersion);
   metadata["step"] = std::to_string(step);
+  metadata["arena_layout"] = parameters.layout_fingerprint();
   write_safetensors(path, tensors, metadata);
+}
+
+void check_training_checkpoint_arena(const SafetensorsMetadata& metadata, const std::string& path,
+                                     const ParameterSet& parameters) {
+  // The state tensors are laid out like the arena (Adam's moments): in another layout their elements would land on
+  // other parameters, with every name and shape still matching.
+  const auto found = metadata.find("arena_layout");
+  const std::string layout = found == metadata.end() ? "" : found->second;
+  if (layout != parameters.layout_fingerprint())
+    ROSETTA_INPUT_ERROR(path << ": arena_layout is " << (layout.empty() ? "missing" : printable_text(layout))
+                             << " in the checkpoint, " << parameters.layout_fingerprint()
+                             << " in this run (its optimizer state is laid out for another parameter arena: a "
+                                "checkpoint of another model or of an older rosetta)");
 }
 
 SafetensorsMetadata read_training_checkpoint_header(const std::string& path, const CheckpointOptions& options,
@@ -93,6 +107,7 @@ std::int64_t load_training_checkpoint(const std::string& path, ParameterSet& par
                                       const CheckpointOptions& options) {
   const SafetensorsFile file = SafetensorsFile::open(path);
   const std::int64_t step = checked_step(file, options);
+  check_training_checkpoint_arena(file.metadata(), path, parameters);
 
   // Everything read and checked before anything is copied.
   std::vector<Tensor> values, states;

@@ -2,7 +2,6 @@
 
 #include <cmath>
 
-#include "kernels/elementwise.h"
 #include "kernels/layout.h"
 #include "kernels/gru.h"
 #include "kernels/loss.h"
@@ -27,8 +26,9 @@ void ImdbGRU::init_default(std::uint64_t seed) {
 }
 
 std::optional<OptionRule> ImdbGruOptions::broken_rule(Device device) const {
-  if (device == Device::cpu && gru.implementation == kernels::GruImplementation::naive)
-    return OptionRule{"rnn", "naive", "device", "cuda"};
+  const kernels::GruImplementation i = gru.implementation;
+  if (device == Device::cpu && (i == kernels::GruImplementation::naive || i == kernels::GruImplementation::persistent))
+    return OptionRule{"rnn", kernels::gru_implementation_name(i), "device", "cuda"};
   return std::nullopt;
 }
 
@@ -42,10 +42,11 @@ void ImdbGRU::setup(const Context& ctx, const ImdbGruOptions& options) {
   token_shape_ = batch_first_ ? Shape{n, t} : Shape{t, n};
   embedding_.setup(ctx, token_shape_);                                  // (T, N, E) or (N, T, E)
   gru_.setup(ctx, embedding_.output_shape(), options.gru);              // (T, N, H) or (N, T, H)
-  l_out_.setup(ctx, {n, kHidden}, options.gru.precision);               // (N, 2)
+  dh_tnc_ = Tensor::zeros({t, n, kHidden}, DType::f32, ctx.device());  // only the last step is ever written
+  // l_out's input gradient is the last step's slice of dh_tnc_: written there, with no copy.
+  l_out_.setup(ctx, {n, kHidden}, options.gru.precision, dh_tnc_.view((t - 1) * n * kHidden, {n, kHidden}));  // (N, 2)
   communicator_ = options.communicator;
   loss_.setup(ctx, {n, kClasses}, n * communicator_->size());
-  dh_tnc_ = Tensor::zeros({t, n, kHidden}, DType::f32, ctx.device());  // only the last step is ever written
   if (batch_first_) {
     h_tnc_ = Tensor::empty({t, n, kHidden}, DType::f32, ctx.device());
     dh_ntc_ = Tensor::empty({n, t, kHidden}, DType::f32, ctx.device());
@@ -64,9 +65,8 @@ const Tensor& ImdbGRU::forward(const Context& ctx, const Tensor& tokens) {
 }
 
 void ImdbGRU::backward(const Context& ctx, const Tensor& dlogits) {
-  const Tensor& dlast = l_out_.backward(ctx, dlogits);  // (N, H)
+  l_out_.backward(ctx, dlogits);  // (N, H), into dh_tnc_'s last step
   const std::int64_t t = dh_tnc_.dim(0), n = dh_tnc_.dim(1);
-  kernels::copy(ctx, dlast.data<float>(), dh_tnc_.data<float>() + (t - 1) * n * kHidden, n * kHidden);
   if (batch_first_) kernels::swap_leading_axes(ctx, dh_tnc_.data<float>(), dh_ntc_.data<float>(), t, n, kHidden);
   embedding_.backward(ctx, gru_.backward(ctx, batch_first_ ? dh_ntc_ : dh_tnc_));
 }

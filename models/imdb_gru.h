@@ -31,11 +31,12 @@ struct ImdbGruOptions {
   std::int64_t batch = 64;   // this process's rows of the global batch (batch x communicator->size())
   std::int64_t steps = 150;  // tokens per review (T)
   float lr = 1e-3f;
-  GruOptions gru;  // precision (also l_out's), cudnn | naive, algorithm, layout
+  GruOptions gru;  // precision (also l_out's), auto | cudnn | persistent | naive, algorithm, layout
   const Communicator* communicator = &Communicator::single_process();  // the ranks that share the batch
 
-  // The model's rule these options break on `device`, or none: the CUDA twin's implementations (cudnn, naive) are a
-  // choice on CUDA only; the CPU runs its one twin, so naive there asks for something that does not exist.
+  // The model's rule these options break on `device`, or none: the CUDA twin's implementations are a choice on CUDA
+  // only; the CPU runs its one twin, so persistent or naive there asks for something that does not exist (auto and
+  // cudnn, the defaults, leave the CPU its twin).
   std::optional<OptionRule> broken_rule(Device device) const;
 };
 
@@ -77,7 +78,7 @@ class ImdbGRU {
   bool batch_first_ = false;
   Shape token_shape_;
   Tensor h_tnc_;   // (T, N, H): the GRU's output time-major (ntc only: a transposed copy)
-  Tensor dh_tnc_;  // (T, N, H): zero but for the last step, where l_out's input gradient goes
+  Tensor dh_tnc_;  // (T, N, H): zero but for the last step, which is l_out's input gradient buffer
   Tensor dh_ntc_;  // (N, T, H): dh_tnc_ batch-first (ntc only)
 };
 

@@ -94,6 +94,20 @@ TEST(CheckpointResume, MismatchesAreOneLineNamingTheField) {
   expect_one_line_error(run(dir, kCnn, "cpu", "--max-steps 2 --resume " + dir.file("cnn.st")),
                         "nothing to train: the run would start at step 2 and end at step 2");
   expect_one_line_error(run(dir, kCnn, "cpu", "--init " + dir.file("weights.st") + cnn), "--init excludes --resume");
+  // The same names and shapes in another parameter arena (a checkpoint of an older rosetta, whose GRU tensors were
+  // not packed): Adam's moments would land on other parameters, so it is refused.
+  const SafetensorsFile gru = SafetensorsFile::open(dir.file("gru.st"));
+  NamedTensors tensors;
+  for (const SafetensorsEntry& e : gru.entries()) tensors.emplace_back(e.name, gru.read(e.name));
+  SafetensorsMetadata metadata = gru.metadata();
+  metadata["arena_layout"] = "fnv1a64:0123456789abcdef";
+  write_safetensors(dir.file("moved.st"), tensors, metadata);
+  metadata.erase("arena_layout");
+  write_safetensors(dir.file("older.st"), tensors, metadata);
+  expect_one_line_error(run(dir, kGru, "cpu", "--max-steps 4 --resume " + dir.file("moved.st")),
+                        "arena_layout is fnv1a64:0123456789abcdef in the checkpoint");
+  expect_one_line_error(run(dir, kGru, "cpu", "--max-steps 4 --resume " + dir.file("older.st")),
+                        "arena_layout is missing in the checkpoint");
 }
 
 TEST(NonFiniteValues, AreRefusedAtLoadAndNeverSaved) {

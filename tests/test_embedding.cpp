@@ -245,6 +245,7 @@ TEST(EmbeddingCuda, BackwardIsDeterministicAndBitIdenticalToCpu) {
   }
 }
 
+// A bad id (outside [0, V)) gives a NaN row and is skipped by the backward, also where its low bits equal a valid id's.
 TEST(EmbeddingCuda, BadIdGivesANanRowAndIsSkippedByTheBackward) {
   ROSETTA_REQUIRE_CUDA();
   const std::int64_t vocab = 4, dim = 3;
@@ -262,6 +263,15 @@ TEST(EmbeddingCuda, BadIdGivesANanRowAndIsSkippedByTheBackward) {
   const std::vector<float> d_out = {1, 2, 3, 50, 50, 50, 60, 60, 60, 10, 20, 30};
   EXPECT_EQ(cuda_backward(ids, testing::to_cuda(d_out), vocab, dim),
             (std::vector<float>{0, 0, 0, 11, 22, 33, 0, 0, 0, 0, 0, 0}));
+
+  // The sort looks at 15 key bits for 30,000 words: 40000 and -25536 share 7232's low 15 bits, and must still be
+  // skipped rather than split 7232's run (bad ids become key V before the sort).
+  const std::vector<std::int32_t> aliases = {7232, 40000, -25536, 7232};
+  const std::vector<float> gradient = {1, 2, 3, 50, 50, 50, 60, 60, 60, 10, 20, 30};
+  const std::vector<float> summed = cuda_backward(aliases, testing::to_cuda(gradient), 30000, dim);
+  for (std::int64_t row = 0; row < 30000; ++row)
+    for (int d = 0; d < dim; ++d)
+      ASSERT_EQ(summed[row * dim + d], row == 7232 ? gradient[d] + gradient[9 + d] : 0.0f) << row << " " << d;
 }
 
 TEST(EmbeddingCuda, LayerMatchesCpuLayerAndAllocatesNothingPerStep) {

@@ -38,6 +38,7 @@
 #include <cudnn.h>
 
 #include "kernels/cuda/gru_state.h"
+#include "kernels/gru_algorithm_cache.h"
 #include "runtime/cuda_graph.h"
 #endif
 
@@ -308,6 +309,94 @@ TEST(GruShape, RejectsEmptyShapesAndNamesAlgorithms) {
   }
 }
 
+// ---- the persistent GRU's launch layout (device-neutral rules) -------------------------------------------------
+
+const kernels::GruPersistentDevice kH100{132, 227 * 1024};  // SMs, opt-in shared memory a block
+
+kernels::GruPersistentLayout persistent_layout(const GruShape& s, const kernels::GruPersistentDevice& device = kH100) {
+  std::string refusal;
+  const std::optional<kernels::GruPersistentLayout> layout = kernels::plan_gru_persistent_layout(s, device, &refusal);
+  EXPECT_TRUE(layout) << s.str() << ": " << refusal;
+  return layout.value_or(kernels::GruPersistentLayout{});
+}
+
+// The IMDB shape: one sequence a block (64 blocks on 132 SMs), W_hh (300 x 100) in 8 x 16 tiles: 38 row groups x 7
+// column slices = 266 forward threads (9 warps), 13 x 19 = 247 backward threads (8 warps).
+TEST(GruPersistentLayout, ImdbShapeRunsOneSequenceABlockOnEightBySixteenTiles) {
+  const kernels::GruPersistentLayout l = persistent_layout(make_shape(150, 64, 125, 100));
+  const kernels::GruPersistentVariant& tile = kernels::kGruPersistentVariants[l.variant];
+  EXPECT_EQ(tile.rows_per_thread, 8);
+  EXPECT_EQ(tile.columns_per_thread, 16);
+  EXPECT_EQ(l.forward_slices, 7);
+  EXPECT_EQ(l.backward_slices, 19);
+  EXPECT_EQ(l.forward_threads, 288);
+  EXPECT_EQ(l.backward_threads, 256);
+  EXPECT_EQ(l.sequences_per_block, 1);
+  EXPECT_EQ(l.blocks, 64);
+  EXPECT_EQ(l.forward_shared_bytes, (7u * 16 + 7 * 300) * 4);   // h padded to 112, partials of 7 slices x 300
+  EXPECT_EQ(l.backward_shared_bytes, (19u * 16 + 19 * 100) * 4);  // d(ah) padded to 304, partials of 19 x 100
+}
+
+// Every shape the kernels take: whole warps, a thread for every tile and every (sequence, unit), within the tile's
+// launch bound; the blocks cover the batch exactly once; the layout does not depend on T or I. Hidden sizes that
+// are not multiples of 32, batch 1, T = 1 and batches larger than the SM count included.
+TEST(GruPersistentLayout, EveryShapeCoversItsTilesCellsAndBatch) {
+  for (std::int64_t h : {1, 5, 24, 33, 64, 96, 97, 100, 127, 128})
+    for (std::int64_t n : {1, 2, 64, 131, 132, 133, 300, 1000}) {
+      const GruShape s = make_shape(1, n, 7, h);
+      const kernels::GruPersistentLayout l = persistent_layout(s);
+      const kernels::GruPersistentVariant& tile = kernels::kGruPersistentVariants[l.variant];
+      const std::string at = s.str();
+      const std::int64_t forward_tiles = (3 * h + tile.rows_per_thread - 1) / tile.rows_per_thread * l.forward_slices;
+      const std::int64_t backward_tiles = (h + tile.rows_per_thread - 1) / tile.rows_per_thread * l.backward_slices;
+      EXPECT_EQ(l.forward_slices * tile.columns_per_thread >= h, true) << at;
+      EXPECT_LT((l.forward_slices - 1) * tile.columns_per_thread, h) << at;
+      EXPECT_LT((l.backward_slices - 1) * tile.columns_per_thread, 3 * h) << at;
+      for (int threads : {l.forward_threads, l.backward_threads}) {
+        EXPECT_EQ(threads % 32, 0) << at;
+        EXPECT_LE(threads, tile.max_threads) << at;
+        EXPECT_GE(threads, l.sequences_per_block * h) << at;
+      }
+      EXPECT_GE(l.forward_threads, forward_tiles) << at;
+      EXPECT_GE(l.backward_threads, backward_tiles) << at;
+      EXPECT_GE(static_cast<std::int64_t>(l.blocks) * l.sequences_per_block, n) << at;
+      EXPECT_LT(static_cast<std::int64_t>(l.blocks - 1) * l.sequences_per_block, n) << at;
+      // One wave when the threads allow it: ceil(N / SMs) sequences a block.
+      EXPECT_EQ(l.sequences_per_block, std::min<std::int64_t>((n + 131) / 132, tile.max_threads / h)) << at;
+      const kernels::GruPersistentLayout longer = persistent_layout(make_shape(150, n, 125, h));
+      EXPECT_EQ(longer.blocks, l.blocks) << at;
+      EXPECT_EQ(longer.forward_threads, l.forward_threads) << at;
+    }
+  const kernels::GruPersistentLayout one = persistent_layout(make_shape(1, 1, 1, 1));
+  EXPECT_EQ(one.blocks, 1);
+  EXPECT_EQ(one.forward_threads, 32);
+}
+
+TEST(GruPersistentLayout, RefusesWhatDoesNotFitOnChipNamingTheShape) {
+  std::string refusal;
+  EXPECT_FALSE(kernels::plan_gru_persistent_layout(make_shape(150, 64, 125, 129), kH100, &refusal));
+  for (const char* part : {"T 150 N 64 I 125 H 129", "registers", "195 KB", "8x16 tiles need 448 threads"})
+    EXPECT_NE(refusal.find(part), std::string::npos) << refusal;
+  // Shared memory: a device of 4 KB a block fits neither tile's partial sums at H = 100.
+  EXPECT_FALSE(kernels::plan_gru_persistent_layout(make_shape(150, 64, 125, 100), {132, 4096}, &refusal));
+  EXPECT_NE(refusal.find("shared memory"), std::string::npos) << refusal;
+  // ... and bounds the sequences a block: 300 sequences on 132 SMs want 3 a block, 20 KB allow 2.
+  EXPECT_EQ(persistent_layout(make_shape(5, 300, 7, 100), {132, 20 * 1024}).sequences_per_block, 2);
+  EXPECT_THROW(kernels::plan_gru_persistent_layout(make_shape(0, 1, 1, 1), kH100, &refusal), Error);
+}
+
+TEST(GruShape, AnAlgorithmNeedsTheCudnnImplementation) {
+  kernels::GruOptions options;
+  options.implementation = kernels::GruImplementation::persistent;
+  options.algorithm = kernels::GruCudnnAlgorithm::standard;
+  EXPECT_THROW(kernels::make_gru_plan(Context::cpu(), make_shape(3, 2, 4, 5), options), Error);
+  for (kernels::GruImplementation i : kernels::kGruImplementations) {
+    kernels::GruImplementation parsed = kernels::GruImplementation::cudnn;
+    EXPECT_TRUE(kernels::gru_implementation_from_name(kernels::gru_implementation_name(i), &parsed));
+    EXPECT_EQ(parsed, i);
+  }
+}
+
 // ---- layer ---------------------------------------------------------------------------------------------------
 
 // A GRU layer with the data's parameters in a fresh arena on `device`.
@@ -380,6 +469,45 @@ TEST(GruLayer, DeclaresPyTorchNamesAndShapes) {
     ASSERT_GE(i, 0) << name;
     EXPECT_EQ(params.shape(i), shape) << name;
   }
+}
+
+// The four tensors are one packed block of the arena (w_ih | w_hh | b_ih | b_hh, no gap), in values and gradients:
+// cuDNN's weight space where its plan says so. The parameters around the block keep the arena's alignment.
+TEST(GruLayer, ParametersAreOnePackedBlock) {
+  ParameterSet params;
+  params.declare("before", {3});
+  GRU gru(params, "gru", 125, 100);
+  params.declare("after", {2});
+  params.allocate(Device::cpu);
+  const GruShape s = make_shape(150, 64, 125, 100);
+  const std::int64_t start = params.offset(gru.weight_ih_index());
+  EXPECT_EQ(start, ParameterSet::kAlignment);
+  EXPECT_EQ(params.offset(gru.weight_hh_index()), start + 300 * 125);
+  EXPECT_EQ(params.offset(gru.bias_ih_index()), start + 300 * 225);
+  EXPECT_EQ(params.offset(gru.bias_hh_index()), start + 300 * 226);
+  EXPECT_EQ(params.offset(params.find("after")) % ParameterSet::kAlignment, 0);
+  EXPECT_GE(params.offset(params.find("after")), start + kernels::gru_packed_elements(s));
+  const auto value = [&](int i) { return params.value(i).data<float>(); };
+  const auto grad = [&](int i) { return params.grad(i).data<float>(); };
+  const kernels::GruWeights weights{value(gru.weight_ih_index()), value(gru.weight_hh_index()),
+                                    value(gru.bias_ih_index()), value(gru.bias_hh_index())};
+  const kernels::GruGradients grads{grad(gru.weight_ih_index()), grad(gru.weight_hh_index()), grad(gru.bias_ih_index()),
+                                    grad(gru.bias_hh_index())};
+  EXPECT_TRUE(kernels::gru_weights_packed(s, weights));
+  EXPECT_TRUE(kernels::gru_gradients_packed(s, grads));
+  // Another layout has another fingerprint (a training checkpoint's optimizer state is refused across them).
+  ParameterSet padded;
+  padded.declare("before", {3});
+  for (const char* name : {"gru.weight_ih_l0", "gru.weight_hh_l0", "gru.bias_ih_l0", "gru.bias_hh_l0"})
+    padded.declare(name, params.shape(params.find(name)));
+  padded.declare("after", {2});
+  EXPECT_NE(padded.layout_fingerprint(), params.layout_fingerprint());
+  ParameterSet same;
+  same.declare("before", {3});
+  GRU twin(same, "gru", 125, 100);
+  same.declare("after", {2});
+  EXPECT_EQ(same.layout_fingerprint(), params.layout_fingerprint());
+  EXPECT_EQ(params.layout_fingerprint().rfind("fnv1a64:", 0), 0u);
 }
 
 TEST(GruLayer, DefaultInitIsUniformWithinOneOverSqrtH) {
@@ -495,6 +623,19 @@ Result<float> cuda_naive(const GruData& d, Precision precision) {
 
 Result<float> cuda_cudnn(const GruData& d, const kernels::GruPlan& plan) { return run_plan(d, plan); }
 
+Result<float> cuda_persistent(const GruData& d, Precision precision = Precision::fp32) {
+  kernels::GruOptions options;
+  options.precision = precision, options.implementation = kernels::GruImplementation::persistent;
+  return run_plan(d, kernels::make_gru_plan(Context::cuda(), d.s, options));
+}
+
+int sm_count() {
+  int device = 0, count = 0;
+  EXPECT_EQ(cudaGetDevice(&device), cudaSuccess);
+  EXPECT_EQ(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device), cudaSuccess);
+  return count;
+}
+
 kernels::GruPlan cudnn_plan(const GruShape& s, Precision precision,
                             kernels::GruCudnnAlgorithm algorithm = kernels::GruCudnnAlgorithm::standard,
                             bool padded_io = false) {
@@ -543,7 +684,9 @@ TEST(GruCuda, CudnnMatchesReference) {
 // its GRU the reference's.
 TEST(GruCuda, FastestPlanTimesEveryAlgorithmAndMatchesReference) {
   ROSETTA_REQUIRE_CUDA();
+  kernels::gru_algorithm_cache().clear();  // an earlier test's search of this shape would be taken from the cache
   const kernels::GruPlan plan = kernels::make_gru_plan(Context::cuda(), kWorkload, {});
+  EXPECT_EQ(plan.source, kernels::GruChoiceSource::timed);
   ASSERT_EQ(plan.trials.size(), 4u);
   EXPECT_EQ(plan.trials[0].algorithm, kernels::GruCudnnAlgorithm::standard);
   EXPECT_TRUE(plan.trials[0].accepted);
@@ -562,12 +705,92 @@ TEST(GruCuda, FastestPlanTimesEveryAlgorithmAndMatchesReference) {
   expect_result_close(cuda_cudnn(workload_data(), plan), workload_reference(), kGpuBound, "cuDNN fastest");
 }
 
+// The search's choice is cached by its key: the second plan of the same key times nothing and takes it; a choice
+// put into the cache by hand (as a file would) is what the plan runs; another key (tf32) is searched afresh.
+TEST(GruCuda, SearchedChoiceIsCachedAndTheNextPlanTimesNothing) {
+  ROSETTA_REQUIRE_CUDA();
+  kernels::GruAlgorithmCache& cache = kernels::gru_algorithm_cache();
+  cache.clear();
+  const GruShape s = small_data().s;
+  const kernels::GruPlan first = kernels::make_gru_plan(Context::cuda(), s, {});
+  EXPECT_EQ(first.source, kernels::GruChoiceSource::timed);
+  ASSERT_EQ(cache.size(), 1u);
+  const kernels::GruCacheEntry entry = cache.entries()[0];
+  EXPECT_EQ(entry.key.shape.str(), s.str());
+  EXPECT_EQ(entry.choice.algorithm, *first.options.algorithm);
+
+  const kernels::GruPlan second = kernels::make_gru_plan(Context::cuda(), s, {});
+  EXPECT_EQ(second.source, kernels::GruChoiceSource::cache);
+  EXPECT_TRUE(second.trials.empty());
+  EXPECT_EQ(*second.options.algorithm, *first.options.algorithm);
+
+  kernels::GruCacheChoice standard = entry.choice;
+  standard.algorithm = kernels::GruCudnnAlgorithm::standard;
+  cache.insert(entry.key, standard);
+  const kernels::GruPlan given = kernels::make_gru_plan(Context::cuda(), s, {});
+  EXPECT_EQ(given.source, kernels::GruChoiceSource::cache);
+  EXPECT_EQ(*given.options.algorithm, kernels::GruCudnnAlgorithm::standard);
+  expect_result_close(cuda_cudnn(small_data(), given), reference(small_data()), kGpuBound, "cuDNN from the cache");
+
+  kernels::GruOptions tf32;
+  tf32.precision = Precision::tf32;
+  EXPECT_EQ(kernels::make_gru_plan(Context::cuda(), s, tf32).source, kernels::GruChoiceSource::timed);
+  EXPECT_EQ(cache.size(), 2u);
+}
+
 // The ablation's unpacked layout with padded I/O computes the same GRU (same memory, another descriptor).
 TEST(GruCuda, CudnnPaddedIoMatchesReference) {
   ROSETTA_REQUIRE_CUDA();
   const kernels::GruPlan plan =
       cudnn_plan(kWorkload, Precision::fp32, kernels::GruCudnnAlgorithm::standard, /*padded_io=*/true);
   expect_result_close(cuda_cudnn(workload_data(), plan), workload_reference(), kGpuBound, "cuDNN padded I/O");
+}
+
+// cuDNN 9's weight space for this GRU is the packed block, so the layer's parameters are read and their gradients
+// written in place; the copy path (weights in separate buffers) computes the same GRU. Both run the same cuDNN
+// kernels on the same values, but cuDNN does not promise bitwise repeatability: kRepeatBound.
+TEST(GruCuda, CudnnReadsPackedWeightsInPlaceAndTheCopyPathAgrees) {
+  ROSETTA_REQUIRE_CUDA();
+  const GruData& d = workload_data();
+  for (kernels::GruCudnnAlgorithm algorithm :
+       {kernels::GruCudnnAlgorithm::standard, kernels::GruCudnnAlgorithm::persist_static_small_h}) {
+    kernels::GruPlan plan;
+    try {
+      plan = cudnn_plan(d.s, Precision::fp32, algorithm);
+    } catch (const Error& e) {
+      std::printf("[rosetta] %s not planned here: %s\n", kernels::gru_cudnn_algorithm_name(algorithm), e.what());
+      continue;
+    }
+    const std::string name = kernels::gru_cudnn_algorithm_name(algorithm);
+    EXPECT_TRUE(plan.cudnn_space_packed) << name << ": " << plan.cudnn_space_note;
+    const Result<float> copied = cuda_cudnn(d, plan);  // four separate buffers: the copy path
+    // The same values as one packed block, as the layer keeps them.
+    std::vector<float> block;
+    for (const std::vector<float>* part : {&d.w_ih, &d.w_hh, &d.b_ih, &d.b_hh}) block.insert(block.end(), part->begin(), part->end());
+    const Tensor weights = testing::to_cuda(block);
+    Tensor grads = Tensor::empty({kernels::gru_packed_elements(d.s)}, DType::f32, Device::cuda);
+    const kernels::GruWeights packed = kernels::gru_packed_weights(d.s, weights.data<float>());
+    const kernels::GruGradients packed_grads = kernels::gru_packed_gradients(d.s, grads.data<float>());
+    const DeviceData in(d);
+    DeviceResult out(d.s);
+    kernels::gru_forward(Context::cuda(), plan, in.x.data<float>(), packed, out.h.data<float>(), nullptr);
+    kernels::gru_backward(Context::cuda(), plan, in.x.data<float>(), packed, out.h.data<float>(), nullptr,
+                          in.dh.data<float>(), out.dx.data<float>(), packed_grads);
+    Result<float> in_place = out.host();
+    const std::vector<float> g = grads.to_vector();
+    const auto slice = [&](kernels::GruTensor t) {
+      const auto at = g.begin() + kernels::gru_packed_offset(d.s, t);
+      return std::vector<float>(at, at + kernels::gru_tensor_elements(d.s, t));
+    };
+    in_place.dw_ih = slice(kernels::GruTensor::w_ih), in_place.dw_hh = slice(kernels::GruTensor::w_hh);
+    in_place.db_ih = slice(kernels::GruTensor::b_ih), in_place.db_hh = slice(kernels::GruTensor::b_hh);
+    expect_result_close(in_place, workload_reference(), kGpuBound, name + " in place");
+    expect_normwise(in_place.h, to_double(copied.h), kRepeatBound, name + " in place vs copied h");
+    expect_normwise(in_place.dx, to_double(copied.dx), kRepeatBound, name + " in place vs copied dx");
+    expect_normwise(in_place.dw_ih, to_double(copied.dw_ih), kRepeatBound, name + " in place vs copied dW_ih");
+    expect_normwise(in_place.dw_hh, to_double(copied.dw_hh), kRepeatBound, name + " in place vs copied dW_hh");
+    expect_normwise(in_place.db_hh, to_double(copied.db_hh), kRepeatBound, name + " in place vs copied db_hh");
+  }
 }
 
 TEST(GruCuda, CudnnWeightSpaceMapCoversEveryParameterOnce) {
@@ -606,6 +829,80 @@ TEST(GruCuda, PersistentAlgorithmsMatchReferenceWhereCudnnAcceptsThem) {
   if (!rejected.empty()) std::printf("[rosetta] persistent algorithms cuDNN rejected:%s\n", rejected.c_str());
 }
 
+// The persistent GRU against the double reference: the workload's shape (dh at every step, and at the last only, the
+// model's case), and the awkward ones: a hidden size that is not a multiple of 32 (and so a partial column slice), a
+// single sequence, a single step (no recurrence), more sequences than SMs (several a block, and a partial last
+// block), the largest hidden size its tiles take (the 8 x 16 tiles at 384 threads) and H = 1. Its sums are short
+// (<= 16-term chains, then <= 24 slices) in float: kGpuBound as for the other GPU paths.
+TEST(GruCuda, PersistentMatchesReferenceAtTheWorkloadShape) {
+  ROSETTA_REQUIRE_CUDA();
+  expect_result_close(cuda_persistent(workload_data()), workload_reference(), kGpuBound, "persistent workload");
+  const GruData last = make_data(kWorkload, 65, 0.1f, /*last_step_only=*/true);
+  expect_result_close(cuda_persistent(last), reference(last), kGpuBound, "persistent workload, last step only");
+}
+
+// Small, so compute-sanitizer's memcheck and racecheck run it in seconds (tools/gpu_check.sh, phase gru13).
+TEST(GruCuda, PersistentMatchesReferenceAtAwkwardShapes) {
+  ROSETTA_REQUIRE_CUDA();
+  const std::int64_t many = 2 * sm_count() + 3;
+  for (const GruShape& s : {make_shape(9, 5, 13, 33), make_shape(7, 1, 5, 24), make_shape(1, 6, 4, 20),
+                            make_shape(4, many, 6, 40), make_shape(3, 3, 5, 128), make_shape(6, 4, 3, 1)}) {
+    const GruData d = make_data(s, 66, 0.5f);
+    expect_result_close(cuda_persistent(d), reference(d), kGpuBound, "persistent " + s.str());
+  }
+}
+
+// No atomics and one order for every sum: the same bits run to run, at the workload's shape and with several
+// sequences a block.
+TEST(GruCuda, PersistentIsDeterministic) {
+  ROSETTA_REQUIRE_CUDA();
+  expect_result_equal(cuda_persistent(workload_data()), cuda_persistent(workload_data()));
+  const GruData d = make_data(make_shape(5, 2 * sm_count() + 3, 6, 40), 67, 0.5f);
+  expect_result_equal(cuda_persistent(d), cuda_persistent(d));
+}
+
+TEST(GruCuda, PersistentRefusesAShapeWhoseWeightsDoNotFitOnChip) {
+  ROSETTA_REQUIRE_CUDA();
+  kernels::GruOptions options;
+  options.implementation = kernels::GruImplementation::persistent;
+  try {
+    kernels::make_gru_plan(Context::cuda(), make_shape(5, 4, 8, 200), options);
+    ADD_FAILURE() << "a persistent GRU of H 200 was planned";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("T 5 N 4 I 8 H 200"), std::string::npos) << e.what();
+  }
+}
+
+// auto times cuDNN's four algorithms and the persistent GRU, keeps the fastest, and caches the choice under the
+// candidates "auto" (a key of its own, apart from cudnn's).
+TEST(GruCuda, AutoTimesCudnnAndThePersistentGruAndKeepsTheFastest) {
+  ROSETTA_REQUIRE_CUDA();
+  kernels::gru_algorithm_cache().clear();
+  kernels::GruOptions options;
+  options.implementation = kernels::GruImplementation::automatic;
+  const kernels::GruPlan plan = kernels::make_gru_plan(Context::cuda(), kWorkload, options);
+  ASSERT_EQ(plan.trials.size(), 5u);
+  EXPECT_EQ(plan.trials[4].implementation, kernels::GruImplementation::persistent);
+  EXPECT_TRUE(plan.trials[4].accepted) << plan.trials[4].refusal;
+  double fastest = plan.trials[0].milliseconds, kept = -1;
+  for (const kernels::GruAlgorithmTrial& t : plan.trials) {
+    if (!t.accepted) continue;
+    fastest = std::min(fastest, t.milliseconds);
+    const bool same = t.implementation == plan.options.implementation &&
+                      (t.implementation != kernels::GruImplementation::cudnn || t.algorithm == *plan.options.algorithm);
+    if (same) kept = t.milliseconds;
+    std::printf("[rosetta] %s %s: %.3f ms\n", kernels::gru_implementation_name(t.implementation),
+                kernels::gru_cudnn_algorithm_name(t.algorithm), t.milliseconds);
+  }
+  EXPECT_EQ(kept, fastest);
+  EXPECT_NE(plan.options.implementation, kernels::GruImplementation::automatic);
+  EXPECT_EQ(plan.uses_cudnn(), plan.options.implementation == kernels::GruImplementation::cudnn);
+  EXPECT_EQ(plan.persistent.has_value(), plan.options.implementation == kernels::GruImplementation::persistent);
+  ASSERT_EQ(kernels::gru_algorithm_cache().size(), 1u);
+  EXPECT_EQ(kernels::gru_algorithm_cache().entries()[0].key.candidates, kernels::GruImplementation::automatic);
+  expect_result_close(run_plan(workload_data(), plan), workload_reference(), kGpuBound, "auto's choice");
+}
+
 TEST(GruCuda, Tf32StaysNearReference) {
   ROSETTA_REQUIRE_CUDA();
   const GruData d = make_data(make_shape(20, 16, 32, 48), 64, 0.2f);
@@ -614,6 +911,7 @@ TEST(GruCuda, Tf32StaysNearReference) {
   EXPECT_EQ(plan.cudnn->math_type, CUDNN_DEFAULT_MATH);
   expect_result_close(cuda_cudnn(d, plan), expected, kTf32Bound, "cuDNN tf32");
   expect_result_close(cuda_naive(d, Precision::tf32), expected, kTf32Bound, "naive tf32");
+  expect_result_close(cuda_persistent(d, Precision::tf32), expected, kTf32Bound, "persistent tf32");
 }
 
 TEST(GruCuda, NaiveIsDeterministic) {
@@ -628,15 +926,16 @@ TEST(GruCudaLayer, BothImplementationsAndLayoutsMatchTheReference) {
   ROSETTA_REQUIRE_CUDA();
   const GruData d = small_data();
   const Result<double> expected = reference(d);
-  for (kernels::GruImplementation implementation : {kernels::GruImplementation::cudnn, kernels::GruImplementation::naive}) {
+  for (kernels::GruImplementation implementation : {kernels::GruImplementation::cudnn, kernels::GruImplementation::persistent,
+                                                    kernels::GruImplementation::naive}) {
     const Result<float> tnc = run_layer(d, Device::cuda, layer_options(implementation, SequenceLayout::tnc));
     const Result<float> ntc = run_layer(d, Device::cuda, layer_options(implementation, SequenceLayout::ntc));
     const std::string name = kernels::gru_implementation_name(implementation);
     expect_result_close(tnc, expected, kGpuBound, name + " layer tnc");
     expect_result_close(ntc, expected, kGpuBound, name + " layer ntc");
-    // Same kernels on the same (transposed back and forth) values. The naive path has no atomics, so the layouts
-    // agree to the bit; cuDNN does not promise bitwise repeatability, so it gets kRepeatBound.
-    if (implementation == kernels::GruImplementation::naive) {
+    // Same kernels on the same (transposed back and forth) values. The naive and persistent paths have no atomics,
+    // so the layouts agree to the bit; cuDNN does not promise bitwise repeatability, so it gets kRepeatBound.
+    if (implementation != kernels::GruImplementation::cudnn) {
       EXPECT_EQ(ntc.h, tnc.h);
       EXPECT_EQ(ntc.dx, tnc.dx);
       EXPECT_EQ(ntc.dw_hh, tnc.dw_hh);
@@ -652,7 +951,8 @@ TEST(GruCudaLayer, StepAllocatesNothingAndReplaysAsACudaGraph) {
   ROSETTA_REQUIRE_CUDA();
   Context& gpu = Context::cuda();
   const GruData d = small_data();
-  for (kernels::GruImplementation implementation : {kernels::GruImplementation::cudnn, kernels::GruImplementation::naive}) {
+  for (kernels::GruImplementation implementation : {kernels::GruImplementation::cudnn, kernels::GruImplementation::persistent,
+                                                    kernels::GruImplementation::naive}) {
     const std::string name = kernels::gru_implementation_name(implementation);
     LayerUnderTest layer(d, Device::cuda);
     layer.gru.setup(gpu, {d.s.t, d.s.n, d.s.i}, layer_options(implementation, SequenceLayout::tnc));
@@ -662,6 +962,9 @@ TEST(GruCudaLayer, StepAllocatesNothingAndReplaysAsACudaGraph) {
       layer.gru.forward(gpu, x);
       layer.gru.backward(gpu, dh);
     };
+    if (implementation == kernels::GruImplementation::cudnn) {
+      EXPECT_EQ(layer.gru.weight_space(), "in place");
+    }
     step();
     gpu.synchronize();
     const std::vector<float> eager_dw = layer.params.grad(layer.gru.weight_hh_index()).to_vector();

@@ -1,6 +1,7 @@
 // ImdbGRU: PyTorch state_dict names and shapes, PyTorch's default init, CPU training that is deterministic and
-// allocates nothing per step; on a GPU: five steps against the CPU for cuDNN's GRU and the naive one, in both
-// layouts, the captured CUDA graph against eager steps, and no allocation per step (skipped without a device).
+// allocates nothing per step; on a GPU: five Adam steps of the whole model against the CPU for cuDNN's GRU, the
+// persistent one and the naive one, in both layouts, the captured CUDA graph against eager steps, and no allocation
+// per step (skipped without a device).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -96,6 +97,16 @@ TEST(ImdbGRU, CpuTrainingIsDeterministicAndAllocatesNothing) {
   EXPECT_EQ(allocation_count(), before);
 }
 
+TEST(ImdbGRU, TheCpuRefusesTheCudaOnlyGrus) {
+  for (kernels::GruImplementation implementation : {kernels::GruImplementation::persistent, kernels::GruImplementation::naive}) {
+    ImdbGRU model(Device::cpu);
+    EXPECT_THROW(model.setup(Context::cpu(), options(implementation)), InputError)
+        << kernels::gru_implementation_name(implementation);
+  }
+  ImdbGRU model(Device::cpu);
+  model.setup(Context::cpu(), options(kernels::GruImplementation::automatic));  // the CPU's one GRU
+}
+
 TEST(ImdbGRU, BatchFirstLayoutTrainsTheSameModel) {
   // ntc transposes around the same time-major kernels: bit-identical losses on the CPU.
   EXPECT_EQ(train(Device::cpu, 3, options(kernels::GruImplementation::cudnn, SequenceLayout::ntc)),
@@ -108,7 +119,8 @@ TEST(ImdbGRU, BatchFirstLayoutTrainsTheSameModel) {
 TEST(ImdbGRUCuda, FiveStepsMatchTheCpuForEachImplementationAndLayout) {
   ROSETTA_REQUIRE_CUDA();
   const std::vector<float> cpu = train(Device::cpu, 5, options());
-  for (kernels::GruImplementation implementation : {kernels::GruImplementation::cudnn, kernels::GruImplementation::naive}) {
+  for (kernels::GruImplementation implementation : {kernels::GruImplementation::cudnn, kernels::GruImplementation::persistent,
+                                                    kernels::GruImplementation::naive}) {
     for (SequenceLayout layout : {SequenceLayout::tnc, SequenceLayout::ntc}) {
       testing::expect_all_close(train(Device::cuda, 5, options(implementation, layout)), cpu, 1e-4, 1e-6,
                                 std::string(kernels::gru_implementation_name(implementation)) + " " +
@@ -125,19 +137,31 @@ TEST(ImdbGRUCuda, GraphReplayEqualsEagerSteps) {
   EXPECT_EQ(graph, eager);
 }
 
+// The persistent GRU, the embedding's sort and Adam are deterministic: the graph's losses are the eager ones to the
+// bit, and so are two eager runs.
+TEST(ImdbGRUCuda, PersistentGraphReplayEqualsEagerStepsToTheBit) {
+  ROSETTA_REQUIRE_CUDA();
+  const ImdbGruOptions persistent = options(kernels::GruImplementation::persistent);
+  const std::vector<float> eager = train(Device::cuda, 5, persistent, false);
+  EXPECT_EQ(train(Device::cuda, 5, persistent, false), eager);
+  EXPECT_EQ(train(Device::cuda, 5, persistent, true), eager);
+}
+
 TEST(ImdbGRUCuda, StepAllocatesNothing) {
   ROSETTA_REQUIRE_CUDA();
   Context& ctx = Context::cuda();
-  ImdbGRU model(Device::cuda);
-  model.init_default(1);
-  model.setup(ctx, options());
-  Tensor tokens = Tensor::zeros(model.token_shape(), DType::i32, Device::cuda);
-  Tensor labels = Tensor::zeros({kBatch}, DType::i32, Device::cuda);
-  model.step(ctx, tokens, labels);
-  const auto before = allocation_count();
-  model.step(ctx, tokens, labels);
-  ctx.synchronize();
-  EXPECT_EQ(allocation_count(), before);
+  for (kernels::GruImplementation implementation : {kernels::GruImplementation::cudnn, kernels::GruImplementation::persistent}) {
+    ImdbGRU model(Device::cuda);
+    model.init_default(1);
+    model.setup(ctx, options(implementation));
+    Tensor tokens = Tensor::zeros(model.token_shape(), DType::i32, Device::cuda);
+    Tensor labels = Tensor::zeros({kBatch}, DType::i32, Device::cuda);
+    model.step(ctx, tokens, labels);
+    const auto before = allocation_count();
+    model.step(ctx, tokens, labels);
+    ctx.synchronize();
+    EXPECT_EQ(allocation_count(), before) << kernels::gru_implementation_name(implementation);
+  }
 }
 
 }  // namespace

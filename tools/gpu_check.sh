@@ -7,6 +7,9 @@
 #   tests    the CUDA cases of every test binary (the CPU cases run in CI)
 #   resnet   ResNet-50 extraction in each precision, layout and switch, then the PyTorch twin (eager) per precision
 #   gru      the GRU workload (cuDNN and hand-built, tnc and ntc, fp32 and tf32), then its twin (eager)
+#   gru13    issue 13 (the RNN algorithm cache, cuDNN's weights in place, the persistent GRU), measuring first: ncu's
+#            per-kernel times of one training step, then its CUDA tests, memcheck and racecheck of the persistent
+#            kernels, bench_gru, and the workload with each --rnn choice with and without the cache (~3-4 min)
 #   cnn      the CNN workload (graph / eager / heuristics, fp32 and tf32), then its twin (eager)
 #   cnn12    issue 12 (docs/perf/cnn.md), ~4.5 min on an H100: ncu per-kernel times of the CNN step before (--fuse off,
 #            the seed's order) and after (fused: NCHW fp32, NHWC padded tf32 and bf16), graph off, summarised per
@@ -25,7 +28,7 @@
 # ./gpu-check-out); the weights and data it generates go to $WORK (default $OUT/work), not worth carrying back.
 # Usage: tools/gpu_check.sh [BUNDLE_DIR=gpu-bundle]
 # Environment: PHASES (default "measure profile tests resnet gru cnn nccl bench memcheck compile"; the issues' own
-# phases, such as cnn12, only when named), SELECT (an extended regular expression: only the steps whose names match
+# phases, gru13 and cnn12, only when named), SELECT (an extended regular expression: only the steps whose names match
 # run, default all), BUDGET_S, LIMIT_S, OUT, WORK, PYTHON, JAX_PYTHON (the JAX twins' interpreter, default PYTHON).
 # The cuDNN algorithm
 # cache the runs fill (with cudnnFind's time per convolution shape) is copied to $OUT/conv-algorithms.json.
@@ -236,6 +239,108 @@ if want gru; then
   train gru cudnn-standard-tnc-graph-tf32 --precision tf32 --autotune off
   for p in fp32 tf32; do torch_train gru eager $p; done
 fi
+# Issue 13, one call: `PHASES=gru13 tools/gpu_check.sh` (~3-4 min on an H100; BASELINE=<a bundle of the commit before
+# the issue> adds that build's cuDNN step to the ncu breakdown). In order, each timed step alone:
+#   1. ncu (--clock-control none, graph off, no test pass): `train gru` for 4 and for 24 steps per GRU (cudnn with
+#      PERSIST_STATIC_SMALL_H given, persistent, and BASELINE's cudnn); per kernel, (24-step total - 4-step total) / 20
+#      is one steady step's time (setup, autotuning and the first steps cancel), summarised in gru13-kernels.txt
+#   2. the CUDA cases of the tests this issue touched (four at once), then compute-sanitizer memcheck and racecheck
+#      of the persistent kernels on small shapes (a barrier misplaced in them is a shared-memory race)
+#   3. bench_gru: cuDNN's PERSIST_STATIC_SMALL_H, the persistent GRU and the naive one, and the embedding
+#   4. the workload (3 epochs, records in records/): auto with an empty RNN algorithm cache (times 5 candidates),
+#      auto again (from the cache: nothing timed), cudnn, persistent (graph and eager, fp32 and tf32)
+if want gru13; then
+  g13=$out/gru13
+  mkdir -p "$g13"
+  [ -f "${data[gru]}" ] || export_training gru
+  ncu=$(command -v ncu || ls /usr/local/cuda*/bin/ncu 2>/dev/null | head -1)
+  gru13_ncu() {  # name, rosetta binary, flags...
+    local name=$1 exe=$2; shift 2
+    for steps in 4 24; do
+      step "gru13-ncu-$name-$steps" 150 "$ncu" --clock-control none --metrics gpu__time_duration.sum \
+        --print-units base --print-kernel-base function --csv --log-file "$g13/ncu-$name-$steps.csv" \
+        "$exe" train gru --data "${data[gru]}" --data-name synthetic --init "${init[gru]}" --graph off \
+        --max-steps $steps --test-batches 0 "$@"
+    done
+  }
+  if [ -z "$ncu" ]; then
+    note "skip  gru13-ncu (no ncu on this host)"
+  else
+    gru13_ncu cudnn "$rosetta" --rnn cudnn --rnn-algo persist_static_small_h --no-rnn-cache
+    gru13_ncu persistent "$rosetta" --rnn persistent --no-rnn-cache
+    [ -n "${BASELINE:-}" ] && gru13_ncu baseline-cudnn "$(realpath "$BASELINE")/bin/rosetta" --rnn cudnn \
+      --rnn-algo persist_static_small_h
+    step gru13-kernels 30 $python - "$g13" <<'PY'
+# Per GRU: each kernel's calls and microseconds in one steady step, from the 24- and 4-step ncu runs.
+import collections, csv, glob, os, sys
+folder = sys.argv[1]
+def totals(path):
+    time, calls = collections.Counter(), collections.Counter()
+    with open(path) as f:
+        rows = [l for l in f if l.startswith('"')]  # ncu's own lines and the program's output are not CSV rows
+    for row in csv.DictReader(rows):
+        if row.get("Metric Name") == "gpu__time_duration.sum":
+            time[row["Kernel Name"]] += float(row["Metric Value"].replace(",", ""))  # ns
+            calls[row["Kernel Name"]] += 1
+    return time, calls
+lines = []
+for long in sorted(glob.glob(os.path.join(folder, "ncu-*-24.csv"))):
+    name = os.path.basename(long)[4:-7]
+    (t24, c24), (t4, c4) = totals(long), totals(long.replace("-24.csv", "-4.csv"))
+    per_step = {k: ((t24[k] - t4[k]) / 20e3, (c24[k] - c4[k]) / 20) for k in t24}
+    total = sum(us for us, _ in per_step.values())
+    lines.append(f"== {name}: kernels of one steady step (graph off) {total:.1f} us")
+    for kernel, (us, calls) in sorted(per_step.items(), key=lambda kv: -kv[1][0]):
+        if calls > 0:
+            lines.append(f"  {us:9.1f} us {100 * us / total:5.1f}%  {calls:5.1f} calls  {kernel[:90]}")
+open(os.path.join(folder, "gru13-kernels.txt"), "w").write("\n".join(lines) + "\n")
+print("\n".join(lines))
+print("kernel breakdown: " + "; ".join(l[3:] for l in lines if l.startswith("==")))
+PY
+  fi
+
+  for t in test_gru test_imdb_gru test_embedding test_cli_train_gru test_checkpoint_resume; do
+    in_parallel "gru13-$t" 300 "$bundle/bin/$t" --gtest_brief=1 --gtest_filter='*Cuda*'
+  done
+  in_parallel gru13-test_ops 300 "$bundle/bin/test_ops" --gtest_brief=1 \
+    --gtest_filter='*CudaMatchesTheCpuTwin/gru*:*CudaMatchesTheCpuTwin/embedding*'
+  wait
+  sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
+  if [ -n "$sanitizer" ]; then
+    for tool in memcheck racecheck; do
+      step "gru13-$tool-persistent" 120 "$sanitizer" --tool $tool --error-exitcode 99 --print-limit 20 \
+        "$bundle/bin/test_gru" --gtest_brief=1 --gtest_filter='GruCuda.PersistentMatchesReferenceAtAwkwardShapes'
+    done
+  fi
+
+  step gru13-bench_gru 120 "$bundle/bin/bench_gru" --benchmark_min_time=0.05 \
+    --benchmark_filter='gru/gpu/.*/(cudnn/persist_static_small_h|persistent|naive)/tnc|embedding/gpu' \
+    --benchmark_out="$g13/bench_gru.json" --benchmark_out_format=json
+
+  cache13=$g13/rnn-algorithms.json
+  rm -f "$cache13"
+  train gru 13-auto-timed --rnn-cache "$cache13"
+  train gru 13-auto-cached --rnn-cache "$cache13"
+  train gru 13-cudnn --rnn cudnn --rnn-cache "$cache13"
+  train gru 13-persistent --rnn persistent
+  train gru 13-persistent-eager --rnn persistent --graph off
+  train gru 13-cudnn-eager --rnn cudnn --rnn-algo persist_static_small_h --graph off
+  train gru 13-persistent-tf32 --rnn persistent --precision tf32
+  cp "$cache13" "$g13/" 2>/dev/null
+  step gru13-summary 30 $python - "$out/records" <<'PY'
+# One line per issue-13 run: what ran, where its choice came from, setup and total seconds, the steady step.
+import json, glob, os, sys
+for path in sorted(glob.glob(os.path.join(sys.argv[1], "rosetta-gru-13-*.json"))):
+    r = json.load(open(path))
+    steady = r.get("steady") or {}
+    steps = steady.get("examples_per_repetition", 0) / r["batch"]
+    step_ms = 1e3 * steady["median_s"] / steps if steps else float("nan")
+    print(f"{os.path.basename(path)[12:-5]:22s} {r.get('rnn_implementation')}/{r.get('rnn_algorithm', '-')} "
+          f"choice {r.get('rnn_choice')} weights {r.get('rnn_weights', '-')}: setup {r.get('seconds_setup', 0):.3f} s, "
+          f"total {r['seconds_total']:.3f} s, step {step_ms:.3f} ms, accuracy {r.get('test_accuracy')}")
+PY
+fi
+
 if want cnn; then
   train cnn graph-fp32 --precision fp32
   train cnn eager-fp32 --precision fp32 --graph off

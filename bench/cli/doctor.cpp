@@ -407,7 +407,8 @@ std::int64_t integer_setting(const json& ref, const char* key, std::int64_t othe
 // in a full epoch); the extraction at most 1280 images.
 std::vector<std::string> gpu_command(const std::string& workload, const json& ref, const TempFolder& dir,
                                      const std::string& record) {
-  const std::string cache = dir.file("conv-algorithms.json");  // fresh: the user's cache is neither read nor written
+  // Fresh caches: the user's convolution and RNN algorithm caches are neither read nor written.
+  const std::string cache = dir.file("conv-algorithms.json");
   const std::string precision = text_setting(ref, "precision", "fp32");
   if (workload == "resnet50") {
     const std::int64_t batch = integer_setting(ref, "batch", 32);
@@ -431,7 +432,8 @@ std::vector<std::string> gpu_command(const std::string& workload, const json& re
     args.insert(args.end(), {"--algo-cache", cache});
     if (text_setting(ref, "dropout", "on") == "off") args.push_back("--no-dropout");
   } else {
-    args.insert(args.end(), {"--rnn", text_setting(ref, "rnn", "cudnn"), "--layout", text_setting(ref, "layout", "tnc")});
+    args.insert(args.end(), {"--rnn", text_setting(ref, "rnn", "cudnn"), "--layout", text_setting(ref, "layout", "tnc"),
+                             "--rnn-cache", dir.file("rnn-algorithms.json")});
     if (text_setting(ref, "rnn_algorithm_autotuned", "on") == "off" && ref.contains("rnn_algorithm"))
       args.insert(args.end(), {"--rnn-algo", text_setting(ref, "rnn_algorithm", "auto")});
   }

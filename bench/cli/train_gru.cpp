@@ -1,27 +1,51 @@
 #include "bench/cli/train_gru.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 
 #include "bench/cli/arguments.h"
 #include "datasets/imdb.h"
 #include "datasets/synthetic_text.h"
+#include "kernels/gru_algorithm_cache.h"
 #include "models/flops.h"
 #include "models/imdb_gru.h"
 
 namespace rosetta::cli {
 namespace {
 
-// "  cuDNN GRU algorithms timed at setup (forward + backward): standard 5.731 ms, ...; kept persist_static_small_h"
+// "cudnn/persist_static_small_h", "persistent": a candidate's or a plan's choice.
+std::string choice_name(kernels::GruImplementation implementation, kernels::GruCudnnAlgorithm algorithm) {
+  std::string text = kernels::gru_implementation_name(implementation);
+  if (implementation == kernels::GruImplementation::cudnn) text += std::string("/") + kernels::gru_cudnn_algorithm_name(algorithm);
+  return text;
+}
+std::string choice_name(const kernels::GruPlan& plan) {
+  return choice_name(plan.options.implementation, plan.options.algorithm.value_or(kernels::GruCudnnAlgorithm::standard));
+}
+
+// "  GRU candidates timed at setup (forward + backward): cudnn/standard 5.731 ms, ...; kept persistent"
 std::string trials_text(const kernels::GruPlan& plan) {
-  std::string text = "  cuDNN GRU algorithms timed at setup (forward + backward):";
+  std::string text = "  GRU candidates timed at setup (forward + backward, median of 5):";
   char buffer[64];
   for (const kernels::GruAlgorithmTrial& t : plan.trials) {
     std::snprintf(buffer, sizeof buffer, " %.3f ms,", t.milliseconds);
-    text += std::string(" ") + kernels::gru_cudnn_algorithm_name(t.algorithm) + (t.accepted ? buffer : " refused,");
+    text += " " + choice_name(t.implementation, t.algorithm) + (t.accepted ? buffer : " refused,");
   }
   text.back() = ';';
-  return text + " kept " + kernels::gru_cudnn_algorithm_name(*plan.options.algorithm);
+  return text + " kept " + choice_name(plan);
+}
+
+// The GRU algorithm cache's file: --rnn-cache, else rnn-algorithms.json in the folder of the convolution cache's
+// default (bench/cli/algorithm_cache_file.h): $XDG_CACHE_HOME/rosetta, ~/.cache/rosetta, or the working folder.
+std::string rnn_cache_path(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  for (const auto& [variable, folder] : {std::pair<const char*, const char*>{"XDG_CACHE_HOME", "/rosetta/"},
+                                         {"HOME", "/.cache/rosetta/"}}) {
+    const char* root = std::getenv(variable);
+    if (root != nullptr && *root != '\0') return std::string(root) + folder + "rnn-algorithms.json";
+  }
+  return ".rosetta-rnn-algorithms.json";
 }
 
 class GruWorkload : public TrainingWorkload {
@@ -34,14 +58,21 @@ class GruWorkload : public TrainingWorkload {
     GruOptions& g = gru_;
     g.precision = parse_precision(o_.common.precision, {Precision::fp32, Precision::tf32});
     ROSETTA_CHECK_ARG(kernels::gru_implementation_from_name(o_.rnn, &g.implementation),
-                      "--rnn " << o_.rnn << ": expected cudnn or naive");
+                      "--rnn " << o_.rnn << ": expected auto, cudnn, persistent or naive");
     kernels::GruCudnnAlgorithm algorithm = kernels::GruCudnnAlgorithm::standard;
     ROSETTA_CHECK_ARG(o_.rnn_algorithm == "auto" || kernels::gru_cudnn_algorithm_from_name(o_.rnn_algorithm, &algorithm),
                       "--rnn-algo " << o_.rnn_algorithm
                                     << ": expected auto, standard, persist_static, persist_dynamic or "
                                        "persist_static_small_h");
-    // auto with --autotune on leaves the algorithm empty: the GRU's plan times every one cuDNN accepts at setup.
-    if (o_.rnn_algorithm != "auto" || !parse_on_off("--autotune", o_.common.autotune)) g.algorithm = algorithm;
+    ROSETTA_CHECK_ARG(o_.rnn_algorithm == "auto" || g.implementation == kernels::GruImplementation::cudnn,
+                      "--rnn-algo " << o_.rnn_algorithm << " needs --rnn cudnn (it names a cuDNN algorithm)");
+    // --autotune off: cuDNN's standard algorithm, untimed (auto included: no timing means cuDNN's default).
+    const bool autotune = parse_on_off("--autotune", o_.common.autotune);
+    if (!autotune && g.implementation == kernels::GruImplementation::automatic)
+      g.implementation = kernels::GruImplementation::cudnn;
+    // A cudnn GRU with --rnn-algo auto and --autotune on leaves the algorithm empty: the plan times cuDNN's at setup.
+    if (g.implementation == kernels::GruImplementation::cudnn && (o_.rnn_algorithm != "auto" || !autotune))
+      g.algorithm = algorithm;
     ROSETTA_CHECK_ARG(sequence_layout_from_name(o_.layout, &g.layout), "--layout " << o_.layout << ": expected tnc or ntc");
     ImdbGruOptions model;
     model.gru = g;
@@ -81,11 +112,22 @@ class GruWorkload : public TrainingWorkload {
   void init(std::uint64_t seed) override { model_->init_default(seed); }
 
   std::string switches(bool use_graph) const override {
-    const std::string algorithm =
-        gru_.algorithm ? kernels::gru_cudnn_algorithm_name(*gru_.algorithm) : "the fastest, timed at setup";
-    const std::string gru = device_ == Device::cpu ? "the CPU reference GRU"
-                            : o_.rnn == "cudnn"   ? "cuDNN GRU (algorithm " + algorithm + ")"
-                                                  : "hand-built GRU";
+    using kernels::GruImplementation;
+    std::string gru = "the CPU reference GRU";
+    if (device_ == Device::cuda) {
+      switch (gru_.implementation) {
+        case GruImplementation::automatic: gru = "GRU: the fastest of cuDNN's and the persistent one"; break;
+        case GruImplementation::cudnn:
+          gru = std::string("cuDNN GRU (algorithm ") +
+                (gru_.algorithm ? kernels::gru_cudnn_algorithm_name(*gru_.algorithm) : "the fastest") + ")";
+          break;
+        case GruImplementation::persistent: gru = "persistent GRU"; break;
+        case GruImplementation::naive: gru = "hand-built GRU"; break;
+      }
+      if (!gru_.algorithm && gru_.implementation != GruImplementation::persistent &&
+          gru_.implementation != GruImplementation::naive)
+        gru += ", timed at setup or from the RNN algorithm cache";
+    }
     return gru + ", layout " + o_.layout + ", CUDA graph " + on_off(use_graph);
   }
   bool uses_conv_algorithm_cache() const override { return false; }
@@ -95,30 +137,55 @@ class GruWorkload : public TrainingWorkload {
     options["layout"] = o_.layout;
   }
   NamedTensors training_state() const override { return model_->training_state(); }
-  // The algorithm a timed setup chose: a resumed run with --rnn-algo auto takes it instead of timing again, so
-  // both halves run the same cuDNN algorithm (the same bits).
+  // What a timed setup (or the cache) chose: a resumed run that leaves the choice open takes it instead of timing
+  // again, so both halves run the same implementation and cuDNN algorithm (the same bits).
   void add_checkpoint_choices(SafetensorsMetadata& fields) const override {
     const kernels::GruPlan& plan = model_->gru().plan();
-    if (plan.uses_cudnn()) fields["rnn_algorithm"] = kernels::gru_cudnn_algorithm_name(*plan.options.algorithm);
+    if (plan.source == kernels::GruChoiceSource::given) return;
+    fields["rnn_implementation"] = kernels::gru_implementation_name(plan.options.implementation);
+    if (plan.options.algorithm) fields["rnn_algorithm"] = kernels::gru_cudnn_algorithm_name(*plan.options.algorithm);
   }
   void resume_choices(const SafetensorsMetadata& checkpoint) override {
-    const auto chosen = checkpoint.find("rnn_algorithm");
-    if (o_.rnn_algorithm != "auto" || chosen == checkpoint.end() || device_ != Device::cuda) return;
-    kernels::GruCudnnAlgorithm algorithm = kernels::GruCudnnAlgorithm::standard;
-    ROSETTA_CHECK_ARG(kernels::gru_cudnn_algorithm_from_name(chosen->second, &algorithm),
-                      "the checkpoint's rnn_algorithm " << printable_text(chosen->second) << " is not a cuDNN algorithm");
-    gru_.algorithm = algorithm;
+    const auto implementation = checkpoint.find("rnn_implementation");
+    const bool open = gru_.implementation == kernels::GruImplementation::automatic ||
+                      (gru_.implementation == kernels::GruImplementation::cudnn && !gru_.algorithm);
+    if (!open || implementation == checkpoint.end() || device_ != Device::cuda) return;
+    kernels::GruImplementation chosen = kernels::GruImplementation::cudnn;
+    ROSETTA_CHECK_ARG(kernels::gru_implementation_from_name(implementation->second, &chosen) &&
+                          (chosen == kernels::GruImplementation::cudnn ||
+                           (chosen == kernels::GruImplementation::persistent &&
+                            gru_.implementation == kernels::GruImplementation::automatic)),
+                      "the checkpoint's rnn_implementation " << printable_text(implementation->second)
+                                                             << " is not one --rnn " << o_.rnn << " can choose");
+    gru_.implementation = chosen;
+    if (chosen != kernels::GruImplementation::cudnn) return;
+    const auto algorithm = checkpoint.find("rnn_algorithm");
+    kernels::GruCudnnAlgorithm cudnn = kernels::GruCudnnAlgorithm::standard;
+    ROSETTA_CHECK_ARG(algorithm != checkpoint.end() && kernels::gru_cudnn_algorithm_from_name(algorithm->second, &cudnn),
+                      "the checkpoint's rnn_algorithm "
+                          << (algorithm == checkpoint.end() ? std::string("is missing") : printable_text(algorithm->second))
+                          << " is not a cuDNN algorithm");
+    gru_.algorithm = cudnn;
   }
   double flops_per_example(const DatasetSplits& data) const override {
     return gru_training_flops_per_example(data.train.example_shape()[0]);
   }
 
+  // Inside the timed region, as the search the cache replaces: the cache file is read before the plan and written
+  // after it when the plan timed something new (a CUDA run only: the CPU has no search).
   void setup(const Context& ctx, std::int64_t batch, const DatasetSplits& data,
              const Communicator& communicator) override {
+    kernels::GruAlgorithmCache& cache = kernels::gru_algorithm_cache();
+    const bool use_cache = device_ == Device::cuda && !o_.no_rnn_cache;
+    if (use_cache) {
+      cache_path_ = rnn_cache_path(o_.rnn_cache_path);
+      cache_load_ = cache.load(cache_path_);
+    }
     ImdbGruOptions mo;
     mo.batch = batch, mo.steps = data.train.example_shape()[0], mo.lr = o_.common.lr, mo.gru = gru_;
     mo.communicator = &communicator;
     model_->setup(ctx, mo);
+    if (use_cache && cache.unsaved() > 0 && communicator.rank() == 0) cache.save(cache_path_);
   }
   void step(const Context& ctx, const Tensor& tokens, const Tensor& labels) override {
     model_->step(ctx, tokens, labels);
@@ -130,20 +197,54 @@ class GruWorkload : public TrainingWorkload {
 
   void report(nlohmann::json& record) const override {
     const kernels::GruPlan& plan = model_->gru().plan();
+    if (!cache_path_.empty())
+      std::printf("  RNN algorithm cache %s: %s\n", cache_path_.c_str(),
+                  cache_load_.note.empty() ? (std::to_string(cache_load_.entries) + " choices loaded").c_str()
+                                           : cache_load_.note.c_str());
     if (!plan.trials.empty()) std::printf("%s\n", trials_text(plan).c_str());
+    if (plan.source == kernels::GruChoiceSource::cache)
+      std::printf("  GRU choice from the RNN algorithm cache: %s, nothing timed\n", choice_name(plan).c_str());
     record["rnn"] = o_.rnn;
-    if (plan.uses_cudnn()) {
-      record["rnn_algorithm"] = kernels::gru_cudnn_algorithm_name(*plan.options.algorithm);
-      record["rnn_algorithm_autotuned"] = !plan.trials.empty();
+    record["rnn_choice"] = kernels::gru_choice_source_name(plan.source);
+    record["rnn_cache"] = cache_path_.empty() ? nlohmann::json(nullptr) : nlohmann::json(cache_path_);
+    if (device_ == Device::cuda) record["rnn_implementation"] = kernels::gru_implementation_name(plan.options.implementation);
+    if (!plan.trials.empty()) {
       nlohmann::json trials = nlohmann::json::array();
       for (const kernels::GruAlgorithmTrial& t : plan.trials)
-        trials.push_back({{"algorithm", kernels::gru_cudnn_algorithm_name(t.algorithm)},
+        trials.push_back({{"implementation", kernels::gru_implementation_name(t.implementation)},
+                          {"algorithm", t.implementation == kernels::GruImplementation::cudnn
+                                            ? nlohmann::json(kernels::gru_cudnn_algorithm_name(t.algorithm))
+                                            : nlohmann::json(nullptr)},
                           {"milliseconds", t.accepted ? nlohmann::json(t.milliseconds) : nlohmann::json(nullptr)},
                           {"refusal", t.accepted ? nlohmann::json(nullptr) : nlohmann::json(t.refusal)}});
-      if (!plan.trials.empty()) record["rnn_algorithm_trials"] = trials;
+      record["rnn_algorithm_trials"] = trials;
+    }
+    record["rnn_algorithm_autotuned"] = plan.source != kernels::GruChoiceSource::given;
+    if (plan.uses_cudnn()) {
+      // Whether the parameters are cuDNN's weight space (no copy a step), or why they are copied: never silent.
+      const std::string weights = model_->gru().weight_space();
+      std::printf("  cuDNN GRU weights: %s\n", weights.c_str());
+      record["rnn_weights"] = weights;
+      record["rnn_algorithm"] = kernels::gru_cudnn_algorithm_name(*plan.options.algorithm);
+    }
+    if (plan.persistent) {
+      const kernels::GruPersistentLayout& l = *plan.persistent;
+      const kernels::GruPersistentVariant& tile = kernels::kGruPersistentVariants[l.variant];
+      std::printf("  persistent GRU: %d blocks of %d sequence(s), W_hh in %dx%d register tiles, %d forward and %d "
+                  "backward threads a block\n",
+                  l.blocks, l.sequences_per_block, tile.rows_per_thread, tile.columns_per_thread, l.forward_threads,
+                  l.backward_threads);
+      record["rnn_persistent"] = {{"blocks", l.blocks},
+                                  {"sequences_per_block", l.sequences_per_block},
+                                  {"tile", std::to_string(tile.rows_per_thread) + "x" +
+                                               std::to_string(tile.columns_per_thread)},
+                                  {"forward_threads", l.forward_threads},
+                                  {"backward_threads", l.backward_threads}};
     }
     record["layout"] = o_.layout;
-    record["mode"] = std::string(record["graph"].get<bool>() ? "graph" : "eager") + ", " + o_.rnn + ", " + o_.layout;
+    const std::string ran = device_ == Device::cuda ? kernels::gru_implementation_name(plan.options.implementation)
+                                                    : "cpu";
+    record["mode"] = std::string(record["graph"].get<bool>() ? "graph" : "eager") + ", " + ran + ", " + o_.layout;
   }
 
  private:
@@ -151,6 +252,8 @@ class GruWorkload : public TrainingWorkload {
   Device device_ = Device::cpu;
   GruOptions gru_;
   std::unique_ptr<ImdbGRU> model_;
+  std::string cache_path_;  // empty: no cache file used
+  kernels::GruCacheLoad cache_load_;
 };
 
 }  // namespace
@@ -163,14 +266,23 @@ void add_train_gru_command(CLI::App& train, TrainGruOptions& o) {
       ->excludes(data);
   o.common.epochs = 3, o.common.batch = 64, o.common.lr = 1e-3f;
   add_training_flags(*cmd, o.common, {"fp32", "tf32"});
-  cmd->add_option("--rnn", o.rnn, "cudnn (cuDNN's fused RNN) or naive (hand-built GRU: the ablation)")
+  cmd->add_option("--rnn", o.rnn,
+                  "auto (the fastest of cuDNN's algorithms and the persistent GRU, timed at setup or taken from the "
+                  "RNN algorithm cache; cuDNN's standard with --autotune off), cudnn (cuDNN's fused RNN), persistent "
+                  "(rosetta's one-launch GRU, W_hh held in registers) or naive (hand-built per-step GRU: the "
+                  "ablation); on the CPU auto and cudnn run its one GRU")
       ->capture_default_str()
-      ->check(CLI::IsMember({"cudnn", "naive"}));
+      ->check(CLI::IsMember({"auto", "cudnn", "persistent", "naive"}));
   cmd->add_option("--rnn-algo", o.rnn_algorithm,
-                  "cuDNN RNN algorithm: auto (the fastest cuDNN accepts, timed at setup; standard with --autotune "
-                  "off), standard, persist_static, persist_dynamic or persist_static_small_h")
+                  "with --rnn cudnn, cuDNN's RNN algorithm: auto (the fastest cuDNN accepts, timed at setup or from "
+                  "the cache; standard with --autotune off), standard, persist_static, persist_dynamic or "
+                  "persist_static_small_h")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "standard", "persist_static", "persist_dynamic", "persist_static_small_h"}));
+  auto* cache = cmd->add_option("--rnn-cache", o.rnn_cache_path,
+                                "the GRU algorithm cache file: the search's choice per GPU, cuDNN and shape, so a second "
+                                "run times nothing (default: rnn-algorithms.json beside the convolution cache)");
+  cmd->add_flag("--no-rnn-cache", o.no_rnn_cache, "neither read nor write the GRU algorithm cache file")->excludes(cache);
   cmd->add_option("--layout", o.layout, "tnc (time-major, cuDNN's native) or ntc (batch-first, transposed)")
       ->capture_default_str()
       ->check(CLI::IsMember({"tnc", "ntc"}));

@@ -14,9 +14,11 @@ struct TrainGruOptions {
   std::string data_path;        // imdb.npz (Keras) or a token file rosetta wrote; empty: the synthetic set
   std::string data_name;        // for the record; default "imdb" with data_path, else "synthetic"
   bool synthetic = false;
-  std::string rnn = "cudnn";    // cudnn | naive (CUDA only)
-  std::string rnn_algorithm = "auto";  // auto: the fastest, timed at setup (standard with --autotune off)
+  std::string rnn = "auto";     // auto | cudnn | persistent | naive (CUDA only; the CPU runs its one GRU)
+  std::string rnn_algorithm = "auto";  // cudnn's algorithm; auto: the fastest, timed at setup (standard with --autotune off)
   std::string layout = "tnc";   // tnc | ntc
+  std::string rnn_cache_path;   // the GRU algorithm cache file; empty: beside the convolution cache
+  bool no_rnn_cache = false;    // neither read nor write the GRU algorithm cache file
   std::string export_data_path; // write the data set as a preprocessed token .npz and stop
   std::int64_t synthetic_train = 25000, synthetic_test = 25000;
   std::int64_t synthetic_min_length = 20;  // shortest synthetic review (datasets/synthetic_text.h)

@@ -128,8 +128,10 @@ void train(const TrainingFlags& c, TrainingWorkload& workload, const Communicato
                     "--batch " << c.batch << " exceeds the " << data.train.size() << " training examples");
   const CheckpointOptions checkpoint_must_match = checkpoint_options(c, workload, data.train);
   std::int64_t first_step = 0;
+  SafetensorsMetadata resumed;  // the checkpoint's metadata, with --resume
   if (!c.resume_path.empty()) {
-    workload.resume_choices(read_training_checkpoint_header(c.resume_path, checkpoint_must_match, first_step));
+    resumed = read_training_checkpoint_header(c.resume_path, checkpoint_must_match, first_step);
+    workload.resume_choices(resumed);
     const std::int64_t all_steps = data.train.size() / c.batch * c.epochs;
     const std::int64_t last_step = c.max_steps >= 0 ? std::min(c.max_steps, all_steps) : all_steps;
     ROSETTA_CHECK_ARG(first_step < last_step, "nothing to train: the run would start at step "
@@ -139,6 +141,7 @@ void train(const TrainingFlags& c, TrainingWorkload& workload, const Communicato
 
   Context& ctx = Context::of(device);
   workload.create_model(device);
+  if (!c.resume_path.empty()) check_training_checkpoint_arena(resumed, c.resume_path, workload.parameters());
   const SafetensorsMetadata metadata{{"workload", workload.name()}};
   if (!c.init_path.empty()) {
     load_parameters(workload.parameters(), c.init_path);

@@ -129,7 +129,8 @@ def mode_text(record, profiled=True):
         parts.append("BN not folded")
     if record.get("fuse") is False or record.get("fused_convolutions") == 0:
         parts.append("unfused")
-    if record.get("rnn_algorithm") not in (None, "standard") and record.get("rnn") == "cudnn":
+    ran = record.get("rnn_implementation", record.get("rnn"))
+    if record.get("rnn_algorithm") not in (None, "standard") and ran == "cudnn":
         parts.append(record["rnn_algorithm"])
     if profiled and isinstance(record.get("profile"), dict) and record["profile"].get("unit") == "step":
         parts.append("last %d steps profiled" % record["profile"]["units"])

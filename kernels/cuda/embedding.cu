@@ -2,9 +2,11 @@
 //
 // Forward: one thread per output element; a bad id (outside [0, V)) gives a NaN row and no read of the table.
 // Backward, deterministic and free of float atomics:
-//   1. positions = 0, 1, ..., count-1;
-//   2. CUB's stable radix sort of (id, position) pairs over all 32 key bits: ids ascending, and the positions of
-//      one id ascending, whatever the schedule (a bad id sorts into a run of its own, which step 4 skips);
+//   1. keys = ids with every bad id (outside [0, V)) replaced by V, positions = 0, 1, ..., count-1 (one kernel);
+//   2. CUB's stable radix sort of (key, position) pairs over the low key_bits(V) bits only, the fewest that hold
+//      0..V (15 for IMDB's 30,000 words: two 8-bit digit passes instead of four): keys ascending, and the positions
+//      of one key ascending, whatever the schedule; the bad ids, all V, sort into one run of their own after every
+//      valid id, which step 4 skips (so a bad id can never alias a valid one's low bits);
 //   3. d_table = 0 (memset);
 //   4. one block per run of equal ids (grid-stride over sorted indices; the block whose index starts a run takes
 //      it): thread (lane, slice) sums the rows p_slice, p_{slice+S}, ... of four 32-column groups of d_out, the
@@ -37,10 +39,15 @@ __global__ void embedding_forward_kernel(const std::int32_t* ids, const float* t
   }
 }
 
-__global__ void iota_kernel(std::int32_t* positions, std::int64_t count) {
+// keys (count): ids with bad ones replaced by vocab; positions (count) = 0, 1, ...
+__global__ void sort_input_kernel(const std::int32_t* ids, std::int32_t* keys, std::int32_t* positions,
+                                  std::int64_t count, std::int64_t vocab) {
   for (std::int64_t p = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; p < count;
-       p += std::int64_t(blockDim.x) * gridDim.x)
+       p += std::int64_t(blockDim.x) * gridDim.x) {
+    const std::int32_t id = ids[p];
+    keys[p] = id >= 0 && id < vocab ? id : static_cast<std::int32_t>(vocab);
     positions[p] = static_cast<std::int32_t>(p);
+  }
 }
 
 // sorted_ids, sorted_positions (count): the stable sort of (ids, 0..count-1). Block (kLanes, kEmbeddingSlices).
@@ -79,27 +86,36 @@ __global__ void __launch_bounds__(kLanes* kEmbeddingSlices)
   }
 }
 
-std::size_t sort_bytes(std::int64_t count) {
+// The key bits the sort looks at: the fewest that hold every key 0..vocab (a valid id or the bad ids' vocab).
+int key_bits(std::int64_t vocab) {
+  int bits = 1;
+  while (bits < 31 && (std::int64_t{1} << bits) <= vocab) ++bits;
+  return bits;
+}
+
+std::size_t sort_bytes(std::int64_t count, std::int64_t vocab) {
   std::size_t bytes = 0;
   ROSETTA_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, bytes, static_cast<const std::int32_t*>(nullptr),
                                                      static_cast<std::int32_t*>(nullptr),
                                                      static_cast<const std::int32_t*>(nullptr),
-                                                     static_cast<std::int32_t*>(nullptr), static_cast<int>(count)));
+                                                     static_cast<std::int32_t*>(nullptr), static_cast<int>(count), 0,
+                                                     key_bits(vocab)));
   return bytes;
 }
 
 // The backward's scratch.
 struct Scratch {
+  std::int32_t* keys;              // (count): the ids, bad ones replaced by vocab
   std::int32_t* sorted_ids;        // (count)
   std::int32_t* positions;         // (count)
   std::int32_t* sorted_positions;  // (count)
   char* sort_temp;                 // (sort_temp_bytes): CUB's temporary storage
   std::size_t sort_temp_bytes;
 };
-Scratch lay_out(Carver& c, std::int64_t count) {
-  const std::size_t temp_bytes = sort_bytes(count);
+Scratch lay_out(Carver& c, std::int64_t count, std::int64_t vocab) {
+  const std::size_t temp_bytes = sort_bytes(count, vocab);
   return {c.take<std::int32_t>(count), c.take<std::int32_t>(count), c.take<std::int32_t>(count),
-          c.take<char>(static_cast<std::int64_t>(temp_bytes)), temp_bytes};
+          c.take<std::int32_t>(count), c.take<char>(static_cast<std::int64_t>(temp_bytes)), temp_bytes};
 }
 
 }  // namespace
@@ -111,9 +127,10 @@ void embedding_forward(const Context& ctx, const std::int32_t* ids, const float*
   ROSETTA_LAUNCH_CHECK("embedding_forward count=" << count << " table (" << vocab << ", " << dim << ")");
 }
 
-std::size_t embedding_backward_workspace_bytes(const Context&, std::int64_t count, std::int64_t) {
+std::size_t embedding_backward_workspace_bytes(const Context&, std::int64_t count, std::int64_t vocab) {
   ROSETTA_CHECK(count >= 0 && count <= 2147483647, "embedding: " << count << " ids exceed CUB's int range");
-  return workspace_bytes([&](Carver& c) { return lay_out(c, count); });
+  ROSETTA_CHECK(vocab >= 1 && vocab < 2147483647, "embedding: a table of " << vocab << " rows, expected [1, 2^31 - 1)");
+  return workspace_bytes([&](Carver& c) { return lay_out(c, count, vocab); });
 }
 
 void embedding_backward(const Context& ctx, const std::int32_t* ids, const float* d_out, float* d_table,
@@ -121,13 +138,13 @@ void embedding_backward(const Context& ctx, const std::int32_t* ids, const float
   const std::size_t table_bytes = static_cast<std::size_t>(vocab * dim) * sizeof(float);
   ROSETTA_CUDA_CHECK(cudaMemsetAsync(d_table, 0, table_bytes, ctx.stream()));
   if (count == 0) return;
-  Scratch scratch = carve_workspace(ctx, [&](Carver& c) { return lay_out(c, count); });
-  iota_kernel<<<grid_for(count), kThreads, 0, ctx.stream()>>>(scratch.positions, count);
-  ROSETTA_LAUNCH_CHECK("embedding_backward iota count=" << count);
-  ROSETTA_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(scratch.sort_temp, scratch.sort_temp_bytes, ids,
+  Scratch scratch = carve_workspace(ctx, [&](Carver& c) { return lay_out(c, count, vocab); });
+  sort_input_kernel<<<grid_for(count), kThreads, 0, ctx.stream()>>>(ids, scratch.keys, scratch.positions, count,
+                                                                    vocab);
+  ROSETTA_LAUNCH_CHECK("embedding_backward sort input count=" << count << " vocab=" << vocab);
+  ROSETTA_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(scratch.sort_temp, scratch.sort_temp_bytes, scratch.keys,
                                                      scratch.sorted_ids, scratch.positions, scratch.sorted_positions,
-                                                     static_cast<int>(count), 0, int(sizeof(std::int32_t) * 8),
-                                                     ctx.stream()));
+                                                     static_cast<int>(count), 0, key_bits(vocab), ctx.stream()));
   const unsigned int blocks = static_cast<unsigned int>(std::min<std::int64_t>(count, 4096));
   embedding_run_sums<<<blocks, dim3(kLanes, kEmbeddingSlices), 0, ctx.stream()>>>(
       scratch.sorted_ids, scratch.sorted_positions, d_out, d_table, count, vocab, dim);

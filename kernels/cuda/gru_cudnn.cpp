@@ -15,17 +15,19 @@
 //
 // The initial state h[-1] and the gradient of the final state are explicit zero buffers; cuDNN writes the final
 // state and dL/dh[-1] into a spare buffer nobody reads. devSeqLengths is a device array of N copies of T. The
-// weight gradient is zeroed, then accumulated (CUDNN_WGRAD_MODE_ADD) and copied into PyTorch's layout.
+// weights are read in place when the plan found cuDNN's weight space to be the layer's packed block (else copied
+// in), and the weight gradient is zeroed, then accumulated (CUDNN_WGRAD_MODE_ADD) in place or into the plan's space
+// and copied out (kernels/cuda/gru_state.h).
 // Everything is created and allocated at plan time (cuDNN's workspace is the context's, grown there); the passes
-// create and allocate nothing. A plan without an algorithm times them all (plan_fastest below).
+// create and allocate nothing. A plan without an algorithm is the search's (kernels/cuda/gru_search.cpp).
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "kernels/cuda/gru_state.h"
+#include "kernels/cuda/gru_trial.h"
 #include "kernels/gru.h"
 #include "runtime/cuda_check.h"
-#include "runtime/timer.h"
 
 namespace rosetta::kernels {
 
@@ -174,77 +176,83 @@ void unpack_gradients(const Context& ctx, const CudnnGruState& st, const GruGrad
                                        cudaMemcpyDeviceToDevice, ctx.stream()));
 }
 
-// cudnnRNNForward in training mode on the weight space as it stands.
-void run_forward(const Context& ctx, const GruPlan& plan, const float* x, float* h) {
+// Where the packed block would put each segment: the space is that block exactly when cuDNN's map (merged into runs)
+// is the four tensors whole, in order, at the block's offsets, and nothing more. Empty when it is; else where not.
+std::string packed_mismatch(const CudnnGruState& st, const GruShape& shape) {
+  const std::size_t bytes = static_cast<std::size_t>(gru_packed_elements(shape)) * sizeof(float);
+  std::ostringstream why;
+  if (st.segments.size() != 4) {
+    why << "cuDNN's weight space holds the four tensors in " << st.segments.size() << " runs, not 4";
+    return why.str();
+  }
+  for (int t = 0; t < 4; ++t) {
+    const GruTensor tensor = static_cast<GruTensor>(t);
+    const GruWeightSegment& seg = st.segments[static_cast<std::size_t>(t)];
+    const auto at = static_cast<std::size_t>(gru_packed_offset(shape, tensor)) * sizeof(float);
+    const auto size = static_cast<std::size_t>(gru_tensor_elements(shape, tensor)) * sizeof(float);
+    if (seg.tensor != tensor || seg.tensor_offset != 0 || seg.space_offset != at || seg.bytes != size) {
+      why << "cuDNN places run " << t << " (tensor " << static_cast<int>(seg.tensor) << " from element "
+          << seg.tensor_offset << ", " << seg.bytes << " bytes) at byte " << seg.space_offset
+          << ", the packed block has tensor " << t << " (" << size << " bytes) at byte " << at;
+      return why.str();
+    }
+  }
+  if (st.weight_space_bytes != bytes) {
+    why << "cuDNN's weight space is " << st.weight_space_bytes << " bytes, the packed block " << bytes;
+    return why.str();
+  }
+  return "";
+}
+
+// The weight space a pass reads: the caller's packed block in place, or the plan's own, filled by a copy.
+const void* weight_space(const Context& ctx, const GruPlan& plan, const GruWeights& weights) {
+  const CudnnGruState& st = *plan.cudnn;
+  if (plan.cudnn_space_packed && gru_weights_packed(plan.shape, weights)) return weights.w_ih;
+  pack_weights(ctx, st, weights);
+  return st.weights->data();
+}
+
+// cudnnRNNForward in training mode.
+void run_forward(const Context& ctx, const GruPlan& plan, const float* x, const void* space, float* h) {
   const CudnnGruState& st = *plan.cudnn;
   const auto* lengths = static_cast<const std::int32_t*>(st.seq_lengths->data());
   ROSETTA_CUDNN_CHECK(
       cudnnRNNForward(ctx.cudnn(), st.rnn, CUDNN_FWD_MODE_TRAINING, lengths, st.x, x, st.y, h, st.state,
                       st.zero_state->data(), st.spare_state->data(), st.state, nullptr, nullptr, st.weight_space_bytes,
-                      st.weights->data(), st.workspace_bytes, ctx.workspace(st.workspace_bytes), st.reserve_bytes,
+                      space, st.workspace_bytes, ctx.workspace(st.workspace_bytes), st.reserve_bytes,
                       st.reserve->data()), describe(plan.shape, plan.options));
 }
 
-// cudnnRNNBackwardData_v8 (dx) then cudnnRNNBackwardWeights_v8 into the zeroed weight-gradient space.
+// cudnnRNNBackwardData_v8 (dx) then cudnnRNNBackwardWeights_v8 into `grad_space`, zeroed first (cuDNN only adds).
 void run_backward(const Context& ctx, const GruPlan& plan, const float* x, const float* h, const float* dh,
-                  float* dx) {
+                  float* dx, const void* space, void* grad_space) {
   const CudnnGruState& st = *plan.cudnn;
   const auto* lengths = static_cast<const std::int32_t*>(st.seq_lengths->data());
   void* workspace = ctx.workspace(st.workspace_bytes);
   ROSETTA_CUDNN_CHECK(
       cudnnRNNBackwardData_v8(ctx.cudnn(), st.rnn, lengths, st.y, h, dh, st.x, dx, st.state, st.zero_state->data(),
                               st.zero_state->data(), st.spare_state->data(), st.state, nullptr, nullptr, nullptr,
-                              st.weight_space_bytes, st.weights->data(), st.workspace_bytes, workspace,
-                              st.reserve_bytes, st.reserve->data()), describe(plan.shape, plan.options));
-  ROSETTA_CUDA_CHECK(cudaMemsetAsync(st.weight_grads->data(), 0, st.weight_space_bytes, ctx.stream()));
+                              st.weight_space_bytes, space, st.workspace_bytes, workspace, st.reserve_bytes,
+                              st.reserve->data()), describe(plan.shape, plan.options));
+  ROSETTA_CUDA_CHECK(cudaMemsetAsync(grad_space, 0, st.weight_space_bytes, ctx.stream()));
   ROSETTA_CUDNN_CHECK(
       cudnnRNNBackwardWeights_v8(ctx.cudnn(), st.rnn, CUDNN_WGRAD_MODE_ADD, lengths, st.x, x, st.state,
-                                 st.zero_state->data(), st.y, h, st.weight_space_bytes, st.weight_grads->data(),
-                                 st.workspace_bytes, workspace, st.reserve_bytes, st.reserve->data()), describe(plan.shape, plan.options));
+                                 st.zero_state->data(), st.y, h, st.weight_space_bytes, grad_space, st.workspace_bytes,
+                                 workspace, st.reserve_bytes, st.reserve->data()), describe(plan.shape, plan.options));
 }
-
-// Zero-filled temporary sequences of one shape, for trial runs and timings: x (T, N, I), h (T, N, H), dh (T, N, H),
-// dx (T, N, I). Freed on destruction, so the owner synchronizes first.
-struct ZeroSequences {
-  std::unique_ptr<Storage> x, h, dh, dx;
-
-  ZeroSequences(const Context& ctx, const GruShape& s) {
-    const auto bytes = [](std::int64_t elements) { return static_cast<std::size_t>(elements) * sizeof(float); };
-    x = device_buffer(bytes(s.t * s.n * s.i)), dx = device_buffer(bytes(s.t * s.n * s.i));
-    h = device_buffer(bytes(s.t * s.n * s.h)), dh = device_buffer(bytes(s.t * s.n * s.h));
-    ROSETTA_CUDA_CHECK(cudaMemsetAsync(x->data(), 0, x->bytes(), ctx.stream()));
-    ROSETTA_CUDA_CHECK(cudaMemsetAsync(dh->data(), 0, dh->bytes(), ctx.stream()));
-  }
-  // One forward and backward of `plan` on these sequences, on ctx's stream.
-  void pass(const Context& ctx, const GruPlan& plan) const {
-    run_forward(ctx, plan, static_cast<const float*>(x->data()), static_cast<float*>(h->data()));
-    run_backward(ctx, plan, static_cast<const float*>(x->data()), static_cast<const float*>(h->data()),
-                 static_cast<const float*>(dh->data()), static_cast<float*>(dx->data()));
-  }
-};
 
 // A forward and backward on zero data, so a persistent algorithm cuDNN turns down fails here, at plan time, rather
 // than in the first training step.
 void trial_run(const Context& ctx, const GruPlan& plan) {
-  const ZeroSequences data(ctx, plan.shape);
+  GruTrialData data(ctx, plan.shape);
   data.pass(ctx, plan);
   ctx.synchronize();  // the buffers are freed on return
 }
 
-// Mean milliseconds of a forward and backward of `plan`: one warm-up pass, then three timed with CUDA events.
-double time_passes(const Context& ctx, const GruPlan& plan, const ZeroSequences& data) {
-  constexpr int kTimedPasses = 3;
-  data.pass(ctx, plan);
-  CudaEventTimer timer;
-  timer.start(ctx.stream());
-  for (int i = 0; i < kTimedPasses; ++i) data.pass(ctx, plan);
-  timer.stop(ctx.stream());
-  return static_cast<double>(timer.elapsed_ms()) / kTimedPasses;
-}
+}  // namespace
 
-// The plan of one given algorithm (options.algorithm set): descriptors, buffers, the weight-space map, and for a
-// persistent algorithm a trial run.
-GruPlan plan_with_algorithm(const Context& ctx, const GruShape& shape, const GruOptions& options) {
+GruPlan plan_cudnn_gru_algorithm(const Context& ctx, const GruShape& shape, const GruOptions& options) {
+  ROSETTA_CHECK(options.algorithm, "a cuDNN GRU plan without an algorithm (" << describe(shape, options) << ")");
   const GruCudnnAlgorithm algorithm = *options.algorithm;
   cudnnHandle_t handle = ctx.cudnn();
   auto st = std::make_shared<CudnnGruState>();
@@ -296,69 +304,30 @@ GruPlan plan_with_algorithm(const Context& ctx, const GruShape& shape, const Gru
 
   GruPlan plan;
   plan.shape = shape, plan.options = options, plan.cudnn = st;
+  plan.cudnn_space_note = packed_mismatch(*st, shape);
+  plan.cudnn_space_packed = plan.cudnn_space_note.empty();
+  plan.reserve_elements = 0;  // cuDNN keeps its own reserve space in the plan
   if (algorithm != GruCudnnAlgorithm::standard) trial_run(ctx, plan);
   return plan;
 }
 
-// The GRU's autotuning: plans every algorithm, times each one cuDNN accepts (one warm-up, then the mean of three
-// forward and backward passes on zero data, with CUDA events) and returns the fastest's plan, its trials every
-// algorithm's outcome. cuDNN offers no cudnnFind for RNNs, and which algorithm wins depends on the shape and the GPU
-// (on an H200 at the IMDB shape PERSIST_STATIC_SMALL_H trains 9x faster than STANDARD, PERSIST_STATIC 2x slower).
-// Synchronizes: plan time only.
-GruPlan plan_fastest(const Context& ctx, const GruShape& shape, const GruOptions& options) {
-  const ZeroSequences data(ctx, shape);
-  GruPlan fastest;
-  double fastest_ms = 0;
-  std::vector<GruAlgorithmTrial> trials;
-  for (GruCudnnAlgorithm algorithm : {GruCudnnAlgorithm::standard, GruCudnnAlgorithm::persist_static,
-                                      GruCudnnAlgorithm::persist_dynamic, GruCudnnAlgorithm::persist_static_small_h}) {
-    GruOptions candidate_options = options;
-    candidate_options.algorithm = algorithm;
-    GruAlgorithmTrial trial;
-    trial.algorithm = algorithm;
-    GruPlan candidate;
-    if (algorithm == GruCudnnAlgorithm::standard) {
-      candidate = plan_with_algorithm(ctx, shape, candidate_options);  // every GRU runs on it: a refusal is an error
-    } else {
-      try {
-        candidate = plan_with_algorithm(ctx, shape, candidate_options);
-      } catch (const Error& e) {
-        trial.refusal = e.what();
-        trials.push_back(trial);
-        continue;
-      }
-    }
-    trial.accepted = true;
-    trial.milliseconds = time_passes(ctx, candidate, data);
-    trials.push_back(trial);
-    if (!fastest.cudnn || trial.milliseconds < fastest_ms) fastest = std::move(candidate), fastest_ms = trial.milliseconds;
-  }
-  ctx.synchronize();  // the sequences are freed on return
-  fastest.trials = std::move(trials);
-  return fastest;
-}
-
-}  // namespace
-
-void plan_cudnn_gru(const Context& ctx, GruPlan& plan) {
-  GruPlan made = plan.options.algorithm ? plan_with_algorithm(ctx, plan.shape, plan.options)
-                                        : plan_fastest(ctx, plan.shape, plan.options);
-  plan.options.algorithm = made.options.algorithm;
-  plan.cudnn = std::move(made.cudnn);
-  plan.trials = std::move(made.trials);
-  plan.reserve_elements = 0;  // cuDNN keeps its own reserve space in the plan
-}
-
 void cudnn_gru_forward(const Context& ctx, const GruPlan& plan, const float* x, const GruWeights& weights, float* h) {
-  pack_weights(ctx, state_for(plan, "gru_forward"), weights);
-  run_forward(ctx, plan, x, h);
+  state_for(plan, "gru_forward");
+  run_forward(ctx, plan, x, weight_space(ctx, plan, weights), h);
 }
 
-void cudnn_gru_backward(const Context& ctx, const GruPlan& plan, const float* x, const float* h, const float* dh,
-                        float* dx, const GruGradients& grads) {
+void cudnn_gru_backward(const Context& ctx, const GruPlan& plan, const float* x, const GruWeights& weights,
+                        const float* h, const float* dh, float* dx, const GruGradients& grads) {
   const CudnnGruState& st = state_for(plan, "gru_backward");
-  run_backward(ctx, plan, x, h, dh, dx);
-  unpack_gradients(ctx, st, grads);
+  // The forward left the plan's own space filled when it copied; in place there is nothing to copy.
+  const bool in_place = plan.cudnn_space_packed && gru_weights_packed(plan.shape, weights);
+  const void* space = in_place ? static_cast<const void*>(weights.w_ih) : st.weights->data();
+  if (plan.cudnn_space_packed && gru_gradients_packed(plan.shape, grads)) {
+    run_backward(ctx, plan, x, h, dh, dx, space, grads.w_ih);
+  } else {
+    run_backward(ctx, plan, x, h, dh, dx, space, st.weight_grads->data());
+    unpack_gradients(ctx, st, grads);
+  }
 }
 
 }  // namespace cuda

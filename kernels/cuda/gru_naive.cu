@@ -6,7 +6,8 @@
 //   backward  per step t = T-1..0: gru_backward_cells       d(ax)[t], d(ah)[t], carry = dh z
 //                       carry += d(ah)[t] W_hh              one GEMM (beta 1), not after step 0
 //             dx = d(ax) W_ih, dW_ih = d(ax)^T x, dW_hh = d(ah)[1..]^T h[..T-2]: three GEMMs over all steps;
-//             bias gradients with bias_backward (deterministic, kernels/elementwise.h).
+//             bias gradients with bias_backward (deterministic, kernels/elementwise.h): gru_backward_gemms, which
+//             the persistent GRU shares.
 // Each cell thread owns one (n, k) and applies reference::gru_cell / gru_cell_backward; nothing uses atomics, so
 // results are deterministic run to run. Scratch is ctx.workspace, laid out once per pass and grown at plan time.
 #include <algorithm>
@@ -121,7 +122,7 @@ void naive_gru_backward(const Context& ctx, const GruPlan& plan, const float* x,
                         const float* reserve, const float* dh, float* dx, const GruGradients& grads) {
   const GruShape& s = plan.shape;
   const Precision precision = plan.options.precision;
-  const std::int64_t H = s.h, G = 3 * s.h, rows = s.t * s.n;
+  const std::int64_t H = s.h, G = 3 * s.h;
   const BackwardScratch scratch = carve_workspace(ctx, [&](Carver& c) { return backward_scratch(c, s); });
   float* dax = scratch.dax;
   float* dah = scratch.dah;
@@ -135,6 +136,14 @@ void naive_gru_backward(const Context& ctx, const GruPlan& plan, const float* x,
     ROSETTA_LAUNCH_CHECK("gru_backward_cells step " << t << " of " << s.str());
     if (t > 0) gemm(ctx, false, false, s.n, H, G, 1.0f, dah + row0 * G, w.w_hh, 1.0f, carry, precision);
   }
+  gru_backward_gemms(ctx, plan, x, w, h, dax, dah, dx, grads);
+}
+
+void gru_backward_gemms(const Context& ctx, const GruPlan& plan, const float* x, const GruWeights& w, const float* h,
+                        const float* dax, const float* dah, float* dx, const GruGradients& grads) {
+  const GruShape& s = plan.shape;
+  const Precision precision = plan.options.precision;
+  const std::int64_t H = s.h, G = 3 * s.h, rows = s.t * s.n;
   gemm(ctx, false, false, rows, s.i, G, 1.0f, dax, w.w_ih, 0.0f, dx, precision);
   gemm(ctx, true, false, G, s.i, rows, 1.0f, dax, x, 0.0f, grads.w_ih, precision);
   gemm(ctx, true, false, G, H, rows - s.n, 1.0f, dah + s.n * G, h, 0.0f, grads.w_hh, precision);

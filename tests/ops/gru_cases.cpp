@@ -1,6 +1,6 @@
 // Op cases of kernels/gru.h at the IMDB workload's shape (T 150, N 64, I 125, H 100) with PyTorch's init scale. The
 // CPU twin has one implementation; the variants name the CUDA twin's (cuDNN, with its algorithm timed at plan time,
-// or the hand-built naive GRU) and the precision. The backward cases run their forward at make time.
+// the persistent GRU, or the hand-built naive GRU) and the precision. The backward cases run their forward at make time.
 #include <cmath>
 
 #include "kernels/gru.h"
@@ -95,6 +95,7 @@ OpCase backward_case(const kernels::GruOptions& options) {
 
 void add_gru_cases(std::vector<OpCase>& cases) {
   for (const kernels::GruOptions& o : {gru_options(kernels::GruImplementation::cudnn, Precision::fp32),
+                                       gru_options(kernels::GruImplementation::persistent, Precision::fp32),
                                        gru_options(kernels::GruImplementation::naive, Precision::fp32),
                                        gru_options(kernels::GruImplementation::cudnn, Precision::tf32)}) {
     cases.push_back(forward_case(o));
