@@ -30,7 +30,7 @@ inline constexpr bool kCudaBuild = ROSETTA_WITH_CUDA != 0;
 }  // namespace rosetta::kernels
 
 #define ROSETTA_OP(op)                                                                                 \
-  static_assert(::rosetta::kernels::find_op_class(#op) != nullptr,                                     \
+  static_assert(::rosetta::kernels::op_class_row(#op) >= 0,                                           \
                 "kernels/op_class.h has no class for the op " #op ": add its row to kOpClasses");      \
   template <typename... Args>                                                                          \
   decltype(auto) op(const ::rosetta::Context& ctx, Args&&... args) {                                   \

@@ -8,6 +8,7 @@
 // refuses to compile an op without one (a static_assert naming this file), so a new op cannot go unclassified.
 #pragma once
 #include <cstdint>
+#include <iterator>
 #include <string_view>
 
 namespace rosetta::kernels {
@@ -85,17 +86,19 @@ inline constexpr OpClassRow kOpClasses[] = {
     {"embedding_backward_workspace_bytes", OpClass::none},
 };
 
-// The row of `op`, or nullptr.
-constexpr const OpClassRow* find_op_class(std::string_view op) {
-  for (const OpClassRow& row : kOpClasses)
-    if (row.op == op) return &row;
-  return nullptr;
+// The index of `op`'s row in kOpClasses, or -1. An index, not a pointer: GCC's UBSan instrumentation makes a
+// pointer's comparison with nullptr non-constant, and ROSETTA_OP's static_assert must stay a constant expression in
+// the sanitizer build.
+constexpr int op_class_row(std::string_view op) {
+  for (int i = 0; i < static_cast<int>(std::size(kOpClasses)); ++i)
+    if (kOpClasses[i].op == op) return i;
+  return -1;
 }
 
 // The class of a listed op (ROSETTA_OP has checked that it is listed).
 constexpr OpClass op_class(std::string_view op) {
-  const OpClassRow* row = find_op_class(op);
-  return row != nullptr ? row->op_class : OpClass::none;
+  const int row = op_class_row(op);
+  return row >= 0 ? kOpClasses[row].op_class : OpClass::none;
 }
 
 }  // namespace rosetta::kernels
