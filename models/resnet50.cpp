@@ -64,13 +64,15 @@ std::optional<OptionRule> ResNet50Options::broken_rule() const {
 }
 
 ConvBn::ConvBn(ParameterSet& params, const std::string& conv_name, const std::string& bn_name,
-               std::int64_t in_channels, std::int64_t out_channels, int kernel, int stride, int pad, bool relu)
+               std::int64_t in_channels, std::int64_t out_channels, int kernel, int stride, int pad, bool residual,
+               bool relu)
     : params_(params),
       in_channels_(in_channels),
       out_channels_(out_channels),
       kernel_(kernel),
       stride_(stride),
       pad_(pad),
+      residual_(residual),
       relu_(relu),
       weight_(params.declare(conv_name + ".weight", {out_channels, in_channels, kernel, kernel})),
       bn_(params, bn_name, out_channels) {}
@@ -92,6 +94,9 @@ void ConvBn::setup(const Context& ctx, const Shape& input, const ResNet50Options
   conv.forward_only = true;
   conv.fuse_epilogue = options.fuse;
   conv.layout = options.layout;
+  // Folded: the epilogue is declared, so the fused backends may serve the layer; unfolded (the ablation), any call.
+  conv.epilogue = options.fold_bn ? kernels::conv_epilogue_of(residual_, relu_) : kernels::ConvEpilogue::any;
+  conv.backend = options.backend;
   plan_ = kernels::make_conv_plan(ctx, shape, conv);
   fold_ = options.fold_bn;
   y_ = Tensor::zeros(stored_activation(shape.n, shape.k, shape.out_h(), shape.out_w(), options.layout),
@@ -114,13 +119,15 @@ const Tensor& ConvBn::forward(const Context& ctx, const Tensor& x, const Tensor*
   ROSETTA_CHECK(x.shape() == stored_activation(s.n, s.c, s.h, s.w, layout),
                 params_.name(weight_) << " input " << x.shape().str() << ", planned " << s.str() << " "
                                       << layout_name(layout));
+  ROSETTA_CHECK((residual != nullptr) == residual_,
+                params_.name(weight_) << (residual_ ? " needs its residual" : " takes no residual"));
   ROSETTA_CHECK(residual == nullptr || residual->shape() == y_.shape(),
                 params_.name(weight_) << " residual " << residual->shape().str() << ", output " << y_.shape().str());
   const T* z = residual ? residual->data<T>() : nullptr;
   if (fold_) {
     ROSETTA_CHECK(folded_weight_.defined(), params_.name(weight_) << ": folded weights not set");
-    kernels::conv2d_bias_activation_forward(ctx, plan_, x.data<T>(), folded_weight_.data<T>(),
-                                            folded_bias_.data<float>(), z, relu_, y_.data<T>());
+    kernels::conv2d_bias_activation_forward(ctx, plan_, x.data<T>(), folded_weight_.data<T>(), folded_bias_.data<T>(),
+                                            z, relu_, y_.data<T>());
     return y_;
   }
   // The unfolded ablation (NCHW, float): convolution, batch norm, then the residual and ReLU.
@@ -135,7 +142,8 @@ template const Tensor& ConvBn::forward<float>(const Context&, const Tensor&, con
 template const Tensor& ConvBn::forward<bf16>(const Context&, const Tensor&, const Tensor*);
 
 ResNet50::ResNet50(Device device) {
-  stem_ = std::make_unique<ConvBn>(params_, "conv1", "bn1", kChannels, kStemChannels, 7, 2, 3, /*relu=*/true);
+  stem_ = std::make_unique<ConvBn>(params_, "conv1", "bn1", kChannels, kStemChannels, 7, 2, 3, /*residual=*/false,
+                                   /*relu=*/true);
   units_.push_back(stem_.get());
   std::int64_t in = kStemChannels;
   for (int layer = 0; layer < 4; ++layer) {
@@ -144,12 +152,13 @@ ResNet50::ResNet50(Device device) {
       const std::string prefix = "layer" + std::to_string(layer + 1) + "." + std::to_string(b) + ".";
       const int stride = (layer > 0 && b == 0) ? 2 : 1;
       Bottleneck block;
-      block.conv1 = std::make_unique<ConvBn>(params_, prefix + "conv1", prefix + "bn1", in, width, 1, 1, 0, true);
-      block.conv2 = std::make_unique<ConvBn>(params_, prefix + "conv2", prefix + "bn2", width, width, 3, stride, 1, true);
-      block.conv3 = std::make_unique<ConvBn>(params_, prefix + "conv3", prefix + "bn3", width, out, 1, 1, 0, true);
+      block.conv1 = std::make_unique<ConvBn>(params_, prefix + "conv1", prefix + "bn1", in, width, 1, 1, 0, false, true);
+      block.conv2 =
+          std::make_unique<ConvBn>(params_, prefix + "conv2", prefix + "bn2", width, width, 3, stride, 1, false, true);
+      block.conv3 = std::make_unique<ConvBn>(params_, prefix + "conv3", prefix + "bn3", width, out, 1, 1, 0, true, true);
       if (stride != 1 || in != out)
         block.downsample = std::make_unique<ConvBn>(params_, prefix + "downsample.0", prefix + "downsample.1", in, out,
-                                                    1, stride, 0, /*relu=*/false);
+                                                    1, stride, 0, /*residual=*/false, /*relu=*/false);
       for (ConvBn* unit : {block.conv1.get(), block.conv2.get(), block.conv3.get(), block.downsample.get()})
         if (unit) units_.push_back(unit);
       blocks_.push_back(std::move(block));
@@ -262,8 +271,11 @@ void ResNet50::fold(const Context& ctx) {
   }
   for (std::size_t u = 0; u < units_.size(); ++u) {
     const int weight = 2 * int(u), bias = weight + 1;
-    units_[u]->use_folded(folded_bf16_.defined() ? folded_.view_in(folded_bf16_, weight) : folded_.value(weight),
-                          folded_.value(bias));
+    if (folded_bf16_.defined()) {
+      units_[u]->use_folded(folded_.view_in(folded_bf16_, weight), folded_.view_in(folded_bf16_, bias));
+    } else {
+      units_[u]->use_folded(folded_.value(weight), folded_.value(bias));
+    }
   }
 }
 
