@@ -1,7 +1,7 @@
 #include "models/resnet50.h"
 
 #include <cmath>
-#include <type_traits>
+#include <algorithm>
 
 #include "kernels/batchnorm.h"
 #include "kernels/elementwise.h"
@@ -55,6 +55,11 @@ Layout ResNet50Options::fastest_layout(Precision precision, Device device, bool 
   return precision == Precision::tf32 && device == Device::cuda && fold_bn ? Layout::nhwc : Layout::nchw;
 }
 
+std::int64_t ResNet50Options::stem_channels() const {
+  if (layout != Layout::nhwc || !pad_stem) return ResNet50::kChannels;
+  return precision == Precision::bf16 ? 8 : 4;  // 16 bytes: one vector load, a tensor-core k-step
+}
+
 std::optional<OptionRule> ResNet50Options::broken_rule() const {
   if (precision == Precision::bf16 && layout != Layout::nhwc)
     return OptionRule{"precision", "bf16", "layout", "nhwc"};
@@ -79,10 +84,16 @@ ConvBn::ConvBn(ParameterSet& params, const std::string& conv_name, const std::st
 
 const Shape& ConvBn::weight_shape() const { return params_.shape(weight_); }
 
+Shape ConvBn::stored_weight_shape() const {
+  const kernels::ConvShape& s = plan_.shape;
+  return stored_filter({s.k, s.c, s.r, s.s}, plan_.options.layout);
+}
+
 void ConvBn::setup(const Context& ctx, const Shape& input, const ResNet50Options& options) {
-  ROSETTA_CHECK(input.rank() == 4 && input[1] == in_channels_,
+  ROSETTA_CHECK(input.rank() == 4 && (input[1] == in_channels_ || (input[1] > in_channels_ &&
+                                                                   options.layout == Layout::nhwc)),
                 "convolution " << params_.name(weight_) << " input " << input.str() << " does not have "
-                               << in_channels_ << " channels");
+                               << in_channels_ << " channels (or more, zero-padded, in NHWC)");
   kernels::ConvShape shape;
   shape.n = input[0], shape.c = input[1], shape.h = input[2], shape.w = input[3];
   shape.k = out_channels_, shape.r = shape.s = kernel_;
@@ -208,7 +219,7 @@ void ResNet50::setup(const Context& ctx, const ResNet50Options& options) {
   const std::int64_t b = options.batch, size = options.image_size;
   const Shape images{b, kChannels, size, size};  // (B, 3, S, S)
 
-  normalize_ = normalized_ = channels_last_ = input_bf16_ = Tensor();
+  normalize_ = normalized_ = channels_last_ = Tensor();
   if (options.normalize) {
     std::vector<float> bn_form(12);
     for (int c = 0; c < 3; ++c) {
@@ -219,10 +230,10 @@ void ResNet50::setup(const Context& ctx, const ResNet50Options& options) {
     normalize_ = Tensor::from_vector({4, 3}, bn_form).to(device);
     normalized_ = Tensor::empty(images, DType::f32, device);
   }
-  if (layout == Layout::nhwc) channels_last_ = Tensor::empty({b, size, size, kChannels}, DType::f32, device);
-  if (activations == DType::bf16) input_bf16_ = Tensor::empty({b, size, size, kChannels}, DType::bf16, device);
+  const std::int64_t stem_channels = options.stem_channels();
+  if (layout == Layout::nhwc) channels_last_ = Tensor::empty({b, size, size, stem_channels}, activations, device);
 
-  stem_->setup(ctx, images, options);  // (B, 64, S/2, S/2)
+  stem_->setup(ctx, {b, stem_channels, size, size}, options);  // (B, 64, S/2, S/2)
   const Shape stem = stem_->output_dims();
   pool_ = kernels::PoolShape{stem[0], stem[1], stem[2], stem[3], 3, 2, 1};
   pooled_ = Tensor::empty(stored_activation(b, kStemChannels, pool_.out_h(), pool_.out_w(), layout), activations, device);
@@ -240,12 +251,13 @@ void ResNet50::setup(const Context& ctx, const ResNet50Options& options) {
 
 void ResNet50::fold(const Context& ctx) {
   // The folded set is built on the host (in double, layers/batchnorm2d.h) and copied to the device once; in NHWC
-  // each weight is folded (K, C, R, S) into a scratch tensor and stored (K, R, S, C).
+  // each weight is folded (K, C, R, S) into a scratch tensor, zero-padded to the planned channels C' (the stem's) and
+  // stored (K, R, S, C').
   const Layout layout = options_.layout;
   const auto declare = [&](ParameterSet& set) {
     for (const ConvBn* unit : units_) {
       const std::string conv = unit->name().substr(0, unit->name().size() - std::string(".weight").size());
-      set.declare(conv + ".weight", stored_filter(unit->weight_shape(), layout));
+      set.declare(conv + ".weight", unit->stored_weight_shape());
       set.declare(conv + ".bias", {unit->out_channels()});
     }
   };
@@ -254,10 +266,19 @@ void ResNet50::fold(const Context& ctx) {
   host.allocate(Device::cpu, /*gradients=*/false);
   for (std::size_t u = 0; u < units_.size(); ++u) {
     const Shape& w = units_[u]->weight_shape();  // (K, C, R, S)
+    const std::int64_t planned = units_[u]->plan().shape.c;  // C' >= C
     const Tensor kcrs = Tensor::empty(w, DType::f32);
     units_[u]->fold_into(kcrs, host.value(2 * int(u) + 1));
-    kernels::change_layout(Context::cpu(), kcrs.data<float>(), Layout::nchw, host.value(2 * int(u)).data<float>(),
-                           layout, w[0], w[1], w[2] * w[3]);
+    Tensor padded = kcrs;  // (K, C', R, S)
+    if (planned != w[1]) {
+      padded = Tensor::zeros({w[0], planned, w[2], w[3]}, DType::f32);
+      const std::int64_t per_channel = w[2] * w[3];
+      for (std::int64_t k = 0; k < w[0]; ++k)
+        std::copy_n(kcrs.data<float>() + k * w[1] * per_channel, w[1] * per_channel,
+                    padded.data<float>() + k * planned * per_channel);
+    }
+    kernels::change_layout(Context::cpu(), padded.data<float>(), Layout::nchw, host.value(2 * int(u)).data<float>(),
+                           layout, w[0], planned, w[2] * w[3]);
   }
   folded_ = ParameterSet();
   declare(folded_);
@@ -298,13 +319,10 @@ const Tensor& ResNet50::forward_as(const Context& ctx, const Tensor& images) {
                                          0.0f, b, kChannels, hw);
     x = &normalized_;
   }
-  if (channels_last_.defined()) {
-    kernels::change_layout(ctx, x->data<float>(), Layout::nchw, channels_last_.data<float>(), layout, b, kChannels, hw);
+  if (channels_last_.defined()) {  // NHWC: converted once into the activations' type, channels padded
+    kernels::pack_channels_last(ctx, x->data<float>(), channels_last_.data<T>(), b, kChannels, hw,
+                                channels_last_.dim(3));
     x = &channels_last_;
-  }
-  if constexpr (std::is_same_v<T, bf16>) {
-    kernels::convert(ctx, x->data<float>(), input_bf16_.data<bf16>(), input_bf16_.numel());
-    x = &input_bf16_;
   }
   const Tensor& stem = stem_->forward<T>(ctx, *x, nullptr);
   kernels::maxpool2d_forward(ctx, pool_, layout, stem.data<T>(), pooled_.data<T>(), nullptr);

@@ -23,8 +23,10 @@
 // graph as is.
 //
 // Layout (ResNet50Options::layout): every activation is stored in it, the folded weights too ((K, R, S, C) in
-// NHWC); images are always given NCHW (B, 3, S, S) and, in NHWC, transposed after the optional normalisation (which
-// runs NCHW). Precision bf16: the folded weights are rounded to bf16 once at setup (biases stay float), the images
+// NHWC); images are always given NCHW (B, 3, S, S) and, in NHWC, converted once after the optional normalisation
+// (which runs NCHW) into NHWC of the activations' type with the channels zero-padded to a tensor-core width
+// (pad_stem: 8 bf16 or 4 float channels, 16 bytes; the stem's folded weight is zero there too, so the stem computes
+// exactly the unpadded convolution). Precision bf16: the folded weights are rounded to bf16 once at setup (biases stay float), the images
 // after the transpose, the folded biases too, and every activation is bf16 (float accumulation inside each op); the
 // features are float
 // either way. The forward is one templated body over the activation type; the CPU twin of each op computes in float
@@ -56,6 +58,10 @@ struct ResNet50Options {
   // The convolutions' backend (kernels/conv.h ConvBackend), forced where it accepts a layer (elsewhere legacy
   // cuDNN); empty: each layer's fastest, chosen by timing.
   std::optional<kernels::ConvBackend> backend;
+  bool pad_stem = true;  // NHWC: the images' channels padded 3 -> 16 bytes' worth (no effect in NCHW); off: the ablation
+
+  // The stem's input channels as stored: 3, or in NHWC with pad_stem the 16-byte width (8 bf16, 4 float).
+  std::int64_t stem_channels() const;
 
   // The layout measured fastest for a precision on a device: NHWC for bf16 and, on a GPU with fold_bn, for tf32
   // (cuDNN's tensor-core kernels read channels-last: 1.75x NCHW on an H200); NCHW for strict FP32 (NHWC was 1.4x
@@ -74,8 +80,9 @@ class ConvBn {
          std::int64_t out_channels, int kernel, int stride, int pad, bool residual, bool relu);
 
   // Plans the convolution (forward-only) for an input of logical dimensions `input` (N, C, H, W) stored in
-  // options.layout, and allocates the output (zeroed: a fused call without residual reads it, scaled by 0). With
-  // fold_bn the model then hands the unit its folded weight and bias through use_folded().
+  // options.layout (C may exceed the unit's channels in NHWC: zero-padded channels), and allocates the output
+  // (zeroed: a fused call without residual reads it, scaled by 0). With fold_bn the model then hands the unit its
+  // folded weight and bias through use_folded().
   void setup(const Context& ctx, const Shape& input, const ResNet50Options& options);
   // y = act(bn(conv(x)) + residual), the residual given exactly when the unit was made with one, on activations of
   // type T (float or bf16).
@@ -89,6 +96,8 @@ class ConvBn {
   // Whether the epilogue runs inside the convolution call (cuDNN's fused forward).
   bool fused() const { return fold_ && kernels::conv_epilogue_fused(plan_, relu_); }
   const Shape& weight_shape() const;  // (K, C, R, S)
+  // The folded weight as stored: (K, C', R, S) or (K, R, S, C') in NHWC, C' the planned (maybe padded) channels.
+  Shape stored_weight_shape() const;
   std::int64_t out_channels() const { return out_channels_; }
   // Writes the folded weight and bias into `weight` (K, C, R, S) and `bias` (K) (CPU) from the parameters.
   void fold_into(const Tensor& weight, const Tensor& bias) const;
@@ -159,8 +168,8 @@ class ResNet50 {
   Tensor folded_bf16_;      // (folded_ arena) bf16: the folded arena rounded once, bf16 only (weights read from it)
   Tensor normalize_;        // (4, 3): BN-form ImageNet normalisation: weight 1, bias 0, mean, var = std^2 (eps 0)
   Tensor normalized_;       // (B, 3, S, S)
-  Tensor channels_last_;    // (B, S, S, 3): the images transposed, NHWC only
-  Tensor input_bf16_;       // (B, S, S, 3) bf16: the transposed images rounded, bf16 only
+  Tensor channels_last_;    // (B, S, S, C') in the activations' type: the images converted, NHWC only
+                            // (C' = options.stem_channels())
   kernels::PoolShape pool_;  // the stem's 3x3/2 max pool
   Tensor pooled_;           // (B, 64, S/4, S/4) in the layout and the activations' type
   Tensor features_;         // (B, 2048)

@@ -351,6 +351,53 @@ TEST(ConvCpu, NhwcIsTheTransposedNchwConvolution) {
   EXPECT_THROW(kernels::make_conv_plan(ctx, resnet_kinds()[0], training), Error);
 }
 
+// Zero-padded channels (ResNet-50's stem: 3 -> 4 or 8 in NHWC, zero inputs there and zero weights) give the
+// unpadded convolution bit for bit on the CPU twin, float and bf16: the extra terms are exact zeros at the end of
+// every FMA chain.
+TEST(ConvCpu, ZeroPaddedChannelsAreExact) {
+  Context& ctx = Context::cpu();
+  const ConvShape s = make_shape(2, 3, 19, 19, 8, 7, 7, 3, 3, 2, 2);
+  const std::vector<float> x = random_floats(x_count(s), -1, 1, 44), w = random_floats(w_count(s), -1, 1, 45);
+  const std::vector<float> bias = random_floats(std::size_t(s.k), -1, 1, 46);
+  for (std::int64_t padded_c : {4, 8}) {
+    ConvShape p = s;
+    p.c = padded_c;
+    // x (N, H, W, C') and w (K, R, S, C'), zero past channel 3.
+    std::vector<float> xp(x_count(p), 0.0f), wp(w_count(p), 0.0f);
+    const std::vector<float> x_nhwc = relaid(x, Layout::nchw, Layout::nhwc, s.n, s.c, s.h * s.w);
+    const std::vector<float> w_nhwc = relaid(w, Layout::nchw, Layout::nhwc, s.k, s.c, s.r * s.s);
+    for (std::size_t i = 0; i < x_nhwc.size(); ++i) xp[i / 3 * std::size_t(padded_c) + i % 3] = x_nhwc[i];
+    for (std::size_t i = 0; i < w_nhwc.size(); ++i) wp[i / 3 * std::size_t(padded_c) + i % 3] = w_nhwc[i];
+    for (Precision precision : {Precision::fp32, Precision::bf16}) {
+      SCOPED_TRACE(std::to_string(padded_c) + " channels, " + precision_name(precision));
+      ConvOptions options;
+      options.forward_only = true, options.layout = Layout::nhwc, options.precision = precision;
+      options.epilogue = kernels::ConvEpilogue::bias_relu;
+      const ConvPlan plain = kernels::make_conv_plan(ctx, s, options), pad = kernels::make_conv_plan(ctx, p, options);
+      if (precision == Precision::fp32) {
+        std::vector<float> y(y_count(s)), yp(y_count(s));
+        kernels::conv2d_bias_activation_forward(ctx, plain, x_nhwc.data(), w_nhwc.data(), bias.data(), nullptr, true,
+                                                y.data());
+        kernels::conv2d_bias_activation_forward(ctx, pad, xp.data(), wp.data(), bias.data(), nullptr, true, yp.data());
+        EXPECT_EQ(yp, y);
+      } else {
+        const auto rounded = [](const std::vector<float>& v) {
+          std::vector<bf16> b(v.size());
+          for (std::size_t i = 0; i < v.size(); ++i) b[i] = bf16(v[i]);
+          return b;
+        };
+        std::vector<bf16> y(y_count(s)), yp(y_count(s));
+        const std::vector<bf16> bias16 = rounded(bias);
+        kernels::conv2d_bias_activation_forward(ctx, plain, rounded(x_nhwc).data(), rounded(w_nhwc).data(),
+                                                bias16.data(), nullptr, true, y.data());
+        kernels::conv2d_bias_activation_forward(ctx, pad, rounded(xp).data(), rounded(wp).data(), bias16.data(),
+                                                nullptr, true, yp.data());
+        for (std::size_t i = 0; i < y.size(); ++i) ASSERT_EQ(yp[i].bits, y[i].bits) << i;
+      }
+    }
+  }
+}
+
 // The bf16 CPU forward is the float forward on the bf16 values with the output rounded once. Against the float
 // convolution on the unrounded values, each output is within
 //   2^-8 * sum_i |x_i| |w_i|  (x and w rounded: each product off by at most (1 + 2^-9)^2 - 1 < 2^-8 relative)

@@ -220,6 +220,26 @@ TEST(ResNet50, NhwcEqualsNchwOnCpu) {
                Error);
 }
 
+// The padded stem (NHWC input channels 3 -> 4 float / 8 bf16, the stem's weight zero there) is exact: the CPU twin's
+// features are bit-identical with and without the padding, in fp32 and bf16. (The zero channels add exact zero
+// products at the end of each output's FMA chain: no bit of the sum changes.)
+TEST(ResNet50, PaddedStemIsExactOnCpu) {
+  const Tensor images = random_images(kBatch, kSize, 14);
+  for (Precision precision : {Precision::fp32, Precision::bf16}) {
+    SCOPED_TRACE(precision_name(precision));
+    ResNet50Options padded = small_options(true, true, precision, Layout::nhwc);
+    ResNet50Options plain = padded;
+    plain.pad_stem = false;
+    EXPECT_EQ(padded.stem_channels(), precision == Precision::bf16 ? 8 : 4);
+    EXPECT_EQ(plain.stem_channels(), 3);
+    const std::vector<float> expected = features(Device::cpu, plain, 5, images);
+    EXPECT_GT(norm(expected), 0.0);
+    EXPECT_EQ(features(Device::cpu, padded, 5, images), expected);
+  }
+  ResNet50Options nchw = small_options(true);
+  EXPECT_EQ(nchw.stem_channels(), 3) << "NCHW is never padded";
+}
+
 // The bf16 network (NHWC; every layer's output rounded to bf16, float features) against the float network on the
 // CPU. Each layer adds ~2^-9 relative rounding to its output, and the bf16 weights and images ~2^-9 each; through 53
 // convolutions these mostly average out in the features (spatial means, independent roundings), measured 5.2e-4 of

@@ -27,7 +27,27 @@ void change(const T* x, Layout from, T* y, Layout to, std::int64_t n, std::int64
       }
 }
 
+template <typename T>
+void pack(const float* x, T* y, std::int64_t n, std::int64_t c, std::int64_t hw, std::int64_t c_padded) {
+  ROSETTA_CHECK(n >= 0 && c >= 0 && hw >= 0 && c_padded >= c,
+                "pack_channels_last of (" << n << ", " << c << ", " << hw << ") to " << c_padded << " channels");
+  for (std::int64_t image = 0; image < n; ++image)
+    for (std::int64_t i = 0; i < hw; ++i)
+      for (std::int64_t ch = 0; ch < c_padded; ++ch)
+        y[(image * hw + i) * c_padded + ch] = T(ch < c ? x[(image * c + ch) * hw + i] : 0.0f);
+}
+
 }  // namespace
+
+void pack_channels_last(const Context&, const float* x, float* y, std::int64_t n, std::int64_t c, std::int64_t hw,
+                        std::int64_t c_padded) {
+  pack(x, y, n, c, hw, c_padded);
+}
+
+void pack_channels_last(const Context&, const float* x, bf16* y, std::int64_t n, std::int64_t c, std::int64_t hw,
+                        std::int64_t c_padded) {
+  pack(x, y, n, c, hw, c_padded);
+}
 
 void change_layout(const Context&, const float* x, Layout from, float* y, Layout to, std::int64_t n, std::int64_t c,
                    std::int64_t hw) {

@@ -27,7 +27,8 @@ Tensor filled(const Context& ctx, std::int64_t n, float value, Precision precisi
 }  // namespace
 
 const std::vector<const CudaConvBackend*>& conv_backends() {
-  static const std::vector<const CudaConvBackend*> backends{&cudnn_conv_backend(), &cublaslt_conv_backend()};
+  static const std::vector<const CudaConvBackend*> backends{&cudnn_conv_backend(), &cudnn_graph_conv_backend(),
+                                                            &cublaslt_conv_backend()};
   return backends;
 }
 

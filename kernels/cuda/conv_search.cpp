@@ -54,6 +54,20 @@ std::vector<ConvCandidate> timed(const Context& ctx, const ConvShape& shape, con
   return out;
 }
 
+// A backend's candidates; a backend that fails while it makes them (a cuDNN graph it cannot describe, say) offers
+// none, and the failure is counted with its reason.
+std::vector<ConvCandidate> offered(const Context& ctx, const CudaConvBackend& backend, const ConvShape& shape,
+                                   const ConvOptions& options, ConvPass pass, const ConvSearchBuffers& buffers,
+                                   std::size_t limit) {
+  try {
+    return backend.candidates(ctx, shape, options, pass, true, buffers, limit);
+  } catch (const Error& e) {
+    conv_algorithm_cache().count_failed_candidate(std::string(conv_backend_name(backend.id())) + " on " + shape.str() +
+                                                 ": " + e.what());
+    return {};
+  }
+}
+
 // Every candidate of the accepting backends, timed, fastest first (on a tie, the earlier backend's).
 std::vector<ConvCandidate> search(const Context& ctx, const ConvShape& shape, const ConvOptions& options,
                                   ConvPass pass) {
@@ -61,9 +75,8 @@ std::vector<ConvCandidate> search(const Context& ctx, const ConvShape& shape, co
   const std::size_t limit = conv_allocatable_bytes();
   std::vector<ConvCandidate> all;
   for (const CudaConvBackend* backend : accepting(shape, options, pass)) {
-    std::vector<ConvCandidate> mine = timed(ctx, shape, options, pass,
-                                            backend->candidates(ctx, shape, options, pass, true, buffers, limit),
-                                            buffers);
+    std::vector<ConvCandidate> mine =
+        timed(ctx, shape, options, pass, offered(ctx, *backend, shape, options, pass, buffers, limit), buffers);
     all.insert(all.end(), std::make_move_iterator(mine.begin()), std::make_move_iterator(mine.end()));
   }
   if (all.empty() && options.backend && *options.backend != ConvBackend::cudnn) {
@@ -87,7 +100,13 @@ ConvCandidate heuristic(const Context& ctx, const ConvShape& shape, const ConvOp
   if (options.backend && *options.backend != ConvBackend::cudnn) {
     const CudaConvBackend& forced = conv_backend(*options.backend);
     if (forced.declines(shape, options, pass).empty()) {
-      std::vector<ConvCandidate> first = forced.candidates(ctx, shape, options, pass, false, buffers, limit);
+      std::vector<ConvCandidate> first;
+      try {
+        first = forced.candidates(ctx, shape, options, pass, false, buffers, limit);
+      } catch (const Error& e) {
+        conv_algorithm_cache().count_failed_candidate(std::string(conv_backend_name(forced.id())) + " on " +
+                                                     shape.str() + ": " + e.what());
+      }
       if (!first.empty()) return first.front();
     }
   }

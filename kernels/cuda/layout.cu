@@ -25,6 +25,26 @@ __global__ void nhwc_to_nchw_kernel(const T* x, T* y, std::int64_t c, std::int64
   }
 }
 
+// y (n, hw, cp) from x (n, c, hw), zero past channel c, converted to T.
+template <typename T>
+__global__ void pack_kernel(const float* x, T* y, std::int64_t c, std::int64_t hw, std::int64_t cp, std::int64_t total) {
+  for (const std::int64_t out : grid_stride(total)) {
+    const std::int64_t ch = out % cp, i = out / cp % hw, image = out / (cp * hw);
+    y[out] = T(ch < c ? x[(image * c + ch) * hw + i] : 0.0f);
+  }
+}
+
+template <typename T>
+void pack(const Context& ctx, const float* x, T* y, std::int64_t n, std::int64_t c, std::int64_t hw,
+          std::int64_t c_padded) {
+  ROSETTA_CHECK(n >= 0 && c >= 0 && hw >= 0 && c_padded >= c,
+                "pack_channels_last of (" << n << ", " << c << ", " << hw << ") to " << c_padded << " channels");
+  const std::int64_t total = n * hw * c_padded;
+  if (total == 0) return;
+  pack_kernel<T><<<grid_for(total), kThreads, 0, ctx.stream()>>>(x, y, c, hw, c_padded, total);
+  ROSETTA_LAUNCH_CHECK("pack_channels_last (" << n << ", " << c << ", " << hw << ") to " << c_padded);
+}
+
 template <typename T>
 __global__ void copy_kernel(const T* x, T* y, std::int64_t total) {
   for (const std::int64_t i : grid_stride(total)) y[i] = x[i];
@@ -63,6 +83,16 @@ void change_layout(const Context& ctx, const float* x, Layout from, float* y, La
 void change_layout(const Context& ctx, const bf16* x, Layout from, bf16* y, Layout to, std::int64_t n, std::int64_t c,
                    std::int64_t hw) {
   change(ctx, x, from, y, to, n, c, hw);
+}
+
+void pack_channels_last(const Context& ctx, const float* x, float* y, std::int64_t n, std::int64_t c, std::int64_t hw,
+                        std::int64_t c_padded) {
+  pack(ctx, x, y, n, c, hw, c_padded);
+}
+
+void pack_channels_last(const Context& ctx, const float* x, bf16* y, std::int64_t n, std::int64_t c, std::int64_t hw,
+                        std::int64_t c_padded) {
+  pack(ctx, x, y, n, c, hw, c_padded);
 }
 
 void swap_leading_axes(const Context& ctx, const float* x, float* y, std::int64_t a, std::int64_t b, std::int64_t c) {

@@ -21,6 +21,21 @@ OpCase change_case(Layout from, Layout to, DType dtype, std::int64_t n, std::int
   return k;
 }
 
+// Images (n, c, hw) NCHW float into NHWC of cp channels (zeros past c), float or bf16.
+template <typename T>
+OpCase pack_case(DType dtype, std::int64_t n, std::int64_t c, std::int64_t hw, std::int64_t cp) {
+  OpCase k{"layout", "pack_channels_last", dtype == DType::bf16 ? "bf16" : "f32",
+           std::to_string(n) + "x" + std::to_string(c) + "x" + std::to_string(hw) + "-to-" + std::to_string(cp), 0,
+           double(n * hw) * double(4 * c + dtype_size(dtype) * cp), nullptr};
+  k.make = [=](const Context& ctx, std::uint8_t poison) {
+    const Tensor x = seeded(ctx, {n * c * hw}, DType::f32, -1, 1, 73), y = poisoned(ctx, {n * hw * cp}, dtype, poison);
+    return OpRun{[=, &ctx] { kernels::pack_channels_last(ctx, x.data<float>(), y.data<T>(), n, c, hw, cp); },
+                 {{"y", y, Tolerance::exact("each output element is one copy of an input element or a zero, rounded "
+                                            "to bf16 by the same function in both twins")}}};
+  };
+  return k;
+}
+
 }  // namespace
 
 void add_layout_cases(std::vector<OpCase>& cases) {
@@ -30,6 +45,10 @@ void add_layout_cases(std::vector<OpCase>& cases) {
     cases.push_back(change_case<bf16>(from, to, DType::bf16, 32, 3, 224 * 224));
     cases.push_back(change_case<float>(from, to, DType::f32, 256, 64, 9));
   }
+  // ResNet-50's input padded to a tensor-core width: 8 bf16 or 4 float channels (16 bytes).
+  cases.push_back(pack_case<bf16>(DType::bf16, 8, 3, 224 * 224, 8));
+  cases.push_back(pack_case<float>(DType::f32, 8, 3, 224 * 224, 4));
+  cases.push_back(pack_case<float>(DType::f32, 2, 3, 17 * 17, 3));  // unpadded: the plain NHWC conversion
   // The GRU's batch-first transpose: (N 64, T 150, C 125) -> (T, N, C).
   OpCase swap{"layout", "swap_leading_axes", "f32", "64x150x125", 0, 2.0 * 64 * 150 * 125 * 4, nullptr};
   swap.make = [](const Context& ctx, std::uint8_t poison) {
