@@ -65,6 +65,10 @@ std::optional<OptionRule> ResNet50Options::broken_rule() const {
     return OptionRule{"precision", "bf16", "layout", "nhwc"};
   if (precision == Precision::bf16 && !fold_bn) return OptionRule{"precision", "bf16", "fold-bn", "on"};
   if (layout == Layout::nhwc && !fold_bn) return OptionRule{"layout", "nhwc", "fold-bn", "on"};
+  if (backend == kernels::ConvBackend::cudnn_graph && layout != Layout::nhwc)
+    return OptionRule{"backend", "cudnn-graph", "layout", "nhwc"};
+  if (backend == kernels::ConvBackend::cudnn_graph && precision == Precision::fp32)
+    return OptionRule{"backend", "cudnn-graph", "precision", "tf32 or bf16"};
   return std::nullopt;
 }
 

@@ -68,7 +68,9 @@ struct ResNet50Options {
   // slower there) and on the CPU.
   static Layout fastest_layout(Precision precision, Device device, bool fold_bn);
   // The first of the model's rules these options break, or none: bf16 needs the NHWC layout and folded batch norm
-  // (cuDNN's bf16 tensor-core convolutions are NHWC; BatchNorm2d runs NCHW float), NHWC needs folded batch norm.
+  // (cuDNN's bf16 tensor-core convolutions are NHWC; BatchNorm2d runs NCHW float), NHWC needs folded batch norm, the
+  // forced cudnn-graph backend needs NHWC and tf32 or bf16 (where it runs: forcing it elsewhere would force
+  // nothing).
   std::optional<OptionRule> broken_rule() const;
 };
 

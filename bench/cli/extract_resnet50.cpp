@@ -61,6 +61,35 @@ Tensor read_images(const std::string& path, std::int64_t batch, bool pinned) {
   return images;
 }
 
+// Which backend and algorithm runs each convolution: counts per backend, one line saying so, and per layer its name,
+// shape, choice, event-timed median (0: untimed) and whether its epilogue runs inside the library call.
+struct ConvChoices {
+  nlohmann::json counts = nlohmann::json::object();
+  nlohmann::json layers = nlohmann::json::array();
+  std::string summary;
+};
+
+ConvChoices conv_choices(const ResNet50& model) {
+  ConvChoices out;
+  for (const ConvBn* unit : model.units()) {
+    const kernels::ConvAlgorithmChoice& c = unit->plan().of(kernels::ConvPass::forward);
+    const std::string backend = kernels::conv_backend_name(c.backend);
+    out.counts[backend] = out.counts.value(backend, 0) + 1;
+    const std::string& weight = unit->name();
+    out.layers.push_back({{"name", weight.substr(0, weight.size() - std::string(".weight").size())},
+                          {"shape", unit->plan().shape.str()},
+                          {"backend", backend},
+                          {"choice", kernels::conv_choice_name(kernels::ConvPass::forward, c)},
+                          {"time_ms", c.time_ms},
+                          {"fused", unit->fused()}});
+  }
+  for (const auto& [backend, n] : out.counts.items())
+    out.summary += (out.summary.empty() ? "" : ", ") + backend + " " + std::to_string(n.get<int>());
+  out.summary += " (epilogue fused in " + std::to_string(model.fused_convolutions()) + " of " +
+                 std::to_string(model.convolutions()) + ")";
+  return out;
+}
+
 }  // namespace
 
 void add_extract_resnet50_command(CLI::App& extract, ExtractResNet50Options& o) {
@@ -108,7 +137,17 @@ void add_extract_resnet50_command(CLI::App& extract, ExtractResNet50Options& o) 
   cmd->add_option("--fuse", o.fuse, "on: bias + residual + ReLU inside cuDNN's convolution where supported")
       ->capture_default_str()
       ->check(on_off_choice);
-  cmd->add_option("--autotune", o.autotune, "on: cudnnFind per shape; off: cuDNN heuristics")
+  cmd->add_option("--autotune", o.autotune,
+                  "on: every candidate of every backend timed per shape, the fastest kept; off: heuristics")
+      ->capture_default_str()
+      ->check(on_off_choice);
+  cmd->add_option("--backend", o.backend,
+                  "the convolutions' backend: auto (each layer's fastest, by timing), or cudnn, cudnn-graph or cublaslt "
+                  "forced where it accepts a layer (elsewhere cudnn)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "cudnn", "cudnn-graph", "cublaslt"}));
+  cmd->add_option("--pad-stem", o.pad_stem,
+                  "on: in NHWC the images' 3 channels are padded to 4 (float) or 8 (bf16), exact; off: 3")
       ->capture_default_str()
       ->check(on_off_choice);
   cmd->add_option("--graph", o.graph, "on: the forward captured in a CUDA graph")->capture_default_str()->check(on_off_choice);
@@ -128,6 +167,8 @@ void extract(const ExtractResNet50Options& o, const Communicator& comm, Device d
   mo.precision = parse_precision(o.precision, {Precision::fp32, Precision::tf32, Precision::bf16});
   mo.autotune = parse_on_off("--autotune", o.autotune);
   mo.fold_bn = parse_on_off("--fold-bn", o.fold_bn);
+  mo.backend = parse_conv_backend(o.backend, device);
+  mo.pad_stem = parse_on_off("--pad-stem", o.pad_stem);
   ROSETTA_CHECK_ARG(o.layout == "auto" || layout_from_name(o.layout, &mo.layout),
                     "--layout " << o.layout << ": expected auto, nchw or nhwc");
   if (o.layout == "auto") mo.layout = ResNet50Options::fastest_layout(mo.precision, device, mo.fold_bn);
@@ -182,9 +223,11 @@ void extract(const ExtractResNet50Options& o, const Communicator& comm, Device d
   print_run_header("resnet50", device, o.precision, data, o.batch,
                    std::string("autotune ") + on_off(mo.autotune) + ", CUDA graph " + on_off(use_graph) +
                        (job.empty() ? "" : ", " + job.substr(0, job.find(',')) + ", batches shared out by rank"));
-  std::printf("  %lld images of %lldx%lld, layout %s, BN %s, fusion %s, normalize %s, weights %s\n",
+  std::printf("  %lld images of %lldx%lld, layout %s, BN %s, fusion %s, backend %s, stem %lld channels, normalize %s, "
+              "weights %s\n",
               static_cast<long long>(count), static_cast<long long>(size), static_cast<long long>(size),
-              layout_name(mo.layout), mo.fold_bn ? "folded" : "unfolded", mo.fuse ? "on" : "off", o.normalize ? "on" : "off",
+              layout_name(mo.layout), mo.fold_bn ? "folded" : "unfolded", mo.fuse ? "on" : "off", o.backend.c_str(),
+              static_cast<long long>(mo.stem_channels()), o.normalize ? "on" : "off",
               o.random_weights ? "random" : o.weights_path.c_str());
   std::fflush(stdout);
 
@@ -194,6 +237,8 @@ void extract(const ExtractResNet50Options& o, const Communicator& comm, Device d
   model.setup(ctx, mo);
   ctx.synchronize();
   const double setup_seconds = setup_timer.elapsed_s();
+  const ConvChoices choices = conv_choices(model);
+  std::printf("  convolution backends: %s\n", choices.summary.c_str());
 
   const std::int64_t image_elements = ResNet50::kChannels * size * size;
   InputDoubleBuffer inputs(ctx, {o.batch, ResNet50::kChannels, size, size});                     // 2 x (B, 3, S, S)
@@ -269,8 +314,14 @@ void extract(const ExtractResNet50Options& o, const Communicator& comm, Device d
     r["fold_bn"] = mo.fold_bn;
     r["fuse"] = mo.fuse;
     r["fused_convolutions"] = model.fused_convolutions();
+    r["backend"] = o.backend;
+    r["pad_stem"] = mo.pad_stem;
+    r["stem_channels"] = mo.stem_channels();
+    r["conv_backends"] = choices.counts;
+    r["convolutions"] = choices.layers;
     r["normalize"] = o.normalize;
-    r["mode"] = std::string(use_graph ? "graph" : "eager") + (mo.autotune ? "" : ", heuristics");
+    r["mode"] = std::string(use_graph ? "graph" : "eager") + (mo.autotune ? "" : ", heuristics") +
+                (o.backend == "auto" ? "" : ", backend " + o.backend) + (mo.pad_stem ? "" : ", stem unpadded");
     r["weights"] = o.random_weights ? std::string("random") : std::filesystem::path(o.weights_path).filename().string();
     r["data"] = data;
     r["status"] = "complete";

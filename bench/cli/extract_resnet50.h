@@ -29,6 +29,8 @@ struct ExtractResNet50Options {
   std::string json_path, features_path, input_path, save_weights_path;
   bool normalize = false;
   std::string fold_bn = "on", fuse = "on", autotune = "on", graph = "on";
+  std::string backend = "auto";  // auto | cudnn | cudnn-graph | cublaslt (kernels/conv.h ConvBackend)
+  std::string pad_stem = "on";   // NHWC: the stem's input channels padded to 16 bytes' worth
   std::string algo_cache_path;    // empty: the default cache file
   std::string comm = "auto";      // auto | nccl (bench/cli/distributed.h)
 };
