@@ -1,11 +1,13 @@
 // `rosetta extract resnet50` end to end on the CPU: the record and the features file; the equivalence with the
 // PyTorch twin (bench/peers/pytorch/resnet50.py on Debian's torch/torchvision; skipped without them) given rosetta's
 // --save-weights file and one --input file, with and without --normalize; bad arguments and files exit 2 with one
-// line; bf16 (NHWC) features near fp32 on the CPU; a GPU run of the CLI with the graph in each precision (skipped
-// without a device).
+// line; bf16 (NHWC) features near fp32 on the CPU; --latency's record and the scaling report over it; on a GPU, the
+// CLI with the graph in each precision, and with each --backend after a corrupt algorithm cache (skipped without a
+// device).
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "models/flops.h"
@@ -185,6 +187,48 @@ TEST(ExtractResNet50, BadArgumentsExitTwoWithOneLine) {
     EXPECT_NE(text.find(c.fragment), std::string::npos) << text;
     EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1) << text;
   }
+}
+
+// --latency on the CPU at batch 1 and 2: the record's latency object (valid against the schema), then the scaling
+// report (bench/report/scaling.py) over both records: a throughput column per batch, a latency row per run, a chart.
+TEST(ExtractResNet50, LatencyRecordsMakeTheScalingReport) {
+  const testing::TempDir dir;
+  for (const std::string batch : {"1", "2"}) {
+    const std::string record = dir.file("r" + batch + ".json");
+    ASSERT_EQ(testing::run_command(rosetta_extract() + " --device cpu --random-weights --images 2 --image-size 32 "
+                                       "--repeats 1 --latency 3 --batch " + batch + " --json " + record,
+                                   dir.file("run.log")),
+              0)
+        << testing::read_file(dir.file("run.log"));
+    EXPECT_NE(testing::read_file(dir.file("run.log")).find("latency over 3 batches of " + batch), std::string::npos);
+    const nlohmann::json r = nlohmann::json::parse(testing::read_file(record));
+    EXPECT_EQ(r["latency"]["batches"], 3);
+    EXPECT_LE(r["latency"]["min_ms"].get<double>(), r["latency"]["p50_ms"].get<double>());
+    EXPECT_LE(r["latency"]["p50_ms"].get<double>(), r["latency"]["p99_ms"].get<double>());
+    EXPECT_EQ(r["latency"]["p99_ms"], r["latency"]["max_ms"]) << "3 batches: p99 is the largest";
+    testing::expect_valid_record(dir, record);
+  }
+  const std::string log = dir.file("scaling.log");
+  ASSERT_EQ(testing::run_command(testing::python_interpreter() + " '" + testing::source_dir() +
+                                     "/bench/report/scaling.py' " + dir.file("r1.json") + " " + dir.file("r2.json") +
+                                     " --out-md " + dir.file("s.md") + " --out-png " + dir.file("s.png"),
+                                 log),
+            0)
+      << testing::read_file(log);
+  const std::string md = testing::read_file(dir.file("s.md"));
+  EXPECT_NE(md.find("| batch 1 | batch 2 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| cpu | rosetta"), std::string::npos) << md;
+  EXPECT_NE(md.find("| 1 | 3 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| 2 | 3 |"), std::string::npos) << md;
+  EXPECT_GT(testing::read_file(dir.file("s.png")).size(), 1000u) << "the chart (matplotlib is installed by setup)";
+  // Bad input: one line, exit 2, nothing written.
+  testing::write_file(dir.file("junk.json"), "{");
+  EXPECT_EQ(testing::run_command(testing::python_interpreter() + " '" + testing::source_dir() +
+                                     "/bench/report/scaling.py' " + dir.file("junk.json") + " --out-md " +
+                                     dir.file("none.md"),
+                                 log),
+            2);
+  EXPECT_FALSE(std::filesystem::exists(dir.file("none.md")));
 }
 
 TEST(ExtractResNet50Cuda, GraphRunsInEachPrecision) {

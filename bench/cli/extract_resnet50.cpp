@@ -9,6 +9,7 @@
 #include "bench/cli/algorithm_cache_file.h"
 #include "bench/cli/arguments.h"
 #include "bench/cli/distributed.h"
+#include "bench/cli/latency.h"
 #include "bench/cli/run_metrics.h"
 #include "bench/cli/run_report.h"
 #include "bench/cli/steady_state.h"
@@ -146,6 +147,11 @@ void add_extract_resnet50_command(CLI::App& extract, ExtractResNet50Options& o) 
                   "forced where it accepts a layer (elsewhere cudnn)")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "cudnn", "cudnn-graph", "cublaslt"}));
+  cmd->add_option("--latency", o.latency,
+                  "after the timed passes, time this many batches one at a time (copy in, forward, features out) and "
+                  "report their p50 and p99; use at least 100")
+      ->capture_default_str()
+      ->check(integer_in(0, 1000000));
   cmd->add_option("--pad-stem", o.pad_stem,
                   "on: in NHWC the images' 3 channels are padded to 4 (float) or 8 (bf16), exact; off: 3")
       ->capture_default_str()
@@ -182,6 +188,8 @@ void extract(const ExtractResNet50Options& o, const Communicator& comm, Device d
   const bool use_graph = parse_on_off("--graph", o.graph) && device == Device::cuda;
   ROSETTA_CHECK_ARG(o.batch > 0, "--batch must be positive, got " << o.batch);
   ROSETTA_CHECK_ARG(o.repeats > 0, "--repeats must be positive, got " << o.repeats);
+  ROSETTA_CHECK_ARG(o.latency == 0 || comm.size() == 1,
+                    "--latency times one process's batches; run it without mpirun");
   check_output_path("--json", o.json_path);
   check_output_path("--features-out", o.features_path);
   check_output_path("--save-weights", o.save_weights_path);
@@ -246,19 +254,22 @@ void extract(const ExtractResNet50Options& o, const Communicator& comm, Device d
   SteadyTimer warmup_timer;
   const Tensor& output = model.forward(ctx, inputs.slot(0));  // the model's (B, 2048) feature buffer
   CudaGraph graphs[2];                                          // the forward on input slot 0 and on slot 1
-  // One pass over every batch: copy in (overlapping the previous batch's forward), forward (the graph's replay, or
-  // eager), copy the features out.
+  // One batch: copy in (overlapping the previous batch's forward), forward (the graph's replay, or eager), copy the
+  // features out. One pass: every batch in turn.
+  const auto run_batch = [&](std::int64_t b) {
+    const Tensor& x = inputs.load(ctx, images.view(b * o.batch * image_elements, inputs.slot(0).shape()), b);
+    if (use_graph) {
+      graphs[b % 2].launch(ctx);
+    } else {
+      model.forward(ctx, x);
+    }
+    inputs.release(ctx, b);
+    features.view(b * o.batch * ResNet50::kFeatures, {o.batch, ResNet50::kFeatures}).copy_from(output, ctx.stream());
+  };
   const auto pass = [&] {
     for (std::int64_t b = 0; b < batches; ++b) {
       throw_if_interrupted("during the extraction: nothing written");
-      const Tensor& x = inputs.load(ctx, images.view(b * o.batch * image_elements, inputs.slot(0).shape()), b);
-      if (use_graph) {
-        graphs[b % 2].launch(ctx);
-      } else {
-        model.forward(ctx, x);
-      }
-      inputs.release(ctx, b);
-      features.view(b * o.batch * ResNet50::kFeatures, {o.batch, ResNet50::kFeatures}).copy_from(output, ctx.stream());
+      run_batch(b);
     }
     ctx.synchronize();
   };
@@ -278,6 +289,22 @@ void extract(const ExtractResNet50Options& o, const Communicator& comm, Device d
     passes.seconds.push_back(max_over_ranks(comm, timed.elapsed_s()));
   }
   usage.stop();  // each pass ends synchronised
+  std::optional<LatencySummary> latency;
+  if (o.latency > 0) {
+    // Each batch alone: a mark, the batch, a mark, then wait, so no batch overlaps another.
+    Timeline timeline(ctx, static_cast<int>(2 * o.latency));
+    for (std::int64_t i = 0; i < o.latency; ++i) {
+      throw_if_interrupted("during the latency runs: nothing written");
+      timeline.mark();
+      run_batch(i % batches);
+      timeline.mark();
+      ctx.synchronize();
+    }
+    const std::vector<double> intervals = timeline.intervals_s();  // start-end, end-next start, ...
+    std::vector<double> per_batch;
+    for (std::size_t i = 0; i < intervals.size(); i += 2) per_batch.push_back(intervals[i]);
+    latency = summarize_latency(per_batch);
+  }
   algo_cache.save();
   Tensor all_features = comm.size() == 1 ? features  // (N, 2048), on rank 0
                         : Tensor::empty({comm.rank() == 0 ? count : 0, ResNet50::kFeatures}, DType::f32, Device::cpu);
@@ -293,6 +320,10 @@ void extract(const ExtractResNet50Options& o, const Communicator& comm, Device d
               o.repeats, static_cast<long long>(count), passes.median_s(), passes.min_s(), passes.max_s(), per_1000,
               per_second, passes.tflops(resnet50_forward_flops_per_image(size)), model.fused_convolutions(),
               model.convolutions());
+  if (latency)
+    std::printf("latency over %lld batches of %lld: p50 %.3f ms, p99 %.3f ms (nearest rank), min %.3f, max %.3f\n",
+                static_cast<long long>(latency->batches), static_cast<long long>(o.batch), latency->p50_ms,
+                latency->p99_ms, latency->min_ms, latency->max_ms);
   std::fflush(stdout);
 
   if (!o.features_path.empty())
@@ -319,6 +350,7 @@ void extract(const ExtractResNet50Options& o, const Communicator& comm, Device d
     r["stem_channels"] = mo.stem_channels();
     r["conv_backends"] = choices.counts;
     r["convolutions"] = choices.layers;
+    if (latency) r["latency"] = latency_json(*latency);
     r["normalize"] = o.normalize;
     r["mode"] = std::string(use_graph ? "graph" : "eager") + (mo.autotune ? "" : ", heuristics") +
                 (o.backend == "auto" ? "" : ", backend " + o.backend) + (mo.pad_stem ? "" : ", stem unpadded");
