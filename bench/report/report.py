@@ -236,16 +236,24 @@ def markdown(records):
     return "\n".join(sections)
 
 
-def chart(records, path):
-    """Writes the bar chart; returns False (with a message) when matplotlib is missing."""
+def pyplot(program, path):
+    """matplotlib.pyplot on the Agg backend, or None with a message naming the chart that is skipped."""
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-        from matplotlib.patches import Patch
     except ImportError:
-        print("report: matplotlib is not importable; chart %s skipped" % path, file=sys.stderr)
+        print("%s: matplotlib is not importable; chart %s skipped" % (program, path), file=sys.stderr)
+        return None
+    return plt
+
+
+def chart(records, path):
+    """Writes the bar chart; returns False (with a message) when matplotlib is missing."""
+    plt = pyplot("report", path)
+    if plt is None:
         return False
+    from matplotlib.patches import Patch
     by_workload = {}
     for _, record in records:
         if steady_rates(record) is not None:

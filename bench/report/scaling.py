@@ -89,12 +89,8 @@ def markdown(throughput, latency):
 
 def chart(throughput, path):
     """Writes the line charts; returns False (with a message) when matplotlib is missing."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("scaling: matplotlib is not importable; chart %s skipped" % path, file=sys.stderr)
+    plt = report.pyplot("scaling", path)
+    if plt is None:
         return False
     panels = sorted({(device, key[2]) for device in throughput for key in throughput[device]})
     figure, axes = plt.subplots(len(panels), 1, figsize=(9, 3.6 * len(panels)), squeeze=False)
