@@ -31,6 +31,7 @@
 #include "runtime/error.h"
 #include "runtime/philox.h"
 #include "runtime/tensor.h"
+#include "tests/support/cli.h"
 #include "tests/support/cuda.h"
 #include "tests/support/gradcheck.h"
 #include "tests/support/python.h"
@@ -760,6 +761,25 @@ TEST_F(ConvCacheFile, CorruptOrOldVersionFileIsRejectedWithOneLine) {
   // Loading a good file afterwards still works: a rejection leaves nothing behind.
   write(valid);
   EXPECT_EQ(ConvAlgorithmCache().load(path(), kH100).entries, 3u);
+}
+
+// The GPU check's summary of the candidates (bench/report/conv_candidates.py) reads the file the cache writes: Find's
+// figure beside the event-timed one, the backends chosen.
+TEST_F(ConvCacheFile, TheCandidatesReportReadsTheFile) {
+  ConvAlgorithmCache written;
+  fill_three_entries(written);
+  written.save(path(), kH100);
+  const std::string log = (dir_ / "report.log").string();
+  ASSERT_EQ(testing::run_command(testing::python_interpreter() + " '" + testing::source_dir() +
+                                     "/bench/report/conv_candidates.py' '" + path() + "'",
+                                 log),
+            0)
+      << testing::read_file(log);
+  const std::string text = testing::read_file(log);
+  for (const char* expected : {"cublaslt 21 #2", "cudnn-graph 12 #0", "Find's fastest legacy algorithm was also the "
+                                                                      "fastest by CUDA events in 0 of 1 entries",
+                               "| fp32 | NCHW | 64 | auto | cudnn 1 |", "| bf16 | NHWC | 32 | auto | cublaslt 1 |"})
+    EXPECT_NE(text.find(expected), std::string::npos) << expected << "\n" << text;
 }
 
 TEST(ConvCuda, PassWithACpuContextNamesTheShape) {
