@@ -167,7 +167,8 @@ class ResNet50 {
   std::vector<ConvBn*> units_;
   ResNet50Options options_;
   ParameterSet folded_;     // each unit's folded weight "<conv>.weight" (plan layout) and bias "<conv>.bias", f32
-  Tensor folded_bf16_;      // (folded_ arena) bf16: the folded arena rounded once, bf16 only (weights read from it)
+  Tensor folded_bf16_;      // (folded_ arena) bf16: the folded arena rounded once, bf16 only (weights and biases
+                            // read from it)
   Tensor normalize_;        // (4, 3): BN-form ImageNet normalisation: weight 1, bias 0, mean, var = std^2 (eps 0)
   Tensor normalized_;       // (B, 3, S, S)
   Tensor channels_last_;    // (B, S, S, C') in the activations' type: the images converted, NHWC only
