@@ -220,6 +220,34 @@ TEST(ResNet50, NhwcEqualsNchwOnCpu) {
                Error);
 }
 
+// The options' rules, each named by the option it breaks (the CLI words them as flags): bf16 needs NHWC and folded
+// batch norm, NHWC needs folded batch norm, a forced cudnn-graph needs NHWC and tf32 or bf16; the other backends
+// may be forced anywhere (they serve what they accept, legacy cuDNN the rest).
+TEST(ResNet50, OptionRulesIncludeTheForcedBackend) {
+  const auto rule_of = [](ResNet50Options o) {
+    const std::optional<OptionRule> rule = o.broken_rule();
+    return rule ? rule->option + " " + rule->value + " needs " + rule->required + " " + rule->required_value : "";
+  };
+  ResNet50Options o = small_options(true, true, Precision::bf16, Layout::nchw);
+  EXPECT_EQ(rule_of(o), "precision bf16 needs layout nhwc");
+  o = small_options(false, true, Precision::fp32, Layout::nhwc);
+  EXPECT_EQ(rule_of(o), "layout nhwc needs fold-bn on");
+  o = small_options(true, true, Precision::tf32, Layout::nchw);
+  o.backend = kernels::ConvBackend::cudnn_graph;
+  EXPECT_EQ(rule_of(o), "backend cudnn-graph needs layout nhwc");
+  o.layout = Layout::nhwc, o.precision = Precision::fp32;
+  EXPECT_EQ(rule_of(o), "backend cudnn-graph needs precision tf32 or bf16");
+  for (Precision p : {Precision::tf32, Precision::bf16}) {
+    o.precision = p;
+    EXPECT_EQ(rule_of(o), "") << precision_name(p);
+  }
+  for (kernels::ConvBackend b : {kernels::ConvBackend::cudnn, kernels::ConvBackend::cublaslt}) {
+    ResNet50Options any = small_options(true, true, Precision::fp32, Layout::nchw);
+    any.backend = b;
+    EXPECT_EQ(rule_of(any), "") << kernels::conv_backend_name(b);
+  }
+}
+
 // The padded stem (NHWC input channels 3 -> 4 float / 8 bf16, the stem's weight zero there) is exact: the CPU twin's
 // features are bit-identical with and without the padding, in fp32 and bf16. (The zero channels add exact zero
 // products at the end of each output's FMA chain: no bit of the sum changes.)
