@@ -1,10 +1,13 @@
 // Google Benchmark of the ResNet-50 feature extractor's forward (models/resnet50.h), the workload's unit of work.
 //
-// GPU, 224x224 images: the forward at batch 1, 32, 64, 128 and 256 in each precision (fp32, tf32) and layout (nchw,
-// nhwc), and in bf16 (nhwc only; unfused, see models/resnet50.h), with every optimisation on (BN folded, fused
-// bias/residual/ReLU, autotuned algorithms, the forward replayed from a CUDA graph):
+// GPU, 224x224 images: the forward at batch 1, 8, 32, 128 and 256 in each precision (fp32, tf32) and layout (nchw,
+// nhwc), and in bf16 (nhwc only), with every optimisation on (BN folded, fused bias/residual/ReLU, each layer's
+// fastest backend by timing, the stem padded in NHWC, the forward replayed from a CUDA graph):
 // "gpu/<precision>/<layout>/batch:<B>". The ablations at batch 32, each with one switch off:
-// "gpu/<precision>/nchw/batch:32/no-<switch>" for graph, fuse, fold-bn and autotune (NCHW only: NHWC needs fold-bn).
+// "gpu/<precision>/nchw/batch:32/no-<switch>" for graph, fuse, fold-bn and autotune (NCHW only: NHWC needs fold-bn);
+// and each convolution backend forced where it accepts a layer, with the stem unpadded:
+// "gpu/<precision>/<layout>/batch:32/backend:<name>" (cudnn, cudnn-graph where it runs: NHWC tf32/bf16, cublaslt) and
+// ".../no-pad-stem" (NHWC).
 // Timed with CUDA events around each forward (manual time). Each benchmark builds its model (random weights), plans
 // it, runs 3 untimed forwards and then a fixed number of timed ones, so setup and autotuning stay outside the timing
 // and only one model at a time holds device memory.
@@ -17,6 +20,7 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include "bench/harness.h"
@@ -31,14 +35,20 @@ namespace {
 constexpr int kWarmupForwards = 3;
 
 struct Variant {
-  const char* suffix;  // "" or "/no-<switch>"
+  const char* suffix;  // "" or "/no-<switch>" or "/backend:<name>"
   bool graph, fuse, fold_bn, autotune;
+  std::optional<kernels::ConvBackend> backend = std::nullopt;
+  bool pad_stem = true;
 };
-constexpr Variant kAllOn{"", true, true, true, true};
-constexpr Variant kAblations[] = {{"/no-graph", false, true, true, true},
-                                  {"/no-fuse", true, false, true, true},
-                                  {"/no-fold-bn", true, false, false, true},
-                                  {"/no-autotune", true, true, true, false}};
+const Variant kAllOn{"", true, true, true, true};
+const Variant kAblations[] = {{"/no-graph", false, true, true, true},
+                              {"/no-fuse", true, false, true, true},
+                              {"/no-fold-bn", true, false, false, true},
+                              {"/no-autotune", true, true, true, false}};
+const Variant kBackends[] = {{"/backend:cudnn", true, true, true, true, kernels::ConvBackend::cudnn},
+                             {"/backend:cudnn-graph", true, true, true, true, kernels::ConvBackend::cudnn_graph},
+                             {"/backend:cublaslt", true, true, true, true, kernels::ConvBackend::cublaslt},
+                             {"/no-pad-stem", true, true, true, true, std::nullopt, false}};
 
 void run_forward(benchmark::State& state, Device device, std::int64_t batch, std::int64_t size, Precision precision,
                  Layout layout, const Variant& variant) {
@@ -53,6 +63,8 @@ void run_forward(benchmark::State& state, Device device, std::int64_t batch, std
   options.fuse = variant.fuse;
   options.autotune = variant.autotune;
   options.layout = layout;
+  options.backend = variant.backend;
+  options.pad_stem = variant.pad_stem;
   model.setup(ctx, options);
   Tensor images = Tensor::zeros({batch, ResNet50::kChannels, size, size}, DType::f32, device);  // (B, 3, S, S)
   for (int i = 0; i < kWarmupForwards; ++i) model.forward(ctx, images);
@@ -84,7 +96,7 @@ void register_gpu_benchmarks() {
       if (precision == Precision::bf16 && layout == Layout::nchw) continue;  // bf16 runs NHWC only
       const std::string prefix =
           std::string("gpu/") + precision_name(precision) + "/" + layout_name(layout) + "/batch:";
-      for (std::int64_t batch : {1, 32, 64, 128, 256}) {
+      for (std::int64_t batch : {1, 8, 32, 128, 256}) {
         // About 2 s of timed forwards at the slowest (fp32, batch 256), more iterations for the small batches.
         const int iterations = batch <= 32 ? 50 : 20;
         benchmark::RegisterBenchmark(
@@ -94,6 +106,19 @@ void register_gpu_benchmarks() {
             ->Iterations(iterations)
             ->Unit(benchmark::kMillisecond);
       }
+    }
+    // The backends at batch 32 in the layout each precision runs fastest (fp32 NCHW, tf32 and bf16 NHWC).
+    const Layout fastest = precision == Precision::fp32 ? Layout::nchw : Layout::nhwc;
+    for (const Variant& v : kBackends) {
+      ResNet50Options rules;
+      rules.precision = precision, rules.layout = fastest, rules.backend = v.backend;
+      if (rules.broken_rule() || (!v.pad_stem && fastest == Layout::nchw)) continue;  // graph: NHWC tf32/bf16 only
+      benchmark::RegisterBenchmark(
+          (std::string("gpu/") + precision_name(precision) + "/" + layout_name(fastest) + "/batch:32" + v.suffix).c_str(),
+          [=](benchmark::State& s) { run_forward(s, Device::cuda, 32, 224, precision, fastest, v); })
+          ->UseManualTime()
+          ->Iterations(50)
+          ->Unit(benchmark::kMillisecond);
     }
     if (precision == Precision::bf16) continue;  // the ablations are NCHW
     const std::string prefix = std::string("gpu/") + precision_name(precision) + "/nchw/batch:";

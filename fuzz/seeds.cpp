@@ -128,11 +128,22 @@ void conv_cache_seeds(const fs::path& out) {
   forward.shape.k = 50, forward.shape.r = forward.shape.s = 3, forward.shape.pad_h = forward.shape.pad_w = 1;
   forward.choice.backend = kernels::ConvBackend::cudnn, forward.choice.algo = 1;
   forward.choice.math_type = kernels::kCudnnFmaMath, forward.choice.time_ms = 0.05f;
+  forward.choice.find_time_ms = 0.08f;
+  forward.candidates = {forward.choice};
   kernels::ConvCacheEntry bf16 = forward;
   bf16.pass = kernels::ConvPass::backward_data, bf16.options.precision = Precision::bf16;
   bf16.options.layout = Layout::nhwc, bf16.choice.math_type = 1, bf16.choice.workspace_bytes = 1 << 20;
-  const std::string text = kernels::conv_cache_text({forward, bf16}, kSeedCacheIdentity);
-  seed(out, "conv_algorithm_cache", "two_entries", Bytes(text.begin(), text.end()),
+  bf16.candidates.clear();
+  // A bf16 1x1 forward declared for its epilogue, cuBLASLt's choice beside a graph-API candidate.
+  kernels::ConvCacheEntry fused = forward;
+  fused.shape.c = 64, fused.shape.k = 256, fused.shape.r = fused.shape.s = 1, fused.shape.pad_h = fused.shape.pad_w = 0;
+  fused.options.precision = Precision::bf16, fused.options.layout = Layout::nhwc, fused.options.forward_only = true;
+  fused.options.epilogue = kernels::ConvEpilogue::bias_residual_relu;
+  fused.choice = kernels::ConvAlgorithmChoice{kernels::ConvBackend::cublaslt, 21, 0, 2, 0, 0.03f, 0.0f, true};
+  kernels::ConvAlgorithmChoice graph{kernels::ConvBackend::cudnn_graph, 12, 0, 0, 4096, 0.04f, 0.0f, true};
+  fused.candidates = {fused.choice, graph};
+  const std::string text = kernels::conv_cache_text({forward, bf16, fused}, kSeedCacheIdentity);
+  seed(out, "conv_algorithm_cache", "three_entries", Bytes(text.begin(), text.end()),
        [](const Bytes& b, const std::string&) {
          kernels::parse_conv_cache_text(std::string(b.begin(), b.end()), "seed", kSeedCacheIdentity);
        });

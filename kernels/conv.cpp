@@ -26,7 +26,7 @@ std::string ConvShape::str() const {
 
 namespace {
 
-void validate(const ConvShape& shape) {
+void validate(const ConvShape& shape, const ConvOptions& options) {
   ROSETTA_CHECK(shape.n > 0 && shape.c > 0 && shape.h > 0 && shape.w > 0 && shape.k > 0 && shape.r > 0 && shape.s > 0,
                 "convolution with an empty dimension: " << shape.str());
   ROSETTA_CHECK(shape.pad_h >= 0 && shape.pad_w >= 0 && shape.stride_h > 0 && shape.stride_w > 0,
@@ -36,17 +36,36 @@ void validate(const ConvShape& shape) {
   ROSETTA_CHECK(shape.n <= INT_MAX && shape.c <= INT_MAX && shape.h <= INT_MAX && shape.w <= INT_MAX &&
                     shape.k <= INT_MAX && shape.r <= INT_MAX && shape.s <= INT_MAX,
                 "convolution dimension beyond 32 bits: " << shape.str());
+  ROSETTA_CHECK(options.epilogue == ConvEpilogue::any || options.forward_only,
+                "a declared epilogue (" << conv_epilogue_name(options.epilogue)
+                                        << ") needs a forward-only plan: " << shape.str());
 }
 
 }  // namespace
 
 ConvPlan make_conv_plan(const Context& ctx, const ConvShape& shape, const ConvOptions& options) {
-  validate(shape);
+  validate(shape, options);
   ConvPlan plan;
   plan.shape = shape;
   plan.options = options;
   plan_conv2d(ctx, plan);
   return plan;
+}
+
+void check_forward_call(const ConvPlan& plan, bool with_epilogue, bool residual, bool relu) {
+  const ConvEpilogue declared = plan.options.epilogue;
+  if (!with_epilogue) {
+    ROSETTA_CHECK(declared == ConvEpilogue::any, "conv2d_forward with a plan declared for the epilogue "
+                                                     << conv_epilogue_name(declared)
+                                                     << " (call conv2d_bias_activation_forward): " << plan.shape.str());
+    return;
+  }
+  const ConvEpilogue called = conv_epilogue_of(residual, relu);
+  ROSETTA_CHECK(declared == ConvEpilogue::any || declared == called,
+                "conv2d_bias_activation_forward called with the epilogue " << conv_epilogue_name(called)
+                                                                           << ", the plan was declared for "
+                                                                           << conv_epilogue_name(declared) << ": "
+                                                                           << plan.shape.str());
 }
 
 std::uint64_t ConvPlan::workspace_bytes() const {
@@ -56,8 +75,63 @@ std::uint64_t ConvPlan::workspace_bytes() const {
 }
 
 bool operator==(const ConvAlgorithmChoice& a, const ConvAlgorithmChoice& b) {
-  return a.backend == b.backend && a.algo == b.algo && a.math_type == b.math_type &&
-         a.workspace_bytes == b.workspace_bytes && a.time_ms == b.time_ms && a.deterministic == b.deterministic;
+  return a.backend == b.backend && a.algo == b.algo && a.math_type == b.math_type && a.variant == b.variant &&
+         a.workspace_bytes == b.workspace_bytes && a.time_ms == b.time_ms && a.find_time_ms == b.find_time_ms &&
+         a.deterministic == b.deterministic;
+}
+
+const char* conv_backend_name(ConvBackend backend) {
+  switch (backend) {
+    case ConvBackend::cpu_im2col_gemm: return "cpu";
+    case ConvBackend::cudnn: return "cudnn";
+    case ConvBackend::cudnn_graph: return "cudnn-graph";
+    case ConvBackend::cublaslt: return "cublaslt";
+  }
+  return "?";
+}
+
+bool conv_backend_from_name(const std::string& name, ConvBackend* backend) {
+  for (int i = 0; i < kConvBackendCount; ++i) {
+    if (name == conv_backend_name(static_cast<ConvBackend>(i))) {
+      *backend = static_cast<ConvBackend>(i);
+      return true;
+    }
+  }
+  return false;
+}
+
+const char* conv_epilogue_name(ConvEpilogue epilogue) {
+  switch (epilogue) {
+    case ConvEpilogue::any: return "any";
+    case ConvEpilogue::bias: return "bias";
+    case ConvEpilogue::bias_relu: return "bias+relu";
+    case ConvEpilogue::bias_residual: return "bias+residual";
+    case ConvEpilogue::bias_residual_relu: return "bias+residual+relu";
+  }
+  return "?";
+}
+
+bool conv_epilogue_from_name(const std::string& name, ConvEpilogue* epilogue) {
+  for (int i = 0; i < kConvEpilogueCount; ++i) {
+    if (name == conv_epilogue_name(static_cast<ConvEpilogue>(i))) {
+      *epilogue = static_cast<ConvEpilogue>(i);
+      return true;
+    }
+  }
+  return false;
+}
+
+ConvEpilogue conv_epilogue_of(bool residual, bool relu) {
+  if (residual) return relu ? ConvEpilogue::bias_residual_relu : ConvEpilogue::bias_residual;
+  return relu ? ConvEpilogue::bias_relu : ConvEpilogue::bias;
+}
+
+bool conv_epilogue_has_residual(ConvEpilogue epilogue) {
+  return epilogue == ConvEpilogue::bias_residual || epilogue == ConvEpilogue::bias_residual_relu;
+}
+
+bool conv_epilogue_has_relu(ConvEpilogue epilogue) {
+  return epilogue == ConvEpilogue::bias_relu || epilogue == ConvEpilogue::bias_residual_relu;
 }
 
 const char* conv_pass_name(ConvPass pass) {
@@ -91,9 +165,17 @@ const char* cudnn_math_type_name(int math_type) {
 }
 
 std::string conv_choice_name(ConvPass pass, const ConvAlgorithmChoice& choice) {
-  if (choice.backend == ConvBackend::cpu_im2col_gemm) return "cpu im2col+GEMM";
-  return std::string("cudnn ") + cudnn_conv_algorithm_name(pass, choice.algo) + " " +
-         cudnn_math_type_name(choice.math_type);
+  switch (choice.backend) {
+    case ConvBackend::cpu_im2col_gemm: return "cpu im2col+GEMM";
+    case ConvBackend::cudnn:
+      return std::string("cudnn ") + cudnn_conv_algorithm_name(pass, choice.algo) + " " +
+             cudnn_math_type_name(choice.math_type);
+    case ConvBackend::cudnn_graph:
+      return "cudnn-graph engine " + std::to_string(choice.algo) + " #" + std::to_string(choice.variant);
+    case ConvBackend::cublaslt:
+      return "cublaslt algo " + std::to_string(choice.algo) + " #" + std::to_string(choice.variant);
+  }
+  return "?";
 }
 
 }  // namespace rosetta::kernels

@@ -23,7 +23,7 @@ struct ParameterCopy {
   std::int64_t working = 0;  // element offset of its copy in the working buffer (weights or biases)
   std::int64_t k = 0, c = 1, s = 1, k_padded = 0, c_padded = 1;
   Layout layout = Layout::nchw;
-  bool bias = false;  // in the float biases buffer, not the weights buffer
+  bool bias = false;  // in the biases buffer, not the weights buffer
   ROSETTA_HD std::int64_t working_elements() const { return k_padded * c_padded * s; }
   ROSETTA_HD std::int64_t arena_elements() const { return k * c * s; }
 };

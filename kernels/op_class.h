@@ -44,6 +44,7 @@ inline constexpr OpClassRow kOpClasses[] = {
     {"conv2d_backward_data", OpClass::conv_data_grad},
     {"conv2d_backward_filter", OpClass::conv_filter_grad},
     {"gemm", OpClass::gemm},
+    {"matmul", OpClass::gemm},
     {"gru_forward", OpClass::rnn},
     {"gru_backward", OpClass::rnn},
     {"sgd_momentum_update", OpClass::optimizer},
@@ -82,6 +83,9 @@ inline constexpr OpClassRow kOpClasses[] = {
     {"load_conv_algorithm_cache", OpClass::none},
     {"save_conv_algorithm_cache", OpClass::none},
     {"conv_autotune_stats", OpClass::none},
+    {"plan_matmul", OpClass::none},
+    {"find_matmul_algorithms", OpClass::none},
+    {"matmul_plan_with_choice", OpClass::none},
     {"plan_gru", OpClass::none},
     {"embedding_backward_workspace_bytes", OpClass::none},
 };

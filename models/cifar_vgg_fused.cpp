@@ -63,7 +63,7 @@ void FusedCifarVgg::setup(const Context& ctx, const CifarVggOptions& options, co
   }
   if (staged()) {
     working_weights_ = Tensor::zeros({copies_.working_elements(false)}, t, device);
-    working_biases_ = Tensor::zeros({copies_.working_elements(true)}, DType::f32, device);
+    working_biases_ = Tensor::zeros({copies_.working_elements(true)}, t, device);
     weight_grads_ = Tensor::zeros({copies_.working_elements(false)}, t, device);
     bias_grads_ = Tensor::zeros({copies_.working_elements(true)}, DType::f32, device);
   }
@@ -150,7 +150,7 @@ void FusedCifarVgg::setup(const Context& ctx, const CifarVggOptions& options, co
 
 template <typename T>
 void FusedCifarVgg::conv_forward(const Context& ctx, Conv& c, const Tensor& x, bool relu) {
-  kernels::conv2d_bias_activation_forward(ctx, c.plan, x.data<T>(), c.w.data<T>(), c.b.data<float>(), nullptr, relu,
+  kernels::conv2d_bias_activation_forward(ctx, c.plan, x.data<T>(), c.w.data<T>(), c.b.data<T>(), nullptr, relu,
                                           c.y.data<T>());
 }
 
@@ -161,7 +161,7 @@ void FusedCifarVgg::forward(const Context& ctx, const Tensor& images, bool train
                                    << options_.batch << ", 3, 32, 32)");
   const std::int64_t batch = options_.batch;
   if (staged()) kernels::stage_parameters(ctx, copies_, params_.values().data<float>(), working_weights_.data<T>(),
-                                          working_biases_.data<float>());
+                                          working_biases_.data<T>());
   x0_ = &images;  // conv1's input: the images themselves in float NCHW unpadded, else their relayout
   if (images_.defined()) {
     kernels::relayout_channels(ctx, images.data<float>(), Layout::nchw, 3, images_.data<T>(), layout_,
@@ -190,11 +190,11 @@ void FusedCifarVgg::forward(const Context& ctx, const Tensor& images, bool train
   Linear& fc2 = fc_[1];
   kernels::gemm(ctx, false, true, batch, kHidden, kFeatures, 1.0f, flat.data<T>(), fc1.w.data<T>(), 0.0f,
                 fc1.z.data<float>(), precision);
-  kernels::bias_relu_dropout_forward(ctx, fc1.z.data<float>(), fc1.b.data<float>(), fc1.y.data<T>(), true,
+  kernels::bias_relu_dropout_forward(ctx, fc1.z.data<float>(), fc1.b.data<T>(), fc1.y.data<T>(), true,
                                      training ? fc1_dropout_ : none, batch, kHidden, 1);
   kernels::gemm(ctx, false, true, batch, CifarVGG::kClasses, kHidden, 1.0f, fc1.y.data<T>(), fc2.w.data<T>(), 0.0f,
                 fc2.z.data<float>(), precision);
-  kernels::bias_relu_dropout_forward(ctx, fc2.z.data<float>(), fc2.b.data<float>(), fc2.y.data<T>(), false, none,
+  kernels::bias_relu_dropout_forward(ctx, fc2.z.data<float>(), fc2.b.data<T>(), fc2.y.data<T>(), false, none,
                                      batch, CifarVGG::kClasses, 1);
 }
 

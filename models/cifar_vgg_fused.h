@@ -4,7 +4,7 @@
 //
 //   stage       the working copies of the parameters the device layout needs (kernels/layout.h's ParameterCopy): the
 //               convolutions' weights in NHWC (K, R, S, C) with channels padded, biases padded, and in bf16 every
-//               weight rounded to bf16 (biases stay float, rounded to bf16 values: the epilogues take float biases);
+//               weight and bias rounded to bf16 (a bf16 op's bias is bf16, as cuDNN's and cuBLASLt's epilogues take it);
 //               none in float NCHW unpadded, where every op reads the arena
 //   images      (B, 3, 32, 32) f32 NCHW -> (B, 32, 32, C0) T channels-last padded, when the layout or type differ
 //   conv1       conv + bias + ReLU (one cuDNN call where the plan fuses it)          (B, 50p, 32, 32)
@@ -64,7 +64,7 @@ class FusedCifarVgg {
   struct Conv {
     std::int64_t in = 0, out = 0, size = 0;  // unpadded channels, output height = width
     kernels::ConvPlan plan;
-    Tensor w, b, dw, db;  // the weight (T) and bias (float) it reads and their gradients: arena views or working copies
+    Tensor w, b, dw, db;  // the weight and bias (T) it reads and their gradients (T, float): arena views or working copies
     Tensor y;             // (B, out_p, size, size) stored in the layout, T: bias + (ReLU) applied
     Tensor dz;            // same shape: the gradient with respect to the convolution's output before the ReLU
     Tensor dx;            // (B, in_p, size, size): the gradient with respect to its input (not conv1's)
@@ -76,7 +76,7 @@ class FusedCifarVgg {
     Tensor y, argmax;  // (B, C_p, size / 2, size / 2)
   };
   struct Linear {
-    Tensor w, b, dw, db;  // (out, in) T, (out) float, and their gradients
+    Tensor w, b, dw, db;  // (out, in) T, (out) T, and their gradients (T, float)
     Tensor z;             // (B, out) float: the GEMM's output
     Tensor y;             // (B, out) T: after the epilogue
     Tensor dz;            // (B, out) T: the gradient before the epilogue (fc1)
@@ -100,7 +100,7 @@ class FusedCifarVgg {
   Linear fc_[2];
   kernels::DropoutDraw fc1_dropout_;
   kernels::ParameterCopies copies_;
-  Tensor working_weights_, working_biases_;  // T, float: the staged parameters
+  Tensor working_weights_, working_biases_;  // T: the staged parameters
   Tensor weight_grads_, bias_grads_;         // their gradients
   Tensor images_;        // (B, 32, 32, C0_p) T when the images need a relayout; undefined otherwise
   Tensor flat_;          // (B, 6400) T: pool2's output in NCHW order, when the layout or padding differ

@@ -1,7 +1,7 @@
 #include "models/resnet50.h"
 
 #include <cmath>
-#include <type_traits>
+#include <algorithm>
 
 #include "kernels/batchnorm.h"
 #include "kernels/elementwise.h"
@@ -55,32 +55,49 @@ Layout ResNet50Options::fastest_layout(Precision precision, Device device, bool 
   return precision == Precision::tf32 && device == Device::cuda && fold_bn ? Layout::nhwc : Layout::nchw;
 }
 
+std::int64_t ResNet50Options::stem_channels() const {
+  if (layout != Layout::nhwc || !pad_stem) return ResNet50::kChannels;
+  return precision == Precision::bf16 ? 8 : 4;  // 16 bytes: one vector load, a tensor-core k-step
+}
+
 std::optional<OptionRule> ResNet50Options::broken_rule() const {
   if (precision == Precision::bf16 && layout != Layout::nhwc)
     return OptionRule{"precision", "bf16", "layout", "nhwc"};
   if (precision == Precision::bf16 && !fold_bn) return OptionRule{"precision", "bf16", "fold-bn", "on"};
   if (layout == Layout::nhwc && !fold_bn) return OptionRule{"layout", "nhwc", "fold-bn", "on"};
+  if (backend == kernels::ConvBackend::cudnn_graph && layout != Layout::nhwc)
+    return OptionRule{"backend", "cudnn-graph", "layout", "nhwc"};
+  if (backend == kernels::ConvBackend::cudnn_graph && precision == Precision::fp32)
+    return OptionRule{"backend", "cudnn-graph", "precision", "tf32 or bf16"};
   return std::nullopt;
 }
 
 ConvBn::ConvBn(ParameterSet& params, const std::string& conv_name, const std::string& bn_name,
-               std::int64_t in_channels, std::int64_t out_channels, int kernel, int stride, int pad, bool relu)
+               std::int64_t in_channels, std::int64_t out_channels, int kernel, int stride, int pad, bool residual,
+               bool relu)
     : params_(params),
       in_channels_(in_channels),
       out_channels_(out_channels),
       kernel_(kernel),
       stride_(stride),
       pad_(pad),
+      residual_(residual),
       relu_(relu),
       weight_(params.declare(conv_name + ".weight", {out_channels, in_channels, kernel, kernel})),
       bn_(params, bn_name, out_channels) {}
 
 const Shape& ConvBn::weight_shape() const { return params_.shape(weight_); }
 
+Shape ConvBn::stored_weight_shape() const {
+  const kernels::ConvShape& s = plan_.shape;
+  return stored_filter({s.k, s.c, s.r, s.s}, plan_.options.layout);
+}
+
 void ConvBn::setup(const Context& ctx, const Shape& input, const ResNet50Options& options) {
-  ROSETTA_CHECK(input.rank() == 4 && input[1] == in_channels_,
+  ROSETTA_CHECK(input.rank() == 4 && (input[1] == in_channels_ || (input[1] > in_channels_ &&
+                                                                   options.layout == Layout::nhwc)),
                 "convolution " << params_.name(weight_) << " input " << input.str() << " does not have "
-                               << in_channels_ << " channels");
+                               << in_channels_ << " channels (or more, zero-padded, in NHWC)");
   kernels::ConvShape shape;
   shape.n = input[0], shape.c = input[1], shape.h = input[2], shape.w = input[3];
   shape.k = out_channels_, shape.r = shape.s = kernel_;
@@ -92,6 +109,9 @@ void ConvBn::setup(const Context& ctx, const Shape& input, const ResNet50Options
   conv.forward_only = true;
   conv.fuse_epilogue = options.fuse;
   conv.layout = options.layout;
+  // Folded: the epilogue is declared, so the fused backends may serve the layer; unfolded (the ablation), any call.
+  conv.epilogue = options.fold_bn ? kernels::conv_epilogue_of(residual_, relu_) : kernels::ConvEpilogue::any;
+  conv.backend = options.backend;
   plan_ = kernels::make_conv_plan(ctx, shape, conv);
   fold_ = options.fold_bn;
   y_ = Tensor::zeros(stored_activation(shape.n, shape.k, shape.out_h(), shape.out_w(), options.layout),
@@ -114,13 +134,15 @@ const Tensor& ConvBn::forward(const Context& ctx, const Tensor& x, const Tensor*
   ROSETTA_CHECK(x.shape() == stored_activation(s.n, s.c, s.h, s.w, layout),
                 params_.name(weight_) << " input " << x.shape().str() << ", planned " << s.str() << " "
                                       << layout_name(layout));
+  ROSETTA_CHECK((residual != nullptr) == residual_,
+                params_.name(weight_) << (residual_ ? " needs its residual" : " takes no residual"));
   ROSETTA_CHECK(residual == nullptr || residual->shape() == y_.shape(),
                 params_.name(weight_) << " residual " << residual->shape().str() << ", output " << y_.shape().str());
   const T* z = residual ? residual->data<T>() : nullptr;
   if (fold_) {
     ROSETTA_CHECK(folded_weight_.defined(), params_.name(weight_) << ": folded weights not set");
-    kernels::conv2d_bias_activation_forward(ctx, plan_, x.data<T>(), folded_weight_.data<T>(),
-                                            folded_bias_.data<float>(), z, relu_, y_.data<T>());
+    kernels::conv2d_bias_activation_forward(ctx, plan_, x.data<T>(), folded_weight_.data<T>(), folded_bias_.data<T>(),
+                                            z, relu_, y_.data<T>());
     return y_;
   }
   // The unfolded ablation (NCHW, float): convolution, batch norm, then the residual and ReLU.
@@ -135,7 +157,8 @@ template const Tensor& ConvBn::forward<float>(const Context&, const Tensor&, con
 template const Tensor& ConvBn::forward<bf16>(const Context&, const Tensor&, const Tensor*);
 
 ResNet50::ResNet50(Device device) {
-  stem_ = std::make_unique<ConvBn>(params_, "conv1", "bn1", kChannels, kStemChannels, 7, 2, 3, /*relu=*/true);
+  stem_ = std::make_unique<ConvBn>(params_, "conv1", "bn1", kChannels, kStemChannels, 7, 2, 3, /*residual=*/false,
+                                   /*relu=*/true);
   units_.push_back(stem_.get());
   std::int64_t in = kStemChannels;
   for (int layer = 0; layer < 4; ++layer) {
@@ -144,12 +167,13 @@ ResNet50::ResNet50(Device device) {
       const std::string prefix = "layer" + std::to_string(layer + 1) + "." + std::to_string(b) + ".";
       const int stride = (layer > 0 && b == 0) ? 2 : 1;
       Bottleneck block;
-      block.conv1 = std::make_unique<ConvBn>(params_, prefix + "conv1", prefix + "bn1", in, width, 1, 1, 0, true);
-      block.conv2 = std::make_unique<ConvBn>(params_, prefix + "conv2", prefix + "bn2", width, width, 3, stride, 1, true);
-      block.conv3 = std::make_unique<ConvBn>(params_, prefix + "conv3", prefix + "bn3", width, out, 1, 1, 0, true);
+      block.conv1 = std::make_unique<ConvBn>(params_, prefix + "conv1", prefix + "bn1", in, width, 1, 1, 0, false, true);
+      block.conv2 =
+          std::make_unique<ConvBn>(params_, prefix + "conv2", prefix + "bn2", width, width, 3, stride, 1, false, true);
+      block.conv3 = std::make_unique<ConvBn>(params_, prefix + "conv3", prefix + "bn3", width, out, 1, 1, 0, true, true);
       if (stride != 1 || in != out)
         block.downsample = std::make_unique<ConvBn>(params_, prefix + "downsample.0", prefix + "downsample.1", in, out,
-                                                    1, stride, 0, /*relu=*/false);
+                                                    1, stride, 0, /*residual=*/false, /*relu=*/false);
       for (ConvBn* unit : {block.conv1.get(), block.conv2.get(), block.conv3.get(), block.downsample.get()})
         if (unit) units_.push_back(unit);
       blocks_.push_back(std::move(block));
@@ -199,7 +223,7 @@ void ResNet50::setup(const Context& ctx, const ResNet50Options& options) {
   const std::int64_t b = options.batch, size = options.image_size;
   const Shape images{b, kChannels, size, size};  // (B, 3, S, S)
 
-  normalize_ = normalized_ = channels_last_ = input_bf16_ = Tensor();
+  normalize_ = normalized_ = channels_last_ = Tensor();
   if (options.normalize) {
     std::vector<float> bn_form(12);
     for (int c = 0; c < 3; ++c) {
@@ -210,10 +234,10 @@ void ResNet50::setup(const Context& ctx, const ResNet50Options& options) {
     normalize_ = Tensor::from_vector({4, 3}, bn_form).to(device);
     normalized_ = Tensor::empty(images, DType::f32, device);
   }
-  if (layout == Layout::nhwc) channels_last_ = Tensor::empty({b, size, size, kChannels}, DType::f32, device);
-  if (activations == DType::bf16) input_bf16_ = Tensor::empty({b, size, size, kChannels}, DType::bf16, device);
+  const std::int64_t stem_channels = options.stem_channels();
+  if (layout == Layout::nhwc) channels_last_ = Tensor::empty({b, size, size, stem_channels}, activations, device);
 
-  stem_->setup(ctx, images, options);  // (B, 64, S/2, S/2)
+  stem_->setup(ctx, {b, stem_channels, size, size}, options);  // (B, 64, S/2, S/2)
   const Shape stem = stem_->output_dims();
   pool_ = kernels::PoolShape{stem[0], stem[1], stem[2], stem[3], 3, 2, 1};
   pooled_ = Tensor::empty(stored_activation(b, kStemChannels, pool_.out_h(), pool_.out_w(), layout), activations, device);
@@ -231,12 +255,13 @@ void ResNet50::setup(const Context& ctx, const ResNet50Options& options) {
 
 void ResNet50::fold(const Context& ctx) {
   // The folded set is built on the host (in double, layers/batchnorm2d.h) and copied to the device once; in NHWC
-  // each weight is folded (K, C, R, S) into a scratch tensor and stored (K, R, S, C).
+  // each weight is folded (K, C, R, S) into a scratch tensor, zero-padded to the planned channels C' (the stem's) and
+  // stored (K, R, S, C').
   const Layout layout = options_.layout;
   const auto declare = [&](ParameterSet& set) {
     for (const ConvBn* unit : units_) {
       const std::string conv = unit->name().substr(0, unit->name().size() - std::string(".weight").size());
-      set.declare(conv + ".weight", stored_filter(unit->weight_shape(), layout));
+      set.declare(conv + ".weight", unit->stored_weight_shape());
       set.declare(conv + ".bias", {unit->out_channels()});
     }
   };
@@ -245,10 +270,19 @@ void ResNet50::fold(const Context& ctx) {
   host.allocate(Device::cpu, /*gradients=*/false);
   for (std::size_t u = 0; u < units_.size(); ++u) {
     const Shape& w = units_[u]->weight_shape();  // (K, C, R, S)
+    const std::int64_t planned = units_[u]->plan().shape.c;  // C' >= C
     const Tensor kcrs = Tensor::empty(w, DType::f32);
     units_[u]->fold_into(kcrs, host.value(2 * int(u) + 1));
-    kernels::change_layout(Context::cpu(), kcrs.data<float>(), Layout::nchw, host.value(2 * int(u)).data<float>(),
-                           layout, w[0], w[1], w[2] * w[3]);
+    Tensor padded = kcrs;  // (K, C', R, S)
+    if (planned != w[1]) {
+      padded = Tensor::zeros({w[0], planned, w[2], w[3]}, DType::f32);
+      const std::int64_t per_channel = w[2] * w[3];
+      for (std::int64_t k = 0; k < w[0]; ++k)
+        std::copy_n(kcrs.data<float>() + k * w[1] * per_channel, w[1] * per_channel,
+                    padded.data<float>() + k * planned * per_channel);
+    }
+    kernels::change_layout(Context::cpu(), padded.data<float>(), Layout::nchw, host.value(2 * int(u)).data<float>(),
+                           layout, w[0], planned, w[2] * w[3]);
   }
   folded_ = ParameterSet();
   declare(folded_);
@@ -262,8 +296,11 @@ void ResNet50::fold(const Context& ctx) {
   }
   for (std::size_t u = 0; u < units_.size(); ++u) {
     const int weight = 2 * int(u), bias = weight + 1;
-    units_[u]->use_folded(folded_bf16_.defined() ? folded_.view_in(folded_bf16_, weight) : folded_.value(weight),
-                          folded_.value(bias));
+    if (folded_bf16_.defined()) {
+      units_[u]->use_folded(folded_.view_in(folded_bf16_, weight), folded_.view_in(folded_bf16_, bias));
+    } else {
+      units_[u]->use_folded(folded_.value(weight), folded_.value(bias));
+    }
   }
 }
 
@@ -286,13 +323,10 @@ const Tensor& ResNet50::forward_as(const Context& ctx, const Tensor& images) {
                                          0.0f, b, kChannels, hw);
     x = &normalized_;
   }
-  if (channels_last_.defined()) {
-    kernels::change_layout(ctx, x->data<float>(), Layout::nchw, channels_last_.data<float>(), layout, b, kChannels, hw);
+  if (channels_last_.defined()) {  // NHWC: converted once into the activations' type, channels padded
+    kernels::relayout_channels(ctx, x->data<float>(), Layout::nchw, kChannels, channels_last_.data<T>(), Layout::nhwc,
+                               channels_last_.dim(3), b, kChannels, hw);
     x = &channels_last_;
-  }
-  if constexpr (std::is_same_v<T, bf16>) {
-    kernels::convert(ctx, x->data<float>(), input_bf16_.data<bf16>(), input_bf16_.numel());
-    x = &input_bf16_;
   }
   const Tensor& stem = stem_->forward<T>(ctx, *x, nullptr);
   kernels::maxpool2d_forward(ctx, pool_, layout, stem.data<T>(), pooled_.data<T>(), nullptr);

@@ -14,17 +14,21 @@
 // setup() builds what the forward runs, for one batch shape. With fold_bn (the default) every BatchNorm is folded
 // into its convolution's weight and bias (layers/batchnorm2d.h), kept in a second ParameterSet under the
 // convolutions' names ("conv1.weight", "conv1.bias", ...), and each convolution runs with its epilogue (bias, the
-// residual add, the ReLU: kernels/conv.inc's conv2d_bias_activation_forward), inside cuDNN's call where the plan
-// fuses it (fuse on, float data, cuDNN's rule); without fold_bn each convolution is followed by its BatchNorm2d and
-// the epilogue kernel (the ablation). Convolution plans are forward-only, autotuned through the algorithm cache. The
-// parameters must be loaded before setup(): it snapshots them. forward() allocates nothing, creates nothing and never
-// waits for the host, so it can be captured in a CUDA graph as is.
+// residual add, the ReLU: kernels/conv.inc's conv2d_bias_activation_forward), declared to its plan, so the plan can
+// time the backends that fuse it (cuDNN's graph API, cuBLASLt for the 1x1s) against legacy cuDNN (whose own call
+// fuses it for float data) and keep the fastest per layer (ResNet50Options::backend forces one); without fold_bn
+// each convolution is followed by its BatchNorm2d and the epilogue kernel (the ablation). Convolution plans are
+// forward-only, autotuned through the algorithm cache. The parameters must be loaded before setup(): it snapshots
+// them. forward() allocates nothing, creates nothing and never waits for the host, so it can be captured in a CUDA
+// graph as is.
 //
 // Layout (ResNet50Options::layout): every activation is stored in it, the folded weights too ((K, R, S, C) in
-// NHWC); images are always given NCHW (B, 3, S, S) and, in NHWC, transposed after the optional normalisation (which
-// runs NCHW). Precision bf16: the folded weights are rounded to bf16 once at setup (biases stay float), the images
-// after the transpose, and every activation is bf16 (float accumulation inside each op); the features are float
-// either way. The forward is one templated body over the activation type; the CPU twin of each op computes in float
+// NHWC); images are always given NCHW (B, 3, S, S) and, in NHWC, converted once after the optional normalisation
+// (which runs NCHW) into NHWC of the activations' type with the channels zero-padded to a tensor-core width
+// (pad_stem: 8 bf16 or 4 float channels, 16 bytes; the stem's folded weight is zero there too, so the stem computes
+// exactly the unpadded convolution). Precision bf16: the folded weights and biases are rounded to bf16 once at setup,
+// the images after the transpose, and every activation is bf16 (float accumulation inside each op); the features
+// are float either way. The forward is one templated body over the activation type; the CPU twin of each op computes in float
 // on the bf16 values and rounds as the GPU does, so it is the reference the GPU's bf16 network is compared against.
 #pragma once
 #include <cstdint>
@@ -50,28 +54,39 @@ struct ResNet50Options {
   bool fuse = true;                       // the epilogue inside the convolution call where the plan can
   bool normalize = false;                 // (x - ImageNet mean) / ImageNet std per channel first
   Layout layout = Layout::nchw;           // of the activations and folded weights
+  // The convolutions' backend (kernels/conv.h ConvBackend), forced where it accepts a layer (elsewhere legacy
+  // cuDNN); empty: each layer's fastest, chosen by timing.
+  std::optional<kernels::ConvBackend> backend;
+  bool pad_stem = true;  // NHWC: the images' channels padded 3 -> 16 bytes' worth (no effect in NCHW); off: the ablation
+
+  // The stem's input channels as stored: 3, or in NHWC with pad_stem the 16-byte width (8 bf16, 4 float).
+  std::int64_t stem_channels() const;
 
   // The layout measured fastest for a precision on a device: NHWC for bf16 and, on a GPU with fold_bn, for tf32
   // (cuDNN's tensor-core kernels read channels-last: 1.75x NCHW on an H200); NCHW for strict FP32 (NHWC was 1.4x
   // slower there) and on the CPU.
   static Layout fastest_layout(Precision precision, Device device, bool fold_bn);
   // The first of the model's rules these options break, or none: bf16 needs the NHWC layout and folded batch norm
-  // (cuDNN's bf16 tensor-core convolutions are NHWC; BatchNorm2d runs NCHW float), NHWC needs folded batch norm.
+  // (cuDNN's bf16 tensor-core convolutions are NHWC; BatchNorm2d runs NCHW float), NHWC needs folded batch norm, the
+  // forced cudnn-graph backend needs NHWC and tf32 or bf16 (where it runs: forcing it elsewhere would force
+  // nothing).
   std::optional<OptionRule> broken_rule() const;
 };
 
-// One convolution (no bias) and the BatchNorm after it, with the epilogue the network needs there: an optional
-// residual input added before an optional ReLU. Exposed for the tests.
+// One convolution (no bias) and the BatchNorm after it, with the epilogue the network needs there: a residual input
+// added (`residual`: the block's last convolution) before an optional ReLU. Exposed for the tests.
 class ConvBn {
  public:
   ConvBn(ParameterSet& params, const std::string& conv_name, const std::string& bn_name, std::int64_t in_channels,
-         std::int64_t out_channels, int kernel, int stride, int pad, bool relu);
+         std::int64_t out_channels, int kernel, int stride, int pad, bool residual, bool relu);
 
   // Plans the convolution (forward-only) for an input of logical dimensions `input` (N, C, H, W) stored in
-  // options.layout, and allocates the output (zeroed: a fused call without residual reads it, scaled by 0). With
-  // fold_bn the model then hands the unit its folded weight and bias through use_folded().
+  // options.layout (C may exceed the unit's channels in NHWC: zero-padded channels), and allocates the output
+  // (zeroed: a fused call without residual reads it, scaled by 0). With fold_bn the model then hands the unit its
+  // folded weight and bias through use_folded().
   void setup(const Context& ctx, const Shape& input, const ResNet50Options& options);
-  // y = act(bn(conv(x)) + residual) (residual may be null), on activations of type T (float or bf16).
+  // y = act(bn(conv(x)) + residual), the residual given exactly when the unit was made with one, on activations of
+  // type T (float or bf16).
   template <typename T>
   const Tensor& forward(const Context& ctx, const Tensor& x, const Tensor* residual);
 
@@ -82,24 +97,26 @@ class ConvBn {
   // Whether the epilogue runs inside the convolution call (cuDNN's fused forward).
   bool fused() const { return fold_ && kernels::conv_epilogue_fused(plan_, relu_); }
   const Shape& weight_shape() const;  // (K, C, R, S)
+  // The folded weight as stored: (K, C', R, S) or (K, R, S, C') in NHWC, C' the planned (maybe padded) channels.
+  Shape stored_weight_shape() const;
   std::int64_t out_channels() const { return out_channels_; }
   // Writes the folded weight and bias into `weight` (K, C, R, S) and `bias` (K) (CPU) from the parameters.
   void fold_into(const Tensor& weight, const Tensor& bias) const;
-  // Points the unit at its folded weight and bias (views on the context's device, the weight in the plan's layout
-  // and the activations' type).
+  // Points the unit at its folded weight and bias (views on the context's device, in the activations' type, the
+  // weight in the plan's layout).
   void use_folded(const Tensor& weight, const Tensor& bias) { folded_weight_ = weight, folded_bias_ = bias; }
 
  private:
   const ParameterSet& params_;
   std::int64_t in_channels_, out_channels_;
   int kernel_, stride_, pad_;
-  bool relu_;
+  bool residual_, relu_;
   int weight_;
   BatchNorm2d bn_;
   bool fold_ = true;
   kernels::ConvPlan plan_;
   Tensor folded_weight_;  // (K, C, R, S), or (K, R, S, C) in NHWC; bf16 in bf16
-  Tensor folded_bias_;    // (K) float
+  Tensor folded_bias_;    // (K) float; bf16 in bf16
   Tensor y_;              // (N, K, OH, OW), or (N, OH, OW, K) in NHWC; bf16 in bf16
 };
 
@@ -149,11 +166,12 @@ class ResNet50 {
   std::vector<ConvBn*> units_;
   ResNet50Options options_;
   ParameterSet folded_;     // each unit's folded weight "<conv>.weight" (plan layout) and bias "<conv>.bias", f32
-  Tensor folded_bf16_;      // (folded_ arena) bf16: the folded arena rounded once, bf16 only (weights read from it)
+  Tensor folded_bf16_;      // (folded_ arena) bf16: the folded arena rounded once, bf16 only (weights and biases
+                            // read from it)
   Tensor normalize_;        // (4, 3): BN-form ImageNet normalisation: weight 1, bias 0, mean, var = std^2 (eps 0)
   Tensor normalized_;       // (B, 3, S, S)
-  Tensor channels_last_;    // (B, S, S, 3): the images transposed, NHWC only
-  Tensor input_bf16_;       // (B, S, S, 3) bf16: the transposed images rounded, bf16 only
+  Tensor channels_last_;    // (B, S, S, C') in the activations' type: the images converted, NHWC only
+                            // (C' = options.stem_channels())
   kernels::PoolShape pool_;  // the stem's 3x3/2 max pool
   Tensor pooled_;           // (B, 64, S/4, S/4) in the layout and the activations' type
   Tensor features_;         // (B, 2048)

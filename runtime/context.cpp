@@ -59,6 +59,7 @@ Context::Context(Device device) : device_(device) {
   cublas_workspace_ = std::make_shared<Storage>(Memory::device, kCublasWorkspaceBytes);
   ROSETTA_CUBLAS_CHECK(cublasSetWorkspace(cublas_, cublas_workspace_->data(), kCublasWorkspaceBytes),
                        "the cuBLAS workspace of " << kCublasWorkspaceBytes << " bytes");
+  ROSETTA_CUBLAS_CHECK(cublasLtCreate(&cublaslt_), "the CUDA context's cuBLASLt handle");
 #else
   ROSETTA_FAIL("a CUDA context needs a CUDA build");
 #endif

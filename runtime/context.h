@@ -1,6 +1,7 @@
 // Context: the per-device execution state. A CUDA context owns one main stream (all compute), one copy stream
 // (host-to-device feeds that overlap compute), the cuDNN and cuBLAS handles bound to the main stream (cuBLAS
-// with a fixed workspace of its own, so it never allocates, also inside a captured CUDA graph), and a
+// with a fixed workspace of its own, so it never allocates, also inside a captured CUDA graph), a cuBLASLt handle
+// (its calls name their stream and workspace themselves), and a
 // grow-only workspace for cuDNN. Handles are created once per device, never per layer; nothing here knows a layer.
 // The CPU context has none of these and exists so that CPU and CUDA kernels share one signature.
 #pragma once
@@ -12,6 +13,7 @@
 struct CUstream_st;    // cudaStream_t
 struct cudnnContext;   // cudnnHandle_t
 struct cublasContext;  // cublasHandle_t
+struct cublasLtContext;  // cublasLtHandle_t
 
 namespace rosetta {
 
@@ -35,6 +37,7 @@ class Context {
   CUstream_st* copy_stream() const { return copy_stream_; }
   cudnnContext* cudnn() const { return cudnn_; }
   cublasContext* cublas() const { return cublas_; }
+  cublasLtContext* cublaslt() const { return cublaslt_; }
 
   // Scratch memory of at least `bytes` on this device. It only grows: after the first step of a fixed shape
   // no call allocates. The pointer is valid until a larger request. const because kernels receive the context
@@ -61,6 +64,7 @@ class Context {
   CUstream_st* copy_stream_ = nullptr;
   cudnnContext* cudnn_ = nullptr;
   cublasContext* cublas_ = nullptr;
+  cublasLtContext* cublaslt_ = nullptr;
   mutable std::shared_ptr<Storage> workspace_;
   std::shared_ptr<Storage> cublas_workspace_;  // fixed, so cuBLAS never allocates (also under graph capture)
   mutable Profiler* profiler_ = nullptr;

@@ -8,6 +8,7 @@
 //   ROSETTA_CUDA_CHECK(cudaMemsetAsync(...));                       (runtime calls: the expression says enough)
 //   kernel<<<grid, block, 0, stream>>>(...); ROSETTA_LAUNCH_CHECK("relu_forward n=" << n);
 #pragma once
+#include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <cudnn.h>

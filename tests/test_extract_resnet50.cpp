@@ -1,11 +1,13 @@
 // `rosetta extract resnet50` end to end on the CPU: the record and the features file; the equivalence with the
 // PyTorch twin (bench/peers/pytorch/resnet50.py on Debian's torch/torchvision; skipped without them) given rosetta's
 // --save-weights file and one --input file, with and without --normalize; bad arguments and files exit 2 with one
-// line; bf16 (NHWC) features near fp32 on the CPU; a GPU run of the CLI with the graph in each precision (skipped
-// without a device).
+// line; bf16 (NHWC) features near fp32 on the CPU; --latency's record and the scaling report over it; on a GPU, the
+// CLI with the graph in each precision, and with each --backend after a corrupt algorithm cache (skipped without a
+// device).
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "models/flops.h"
@@ -52,6 +54,13 @@ TEST(ExtractResNet50, RecordAndFeatures) {
   EXPECT_EQ(r["steady"]["repetitions"], 5);
   EXPECT_NEAR(r["steady"]["median_s"].get<double>() * 1000.0 / 4, r["seconds_per_1000_images"].get<double>(), 1e-9);
   EXPECT_DOUBLE_EQ(r["metrics"]["flops_per_example"].get<double>(), resnet50_forward_flops_per_image(64));
+  // Each convolution's backend and choice, named (the CPU's one algorithm here), and the stem's input channels.
+  EXPECT_EQ(r["backend"], "auto");
+  EXPECT_EQ(r["conv_backends"], nlohmann::json({{"cpu", 53}}));
+  ASSERT_EQ(r["convolutions"].size(), 53u);
+  EXPECT_EQ(r["convolutions"][0]["name"], "conv1");
+  EXPECT_EQ(r["convolutions"][0]["choice"], "cpu im2col+GEMM");
+  EXPECT_EQ(r["stem_channels"], 3) << "NCHW is not padded";
   testing::expect_valid_record(dir, dir.file("r.json"));
   const SafetensorsFile features = SafetensorsFile::open(dir.file("f.safetensors"));
   ASSERT_NE(features.find("features"), nullptr);
@@ -164,6 +173,9 @@ TEST(ExtractResNet50, BadArgumentsExitTwoWithOneLine) {
       {"--weights " + dir.file("three.safetensors") + " --images 2", "missing conv1.weight"},
       {"--random-weights --input " + dir.file("three.safetensors"), "not a whole number of batches"},
       {"--random-weights --images 2 --json " + dir.file("no/such/folder/r.json"), "does not exist"},
+      {"--random-weights --images 2 --backend cudnn_graph", "--backend: cudnn_graph not in {auto,cudnn,cudnn-graph,cublaslt}"},
+      {"--random-weights --images 2 --backend cublaslt", "--backend cublaslt names a GPU backend"},
+      {"--random-weights --images 2 --pad-stem maybe", "--pad-stem: maybe not in {on,off}"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.arguments);
@@ -175,6 +187,48 @@ TEST(ExtractResNet50, BadArgumentsExitTwoWithOneLine) {
     EXPECT_NE(text.find(c.fragment), std::string::npos) << text;
     EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1) << text;
   }
+}
+
+// --latency on the CPU at batch 1 and 2: the record's latency object (valid against the schema), then the scaling
+// report (bench/report/scaling.py) over both records: a throughput column per batch, a latency row per run, a chart.
+TEST(ExtractResNet50, LatencyRecordsMakeTheScalingReport) {
+  const testing::TempDir dir;
+  for (const std::string batch : {"1", "2"}) {
+    const std::string record = dir.file("r" + batch + ".json");
+    ASSERT_EQ(testing::run_command(rosetta_extract() + " --device cpu --random-weights --images 2 --image-size 32 "
+                                       "--repeats 1 --latency 3 --batch " + batch + " --json " + record,
+                                   dir.file("run.log")),
+              0)
+        << testing::read_file(dir.file("run.log"));
+    EXPECT_NE(testing::read_file(dir.file("run.log")).find("latency over 3 batches of " + batch), std::string::npos);
+    const nlohmann::json r = nlohmann::json::parse(testing::read_file(record));
+    EXPECT_EQ(r["latency"]["batches"], 3);
+    EXPECT_LE(r["latency"]["min_ms"].get<double>(), r["latency"]["p50_ms"].get<double>());
+    EXPECT_LE(r["latency"]["p50_ms"].get<double>(), r["latency"]["p99_ms"].get<double>());
+    EXPECT_EQ(r["latency"]["p99_ms"], r["latency"]["max_ms"]) << "3 batches: p99 is the largest";
+    testing::expect_valid_record(dir, record);
+  }
+  const std::string log = dir.file("scaling.log");
+  ASSERT_EQ(testing::run_command(testing::python_interpreter() + " '" + testing::source_dir() +
+                                     "/bench/report/scaling.py' " + dir.file("r1.json") + " " + dir.file("r2.json") +
+                                     " --out-md " + dir.file("s.md") + " --out-png " + dir.file("s.png"),
+                                 log),
+            0)
+      << testing::read_file(log);
+  const std::string md = testing::read_file(dir.file("s.md"));
+  EXPECT_NE(md.find("| batch 1 | batch 2 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| cpu | rosetta"), std::string::npos) << md;
+  EXPECT_NE(md.find("| 1 | 3 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| 2 | 3 |"), std::string::npos) << md;
+  EXPECT_GT(testing::read_file(dir.file("s.png")).size(), 1000u) << "the chart (matplotlib is installed by setup)";
+  // Bad input: one line, exit 2, nothing written.
+  testing::write_file(dir.file("junk.json"), "{");
+  EXPECT_EQ(testing::run_command(testing::python_interpreter() + " '" + testing::source_dir() +
+                                     "/bench/report/scaling.py' " + dir.file("junk.json") + " --out-md " +
+                                     dir.file("none.md"),
+                                 log),
+            2);
+  EXPECT_FALSE(std::filesystem::exists(dir.file("none.md")));
 }
 
 TEST(ExtractResNet50Cuda, GraphRunsInEachPrecision) {
@@ -209,6 +263,54 @@ TEST(ExtractResNet50Cuda, GraphRunsInEachPrecision) {
       }
     }
   }
+}
+
+// Each --backend in bf16 and tf32 (NHWC), against the CPU features; the record names every layer's backend; a corrupt
+// algorithm cache is one stderr note and a fresh search (exit 0), after which the file is good again.
+TEST(ExtractResNet50Cuda, EachBackendAndACorruptCache) {
+  ROSETTA_REQUIRE_CUDA();
+  const testing::TempDir dir;
+  write_images(dir.file("images.safetensors"), 4, 64);
+  ASSERT_EQ(testing::run_command(rosetta_extract() + kSmall + "--random-weights --seed 3 --input " +
+                                     dir.file("images.safetensors") + " --features-out " + dir.file("cpu.safetensors"),
+                                 dir.file("cpu.log")),
+            0)
+      << testing::read_file(dir.file("cpu.log"));
+  const std::vector<float> cpu = read_features(dir.file("cpu.safetensors"));
+  const std::string cache = dir.file("algos.json");
+  testing::write_file(cache, "{\"format\": \"rosetta-conv-algorithms\", \"version\": 2, \"gpu\"");  // corrupt
+  const std::string base = rosetta_extract() + " --device cuda --batch 2 --random-weights --seed 3 --layout nhwc --input " +
+                           dir.file("images.safetensors") + " --algo-cache " + cache;
+  bool first = true;
+  for (const std::string precision : {"bf16", "tf32"})
+    for (const std::string backend : {"auto", "cudnn", "cudnn-graph", "cublaslt"}) {
+      SCOPED_TRACE(precision + " " + backend);
+      const std::string out = dir.file("gpu.safetensors"), err = dir.file("err.log");
+      ASSERT_EQ(testing::run_command(base + " --precision " + precision + " --backend " + backend + " --features-out " +
+                                         out + " --json " + dir.file("r.json") + " 2>" + err,
+                                     dir.file("gpu.log")),
+                0)
+          << testing::read_file(dir.file("gpu.log")) << testing::read_file(err);
+      const std::string notes = testing::read_file(err);
+      if (first) {
+        EXPECT_NE(notes.find("rosetta: note: conv algorithm cache " + cache), std::string::npos) << notes;
+        EXPECT_NE(notes.find("searching afresh"), std::string::npos) << notes;
+        EXPECT_EQ(std::count(notes.begin(), notes.end(), '\n'), 1) << notes;
+        first = false;
+      } else {
+        EXPECT_EQ(notes, "") << "the first run saved a good cache";
+      }
+      EXPECT_LT(relative_max_error(read_features(out), cpu), precision == "tf32" ? 1e-2 : 2e-2);
+      const nlohmann::json r = nlohmann::json::parse(testing::read_file(dir.file("r.json")));
+      EXPECT_EQ(r["backend"], backend);
+      int layers = 0;
+      for (const auto& [name, n] : r["conv_backends"].items()) {
+        EXPECT_TRUE(name == "cudnn" || name == backend || backend == "auto") << name;
+        layers += n.get<int>();
+      }
+      EXPECT_EQ(layers, 53);
+      testing::expect_valid_record(dir, dir.file("r.json"));
+    }
 }
 
 }  // namespace

@@ -41,7 +41,9 @@ TEST(ResidualEpilogue, HandCases) {
 TEST(ResidualEpilogue, Bf16IsTheFloatEpilogueOnRoundedValuesRoundedOnce) {
   const std::int64_t outer = 6, c = 8;
   const std::vector<float> x = testing::random_floats(outer * c, -3, 3, 52), z = testing::random_floats(outer * c, -2, 2, 54);
-  const std::vector<float> bias = testing::random_floats(c, -1, 1, 53);
+  std::vector<float> bias = testing::random_floats(c, -1, 1, 53);
+  std::vector<bf16> bias_b(bias.size());
+  for (std::size_t i = 0; i < bias.size(); ++i) bias_b[i] = bf16(bias[i]), bias[i] = float(bias_b[i]);
   for (bool residual : {false, true}) {
     std::vector<float> y(x.size()), zr(z.size());
     std::vector<bf16> yb(x.size()), zb(z.size());
@@ -50,7 +52,7 @@ TEST(ResidualEpilogue, Bf16IsTheFloatEpilogueOnRoundedValuesRoundedOnce) {
       y[i] = float(yb[i]), zr[i] = float(zb[i]);
     }
     kernels::bias_residual_activation(cpu(), y.data(), bias.data(), residual ? zr.data() : nullptr, true, outer, c, 1);
-    kernels::bias_residual_activation(cpu(), yb.data(), bias.data(), residual ? zb.data() : nullptr, true, outer, c, 1);
+    kernels::bias_residual_activation(cpu(), yb.data(), bias_b.data(), residual ? zb.data() : nullptr, true, outer, c, 1);
     for (std::size_t i = 0; i < y.size(); ++i) EXPECT_EQ(yb[i].bits, bf16(y[i]).bits) << i;
   }
 }

@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -219,6 +220,54 @@ TEST(ResNet50, NhwcEqualsNchwOnCpu) {
                Error);
 }
 
+// The options' rules, each named by the option it breaks (the CLI words them as flags): bf16 needs NHWC and folded
+// batch norm, NHWC needs folded batch norm, a forced cudnn-graph needs NHWC and tf32 or bf16; the other backends
+// may be forced anywhere (they serve what they accept, legacy cuDNN the rest).
+TEST(ResNet50, OptionRulesIncludeTheForcedBackend) {
+  const auto rule_of = [](ResNet50Options o) {
+    const std::optional<OptionRule> rule = o.broken_rule();
+    return rule ? rule->option + " " + rule->value + " needs " + rule->required + " " + rule->required_value : "";
+  };
+  ResNet50Options o = small_options(true, true, Precision::bf16, Layout::nchw);
+  EXPECT_EQ(rule_of(o), "precision bf16 needs layout nhwc");
+  o = small_options(false, true, Precision::fp32, Layout::nhwc);
+  EXPECT_EQ(rule_of(o), "layout nhwc needs fold-bn on");
+  o = small_options(true, true, Precision::tf32, Layout::nchw);
+  o.backend = kernels::ConvBackend::cudnn_graph;
+  EXPECT_EQ(rule_of(o), "backend cudnn-graph needs layout nhwc");
+  o.layout = Layout::nhwc, o.precision = Precision::fp32;
+  EXPECT_EQ(rule_of(o), "backend cudnn-graph needs precision tf32 or bf16");
+  for (Precision p : {Precision::tf32, Precision::bf16}) {
+    o.precision = p;
+    EXPECT_EQ(rule_of(o), "") << precision_name(p);
+  }
+  for (kernels::ConvBackend b : {kernels::ConvBackend::cudnn, kernels::ConvBackend::cublaslt}) {
+    ResNet50Options any = small_options(true, true, Precision::fp32, Layout::nchw);
+    any.backend = b;
+    EXPECT_EQ(rule_of(any), "") << kernels::conv_backend_name(b);
+  }
+}
+
+// The padded stem (NHWC input channels 3 -> 4 float / 8 bf16, the stem's weight zero there) is exact: the CPU twin's
+// features are bit-identical with and without the padding, in fp32 and bf16. (The zero channels add exact zero
+// products at the end of each output's FMA chain: no bit of the sum changes.)
+TEST(ResNet50, PaddedStemIsExactOnCpu) {
+  const Tensor images = random_images(kBatch, kSize, 14);
+  for (Precision precision : {Precision::fp32, Precision::bf16}) {
+    SCOPED_TRACE(precision_name(precision));
+    ResNet50Options padded = small_options(true, true, precision, Layout::nhwc);
+    ResNet50Options plain = padded;
+    plain.pad_stem = false;
+    EXPECT_EQ(padded.stem_channels(), precision == Precision::bf16 ? 8 : 4);
+    EXPECT_EQ(plain.stem_channels(), 3);
+    const std::vector<float> expected = features(Device::cpu, plain, 5, images);
+    EXPECT_GT(norm(expected), 0.0);
+    EXPECT_EQ(features(Device::cpu, padded, 5, images), expected);
+  }
+  ResNet50Options nchw = small_options(true);
+  EXPECT_EQ(nchw.stem_channels(), 3) << "NCHW is never padded";
+}
+
 // The bf16 network (NHWC; every layer's output rounded to bf16, float features) against the float network on the
 // CPU. Each layer adds ~2^-9 relative rounding to its output, and the bf16 weights and images ~2^-9 each; through 53
 // convolutions these mostly average out in the features (spatial means, independent roundings), measured 5.2e-4 of
@@ -368,11 +417,38 @@ TEST(ResNet50Cuda, FusesEveryReluConvolution) {
   ROSETTA_REQUIRE_CUDA();
   ResNet50 model(Device::cuda);
   model.init_random(2);
-  model.setup(Context::cuda(), small_options(true, true));
+  ResNet50Options options = small_options(true, true);
+  options.backend = kernels::ConvBackend::cudnn;  // legacy cuDNN's own rule
+  model.setup(Context::cuda(), options);
   // 49 of the 53 convolutions end in a ReLU, which cuDNN fuses with any algorithm; the 4 downsample convolutions
   // fuse only when cudnnFind picked IMPLICIT_PRECOMP_GEMM.
   EXPECT_GE(model.fused_convolutions(), 49);
   EXPECT_LE(model.fused_convolutions(), 53);
+}
+
+// The whole network against the CPU twin in each precision with each backend forced where it accepts a layer (and
+// chosen by timing): the same tolerances as above (bf16: the CPU bf16 twin, 2e-2 as Bf16NetworkMatchesTheCpu).
+TEST(ResNet50Cuda, NetworkMatchesTheCpuWithEachBackend) {
+  ROSETTA_REQUIRE_CUDA();
+  const Tensor images = random_images(kBatch, kSize, 32);
+  const std::optional<kernels::ConvBackend> backends[] = {std::nullopt, kernels::ConvBackend::cudnn,
+                                                          kernels::ConvBackend::cudnn_graph,
+                                                          kernels::ConvBackend::cublaslt};
+  for (Precision precision : {Precision::fp32, Precision::tf32, Precision::bf16}) {
+    const Layout layout = precision == Precision::fp32 ? Layout::nchw : Layout::nhwc;
+    const ResNet50Options reference = small_options(true, true, precision == Precision::bf16 ? Precision::bf16
+                                                                                             : Precision::fp32,
+                                                    layout);
+    const std::vector<float> expected = features(Device::cpu, reference, 4, images);
+    for (const std::optional<kernels::ConvBackend>& backend : backends) {
+      ResNet50Options options = small_options(true, true, precision, layout);
+      options.backend = backend;
+      SCOPED_TRACE(std::string(precision_name(precision)) + " " +
+                   (backend ? kernels::conv_backend_name(*backend) : "auto"));
+      const std::vector<float> actual = features(Device::cuda, options, 4, images);
+      EXPECT_LT(relative_max_error(actual, expected), precision == Precision::bf16 ? 2e-2 : gpu_tolerance(precision));
+    }
+  }
 }
 
 // A float tensor's values rounded to bf16, as a bf16 tensor on `device`.
@@ -388,10 +464,11 @@ std::vector<float> bf16_values(const Tensor& t) {
   return std::vector<float>(p, p + host.numel());
 }
 
-// Every bf16 unit (cuDNN bf16 forward, then the bf16 epilogue) against the CPU bf16 twin on the same bf16 inputs. The
-// convolutions differ by their float sums' order, so a rounding to bf16 can flip by one step (2^-8 relative) at the
-// convolution output and again at the unit's output: rtol 2^-6 (two flips, doubled); atol 2^-6 of the largest output,
-// for outputs where the bias or the residual cancelled a larger convolution value.
+// Every bf16 unit (whichever backend timed fastest: fused, or the forward then the bf16 epilogue) against the CPU
+// bf16 twin on the same bf16 inputs. The convolutions differ by their float sums' order, so a rounding to bf16 can
+// flip by one step (2^-8 relative) at the convolution output and again at the unit's output: rtol 2^-6 (two flips,
+// doubled); atol 2^-6 of the largest output, for outputs where the bias or the residual cancelled a larger
+// convolution value.
 TEST(ResNet50Cuda, Bf16UnitsMatchTheCpuTwin) {
   ROSETTA_REQUIRE_CUDA();
   ResNet50 cpu_model(Device::cpu), gpu_model(Device::cuda);
@@ -400,7 +477,6 @@ TEST(ResNet50Cuda, Bf16UnitsMatchTheCpuTwin) {
   const ResNet50Options options = small_options(true, true, Precision::bf16, Layout::nhwc);
   cpu_model.setup(Context::cpu(), options);
   gpu_model.setup(Context::cuda(), options);
-  EXPECT_EQ(gpu_model.fused_convolutions(), 0);
   for (std::size_t u = 0; u < cpu_model.units().size(); ++u) {
     ConvBn& cpu_unit = *cpu_model.units()[u];
     ConvBn& gpu_unit = *gpu_model.units()[u];

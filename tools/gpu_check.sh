@@ -21,6 +21,10 @@
 #   memcheck compute-sanitizer's memcheck over the CUDA test cases of the kernel tests and short workload runs
 #   compile  the PyTorch twins in every mode at their best settings (channels-last, fused optimizers, BN folded or
 #            frozen, bf16 weights, torch.compile default / CUDA graphs / max-autotune), profiled; the slowest: last
+#   r50      issue 11, not in the default list (PHASES=r50 SELECT='^r50' runs it alone, ~7 min on an H100; see the
+#            block below): measure first (ncu per-kernel times of the baseline extraction, every convolution candidate
+#            re-timed with CUDA events beside cudnnFind's figure), then the new GPU tests, the extraction per
+#            precision with each --backend, batch scaling with latency, and the ncu breakdown after
 # The doctor runs first (after `rosetta info`); then a table of every JSON record (bench/report/report.py),
 # printed last. Phases run in that order, timed steps one at a time; the test binaries and the memcheck runs, which time nothing, run four at once. A step that would
 # start after BUDGET_S seconds (default 480) is skipped and named in the summary, and no step runs past LIMIT_S
@@ -28,7 +32,7 @@
 # ./gpu-check-out); the weights and data it generates go to $WORK (default $OUT/work), not worth carrying back.
 # Usage: tools/gpu_check.sh [BUNDLE_DIR=gpu-bundle]
 # Environment: PHASES (default "measure profile tests resnet gru cnn nccl bench memcheck compile"; the issues' own
-# phases, gru13 and cnn12, only when named), SELECT (an extended regular expression: only the steps whose names match
+# phases, r50, gru13 and cnn12, only when named), SELECT (an extended regular expression: only the steps whose names match
 # run, default all), BUDGET_S, LIMIT_S, OUT, WORK, PYTHON, JAX_PYTHON (the JAX twins' interpreter, default PYTHON).
 # The cuDNN algorithm
 # cache the runs fill (with cudnnFind's time per convolution shape) is copied to $OUT/conv-algorithms.json.
@@ -183,7 +187,7 @@ fi
 
 # ResNet-50: random weights in one file both frameworks load; 1280 random images at batch 32 (the defaults).
 resnet_weights=$work/resnet50-random.safetensors
-if want resnet || want compile; then
+if want resnet || want compile || want r50; then
   "$rosetta" extract resnet50 --random-weights --images 32 --save-weights "$resnet_weights" > "$out/export-resnet.log" 2>&1
 fi
 res50() {  # name, flags...
@@ -241,9 +245,9 @@ if want gru; then
 fi
 # Issue 13, one call: `PHASES=gru13 tools/gpu_check.sh` (~3-4 min on an H100; BASELINE=<a bundle of the commit before
 # the issue> adds that build's cuDNN step to the ncu breakdown). In order, each timed step alone:
-#   1. ncu (--clock-control none, graph off, no test pass): `train gru` for 4 and for 24 steps per GRU (cudnn with
-#      PERSIST_STATIC_SMALL_H given, persistent, and BASELINE's cudnn); per kernel, (24-step total - 4-step total) / 20
-#      is one steady step's time (setup, autotuning and the first steps cancel), summarised in gru13-kernels.txt
+#   1. ncu (tools/ncu_measure.sh, --clock-control none, no test pass): `train gru --profile` for 24 steps per GRU
+#      (cudnn with PERSIST_STATIC_SMALL_H given, persistent, and BASELINE's cudnn), its last 20 steps profiled
+#      eagerly; per kernel and class one steady step's time in ncu/gru13-NAME.md
 #   2. the CUDA cases of the tests this issue touched (four at once), then compute-sanitizer memcheck and racecheck
 #      of the persistent kernels on small shapes (a barrier misplaced in them is a shared-memory race)
 #   3. bench_gru: cuDNN's PERSIST_STATIC_SMALL_H, the persistent GRU and the naive one, and the embedding
@@ -254,14 +258,13 @@ if want gru13; then
   mkdir -p "$g13"
   [ -f "${data[gru]}" ] || export_training gru
   ncu=$(command -v ncu || ls /usr/local/cuda*/bin/ncu 2>/dev/null | head -1)
+  # ncu over the last 20 of 24 eager steps (--profile brackets them; setup, autotuning and the first steps are
+  # outside the range), summarised per step by bench/report/ncu_summary.py.
   gru13_ncu() {  # name, rosetta binary, flags...
     local name=$1 exe=$2; shift 2
-    for steps in 4 24; do
-      step "gru13-ncu-$name-$steps" 150 "$ncu" --clock-control none --metrics gpu__time_duration.sum \
-        --print-units base --print-kernel-base function --csv --log-file "$g13/ncu-$name-$steps.csv" \
-        "$exe" train gru --data "${data[gru]}" --data-name synthetic --init "${init[gru]}" --graph off \
-        --max-steps $steps --test-batches 0 "$@"
-    done
+    NCU=$ncu PYTHON=$python NCU_LAUNCH_COUNT=2000 NCU_PER="20 step" step "gru13-ncu-$name" 150 \
+      tools/ncu_measure.sh "gru13-$name" "$g13/ncu" -- "$exe" train gru --data "${data[gru]}" --data-name synthetic \
+      --init "${init[gru]}" --max-steps 24 --test-batches 0 --profile "$@"
   }
   if [ -z "$ncu" ]; then
     note "skip  gru13-ncu (no ncu on this host)"
@@ -270,33 +273,6 @@ if want gru13; then
     gru13_ncu persistent "$rosetta" --rnn persistent --no-rnn-cache
     [ -n "${BASELINE:-}" ] && gru13_ncu baseline-cudnn "$(realpath "$BASELINE")/bin/rosetta" --rnn cudnn \
       --rnn-algo persist_static_small_h
-    step gru13-kernels 30 $python - "$g13" <<'PY'
-# Per GRU: each kernel's calls and microseconds in one steady step, from the 24- and 4-step ncu runs.
-import collections, csv, glob, os, sys
-folder = sys.argv[1]
-def totals(path):
-    time, calls = collections.Counter(), collections.Counter()
-    with open(path) as f:
-        rows = [l for l in f if l.startswith('"')]  # ncu's own lines and the program's output are not CSV rows
-    for row in csv.DictReader(rows):
-        if row.get("Metric Name") == "gpu__time_duration.sum":
-            time[row["Kernel Name"]] += float(row["Metric Value"].replace(",", ""))  # ns
-            calls[row["Kernel Name"]] += 1
-    return time, calls
-lines = []
-for long in sorted(glob.glob(os.path.join(folder, "ncu-*-24.csv"))):
-    name = os.path.basename(long)[4:-7]
-    (t24, c24), (t4, c4) = totals(long), totals(long.replace("-24.csv", "-4.csv"))
-    per_step = {k: ((t24[k] - t4[k]) / 20e3, (c24[k] - c4[k]) / 20) for k in t24}
-    total = sum(us for us, _ in per_step.values())
-    lines.append(f"== {name}: kernels of one steady step (graph off) {total:.1f} us")
-    for kernel, (us, calls) in sorted(per_step.items(), key=lambda kv: -kv[1][0]):
-        if calls > 0:
-            lines.append(f"  {us:9.1f} us {100 * us / total:5.1f}%  {calls:5.1f} calls  {kernel[:90]}")
-open(os.path.join(folder, "gru13-kernels.txt"), "w").write("\n".join(lines) + "\n")
-print("\n".join(lines))
-print("kernel breakdown: " + "; ".join(l[3:] for l in lines if l.startswith("==")))
-PY
   fi
 
   for t in test_gru test_imdb_gru test_embedding test_cli_train_gru test_checkpoint_resume; do
@@ -353,35 +329,18 @@ fi
 # paths, then time every mode. Run it alone with PHASES=cnn12 (BUDGET_S=300 LIMIT_S=330 keep it to ~5 minutes).
 if want cnn12; then
   cache12=$work/cnn12-algorithms.json  # one cuDNN search, then every run and profile reads the choices
-  # ncu of 4 eager steps of `rosetta train cnn` (graph off, algorithms from the cache: no search under the profiler),
-  # clocks as the card runs them; then the kernels' time per step, per kernel name, longest first.
+  # ncu (tools/ncu_measure.sh) over the last 20 of 24 steps of `rosetta train cnn --profile` (run eagerly; algorithms
+  # from the cache: no search under the profiler), clocks as the card runs them; per step, per kernel and class.
   ncu12() {  # name, flags...
     local name=$1; shift
     local ncu; ncu=$(command -v ncu || ls /usr/local/cuda*/bin/ncu 2>/dev/null | head -1)
     [ -n "$ncu" ] || { note "skip  cnn12-ncu-$name (no ncu on this host)"; return; }
-    local run=("$rosetta" train cnn --data "${data[cnn]}" --init "${init[cnn]}" --algo-cache "$cache12" --graph off
+    local run=("$rosetta" train cnn --data "${data[cnn]}" --init "${init[cnn]}" --algo-cache "$cache12"
                --epochs 1 --test-batches 0 "$@")
     "${run[@]}" --max-steps 2 > "$out/cnn12-warm-$name.log" 2>&1  # fills the algorithm cache outside the profiler
-    step "cnn12-ncu-$name" 150 "$ncu" --clock-control none --target-processes all --metrics gpu__time_duration.sum \
-      --csv --log-file \
-      "$out/cnn12-ncu-$name.csv" "${run[@]}" --max-steps 4 || return
-    $python - "$out/cnn12-ncu-$name.csv" 4 > "$out/cnn12-ncu-$name.txt" <<'PY' && note "      cnn12-ncu-$name: $(tail -1 "$out/cnn12-ncu-$name.txt")"
-import csv, sys, collections
-path, steps = sys.argv[1], int(sys.argv[2])
-rows = [r for r in csv.reader(l for l in open(path) if l.startswith('"'))]
-head, rows = rows[0], rows[1:]
-name, value, unit = head.index("Kernel Name"), head.index("Metric Value"), head.index("Metric Unit")
-scale = {"nsecond": 1e-3, "ns": 1e-3, "usecond": 1.0, "us": 1.0, "msecond": 1e3, "ms": 1e3, "second": 1e6, "s": 1e6}
-total, count = collections.Counter(), collections.Counter()
-for r in rows:
-    total[r[name]] += float(r[value].replace(",", "")) * scale[r[unit]]
-    count[r[name]] += 1
-print("%10s %8s %10s  %s" % ("us/step", "calls", "us/call", "kernel (%d steps; calls not a multiple of the steps "
-                              "include setup)" % steps))
-for k, t in total.most_common():
-    print("%10.1f %8d %10.2f  %s" % (t / steps, count[k], t / count[k], k[:150]))
-print("kernels: %.1f us per step in %d launches per step" % (sum(total.values()) / steps, sum(count.values()) / steps))
-PY
+    NCU=$ncu PYTHON=$python NCU_LAUNCH_COUNT=2000 NCU_PER="20 step" step "cnn12-ncu-$name" 150 \
+      tools/ncu_measure.sh "cnn12-$name" "$out/ncu" -- "${run[@]}" --max-steps 24 --profile \
+      && note "      cnn12-ncu-$name: $(tail -1 "$out/ncu/cnn12-$name.md")"
   }
   ncu12 before-fp32 --precision fp32 --fuse off --relu-order after-pool
   ncu12 before-tf32 --precision tf32 --fuse off --relu-order after-pool --layout nchw
@@ -503,6 +462,83 @@ if want compile; then
   for mode in eager compile-max-autotune; do  # bf16: the weights converted, not autocast
     compile_twin resnet50 "$mode" bf16 -folded-bf16-weights --channels-last --fold-bn --bf16-weights
   done
+fi
+
+# ---------------------------------------------------------------------------------------------------------------
+# Issue 11: ResNet-50 near the hardware's floor (docs/perf/resnet50.md holds the floors and the predictions these
+# runs test). Order: measure first, then test, then the benchmarks. Every step is named r50-* (SELECT='^r50' runs
+# this block alone) and writes under $out/r50; records go to $out/r50/records. Estimated on an H100, each figure a
+# guess from run 2's setup times (docs/results.md) and the search's candidate counts, the graph API's runtime
+# compilation the unknown: baseline priming + ncu 1.5 min, tests 1.5 min, 11 backend runs 2 min, 15 scaling runs
+# 2.5 min (latency included), the "after" ncu 1 min: ~8.5 min, so the budget's skip notes name what did not fit.
+if want r50; then
+  r50=$out/r50
+  mkdir -p "$r50/records"
+  ncu_bin=$(command -v ncu || ls /usr/local/cuda*/bin/ncu 2>/dev/null | head -1)
+  r50_extract() {  # name, limit, flags...: one extraction with its record
+    local name=$1 limit=$2; shift 2
+    step "r50-$name" "$limit" "$rosetta" extract resnet50 --weights "$resnet_weights" \
+      --json "$r50/records/rosetta-resnet50-$name.json" "$@"
+  }
+  # ncu over one profiled batch of 32 (--profile runs it eagerly between cudaProfilerStart and Stop), the algorithm
+  # cache already filled by the run before it, so no search kernel is profiled; summarised per kernel and class by
+  # bench/report/ncu_summary.py, as the measure phase's runs are.
+  r50_ncu() {  # name, flags...
+    local name=$1; shift
+    if [ -z "$ncu_bin" ]; then note "skip  r50-ncu-$name (no ncu on this host)"; return; fi
+    NCU=$ncu_bin PYTHON=$python NCU_LAUNCH_COUNT=1000 step "r50-ncu-$name" 150 tools/ncu_measure.sh "r50-$name" \
+      "$r50/ncu" -- "$rosetta" extract resnet50 --weights "$resnet_weights" --images 32 --batch 32 --repeats 1 \
+      --profile "$@"
+  }
+  declare -A r50_layout=([fp32]=nchw [tf32]=nhwc [bf16]=nhwc)
+  # 1. Measure first: today's extraction (legacy cuDNN only, the stem unpadded), primed to fill the cache (every
+  #    Find result re-timed with events beside Find's figure), then profiled per kernel.
+  for p in fp32 tf32 bf16; do
+    r50_extract "baseline-$p" 90 --precision $p --layout ${r50_layout[$p]} --backend cudnn --pad-stem off \
+      --images 320 --repeats 3
+    r50_ncu "baseline-$p" --precision $p --layout ${r50_layout[$p]} --backend cudnn --pad-stem off
+  done
+  cp "$work/cache/rosetta/conv-algorithms.json" "$r50/conv-algorithms-baseline.json" 2>/dev/null
+  step r50-candidates-baseline 30 $python bench/report/conv_candidates.py "$r50/conv-algorithms-baseline.json" \
+    --out-json "$r50/candidates-baseline.json"
+  # 2. The new GPU tests (CUDA cases only), four at once.
+  r50_test() {  # binary, filter
+    in_parallel "r50-$1" 300 "$bundle/bin/$1" --gtest_brief=1 --gtest_filter="$2"
+  }
+  r50_test test_matmul '*Cuda*'
+  r50_test test_conv_backends '*Cuda*'
+  r50_test test_conv '*Cuda*'
+  r50_test test_resnet50 '*Cuda*'
+  r50_test test_extract_resnet50 '*Cuda*'
+  r50_test test_ops '*Cuda*matmul*:*Cuda*conv2d*:*Cuda*relayout_channels*:*Cuda*bias_residual*'
+  wait
+  # 3. Each precision with each backend at batch 32 (cudnn-graph runs NHWC tf32/bf16 only).
+  for p in fp32 tf32 bf16; do
+    for backend in auto cudnn cudnn-graph cublaslt; do
+      [ $p = fp32 ] && [ $backend = cudnn-graph ] && continue
+      r50_extract "$p-$backend" 120 --precision $p --layout ${r50_layout[$p]} --backend $backend --images 640 --repeats 3
+    done
+  done
+  # 4. Batch scaling (each layer's fastest backend), latency over 100 batches at batch 1 and 8.
+  for p in fp32 tf32 bf16; do
+    for batch in 1 8 32 128 256; do
+      case $batch in
+        1|8) flags=(--images $((batch * 16)) --latency 100) ;;
+        32) flags=(--images 640) ;;
+        *) flags=(--images $((batch * 4))) ;;
+      esac
+      r50_extract "scaling-$p-batch$batch" 120 --precision $p --layout ${r50_layout[$p]} --batch $batch --repeats 3 \
+        "${flags[@]}"
+    done
+  done
+  step r50-scaling-report 30 $python bench/report/scaling.py "$r50/records" --out-md "$r50/scaling.md" \
+    --out-png "$r50/scaling.png"
+  # 5. The breakdown after: the same ncu runs on each layer's fastest backend with the stem padded.
+  for p in fp32 tf32 bf16; do r50_ncu "after-$p" --precision $p --layout ${r50_layout[$p]}; done
+  cp "$work/cache/rosetta/conv-algorithms.json" "$r50/conv-algorithms.json" 2>/dev/null
+  step r50-candidates 30 $python bench/report/conv_candidates.py "$r50/conv-algorithms.json" \
+    --out-json "$r50/candidates.json"
+  cp "$r50"/records/*.json "$out/records/" 2>/dev/null
 fi
 
 cp "$work/cache/rosetta/conv-algorithms.json" "$out/" 2>/dev/null

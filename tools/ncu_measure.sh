@@ -10,6 +10,7 @@
 # replayed one by one). A command that brackets nothing: NCU_FROM_START=1 with NCU_LAUNCH_SKIP (default 0). At most
 # NCU_LAUNCH_COUNT launches (default 300): ncu replays each kernel alone, at some milliseconds a launch.
 # Do not run a framework's own profiler (torch.profiler, jax.profiler) under ncu: both want the GPU's counters.
+# NCU_PER="N UNIT" (e.g. "20 step": the range held 20 profiled steps) has the summary give every figure per UNIT.
 # Environment: NCU (default ncu), PYTHON (default python3). Exit: COMMAND's failure, or the summary's (2: no data).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -32,5 +33,8 @@ if (( status != 0 )); then
   echo "ncu_measure: $name: the command under ncu failed (exit $status): $(tail -2 "$out/$name.log" | tr '\n' ' ')" >&2
   exit "$status"
 fi
-"$python" bench/report/ncu_summary.py "$out/$name.csv" --title "$name" --json "$out/$name.json" | tee "$out/$name.md"
+per=()
+if [ -n "${NCU_PER:-}" ]; then read -r count unit <<< "$NCU_PER"; per=(--per "$count" --unit "${unit:-step}"); fi
+"$python" bench/report/ncu_summary.py "$out/$name.csv" --title "$name" --json "$out/$name.json" "${per[@]}" \
+  | tee "$out/$name.md"
 exit "${PIPESTATUS[0]}"

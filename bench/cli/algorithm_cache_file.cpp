@@ -22,10 +22,14 @@ AlgorithmCacheFile::AlgorithmCacheFile(const Context& ctx, const std::string& pa
   if (ctx.device() != Device::cuda) return;
   path_ = path.empty() ? default_algorithm_cache_path() : path;
   const kernels::ConvCacheLoad load = kernels::load_conv_algorithm_cache(ctx, path_);
-  if (!load.note.empty()) {
-    std::printf("  cuDNN algorithm cache %s: %s\n", path_.c_str(), load.note.c_str());
+  if (load.rejected) {
+    // A corrupt, old or foreign cache is not the user's input: one line on stderr, then a fresh search that the
+    // save at the end writes over it.
+    std::fprintf(stderr, "rosetta: note: %s\n", load.note.c_str());
+  } else if (!load.note.empty()) {
+    std::printf("  convolution algorithm cache %s: %s\n", path_.c_str(), load.note.c_str());
   } else {
-    std::printf("  cuDNN algorithm cache %s: %zu choices loaded\n", path_.c_str(), load.entries);
+    std::printf("  convolution algorithm cache %s: %zu choices loaded\n", path_.c_str(), load.entries);
   }
 }
 
@@ -35,6 +39,9 @@ void AlgorithmCacheFile::save() const {
   const kernels::ConvAutotuneStats stats = kernels::conv_autotune_stats(ctx_);
   std::printf("  autotune: %lld convolution shapes searched, %lld from the cache; saved to %s\n",
               static_cast<long long>(stats.searched), static_cast<long long>(stats.from_cache), path_.c_str());
+  if (stats.failed_candidates > 0)
+    std::printf("  autotune: %lld candidates failed while timed and were dropped; the last: %s\n",
+                static_cast<long long>(stats.failed_candidates), stats.last_failure.c_str());
 }
 
 }  // namespace rosetta::cli

@@ -1,6 +1,7 @@
-// AlgorithmCacheFile: the cuDNN algorithm cache's file around a CUDA run (kernels/conv.h): loaded at construction,
-// saved by save() (creating its folder), with one line each saying what happened. Nothing on the CPU, which has no
-// algorithm search. Default path: $XDG_CACHE_HOME/rosetta/conv-algorithms.json, else ~/.cache/rosetta/..., else
+// AlgorithmCacheFile: the convolution algorithm cache's file around a CUDA run (kernels/conv.h): loaded at
+// construction, saved by save() (creating its folder), with one line each saying what happened; a file that cannot be
+// used (corrupt, old format version, another GPU or cuDNN) is one "rosetta: note:" line on stderr, and the run
+// searches afresh and saves over it. Nothing on the CPU, which has no algorithm search. Default path: $XDG_CACHE_HOME/rosetta/conv-algorithms.json, else ~/.cache/rosetta/..., else
 // ./.rosetta-conv-algorithms.json.
 #pragma once
 #include <string>

@@ -4,8 +4,10 @@
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <string>
 
+#include "kernels/conv.h"
 #include "runtime/context.h"
 #include "runtime/device.h"
 #include "runtime/error.h"
@@ -28,6 +30,10 @@ CLI::Validator finite_in(double min, double max);
 Device resolve_device(const std::string& name);
 // `name` if it is one of `allowed`, else an InputError naming --precision and the choices.
 Precision parse_precision(const std::string& name, std::initializer_list<Precision> allowed);
+// --backend: "auto" -> empty (every layer's fastest backend, by timing); "cudnn", "cudnn-graph", "cublaslt" -> that
+// backend forced where it accepts a layer; anything else, or a forced backend on the CPU (which has one convolution
+// algorithm), is an InputError naming --backend.
+std::optional<kernels::ConvBackend> parse_conv_backend(const std::string& name, Device device);
 // "on" -> true, "off" -> false, else an InputError naming the flag.
 bool parse_on_off(const char* flag, const std::string& value);
 inline const char* on_off(bool value) { return value ? "on" : "off"; }

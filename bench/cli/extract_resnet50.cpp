@@ -10,6 +10,7 @@
 #include "bench/cli/algorithm_cache_file.h"
 #include "bench/cli/arguments.h"
 #include "bench/cli/distributed.h"
+#include "bench/cli/latency.h"
 #include "bench/cli/profile_report.h"
 #include "bench/cli/run_metrics.h"
 #include "bench/cli/run_report.h"
@@ -65,6 +66,31 @@ Tensor read_images(const std::string& path, std::int64_t batch, bool pinned) {
   return images;
 }
 
+// Which backend and algorithm runs each convolution: counts per backend, one line saying so, and per layer its name,
+// shape, choice, event-timed median (0: untimed) and whether its epilogue runs inside the library call.
+struct ConvChoices {
+  nlohmann::json counts = nlohmann::json::object();
+  nlohmann::json layers = nlohmann::json::array();
+  std::string summary;
+};
+
+ConvChoices conv_choices(const ResNet50& model) {
+  ConvChoices out;
+  for (const ConvBn* unit : model.units()) {
+    const kernels::ConvAlgorithmChoice& c = unit->plan().of(kernels::ConvPass::forward);
+    const std::string backend = kernels::conv_backend_name(c.backend);
+    out.counts[backend] = out.counts.value(backend, 0) + 1;
+    const std::string& weight = unit->name();
+    out.layers.push_back(convolution_record(weight.substr(0, weight.size() - std::string(".weight").size()),
+                                            unit->plan(), unit->fused()));
+  }
+  for (const auto& [backend, n] : out.counts.items())
+    out.summary += (out.summary.empty() ? "" : ", ") + backend + " " + std::to_string(n.get<int>());
+  out.summary += " (epilogue fused in " + std::to_string(model.fused_convolutions()) + " of " +
+                 std::to_string(model.convolutions()) + ")";
+  return out;
+}
+
 }  // namespace
 
 void add_extract_resnet50_command(CLI::App& extract, ExtractResNet50Options& o) {
@@ -115,7 +141,22 @@ void add_extract_resnet50_command(CLI::App& extract, ExtractResNet50Options& o) 
   cmd->add_option("--fuse", o.fuse, "on: bias + residual + ReLU inside cuDNN's convolution where supported")
       ->capture_default_str()
       ->check(on_off_choice);
-  cmd->add_option("--autotune", o.autotune, "on: cudnnFind per shape; off: cuDNN heuristics")
+  cmd->add_option("--autotune", o.autotune,
+                  "on: every candidate of every backend timed per shape, the fastest kept; off: heuristics")
+      ->capture_default_str()
+      ->check(on_off_choice);
+  cmd->add_option("--backend", o.backend,
+                  "the convolutions' backend: auto (each layer's fastest, by timing), or cudnn, cudnn-graph or cublaslt "
+                  "forced where it accepts a layer (elsewhere cudnn)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "cudnn", "cudnn-graph", "cublaslt"}));
+  cmd->add_option("--latency", o.latency,
+                  "after the timed passes, time this many batches one at a time (copy in, forward, features out) and "
+                  "report their p50 and p99; use at least 100")
+      ->capture_default_str()
+      ->check(integer_in(0, 1000000));
+  cmd->add_option("--pad-stem", o.pad_stem,
+                  "on: in NHWC the images' 3 channels are padded to 4 (float) or 8 (bf16), exact; off: 3")
       ->capture_default_str()
       ->check(on_off_choice);
   cmd->add_option("--graph", o.graph, "on: the forward captured in a CUDA graph")->capture_default_str()->check(on_off_choice);
@@ -135,6 +176,8 @@ void extract(const ExtractResNet50Options& o, const Communicator& comm, Device d
   mo.precision = parse_precision(o.precision, {Precision::fp32, Precision::tf32, Precision::bf16});
   mo.autotune = parse_on_off("--autotune", o.autotune);
   mo.fold_bn = parse_on_off("--fold-bn", o.fold_bn);
+  mo.backend = parse_conv_backend(o.backend, device);
+  mo.pad_stem = parse_on_off("--pad-stem", o.pad_stem);
   ROSETTA_CHECK_ARG(o.layout == "auto" || layout_from_name(o.layout, &mo.layout),
                     "--layout " << o.layout << ": expected auto, nchw or nhwc");
   if (o.layout == "auto") mo.layout = ResNet50Options::fastest_layout(mo.precision, device, mo.fold_bn);
@@ -148,6 +191,8 @@ void extract(const ExtractResNet50Options& o, const Communicator& comm, Device d
   const bool use_graph = parse_on_off("--graph", o.graph) && device == Device::cuda;
   ROSETTA_CHECK_ARG(o.batch > 0, "--batch must be positive, got " << o.batch);
   ROSETTA_CHECK_ARG(o.repeats > 0, "--repeats must be positive, got " << o.repeats);
+  ROSETTA_CHECK_ARG(o.latency == 0 || comm.size() == 1,
+                    "--latency times one process's batches; run it without mpirun");
   check_output_path("--json", o.json_path);
   check_output_path("--features-out", o.features_path);
   check_output_path("--save-weights", o.save_weights_path);
@@ -189,9 +234,11 @@ void extract(const ExtractResNet50Options& o, const Communicator& comm, Device d
   print_run_header("resnet50", device, o.precision, data, o.batch,
                    std::string("autotune ") + on_off(mo.autotune) + ", CUDA graph " + on_off(use_graph) +
                        (job.empty() ? "" : ", " + job.substr(0, job.find(',')) + ", batches shared out by rank"));
-  std::printf("  %lld images of %lldx%lld, layout %s, BN %s, fusion %s, normalize %s, weights %s\n",
+  std::printf("  %lld images of %lldx%lld, layout %s, BN %s, fusion %s, backend %s, stem %lld channels, normalize %s, "
+              "weights %s\n",
               static_cast<long long>(count), static_cast<long long>(size), static_cast<long long>(size),
-              layout_name(mo.layout), mo.fold_bn ? "folded" : "unfolded", mo.fuse ? "on" : "off", o.normalize ? "on" : "off",
+              layout_name(mo.layout), mo.fold_bn ? "folded" : "unfolded", mo.fuse ? "on" : "off", o.backend.c_str(),
+              static_cast<long long>(mo.stem_channels()), o.normalize ? "on" : "off",
               o.random_weights ? "random" : o.weights_path.c_str());
   std::fflush(stdout);
 
@@ -201,6 +248,8 @@ void extract(const ExtractResNet50Options& o, const Communicator& comm, Device d
   model.setup(ctx, mo);
   ctx.synchronize();
   const double setup_seconds = setup_timer.elapsed_s();
+  const ConvChoices choices = conv_choices(model);
+  std::printf("  convolution backends: %s\n", choices.summary.c_str());
 
   const std::int64_t image_elements = ResNet50::kChannels * size * size;
   InputDoubleBuffer inputs(ctx, {o.batch, ResNet50::kChannels, size, size});                     // 2 x (B, 3, S, S)
@@ -208,32 +257,36 @@ void extract(const ExtractResNet50Options& o, const Communicator& comm, Device d
   SteadyTimer warmup_timer;
   const Tensor& output = model.forward(ctx, inputs.slot(0));  // the model's (B, 2048) feature buffer
   CudaGraph graphs[2];                                          // the forward on input slot 0 and on slot 1
-  // One pass over every batch: copy in (overlapping the previous batch's forward), forward (the graph's replay, or
-  // eager), copy the features out. With a profiler, each batch is one profiled unit and the forward runs eagerly.
+  // One batch: copy in (overlapping the previous batch's forward), forward (the graph's replay, or eager), copy the
+  // features out. With a profiler, the batch is one profiled unit and the forward runs eagerly. One pass: every batch
+  // in turn.
   constexpr int kCopies = static_cast<int>(kernels::OpClass::copies);
+  const auto run_batch = [&](std::int64_t b, Profiler* profiler) {
+    if (profiler != nullptr) profiler->begin_step();
+    const Tensor* x = nullptr;
+    {
+      const ProfilePass data(ctx, "data");
+      const ProfileRegion copy(ctx, "input_to_device", kCopies);
+      x = &inputs.load(ctx, images.view(b * o.batch * image_elements, inputs.slot(0).shape()), b);
+    }
+    if (use_graph && profiler == nullptr) {
+      graphs[b % 2].launch(ctx);
+    } else {
+      const ProfilePass forward(ctx, "forward");
+      model.forward(ctx, *x);
+    }
+    inputs.release(ctx, b);
+    {
+      const ProfilePass data(ctx, "data");
+      const ProfileRegion copy(ctx, "features_to_host", kCopies);
+      features.view(b * o.batch * ResNet50::kFeatures, {o.batch, ResNet50::kFeatures}).copy_from(output, ctx.stream());
+    }
+    if (profiler != nullptr) profiler->end_step();
+  };
   const auto pass = [&](Profiler* profiler) {
     for (std::int64_t b = 0; b < batches; ++b) {
       throw_if_interrupted("during the extraction: nothing written");
-      if (profiler != nullptr) profiler->begin_step();
-      const Tensor* x = nullptr;
-      {
-        const ProfilePass data(ctx, "data");
-        const ProfileRegion copy(ctx, "input_to_device", kCopies);
-        x = &inputs.load(ctx, images.view(b * o.batch * image_elements, inputs.slot(0).shape()), b);
-      }
-      if (use_graph && profiler == nullptr) {
-        graphs[b % 2].launch(ctx);
-      } else {
-        const ProfilePass forward(ctx, "forward");
-        model.forward(ctx, *x);
-      }
-      inputs.release(ctx, b);
-      {
-        const ProfilePass data(ctx, "data");
-        const ProfileRegion copy(ctx, "features_to_host", kCopies);
-        features.view(b * o.batch * ResNet50::kFeatures, {o.batch, ResNet50::kFeatures}).copy_from(output, ctx.stream());
-      }
-      if (profiler != nullptr) profiler->end_step();
+      run_batch(b, profiler);
     }
     ctx.synchronize();
   };
@@ -266,6 +319,22 @@ void extract(const ExtractResNet50Options& o, const Communicator& comm, Device d
                                                        "its kernels from the events"
                                                      : "CPU ops run to completion inside their region"});
   }
+  std::optional<LatencySummary> latency;
+  if (o.latency > 0) {
+    // Each batch alone: a mark, the batch, a mark, then wait, so no batch overlaps another.
+    Timeline timeline(ctx, static_cast<int>(2 * o.latency));
+    for (std::int64_t i = 0; i < o.latency; ++i) {
+      throw_if_interrupted("during the latency runs: nothing written");
+      timeline.mark();
+      run_batch(i % batches, nullptr);
+      timeline.mark();
+      ctx.synchronize();
+    }
+    const std::vector<double> intervals = timeline.intervals_s();  // start-end, end-next start, ...
+    std::vector<double> per_batch;
+    for (std::size_t i = 0; i < intervals.size(); i += 2) per_batch.push_back(intervals[i]);
+    latency = summarize_latency(per_batch);
+  }
   algo_cache.save();
   Tensor all_features = comm.size() == 1 ? features  // (N, 2048), on rank 0
                         : Tensor::empty({comm.rank() == 0 ? count : 0, ResNet50::kFeatures}, DType::f32, Device::cpu);
@@ -281,6 +350,10 @@ void extract(const ExtractResNet50Options& o, const Communicator& comm, Device d
               o.repeats, static_cast<long long>(count), passes.median_s(), passes.min_s(), passes.max_s(), per_1000,
               per_second, passes.tflops(resnet50_forward_flops_per_image(size)), model.fused_convolutions(),
               model.convolutions());
+  if (latency)
+    std::printf("latency over %lld batches of %lld: p50 %.3f ms, p99 %.3f ms (nearest rank), min %.3f, max %.3f\n",
+                static_cast<long long>(latency->batches), static_cast<long long>(o.batch), latency->p50_ms,
+                latency->p99_ms, latency->min_ms, latency->max_ms);
   std::fflush(stdout);
   if (profile) print_profile(*profile);
 
@@ -303,8 +376,15 @@ void extract(const ExtractResNet50Options& o, const Communicator& comm, Device d
     r["fold_bn"] = mo.fold_bn;
     r["fuse"] = mo.fuse;
     r["fused_convolutions"] = model.fused_convolutions();
+    r["backend"] = o.backend;
+    r["pad_stem"] = mo.pad_stem;
+    r["stem_channels"] = mo.stem_channels();
+    r["conv_backends"] = choices.counts;
+    r["convolutions"] = choices.layers;
+    if (latency) r["latency"] = latency_json(*latency);
     r["normalize"] = o.normalize;
-    r["mode"] = std::string(use_graph ? "graph" : "eager") + (mo.autotune ? "" : ", heuristics");
+    r["mode"] = std::string(use_graph ? "graph" : "eager") + (mo.autotune ? "" : ", heuristics") +
+                (o.backend == "auto" ? "" : ", backend " + o.backend) + (mo.pad_stem ? "" : ", stem unpadded");
     r["weights"] = o.random_weights ? std::string("random") : std::filesystem::path(o.weights_path).filename().string();
     r["data"] = data;
     r["status"] = "complete";

@@ -2,7 +2,9 @@
 // [0, 1) from Philox like the seed's, or --input) are fed in complete batches; one untimed warm-up pass over all of
 // them (setup and cuDNN autotuning before it, the CUDA graph captured in it), then --repeats timed passes (the steady
 // state: its median, min and max are the figures), each, for each batch, the host-to-device copy, the forward and
-// the copy of the features back to the host, timed until the device is done.
+// the copy of the features back to the host, timed until the device is done. With --latency N, N more batches
+// (cycling through the images) are each timed on their own, the device idle before each: copy in, forward, features
+// out, between two CUDA events (host clock on the CPU); their p50 and p99 (bench/cli/latency.h) are reported.
 // On a GPU the copy of each batch runs on the copy stream into the other of two input slots while the previous
 // batch's forward runs (bench/cli/input_double_buffer.h), as any feeding loop should; the copies stay in the timed
 // passes. Reports seconds per 1000 images and images/s of the median pass. Under mpirun (bench/cli/distributed.h)
@@ -30,6 +32,9 @@ struct ExtractResNet50Options {
   bool normalize = false;
   bool profile = false;  // one more pass, eager, op by op (profile_report.h)
   std::string fold_bn = "on", fuse = "on", autotune = "on", graph = "on";
+  std::string backend = "auto";  // auto | cudnn | cudnn-graph | cublaslt (kernels/conv.h ConvBackend)
+  std::string pad_stem = "on";   // NHWC: the stem's input channels padded to 16 bytes' worth
+  std::int64_t latency = 0;      // after the timed passes: this many batches timed one at a time (0: none)
   std::string algo_cache_path;    // empty: the default cache file
   std::string comm = "auto";      // auto | nccl (bench/cli/distributed.h)
 };

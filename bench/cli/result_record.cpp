@@ -72,4 +72,21 @@ nlohmann::json base_record(const std::string& workload, Device device) {
 
 void write_record(const std::string& path, const nlohmann::json& record) { write_file_atomically(path, record.dump(2) + "\n"); }
 
+nlohmann::json convolution_record(const std::string& name, const kernels::ConvPlan& plan, bool fused) {
+  const auto pass_record = [&](kernels::ConvPass pass) {
+    const kernels::ConvAlgorithmChoice& c = plan.of(pass);
+    return nlohmann::json{{"backend", kernels::conv_backend_name(c.backend)},
+                          {"choice", kernels::conv_choice_name(pass, c)},
+                          {"time_ms", c.time_ms}};
+  };
+  nlohmann::json entry = pass_record(kernels::ConvPass::forward);
+  entry["name"] = name;
+  entry["shape"] = plan.shape.str();
+  entry["fused"] = fused;
+  if (!plan.options.forward_only)
+    for (kernels::ConvPass pass : {kernels::ConvPass::backward_data, kernels::ConvPass::backward_filter})
+      entry[kernels::conv_pass_name(pass)] = pass_record(pass);
+  return entry;
+}
+
 }  // namespace rosetta::cli

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "kernels/conv.h"
 #include "runtime/device.h"
 
 namespace rosetta::cli {
@@ -14,5 +15,10 @@ namespace rosetta::cli {
 // device, driver, cuda, cudnn, cublas, commit, date.
 nlohmann::json base_record(const std::string& workload, Device device);
 void write_record(const std::string& path, const nlohmann::json& record);
+
+// One entry of a record's `convolutions` (docs/schema): the layer's name, its planned shape, the forward's backend,
+// choice and event-timed median (0: chosen untimed), whether its epilogue runs inside the forward's call (`fused`),
+// and for a training plan the same three of each gradient's pass (backward_data, backward_filter).
+nlohmann::json convolution_record(const std::string& name, const kernels::ConvPlan& plan, bool fused);
 
 }  // namespace rosetta::cli

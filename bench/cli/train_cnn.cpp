@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "bench/cli/arguments.h"
+#include "bench/cli/result_record.h"
 #include "datasets/cifar10.h"
 #include "datasets/synthetic.h"
 #include "models/cifar_vgg.h"
@@ -128,18 +129,14 @@ class CnnWorkload : public TrainingWorkload {
     record["relu_order"] = relu_order_name(m.relu_order);
     record["layout"] = layout_name(m.conv.layout);
     record["pad_channels"] = m.channel_multiple;
-    // Which convolutions ran their bias (+ ReLU) epilogue inside cuDNN's call (the rest: the convolution, then the
-    // epilogue kernel), and each pass's algorithm.
+    // Each convolution's backend and algorithm per pass, and whether its bias (+ ReLU) epilogue ran inside the
+    // forward's call (the rest: the convolution, then the epilogue kernel).
     nlohmann::json convolutions = nlohmann::json::array();
     for (int i = 0; i < 4; ++i) {
       const kernels::ConvPlan& plan = model_->conv_plan(i);
       const bool relu = i % 2 == 0 || m.relu_order == ReluOrder::before_pool;
-      nlohmann::json entry{{"shape", plan.shape.str()}, {"epilogue_fused", m.fuse && kernels::conv_epilogue_fused(plan, relu)}};
-      for (int pass = 0; pass < kernels::kConvPassCount; ++pass) {
-        const auto p = static_cast<kernels::ConvPass>(pass);
-        entry[kernels::conv_pass_name(p)] = kernels::conv_choice_name(p, plan.of(p));
-      }
-      convolutions.push_back(entry);
+      convolutions.push_back(convolution_record("conv" + std::to_string(i + 1), plan,
+                                                m.fuse && kernels::conv_epilogue_fused(plan, relu)));
     }
     record["convolutions"] = convolutions;
   }

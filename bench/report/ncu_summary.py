@@ -3,7 +3,7 @@ bench/peers/common/profile_classes.py: per kernel and per class its time, launch
 time, and the achieved FLOP/s where ncu's counters give it.
 
 Usage:
-    python3 ncu_summary.py NCU.csv [--top N] [--json OUT.json] [--title TEXT]
+    python3 ncu_summary.py NCU.csv [--top N] [--json OUT.json] [--title TEXT] [--per N --unit NAME]
 Input: what `ncu --csv --metrics ...` prints (one row per kernel launch and metric: columns "ID", "Kernel Name",
 "Metric Name", "Metric Unit", "Metric Value", as the ncu CLI documents its CSV), or `ncu --csv --page raw` (one row
 per launch, a column per metric, the units in the second row). Lines before the header (the application's and
@@ -18,6 +18,8 @@ Invariants:
   table, never an estimate. A kernel without the counters has none either ("-").
 - The class of a kernel is its name's (bench/peers/common/kernel_classes.py): ncu sees names only, not the op that
   launched a kernel; a name the mapping does not know is "other".
+- With --per N (the profiled range held N units: steps, batches), every time and launch count is divided by N, so
+  the tables read per unit; the JSON records N and the unit beside the divided figures.
 - Bad input (no header, a missing column, a value that is not a number) is one line and exit 2.
 """
 
@@ -118,6 +120,15 @@ def summarize(launches):
     return rows, classes, sum(r["seconds"] for r in rows)
 
 
+def per_unit(rows, classes, total, per):
+    """The summary with every time, FLOP count and launch count divided by `per` (FLOP/s are unchanged)."""
+    if per == 1:
+        return rows, classes, total
+    divided = [dict(row, seconds=row["seconds"] / per, launches=row["launches"] / per,
+                    flops=None if row["flops"] is None else row["flops"] / per) for row in rows]
+    return divided, {key: seconds / per for key, seconds in classes.items()}, total / per
+
+
 def flops_text(row):
     if row["tensor"]:
         return "tensor"
@@ -131,10 +142,11 @@ def short(name, width=90):
     return name if len(name) <= width else name[:width - 3] + "..."
 
 
-def markdown(rows, classes, total, title, top):
+def markdown(rows, classes, total, title, top, per=1, unit="range"):
+    per_unit = " per %s (the range's %d %ss divided)" % (unit, per, unit) if per > 1 else " in the profiled range"
     lines = ["## %s" % title if title else "## ncu kernels", "",
              "ncu --clock-control none, kernel by kernel (each replayed alone: launch gaps and overlap are not in "
-             "these times). Share: of the measured kernels' time.", "",
+             "these times); times and launches%s. Share: of the measured kernels' time." % per_unit, "",
              "| class | kernel time ms | share |", "|---|---|---|"]
     for key in profile_classes.CLASS_KEYS:
         if key in classes:
@@ -142,7 +154,7 @@ def markdown(rows, classes, total, title, top):
     lines += ["| **all** | **%.3f** | 100 %% |" % (1e3 * total), "",
               "| kernel | class | launches | total ms | mean us | share | GFLOP/s |", "|---|---|---|---|---|---|---|"]
     for row in rows[:top]:
-        lines.append("| `%s` | %s | %d | %.3f | %.1f | %.1f %% | %s |" % (
+        lines.append("| `%s` | %s | %.4g | %.3f | %.1f | %.1f %% | %s |" % (
             short(row["name"]).replace("|", "\\|"), row["class"], row["launches"], 1e3 * row["seconds"],
             1e6 * row["seconds"] / row["launches"], 100 * row["seconds"] / total, flops_text(row)))
     if len(rows) > top:
@@ -157,24 +169,31 @@ def main(argv=None):
     parser.add_argument("--top", type=int, default=15, help="kernels listed (default 15)")
     parser.add_argument("--json", help="also write the summary as JSON here")
     parser.add_argument("--title", default="", help="the table's heading")
+    parser.add_argument("--per", type=int, default=1, help="units in the profiled range; figures per unit (default 1)")
+    parser.add_argument("--unit", default="step", help="what one unit is, e.g. step or batch (default step)")
     args = parser.parse_args(argv)
+    if args.per < 1:
+        print("ncu_summary: error: --per %d: expected a count of at least 1" % args.per, file=sys.stderr)
+        return 2
     try:
         with open(args.csv, errors="replace") as f:
             rows, classes, total = summarize(parse(f.read()))
         if not rows:
             raise NcuError("%s: no kernel launches (was the range empty?)" % args.csv)
+        rows, classes, total = per_unit(rows, classes, total, args.per)
     except OSError as error:
         print("ncu_summary: error: %s: %s" % (args.csv, error.strerror or error), file=sys.stderr)
         return 2
     except NcuError as error:
         print("ncu_summary: error: %s: %s" % (args.csv, error), file=sys.stderr)
         return 2
-    sys.stdout.write(markdown(rows, classes, total, args.title, args.top))
+    sys.stdout.write(markdown(rows, classes, total, args.title, args.top, args.per, args.unit))
     largest = max(classes, key=classes.get)
-    print("\nncu_summary: %d launches of %d kernels, %.3f ms of kernel time; largest class %s (%.0f %%)"
-          % (sum(r["launches"] for r in rows), len(rows), 1e3 * total, largest, 100 * classes[largest] / total))
+    print("\nncu_summary: %.4g launches of %d kernels, %.3f ms of kernel time%s; largest class %s (%.0f %%)"
+          % (sum(r["launches"] for r in rows), len(rows), 1e3 * total, " per " + args.unit if args.per > 1 else "",
+             largest, 100 * classes[largest] / total))
     if args.json:
-        summary = {"title": args.title, "seconds": total, "classes": classes,
+        summary = {"title": args.title, "per": args.per, "unit": args.unit, "seconds": total, "classes": classes,
                    "kernels": [dict(row, gflops=None if flops_text(row) in ("-", "tensor") else
                                     row["flops"] / row["seconds"] / 1e9) for row in rows]}
         atomic_file.atomic_write_text(args.json, json.dumps(summary, indent=2) + "\n")

@@ -374,25 +374,24 @@ def markdown(records, guide_base="docs/cudnn-guide.md"):
     return "\n".join(sections)
 
 
-def matplotlib_or_none(path):
-    """(pyplot, Patch) with the Agg backend, or None with a message that the chart at `path` is skipped."""
+def pyplot(program, path):
+    """matplotlib.pyplot on the Agg backend, or None with a message naming the chart that is skipped."""
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-        from matplotlib.patches import Patch
     except ImportError:
-        print("report: matplotlib is not importable; chart %s skipped" % path, file=sys.stderr)
+        print("%s: matplotlib is not importable; chart %s skipped" % (program, path), file=sys.stderr)
         return None
-    return plt, Patch
+    return plt
 
 
 def chart(records, path):
     """Writes the bar chart; returns False (with a message) when matplotlib is missing."""
-    pyplot = matplotlib_or_none(path)
-    if pyplot is None:
+    plt = pyplot("report", path)
+    if plt is None:
         return False
-    plt, Patch = pyplot
+    from matplotlib.patches import Patch
     by_workload = {}
     for _, record in records:
         if steady_rates(record) is not None:
@@ -445,10 +444,10 @@ CLASS_COLORS = {key: index for index, key in enumerate(profile_classes.CLASS_KEY
 def breakdown_chart(records, path):
     """Writes one stacked horizontal bar per profiled run, one panel per workload, precision and device: its time
     per unit split into the classes. Returns False (with a message) without matplotlib or without a profile."""
-    pyplot = matplotlib_or_none(path)
-    if pyplot is None:
+    plt = pyplot("report", path)
+    if plt is None:
         return False
-    plt, Patch = pyplot
+    from matplotlib.patches import Patch
     groups = {}
     for _, record in records:
         if isinstance(record.get("profile"), dict):

@@ -80,6 +80,18 @@ def main():
         check("| conv_filter_grad | 0.200 | 40.0 % |" in result.stdout, result.stdout)
         with open(out) as f:
             check(json.load(f)["kernels"][0]["class"] == "conv_filter_grad", "JSON summary")
+        # --per 4: the range held 4 steps; every figure per step, the shares unchanged.
+        result = subprocess.run([sys.executable, os.path.join(HERE, "ncu_summary.py"), FIXTURE, "--json", out,
+                                 "--per", "4", "--unit", "step"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                universal_newlines=True)
+        check(result.returncode == 0, result.stderr)
+        check("| conv_filter_grad | 0.050 | 40.0 % |" in result.stdout and "per step" in result.stdout, result.stdout)
+        check("| elementwise | 0.5 | 0.005 | 10.0 |" in result.stdout,
+              "half a relu launch per step: " + result.stdout)
+        with open(out) as f:
+            summary = json.load(f)
+        check(summary["per"] == 4 and summary["unit"] == "step" and close(summary["seconds"], 125e-6),
+              "JSON per step: %s" % summary)
         bad = os.path.join(folder, "bad.csv")
         with open(bad, "w") as f:
             f.write('"ID","Kernel Name","Metric Name","Metric Unit","Metric Value"\n"0","k","gpu__time_duration.sum",'
@@ -105,6 +117,11 @@ def main():
         check(result.returncode == 0, "ncu_measure.sh: %s %s" % (result.stdout, result.stderr))
         check(result.stdout.splitlines()[-1].startswith("ncu_summary: 7 launches of 6 kernels, 0.500 ms"),
               result.stdout)
+        result = subprocess.run([script, "per-step", folder, "--", "true"],
+                                env=dict(os.environ, NCU=fake, PYTHON=sys.executable, NCU_PER="2 step"),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+        check(result.returncode == 0 and "3.5 launches of 6 kernels, 0.250 ms of kernel time per step"
+              in result.stdout, "NCU_PER: %s %s" % (result.stdout, result.stderr))
         for suffix in (".csv", ".md", ".json", ".log"):
             check(os.path.exists(os.path.join(folder, "sample" + suffix)), "ncu_measure.sh wrote no sample" + suffix)
         with open(os.path.join(folder, "sample.log")) as f:

@@ -114,7 +114,8 @@ Scratch scratch_of(const Context& ctx, const ConvPlan& plan) {
 }
 
 void check_cpu_plan(const ConvPlan& plan, const char* pass) {
-  ROSETTA_CHECK(!plan.cudnn, pass << " on the CPU with a plan made for CUDA: " << plan.shape.str());
+  ROSETTA_CHECK(!plan.runners[static_cast<int>(ConvPass::forward)],
+                pass << " on the CPU with a plan made for CUDA: " << plan.shape.str());
 }
 
 void check_backward_planned(const ConvPlan& plan, bool bf16_data, const char* pass) {
@@ -204,33 +205,23 @@ void backward_filter_f32(const Context& ctx, const ConvPlan& plan, const Scratch
 
 // y (N, K, OH, OW) in the plan's layout, in place: the epilogue of kernels/reference/residual.h.
 template <typename T>
-void epilogue(const ConvPlan& plan, T* y, const float* bias, const T* z, bool relu) {
+void epilogue(const ConvPlan& plan, T* y, const T* bias, const T* z, bool relu) {
   const ConvShape& s = plan.shape;
   const ChannelView v = channel_view(plan.options.layout, s.n, s.k, s.out_h() * s.out_w());
   parallel_for(v.outer * v.channels, v.inner, [&](std::int64_t row) {  // row = o * K + k
-    const float b = bias[row % v.channels];
+    const float b = float(bias[row % v.channels]);
     for (std::int64_t i = row * v.inner; i < (row + 1) * v.inner; ++i)
       y[i] = T(reference::bias_residual_activation(float(y[i]), z ? float(z[i]) : 0.0f, b, relu));
   });
 }
 
-}  // namespace
-
-void plan_conv2d(const Context& ctx, ConvPlan& plan) {
-  const std::size_t bytes = workspace_bytes([&](Carver& c) { return lay_out(c, plan); });
-  const int passes = plan.options.forward_only ? 1 : kConvPassCount;
-  for (int pass = 0; pass < passes; ++pass) plan.choices[pass] = ConvAlgorithmChoice{ConvBackend::cpu_im2col_gemm, 0, 0, bytes, 0.0f, true};
-  plan.fused_relu = plan.fused_identity = false;
-  ctx.workspace(bytes);
-}
-
-void conv2d_forward(const Context& ctx, const ConvPlan& plan, const float* x, const float* w, float* y) {
+void forward(const Context& ctx, const ConvPlan& plan, const float* x, const float* w, float* y) {
   check_cpu_plan(plan, "conv2d_forward");
   ROSETTA_CHECK(plan.options.precision != Precision::bf16, "conv2d_forward of float data with a bf16 plan: " << plan.shape.str());
   forward_f32(ctx, plan, scratch_of(ctx, plan), x, w, y);
 }
 
-void conv2d_forward(const Context& ctx, const ConvPlan& plan, const bf16* x, const bf16* w, bf16* y) {
+void forward(const Context& ctx, const ConvPlan& plan, const bf16* x, const bf16* w, bf16* y) {
   check_cpu_plan(plan, "conv2d_forward");
   const ConvShape& s = plan.shape;
   ROSETTA_CHECK(plan.options.precision == Precision::bf16,
@@ -241,6 +232,29 @@ void conv2d_forward(const Context& ctx, const ConvPlan& plan, const bf16* x, con
   convert(ctx, w, scratch.w_f32, z.w);
   forward_f32(ctx, plan, scratch, scratch.x_f32, scratch.w_f32, scratch.y_f32);
   convert(ctx, scratch.y_f32, y, z.y);
+}
+
+}  // namespace
+
+void plan_conv2d(const Context& ctx, ConvPlan& plan) {
+  const std::size_t bytes = workspace_bytes([&](Carver& c) { return lay_out(c, plan); });
+  const int passes = plan.options.forward_only ? 1 : kConvPassCount;
+  ConvAlgorithmChoice im2col_gemm;
+  im2col_gemm.backend = ConvBackend::cpu_im2col_gemm;
+  im2col_gemm.workspace_bytes = bytes;
+  for (int pass = 0; pass < passes; ++pass) plan.choices[pass] = im2col_gemm;
+  plan.fused_relu = plan.fused_identity = false;
+  ctx.workspace(bytes);
+}
+
+void conv2d_forward(const Context& ctx, const ConvPlan& plan, const float* x, const float* w, float* y) {
+  check_forward_call(plan, false, false, false);
+  forward(ctx, plan, x, w, y);
+}
+
+void conv2d_forward(const Context& ctx, const ConvPlan& plan, const bf16* x, const bf16* w, bf16* y) {
+  check_forward_call(plan, false, false, false);
+  forward(ctx, plan, x, w, y);
 }
 
 void conv2d_backward_data(const Context& ctx, const ConvPlan& plan, const float* dy, const float* w, float* dx) {
@@ -279,13 +293,15 @@ void conv2d_backward_filter(const Context& ctx, const ConvPlan& plan, const bf16
 
 void conv2d_bias_activation_forward(const Context& ctx, const ConvPlan& plan, const float* x, const float* w,
                                     const float* bias, const float* z, bool relu, float* y) {
-  conv2d_forward(ctx, plan, x, w, y);
+  check_forward_call(plan, true, z != nullptr, relu);
+  forward(ctx, plan, x, w, y);
   epilogue(plan, y, bias, z, relu);
 }
 
 void conv2d_bias_activation_forward(const Context& ctx, const ConvPlan& plan, const bf16* x, const bf16* w,
-                                    const float* bias, const bf16* z, bool relu, bf16* y) {
-  conv2d_forward(ctx, plan, x, w, y);
+                                    const bf16* bias, const bf16* z, bool relu, bf16* y) {
+  check_forward_call(plan, true, z != nullptr, relu);
+  forward(ctx, plan, x, w, y);
   epilogue(plan, y, bias, z, relu);
 }
 

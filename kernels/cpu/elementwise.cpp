@@ -61,7 +61,7 @@ void bias_relu_dropout_forward(const Context&, const float* z, const float* bias
   reference::bias_relu_dropout_forward(z, bias, y, relu, dropout, outer, channels, inner);
 }
 
-void bias_relu_dropout_forward(const Context&, const float* z, const float* bias, bf16* y, bool relu,
+void bias_relu_dropout_forward(const Context&, const float* z, const bf16* bias, bf16* y, bool relu,
                                const DropoutDraw& dropout, std::int64_t outer, std::int64_t channels,
                                std::int64_t inner) {
   kernels::check_channel_view("bias_relu_dropout_forward", outer, channels, inner);

@@ -42,7 +42,7 @@ void relayout(const In* x, Layout from, std::int64_t x_channels, Out* y, Layout 
 }
 
 template <typename T>
-void stage(const ParameterCopies& copies, const float* arena, T* weights, float* biases) {
+void stage(const ParameterCopies& copies, const float* arena, T* weights, T* biases) {
   for (int j = 0; j < copies.count; ++j)
     for (std::int64_t w = 0; w < copies.copy[j].working_elements(); ++w)
       reference::stage_element(copies.copy[j], w, arena, weights, biases);
@@ -88,7 +88,7 @@ void stage_parameters(const Context&, const ParameterCopies& copies, const float
 }
 
 void stage_parameters(const Context&, const ParameterCopies& copies, const float* arena, bf16* weights,
-                      float* biases) {
+                      bf16* biases) {
   stage(copies, arena, weights, biases);
 }
 

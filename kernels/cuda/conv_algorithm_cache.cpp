@@ -1,4 +1,4 @@
-// The process-wide cuDNN convolution algorithm cache (see conv_algorithm_cache.h). Its file is read, checked and
+// The process-wide convolution choice cache (see conv_algorithm_cache.h). Its file is read, checked and
 // written by kernels/conv_algorithm_cache_file.cpp; this file turns its entries into keys and back.
 #include "kernels/cuda/conv_algorithm_cache.h"
 
@@ -15,7 +15,7 @@ namespace {
 
 static_assert(std::is_trivially_copyable_v<ConvAlgorithmKey> && std::is_standard_layout_v<ConvAlgorithmKey>,
               "ConvAlgorithmKey is compared and hashed as bytes");
-static_assert(sizeof(ConvAlgorithmKey) == 4 * 4 + 7 * 8 + 10 * 4, "ConvAlgorithmKey must have no padding");
+static_assert(sizeof(ConvAlgorithmKey) == 4 * 4 + 7 * 8 + 12 * 4, "ConvAlgorithmKey must have no padding");
 static_assert(kCudnnForwardAlgorithms == CUDNN_CONVOLUTION_FWD_ALGO_COUNT &&
                   kCudnnBackwardDataAlgorithms == CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT &&
                   kCudnnBackwardFilterAlgorithms == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
@@ -24,8 +24,8 @@ static_assert(kCudnnForwardAlgorithms == CUDNN_CONVOLUTION_FWD_ALGO_COUNT &&
 static_assert(CUDNN_DEFAULT_MATH == 0 && CUDNN_FMA_MATH == kCudnnFmaMath && kCudnnFmaMath == kCudnnMathTypes - 1,
               "kernels/conv_algorithm_cache_file.h's math types are cuDNN's");
 
-// The file's entry for a key and its choice: the inverse of make_conv_algorithm_key.
-ConvCacheEntry entry_of(const ConvAlgorithmKey& key, const ConvAlgorithmChoice& choice) {
+// The file's entry for a key and its value: the inverse of make_conv_algorithm_key.
+ConvCacheEntry entry_of(const ConvAlgorithmKey& key, const CachedConvChoice& value) {
   ConvCacheEntry entry;
   entry.device = key.device;
   entry.pass = static_cast<ConvPass>(key.pass);
@@ -36,7 +36,11 @@ ConvCacheEntry entry_of(const ConvAlgorithmKey& key, const ConvAlgorithmChoice& 
   entry.options.precision = static_cast<Precision>(key.precision);
   entry.options.layout = key.layout == CUDNN_TENSOR_NHWC ? Layout::nhwc : Layout::nchw;
   entry.options.deterministic = key.deterministic != 0;
-  entry.choice = choice;
+  entry.options.forward_only = entry.pass == ConvPass::forward;
+  entry.options.epilogue = static_cast<ConvEpilogue>(key.epilogue);
+  if (key.backend_request >= 0) entry.options.backend = static_cast<ConvBackend>(key.backend_request);
+  entry.choice = value.choice;
+  entry.candidates = value.candidates;
   return entry;
 }
 
@@ -66,6 +70,8 @@ ConvAlgorithmKey make_conv_algorithm_key(int device, const ConvShape& shape, con
   key.groups = 1;
   key.precision = static_cast<std::int32_t>(options.precision);
   key.deterministic = options.deterministic ? 1 : 0;
+  key.epilogue = static_cast<std::int32_t>(options.epilogue);
+  key.backend_request = options.backend ? static_cast<std::int32_t>(*options.backend) : -1;
   return key;
 }
 
@@ -81,16 +87,20 @@ std::size_t ConvAlgorithmKeyHash::operator()(const ConvAlgorithmKey& key) const 
   return static_cast<std::size_t>(hash);
 }
 
-std::optional<ConvAlgorithmChoice> ConvAlgorithmCache::find(const ConvAlgorithmKey& key) const {
+bool operator==(const CachedConvChoice& a, const CachedConvChoice& b) {
+  return a.choice == b.choice && a.candidates == b.candidates;
+}
+
+std::optional<CachedConvChoice> ConvAlgorithmCache::find(const ConvAlgorithmKey& key) const {
   std::lock_guard<std::mutex> lock(mutex_);
   const auto it = entries_.find(key);
   if (it == entries_.end()) return std::nullopt;
   return it->second;
 }
 
-void ConvAlgorithmCache::insert(const ConvAlgorithmKey& key, const ConvAlgorithmChoice& choice) {
+void ConvAlgorithmCache::insert(const ConvAlgorithmKey& key, const CachedConvChoice& value) {
   std::lock_guard<std::mutex> lock(mutex_);
-  entries_[key] = choice;
+  entries_[key] = value;
 }
 
 std::size_t ConvAlgorithmCache::size() const {
@@ -98,8 +108,8 @@ std::size_t ConvAlgorithmCache::size() const {
   return entries_.size();
 }
 
-std::vector<std::pair<ConvAlgorithmKey, ConvAlgorithmChoice>> ConvAlgorithmCache::entries() const {
-  std::vector<std::pair<ConvAlgorithmKey, ConvAlgorithmChoice>> sorted;
+std::vector<std::pair<ConvAlgorithmKey, CachedConvChoice>> ConvAlgorithmCache::entries() const {
+  std::vector<std::pair<ConvAlgorithmKey, CachedConvChoice>> sorted;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     sorted.assign(entries_.begin(), entries_.end());
@@ -120,6 +130,12 @@ void ConvAlgorithmCache::count_plan(bool searched) {
   ++(searched ? stats_.searched : stats_.from_cache);
 }
 
+void ConvAlgorithmCache::count_failed_candidate(const std::string& reason) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++stats_.failed_candidates;
+  stats_.last_failure = reason;
+}
+
 ConvAutotuneStats ConvAlgorithmCache::stats() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return stats_;
@@ -129,13 +145,14 @@ ConvCacheLoad ConvAlgorithmCache::load(const std::string& path, const ConvCacheI
   const ConvCacheContents file = read_conv_cache_file(path, identity);
   std::lock_guard<std::mutex> lock(mutex_);
   for (const ConvCacheEntry& e : file.entries)
-    entries_.emplace(make_conv_algorithm_key(e.device, e.shape, e.options, e.pass), e.choice);
-  return ConvCacheLoad{file.entries.size(), file.note};
+    entries_.emplace(make_conv_algorithm_key(e.device, e.shape, e.options, e.pass),
+                     CachedConvChoice{e.choice, e.candidates});
+  return ConvCacheLoad{file.entries.size(), file.note, file.rejected};
 }
 
 void ConvAlgorithmCache::save(const std::string& path, const ConvCacheIdentity& identity) const {
   std::vector<ConvCacheEntry> file;
-  for (const auto& [key, choice] : entries()) file.push_back(entry_of(key, choice));
+  for (const auto& [key, value] : entries()) file.push_back(entry_of(key, value));
   const std::filesystem::path target(path);
   std::error_code error;
   if (target.has_parent_path()) std::filesystem::create_directories(target.parent_path(), error);

@@ -1,17 +1,17 @@
-// The process-wide cache of cuDNN convolution algorithm choices, and its file.
+// The process-wide cache of convolution choices (backend and algorithm per pass and shape), and its file.
 //
-// make_conv_plan with autotune on asks this cache before it runs cudnnFind*AlgorithmEx, and stores what the
-// search chose, so each distinct shape is searched once per process. The cache can be saved to and loaded from a
-// small JSON file, so a second run skips the search altogether. Heuristic choices (autotune off) are not cached:
-// cudnnGet*_v7 is cheap and needs no buffers.
+// make_conv_plan with autotune on asks this cache before it times any candidate (kernels/cuda/conv_search.cpp), and
+// stores what the search chose with every candidate it timed, so each distinct shape is searched once per process.
+// The cache can be saved to and loaded from a JSON file, so a second run skips the search altogether. Heuristic
+// choices (autotune off) are not cached: cudnnGet*_v7 is cheap and needs no buffers.
 //
 // Invariants:
-// - ConvAlgorithmKey holds every field that changes cuDNN's answer. It is a POD compared and hashed as raw bytes,
-//   so it is only made through make_conv_algorithm_key, which zeroes it (padding included) first.
+// - ConvAlgorithmKey holds every field that changes the answer. It is a POD compared and hashed as raw bytes, so it
+//   is only made through make_conv_algorithm_key, which zeroes it (padding included) first.
 // - The file (its format, checks and bounds: kernels/conv_algorithm_cache_file.h, device-neutral) is tied to one GPU
-//   model and one cuDNN version (its identity); a file of another identity is ignored with a note, never
-//   half-used. A malformed file is an InputError naming the file. Saving writes a temporary file and renames it
-//   over the old one, so an interrupted save never leaves a broken file behind.
+//   model and one cuDNN version (its identity); a file of another identity, another format version or a malformed
+//   one is rejected with a note and adds nothing, never half-used and never fatal. Saving writes a temporary file
+//   and renames it over the old one, so an interrupted save never leaves a broken file behind.
 // - All members are thread-safe.
 #pragma once
 #include <cstdint>
@@ -34,13 +34,15 @@ struct ConvAlgorithmKey {
   std::int64_t n, c, h, w;  // input (N, C, H, W)
   std::int64_t k, r, s;     // filter (K, C, R, S)
   std::int32_t pad_h, pad_w, stride_h, stride_w, dilation_h, dilation_w, groups;
-  std::int32_t precision;      // rosetta::Precision: fp32 allows only CUDNN_FMA_MATH, tf32 / bf16 allow tensor ops
-  std::int32_t deterministic;  // 1: only algorithms cuDNN reports as deterministic
-  std::int32_t reserved;       // always 0; makes the size a multiple of 8 so the struct has no tail padding
+  std::int32_t precision;        // rosetta::Precision: fp32 allows only CUDNN_FMA_MATH, tf32 / bf16 allow tensor ops
+  std::int32_t deterministic;    // 1: only algorithms cuDNN reports as deterministic
+  std::int32_t epilogue;         // ConvEpilogue: what a fused backend builds into the forward
+  std::int32_t backend_request;  // -1: every backend timed; else the forced ConvBackend
+  std::int32_t reserved;         // always 0; makes the size a multiple of 8 so the struct has no tail padding
 };
 
 // The zeroed key of `shape` for `pass` on CUDA device `device`, in float (bf16 for precision bf16), options.layout,
-// dilation 1, groups 1.
+// dilation 1, groups 1, with the options' epilogue and forced backend.
 ConvAlgorithmKey make_conv_algorithm_key(int device, const ConvShape& shape, const ConvOptions& options, ConvPass pass);
 bool operator==(const ConvAlgorithmKey& a, const ConvAlgorithmKey& b);
 inline bool operator!=(const ConvAlgorithmKey& a, const ConvAlgorithmKey& b) { return !(a == b); }
@@ -50,22 +52,31 @@ struct ConvAlgorithmKeyHash {
 
 using kernels::ConvCacheIdentity;
 
+// What the cache keeps per key: the choice and every candidate the search timed (fastest first).
+struct CachedConvChoice {
+  ConvAlgorithmChoice choice;
+  std::vector<ConvAlgorithmChoice> candidates;
+};
+bool operator==(const CachedConvChoice& a, const CachedConvChoice& b);
+
 class ConvAlgorithmCache {
  public:
-  std::optional<ConvAlgorithmChoice> find(const ConvAlgorithmKey& key) const;
-  void insert(const ConvAlgorithmKey& key, const ConvAlgorithmChoice& choice);
+  std::optional<CachedConvChoice> find(const ConvAlgorithmKey& key) const;
+  void insert(const ConvAlgorithmKey& key, const CachedConvChoice& value);
   std::size_t size() const;
   // Every entry, in a fixed order (by key bytes): what save() writes.
-  std::vector<std::pair<ConvAlgorithmKey, ConvAlgorithmChoice>> entries() const;
+  std::vector<std::pair<ConvAlgorithmKey, CachedConvChoice>> entries() const;
   // Forgets every entry and resets the statistics.
   void clear();
 
   void count_plan(bool searched);
+  // A candidate that failed while it was timed (dropped from the search): counted, and the last reason kept.
+  void count_failed_candidate(const std::string& reason);
   ConvAutotuneStats stats() const;
 
-  // Adds the file's entries (an entry already in the cache keeps its value). A missing file, or one written
-  // for another identity or format version, loads nothing and says why in the note. Throws InputError naming
-  // the file when it is not a well-formed cache file.
+  // Adds the file's entries (an entry already in the cache keeps its value). A missing file loads nothing with a
+  // note; a malformed one, or one written for another identity or format version, loads nothing and is rejected
+  // with the note saying why (kernels/conv_algorithm_cache_file.h). Never throws for the file's content.
   ConvCacheLoad load(const std::string& path, const ConvCacheIdentity& identity);
   // Writes every entry under `identity` to path (through path + ".tmp" and a rename). Creates missing parent
   // folders. Throws InputError naming the file when it cannot be written.
@@ -73,7 +84,7 @@ class ConvAlgorithmCache {
 
  private:
   mutable std::mutex mutex_;
-  std::unordered_map<ConvAlgorithmKey, ConvAlgorithmChoice, ConvAlgorithmKeyHash> entries_;
+  std::unordered_map<ConvAlgorithmKey, CachedConvChoice, ConvAlgorithmKeyHash> entries_;
   ConvAutotuneStats stats_;
 };
 

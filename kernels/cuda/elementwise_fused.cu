@@ -15,12 +15,12 @@ namespace rosetta::kernels::cuda {
 namespace {
 
 template <typename T>
-__global__ void bias_relu_dropout_forward_kernel(const float* z, const float* bias, T* y, bool relu, DropoutDraw d,
+__global__ void bias_relu_dropout_forward_kernel(const float* z, const T* bias, T* y, bool relu, DropoutDraw d,
                                                  float scale, int channels, int inner, int n) {
   const std::uint64_t stream = d.p > 0.0f ? philox_step_stream(d.use, *d.step) : 0;
   for (int e = blockIdx.x * blockDim.x + threadIdx.x; e < n; e += gridDim.x * blockDim.x) {
     const float mask = dropout_mask(d, scale, stream, static_cast<std::uint64_t>(e));
-    y[e] = reference::bias_relu_dropout_element<T>(z[e], bias[(e / inner) % channels], relu, mask);
+    y[e] = reference::bias_relu_dropout_element<T>(z[e], static_cast<float>(bias[(e / inner) % channels]), relu, mask);
   }
 }
 
@@ -50,7 +50,7 @@ struct ReluDropoutGradient {
 };
 
 template <typename T>
-void forward(const Context& ctx, const float* z, const float* bias, T* y, bool relu, const DropoutDraw& d,
+void forward(const Context& ctx, const float* z, const T* bias, T* y, bool relu, const DropoutDraw& d,
              std::int64_t outer, std::int64_t channels, std::int64_t inner) {
   check_channel_view("bias_relu_dropout_forward", outer, channels, inner);
   const std::int64_t n = outer * channels * inner;
@@ -86,7 +86,7 @@ void bias_relu_dropout_forward(const Context& ctx, const float* z, const float* 
   forward(ctx, z, bias, y, relu, dropout, outer, channels, inner);
 }
 
-void bias_relu_dropout_forward(const Context& ctx, const float* z, const float* bias, bf16* y, bool relu,
+void bias_relu_dropout_forward(const Context& ctx, const float* z, const bf16* bias, bf16* y, bool relu,
                                const DropoutDraw& dropout, std::int64_t outer, std::int64_t channels,
                                std::int64_t inner) {
   forward(ctx, z, bias, y, relu, dropout, outer, channels, inner);

@@ -56,7 +56,7 @@ __global__ void relayout_channels_kernel(const In* x, Layout from, int x_channel
 }
 
 template <typename T>
-__global__ void stage_parameters_kernel(ParameterCopies copies, const float* arena, T* weights, float* biases) {
+__global__ void stage_parameters_kernel(ParameterCopies copies, const float* arena, T* weights, T* biases) {
   const ParameterCopy& p = copies.copy[blockIdx.y];
   const std::int64_t elements = p.working_elements();
   for (std::int64_t w = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; w < elements;
@@ -100,7 +100,7 @@ void relayout(const Context& ctx, const In* x, Layout from, std::int64_t x_chann
 }
 
 template <typename T>
-void stage(const Context& ctx, const ParameterCopies& copies, const float* arena, T* weights, float* biases) {
+void stage(const Context& ctx, const ParameterCopies& copies, const float* arena, T* weights, T* biases) {
   if (copies.count == 0) return;
   stage_parameters_kernel<T><<<dim3(copy_blocks(copies, true), static_cast<unsigned>(copies.count)), kThreads, 0,
                                ctx.stream()>>>(copies, arena, weights, biases);
@@ -165,7 +165,7 @@ void stage_parameters(const Context& ctx, const ParameterCopies& copies, const f
 }
 
 void stage_parameters(const Context& ctx, const ParameterCopies& copies, const float* arena, bf16* weights,
-                      float* biases) {
+                      bf16* biases) {
   stage(ctx, copies, arena, weights, biases);
 }
 

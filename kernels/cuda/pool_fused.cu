@@ -51,8 +51,8 @@ __device__ __forceinline__ T pooled_value(float maximum, const TilingPool& p, co
 // NCHW: thread t takes outputs (image, ch, oh, ow .. ow + V - 1). kWindow: 2 (the runs of 2V input elements are
 // loaded as vectors) or 0 (any window, V = 1, element by element).
 template <typename T, int V, int kWindow>
-__global__ void forward_nchw_kernel(TilingPool p, const T* x, T* y, std::int32_t* argmax, DropoutDraw d, float scale,
-                                    int vectors) {
+__global__ void maxpool_relu_dropout_nchw_kernel(TilingPool p, const T* x, T* y, std::int32_t* argmax, DropoutDraw d,
+                                                 float scale, int vectors) {
   const std::uint64_t stream = d.p > 0.0f ? philox_step_stream(d.use, *d.step) : 0;
   const int per_row = p.ow / V;
   for (int t = blockIdx.x * blockDim.x + threadIdx.x; t < vectors; t += gridDim.x * blockDim.x) {
@@ -92,8 +92,8 @@ __global__ void forward_nchw_kernel(TilingPool p, const T* x, T* y, std::int32_t
 // NHWC: thread t takes channels ch .. ch + V - 1 of output position (image, oh, ow); every window element is one
 // V-vector.
 template <typename T, int V>
-__global__ void forward_nhwc_kernel(TilingPool p, const T* x, T* y, std::int32_t* argmax, DropoutDraw d, float scale,
-                                    int vectors) {
+__global__ void maxpool_relu_dropout_nhwc_kernel(TilingPool p, const T* x, T* y, std::int32_t* argmax, DropoutDraw d,
+                                                 float scale, int vectors) {
   const std::uint64_t stream = d.p > 0.0f ? philox_step_stream(d.use, *d.step) : 0;
   const int per_position = p.c / V;
   for (int t = blockIdx.x * blockDim.x + threadIdx.x; t < vectors; t += gridDim.x * blockDim.x) {
@@ -188,7 +188,7 @@ constexpr int kVector = 16 / sizeof(T);  // 4 floats or 8 bf16: one 16-byte word
 template <typename T, int V, int kWindow, typename... Args>
 void launch_forward_nchw(const Context& ctx, const TilingPool& p, Args... args) {
   const int vectors = p.n * p.c * p.oh * (p.ow / V);
-  forward_nchw_kernel<T, V, kWindow><<<grid_for(vectors), kThreads, 0, ctx.stream()>>>(p, args..., vectors);
+  maxpool_relu_dropout_nchw_kernel<T, V, kWindow><<<grid_for(vectors), kThreads, 0, ctx.stream()>>>(p, args..., vectors);
 }
 
 template <typename T>
@@ -203,10 +203,10 @@ void forward(const Context& ctx, const PoolShape& s, Layout layout, const T* x, 
   if (layout == Layout::nhwc) {
     if (aligned && p.c % V == 0) {
       const int vectors = p.n * p.oh * p.ow * (p.c / V);
-      forward_nhwc_kernel<T, V><<<grid_for(vectors), kThreads, 0, ctx.stream()>>>(p, x, y, argmax, d, scale, vectors);
+      maxpool_relu_dropout_nhwc_kernel<T, V><<<grid_for(vectors), kThreads, 0, ctx.stream()>>>(p, x, y, argmax, d, scale, vectors);
     } else {
       const int vectors = p.n * p.oh * p.ow * p.c;
-      forward_nhwc_kernel<T, 1><<<grid_for(vectors), kThreads, 0, ctx.stream()>>>(p, x, y, argmax, d, scale, vectors);
+      maxpool_relu_dropout_nhwc_kernel<T, 1><<<grid_for(vectors), kThreads, 0, ctx.stream()>>>(p, x, y, argmax, d, scale, vectors);
     }
   } else if (aligned && p.window == 2 && p.ow % V == 0) {
     launch_forward_nchw<T, V, 2>(ctx, p, x, y, argmax, d, scale);

@@ -10,16 +10,16 @@ namespace rosetta::kernels::cuda {
 namespace {
 
 template <typename T>
-__global__ void bias_residual_activation_kernel(T* y, const float* bias, const T* z, bool relu, std::int64_t channels,
+__global__ void bias_residual_activation_kernel(T* y, const T* bias, const T* z, bool relu, std::int64_t channels,
                                                 std::int64_t inner, std::int64_t n) {
   for (const std::int64_t i : grid_stride(n)) {
-    const float b = bias ? bias[(i / inner) % channels] : 0.0f;
+    const float b = bias ? float(bias[(i / inner) % channels]) : 0.0f;
     y[i] = T(reference::bias_residual_activation(float(y[i]), z ? float(z[i]) : 0.0f, b, relu));
   }
 }
 
 template <typename T>
-void launch(const Context& ctx, T* y, const float* bias, const T* z, bool relu, std::int64_t outer,
+void launch(const Context& ctx, T* y, const T* bias, const T* z, bool relu, std::int64_t outer,
             std::int64_t channels, std::int64_t inner) {
   check_channel_view("bias_residual_activation", outer, channels, inner);
   const std::int64_t n = outer * channels * inner;
@@ -36,7 +36,7 @@ void bias_residual_activation(const Context& ctx, float* y, const float* bias, c
   launch(ctx, y, bias, z, relu, outer, channels, inner);
 }
 
-void bias_residual_activation(const Context& ctx, bf16* y, const float* bias, const bf16* z, bool relu,
+void bias_residual_activation(const Context& ctx, bf16* y, const bf16* bias, const bf16* z, bool relu,
                               std::int64_t outer, std::int64_t channels, std::int64_t inner) {
   launch(ctx, y, bias, z, relu, outer, channels, inner);
 }

@@ -28,14 +28,14 @@ ROSETTA_HD std::int64_t arena_offset(const ParameterCopy& p, const FilterIndex& 
   return p.arena + (i.k * p.c + i.c) * p.s + i.s;
 }
 
-// Element w of the working copy of p: the arena's value, or 0 in the padding, in T (a weight) or as float rounded
-// through T (a bias).
+// Element w of the working copy of p: the arena's value, or 0 in the padding, in T (into weights, or biases for a
+// bias).
 template <typename T>
-ROSETTA_HD void stage_element(const ParameterCopy& p, std::int64_t w, const float* arena, T* weights, float* biases) {
+ROSETTA_HD void stage_element(const ParameterCopy& p, std::int64_t w, const float* arena, T* weights, T* biases) {
   const FilterIndex i = working_index(p, w);
   const float value = i.k < p.k && i.c < p.c ? arena[arena_offset(p, i)] : 0.0f;
   if (p.bias)
-    biases[p.working + w] = float(T(value));
+    biases[p.working + w] = T(value);
   else
     weights[p.working + w] = T(value);
 }

@@ -56,7 +56,7 @@ Tensor step_counter(const Context& ctx) {
 }
 
 // The linear layer's fused epilogue on the GEMM's float output: fc1 (64, 512) with ReLU and dropout 0.5 at global
-// index 64 x 512 on, fc2 (64, 10) with neither; y float or bf16.
+// index 64 x 512 on, fc2 (64, 10) with neither; y and the bias float or bf16.
 template <typename T>
 OpCase linear_epilogue_case(std::int64_t rows, std::int64_t features, bool relu, float p, DType dtype) {
   const std::string variant = std::string(dtype == DType::bf16 ? "bf16" : "f32") + (relu ? "-relu" : "") +
@@ -64,12 +64,12 @@ OpCase linear_epilogue_case(std::int64_t rows, std::int64_t features, bool relu,
   OpCase c{"elementwise", "bias_relu_dropout_forward", variant, std::to_string(rows) + "x" + std::to_string(features),
            double(rows * features), double(rows * features) * (4 + dtype_size(dtype)), nullptr};
   c.make = [=](const Context& ctx, std::uint8_t poison) {
-    const Tensor z = seeded(ctx, {rows, features}, DType::f32, -2, 2, 71), bias = seeded(ctx, {features}, DType::f32, -1, 1, 72);
+    const Tensor z = seeded(ctx, {rows, features}, DType::f32, -2, 2, 71), bias = seeded(ctx, {features}, dtype, -1, 1, 72);
     const Tensor counter = step_counter(ctx), y = poisoned(ctx, {rows, features}, dtype, poison);
     const kernels::DropoutDraw draw{p, 7, 4, counter.data<std::uint64_t>(), std::uint64_t(rows * features)};
     return OpRun{[=, &ctx] {
                    (void)counter;  // keeps the step counter the draw points to alive
-                   kernels::bias_relu_dropout_forward(ctx, z.data<float>(), bias.data<float>(), y.data<T>(), relu, draw,
+                   kernels::bias_relu_dropout_forward(ctx, z.data<float>(), bias.data<T>(), y.data<T>(), relu, draw,
                                                       rows, features, 1);
                  },
                  {{"y", y, Tolerance::exact("the reference's element function and the same Philox draws in both twins")}}};

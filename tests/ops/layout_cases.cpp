@@ -24,8 +24,8 @@ OpCase change_case(Layout from, Layout to, DType dtype, std::int64_t n, std::int
   return k;
 }
 
-// relayout_channels of the CNN's padded channels-last model: its images (64, 3, 32 * 32) float NCHW -> NHWC padded to
-// 8 channels (float or bf16), and its flatten (64, 100 of 104, 8 * 8) bf16 NHWC -> NCHW and back.
+// relayout_channels of the padded channels-last models: the CNN's images (64, 3, 32 * 32) float NCHW -> NHWC padded to
+// 8 channels (float or bf16) and its flatten (64, 100 of 104, 8 * 8) bf16 NHWC -> NCHW and back; ResNet-50's stem input.
 template <typename In, typename Out>
 OpCase relayout_case(Layout from, std::int64_t x_channels, Layout to, std::int64_t y_channels, std::int64_t n,
                      std::int64_t c, std::int64_t hw) {
@@ -61,12 +61,12 @@ OpCase staging_case(bool unstage) {
   const kernels::ParameterCopies copies = cnn_copies();
   const std::int64_t weights = copies.working_elements(false), biases = copies.working_elements(true);
   OpCase k{"layout", unstage ? "unstage_gradients" : "stage_parameters", dtype_name(dtype), "conv2-nhwc56+fc2", 0,
-           double(kArena * 4 + weights * dtype_size(dtype) + biases * 4), nullptr};
+           double(kArena * 4 + weights * dtype_size(dtype) + biases * (unstage ? 4 : dtype_size(dtype))), nullptr};
   k.make = [=](const Context& ctx, std::uint8_t poison) {
     if (!unstage) {
       const Tensor arena = seeded(ctx, {kArena}, DType::f32, -1, 1, 74);
-      const Tensor w = poisoned(ctx, {weights}, dtype, poison), b = poisoned(ctx, {biases}, DType::f32, poison);
-      return OpRun{[=, &ctx] { kernels::stage_parameters(ctx, copies, arena.data<float>(), w.data<T>(), b.data<float>()); },
+      const Tensor w = poisoned(ctx, {weights}, dtype, poison), b = poisoned(ctx, {biases}, dtype, poison);
+      return OpRun{[=, &ctx] { kernels::stage_parameters(ctx, copies, arena.data<float>(), w.data<T>(), b.data<T>()); },
                    {{"weights", w, kCopies}, {"biases", b, kCopies}}};
     }
     const Tensor w = seeded(ctx, {weights}, dtype, -1, 1, 75), b = seeded(ctx, {biases}, DType::f32, -1, 1, 76);
@@ -91,6 +91,11 @@ void add_layout_cases(std::vector<OpCase>& cases) {
   cases.push_back(relayout_case<float, bf16>(Layout::nchw, 3, Layout::nhwc, 8, 64, 3, 1024));
   cases.push_back(relayout_case<bf16, bf16>(Layout::nhwc, 104, Layout::nchw, 100, 64, 100, 64));
   cases.push_back(relayout_case<bf16, bf16>(Layout::nchw, 100, Layout::nhwc, 104, 64, 100, 64));
+  // ResNet-50's input padded to a tensor-core width (8 bf16 or 4 float channels, 16 bytes), and unpadded: the plain
+  // NHWC conversion.
+  cases.push_back(relayout_case<float, bf16>(Layout::nchw, 3, Layout::nhwc, 8, 8, 3, 224 * 224));
+  cases.push_back(relayout_case<float, float>(Layout::nchw, 3, Layout::nhwc, 4, 8, 3, 224 * 224));
+  cases.push_back(relayout_case<float, float>(Layout::nchw, 3, Layout::nhwc, 3, 2, 3, 17 * 17));
   for (bool unstage : {false, true}) {
     cases.push_back(staging_case<float>(unstage));
     cases.push_back(staging_case<bf16>(unstage));

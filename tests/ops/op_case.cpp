@@ -15,7 +15,8 @@ std::vector<OpCase> all_op_cases() {
   std::vector<OpCase> cases;
   for (void (*add)(std::vector<OpCase>&) :
        {add_batchnorm_cases, add_conv_cases, add_elementwise_cases, add_embedding_cases, add_gemm_cases,
-        add_gru_cases, add_layout_cases, add_loss_cases, add_optimizer_cases, add_pool_cases, add_residual_cases})
+        add_gru_cases, add_layout_cases, add_loss_cases, add_matmul_cases, add_optimizer_cases, add_pool_cases,
+        add_residual_cases})
     add(cases);
   return cases;
 }

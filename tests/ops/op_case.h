@@ -78,6 +78,7 @@ void add_embedding_cases(std::vector<OpCase>& cases);
 void add_gemm_cases(std::vector<OpCase>& cases);
 void add_gru_cases(std::vector<OpCase>& cases);
 void add_layout_cases(std::vector<OpCase>& cases);
+void add_matmul_cases(std::vector<OpCase>& cases);
 void add_loss_cases(std::vector<OpCase>& cases);
 void add_optimizer_cases(std::vector<OpCase>& cases);
 void add_pool_cases(std::vector<OpCase>& cases);

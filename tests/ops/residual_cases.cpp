@@ -17,9 +17,9 @@ OpCase epilogue_case(DType dtype, bool bias, bool residual, bool relu) {
            elements * 3, elements * double(dtype_size(dtype)) * (residual ? 3 : 2), nullptr};
   c.make = [=](const Context& ctx, std::uint8_t) {
     const Tensor y = seeded(ctx, {kOuter, kChannels}, dtype, -2, 2, 81), z = seeded(ctx, {kOuter, kChannels}, dtype, -2, 2, 82);
-    const Tensor b = seeded(ctx, {kChannels}, DType::f32, -1, 1, 83);
+    const Tensor b = seeded(ctx, {kChannels}, dtype, -1, 1, 83);
     return OpRun{[=, &ctx] {
-                   kernels::bias_residual_activation(ctx, y.data<T>(), bias ? b.data<float>() : nullptr,
+                   kernels::bias_residual_activation(ctx, y.data<T>(), bias ? b.data<T>() : nullptr,
                                                      residual ? z.data<T>() : nullptr, relu, kOuter, kChannels, 1);
                  },
                  {{"y", y, Tolerance::exact("both twins apply kernels/reference/residual.h's float operations in order")}}};

@@ -25,10 +25,11 @@ NAMES = (
                 r"|triton_\w*convolution", re.I), "conv_forward"),
     (re.compile(r"gemm|gemv|nvjet|matmul|splitKreduce|triton_tem_fused_(mm|addmm|bmm)", re.I), "gemm"),
     (re.compile(r"RNN|GRU|LSTM|gru_(forward|backward)_cells", re.I), "rnn"),
-    (re.compile(r"transpose|copy|CatArray|convert_kernel|swap_leading_axes", re.I), "copies"),
+    (re.compile(r"transpose|copy|CatArray|convert_kernel|swap_leading_axes|relayout_channels|stage_parameters"
+                r"|unstage_gradients", re.I), "copies"),
     (re.compile(r"^triton_(poi|red|per)_|elementwise|reduce|pool|softmax|nll_loss|dropout|bernoulli|embedding"
                 r"|batch_?norm|op_tensor|activation|relu|index|fill|scatter|gather|cross_entropy|where|bias|residual"
-                r"|increment_counter|iota|count_correct|loop_\w*fusion|input_\w*fusion", re.I), "elementwise"),
+                r"|increment_counter|iota|count_correct|sort_input|loop_\w*fusion|input_\w*fusion", re.I), "elementwise"),
 )
 
 

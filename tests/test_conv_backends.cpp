@@ -1,0 +1,349 @@
+// The convolution's CUDA backends (kernels/cuda/conv_backend.h). Wherever CUDA code is built (no device needed):
+// the registry (legacy cuDNN first, every backend once, found by name) and each backend's acceptance rules. On a GPU:
+// each backend forced on ResNet-50's kinds of convolution (1x1 stride 1 with the residual, 1x1 stride 2, 3x3 stride 1
+// and 2, the 7x7 stem with 3, 4 and 8 channels) in each precision and layout it accepts, declared epilogue and plain
+// forward, against the CPU twin; the free choice is the fastest of the candidates the planner timed (every accepting
+// backend's, legacy cuDNN's with Find's own time beside) and the cache keeps them; a saved cache remakes every
+// backend's choice without a search; a bf16 training plan's three passes (legacy cuDNN) against the CPU twin. GPU
+// cases skip without a device.
+//
+// Tolerances against the CPU twin, normwise (max |gpu - cpu| / max |cpu|), as tests/ops/conv_cases.cpp states them:
+// fp32 1e-4 (cuDNN's Winograd/FFT algorithms round transformed values; cuBLASLt's strict FP32 is closer), tf32 1e-2
+// (10-bit mantissas), bf16 2^-7 (the same bf16 inputs, float sums in another order, one bf16 rounding of y, and where
+// the GPU fuses the epilogue the CPU's extra rounding of the convolution before it).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "kernels/conv.h"
+#include "runtime/half.h"
+#include "runtime/tensor.h"
+#include "tests/support/cuda.h"
+#include "tests/support/gradcheck.h"
+#if ROSETTA_WITH_CUDA
+#include "kernels/cuda/conv_algorithm_cache.h"
+#include "kernels/cuda/conv_backend.h"
+#endif
+
+namespace rosetta {
+namespace {
+
+#if ROSETTA_WITH_CUDA
+using kernels::ConvBackend;
+using kernels::ConvEpilogue;
+using kernels::ConvOptions;
+using kernels::ConvPass;
+using kernels::ConvPlan;
+using kernels::ConvShape;
+
+ConvShape shape_of(std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t k, std::int64_t r, int pad,
+                   int stride) {
+  ConvShape s;
+  s.n = n, s.c = c, s.h = s.w = h, s.k = k, s.r = s.s = r, s.pad_h = s.pad_w = pad, s.stride_h = s.stride_w = stride;
+  return s;
+}
+
+ConvOptions forward_options(Precision precision, Layout layout, ConvEpilogue epilogue) {
+  ConvOptions o;
+  o.precision = precision, o.layout = layout, o.forward_only = true, o.epilogue = epilogue;
+  return o;
+}
+
+bool accepts(ConvBackend id, const ConvShape& s, const ConvOptions& o, ConvPass pass = ConvPass::forward) {
+  return kernels::cuda::conv_backend(id).declines(s, o, pass).empty();
+}
+
+TEST(ConvBackends, RegistryHoldsEachBackendOnceLegacyFirst) {
+  const auto& backends = kernels::cuda::conv_backends();
+  ASSERT_EQ(backends.size(), 3u);
+  EXPECT_EQ(backends.front()->id(), ConvBackend::cudnn) << "legacy cuDNN breaks ties: the baseline";
+  std::set<ConvBackend> seen;
+  for (const auto* b : backends) EXPECT_TRUE(seen.insert(b->id()).second) << kernels::conv_backend_name(b->id());
+  for (ConvBackend id : {ConvBackend::cudnn, ConvBackend::cudnn_graph, ConvBackend::cublaslt})
+    EXPECT_EQ(kernels::cuda::conv_backend(id).id(), id);
+  EXPECT_THROW(kernels::cuda::conv_backend(ConvBackend::cpu_im2col_gemm), Error);
+}
+
+TEST(ConvBackends, EachBackendAcceptsWhatItCanRun) {
+  const ConvShape pointwise = shape_of(2, 64, 14, 256, 1, 0, 1), strided = shape_of(2, 64, 14, 256, 1, 0, 2);
+  const ConvShape odd = shape_of(2, 64, 7, 256, 1, 0, 2), three = shape_of(2, 64, 14, 64, 3, 1, 1);
+  const ConvEpilogue e = ConvEpilogue::bias_relu;
+  for (Precision p : {Precision::fp32, Precision::tf32, Precision::bf16}) {
+    const ConvOptions nhwc = forward_options(p, Layout::nhwc, e), nchw = forward_options(p, Layout::nchw, e);
+    // Legacy cuDNN: everything.
+    EXPECT_TRUE(accepts(ConvBackend::cudnn, three, nhwc));
+    EXPECT_TRUE(accepts(ConvBackend::cudnn, three, nhwc, ConvPass::backward_filter));
+    // cuBLASLt: 1x1 without padding, forward; NHWC any stride dividing H; NCHW float at stride 1.
+    EXPECT_TRUE(accepts(ConvBackend::cublaslt, pointwise, nhwc));
+    EXPECT_TRUE(accepts(ConvBackend::cublaslt, strided, nhwc));
+    EXPECT_FALSE(accepts(ConvBackend::cublaslt, odd, nhwc)) << "H 7 is not a whole number of stride-2 rows";
+    EXPECT_FALSE(accepts(ConvBackend::cublaslt, three, nhwc));
+    EXPECT_FALSE(accepts(ConvBackend::cublaslt, pointwise, nhwc, ConvPass::backward_data));
+    EXPECT_EQ(accepts(ConvBackend::cublaslt, pointwise, nchw), p != Precision::bf16);
+    EXPECT_FALSE(accepts(ConvBackend::cublaslt, strided, nchw));
+    // The graph API: NHWC forward in tf32 and bf16.
+    EXPECT_EQ(accepts(ConvBackend::cudnn_graph, three, nhwc), p != Precision::fp32);
+    EXPECT_EQ(accepts(ConvBackend::cudnn_graph, pointwise, nhwc), p != Precision::fp32);
+    EXPECT_FALSE(accepts(ConvBackend::cudnn_graph, three, nchw));
+    EXPECT_FALSE(accepts(ConvBackend::cudnn_graph, three, nhwc, ConvPass::backward_data));
+  }
+}
+
+// ------------------------------------------------------------------------------------------------------------------
+// GPU cases.
+
+struct Kind {
+  const char* name;
+  ConvShape shape;
+  ConvEpilogue epilogue;
+};
+
+std::vector<Kind> kinds() {
+  return {{"1x1 residual", shape_of(2, 64, 14, 256, 1, 0, 1), ConvEpilogue::bias_residual_relu},
+          {"1x1 stride 2", shape_of(2, 64, 14, 256, 1, 0, 2), ConvEpilogue::bias},
+          {"3x3", shape_of(2, 64, 14, 64, 3, 1, 1), ConvEpilogue::bias_relu},
+          {"3x3 stride 2", shape_of(2, 64, 14, 64, 3, 1, 2), ConvEpilogue::bias_relu},
+          {"stem 3", shape_of(2, 3, 32, 64, 7, 3, 2), ConvEpilogue::bias_relu},
+          {"stem 4", shape_of(2, 4, 32, 64, 7, 3, 2), ConvEpilogue::bias_relu},
+          {"stem 8", shape_of(2, 8, 32, 64, 7, 3, 2), ConvEpilogue::bias_relu}};
+}
+
+double tolerance(Precision p) { return p == Precision::fp32 ? 1e-4 : p == Precision::tf32 ? 1e-2 : std::ldexp(1.0, -7); }
+
+// A flat tensor of `values` in the precision's storage type on `device`.
+Tensor stored(const std::vector<float>& values, Precision precision, Device device) {
+  Tensor host = Tensor::from_vector({std::int64_t(values.size())}, values);
+  if (precision == Precision::bf16) {
+    Tensor b = Tensor::empty(host.shape(), DType::bf16);
+    for (std::int64_t i = 0; i < host.numel(); ++i) b.data<bf16>()[i] = bf16(host.data<float>()[i]);
+    host = b;
+  }
+  return host.to(device);
+}
+
+std::vector<float> values_of(const Tensor& t) {
+  const Tensor host = t.to(Device::cpu);
+  if (host.dtype() == DType::f32) return host.to_vector();
+  std::vector<float> out(static_cast<std::size_t>(host.numel()));
+  for (std::int64_t i = 0; i < host.numel(); ++i) out[std::size_t(i)] = float(host.data<bf16>()[i]);
+  return out;
+}
+
+// The forward of `plan` on `device` (with its declared epilogue, or plain for ConvEpilogue::any).
+std::vector<float> forward(const Context& ctx, const ConvPlan& plan, const std::vector<float>& x,
+                           const std::vector<float>& w, const std::vector<float>& bias, const std::vector<float>& z) {
+  const ConvShape& s = plan.shape;
+  const Precision p = plan.options.precision;
+  const Device d = ctx.device();
+  const Tensor xd = stored(x, p, d), wd = stored(w, p, d), bd = stored(bias, p, d), zd = stored(z, p, d);
+  Tensor y = stored(std::vector<float>(std::size_t(s.n * s.k * s.out_h() * s.out_w()), 0.0f), p, d);
+  const ConvEpilogue e = plan.options.epilogue;
+  const bool residual = kernels::conv_epilogue_has_residual(e), relu = kernels::conv_epilogue_has_relu(e);
+  if (p == Precision::bf16) {
+    if (e == ConvEpilogue::any)
+      kernels::conv2d_forward(ctx, plan, xd.data<bf16>(), wd.data<bf16>(), y.data<bf16>());
+    else
+      kernels::conv2d_bias_activation_forward(ctx, plan, xd.data<bf16>(), wd.data<bf16>(), bd.data<bf16>(),
+                                              residual ? zd.data<bf16>() : nullptr, relu, y.data<bf16>());
+  } else {
+    if (e == ConvEpilogue::any)
+      kernels::conv2d_forward(ctx, plan, xd.data<float>(), wd.data<float>(), y.data<float>());
+    else
+      kernels::conv2d_bias_activation_forward(ctx, plan, xd.data<float>(), wd.data<float>(), bd.data<float>(),
+                                              residual ? zd.data<float>() : nullptr, relu, y.data<float>());
+  }
+  return values_of(y);
+}
+
+double normwise_error(const std::vector<float>& actual, const std::vector<float>& expected) {
+  double worst = 0, scale = 0;
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    worst = std::max(worst, std::abs(double(actual[i]) - expected[i]));
+    if (std::isnan(actual[i])) return INFINITY;
+    scale = std::max(scale, std::abs(double(expected[i])));
+  }
+  return worst / std::max(scale, 1e-30);
+}
+
+// Where a forced backend must be the one serving the layer (it accepts it, and these kinds are what it is for).
+bool must_serve(ConvBackend forced, const Kind& kind, const ConvOptions& o) {
+  if (forced == ConvBackend::cudnn) return true;
+  if (forced == ConvBackend::cublaslt) return kind.shape.r == 1 && accepts(forced, kind.shape, o);
+  // The graph API: the 3x3s and the padded stems (3 channels are not a tensor-core width: it may decline).
+  return kind.shape.r > 1 && kind.shape.c != 3 && accepts(forced, kind.shape, o);
+}
+
+TEST(ConvBackendsCuda, EachForcedBackendMatchesTheCpuTwin) {
+  ROSETTA_REQUIRE_CUDA();
+  Context& gpu = Context::cuda();
+  struct Setting {
+    Precision precision;
+    Layout layout;
+  };
+  const Setting settings[] = {{Precision::fp32, Layout::nchw},
+                              {Precision::fp32, Layout::nhwc},
+                              {Precision::tf32, Layout::nhwc},
+                              {Precision::bf16, Layout::nhwc}};
+  for (const Kind& kind : kinds())
+    for (const Setting& setting : settings)
+      for (ConvEpilogue epilogue : {kind.epilogue, ConvEpilogue::any})
+        for (ConvBackend forced : {ConvBackend::cudnn, ConvBackend::cudnn_graph, ConvBackend::cublaslt}) {
+          const ConvShape& s = kind.shape;
+          ConvOptions options = forward_options(setting.precision, setting.layout, epilogue);
+          options.backend = forced;
+          SCOPED_TRACE(std::string(kind.name) + " " + precision_name(setting.precision) + " " +
+                       layout_name(setting.layout) + " " + kernels::conv_epilogue_name(epilogue) + " forced " +
+                       kernels::conv_backend_name(forced));
+          const std::vector<float> x = testing::random_floats(std::size_t(s.n * s.c * s.h * s.w), -1, 1, 301);
+          const std::vector<float> w = testing::random_floats(std::size_t(s.k * s.c * s.r * s.s), -0.5, 0.5, 302);
+          const std::vector<float> bias = testing::random_floats(std::size_t(s.k), -1, 1, 303);
+          const std::vector<float> z = testing::random_floats(std::size_t(s.n * s.k * s.out_h() * s.out_w()), -2, 2, 304);
+          ConvOptions cpu_options = options;
+          cpu_options.backend.reset();
+          const ConvPlan cpu_plan = kernels::make_conv_plan(Context::cpu(), s, cpu_options);
+          const ConvPlan plan = kernels::make_conv_plan(gpu, s, options);
+          const ConvBackend served = plan.of(ConvPass::forward).backend;
+          EXPECT_TRUE(served == forced || served == ConvBackend::cudnn)
+              << "served by " << kernels::conv_backend_name(served);
+          if (must_serve(forced, kind, options)) {
+            EXPECT_EQ(served, forced) << "the forced backend offered nothing";
+          }
+          const std::vector<float> expected = forward(Context::cpu(), cpu_plan, x, w, bias, z);
+          const std::vector<float> actual = forward(gpu, plan, x, w, bias, z);
+          EXPECT_LE(normwise_error(actual, expected), tolerance(setting.precision))
+              << kernels::conv_choice_name(ConvPass::forward, plan.of(ConvPass::forward));
+        }
+}
+
+// The output of `pass` of `plan` on ctx's device: the forward (plain), the data gradient or the filter gradient.
+std::vector<float> pass_output(const Context& ctx, const ConvPlan& plan, ConvPass pass, const std::vector<float>& x,
+                               const std::vector<float>& w, const std::vector<float>& dy) {
+  const ConvShape& s = plan.shape;
+  const Precision p = plan.options.precision;
+  const Device d = ctx.device();
+  const std::size_t out = pass == ConvPass::forward         ? std::size_t(s.n * s.k * s.out_h() * s.out_w())
+                          : pass == ConvPass::backward_data ? x.size()
+                                                            : w.size();
+  const Tensor xd = stored(x, p, d), wd = stored(w, p, d), dyd = stored(dy, p, d);
+  Tensor o = stored(std::vector<float>(out, std::nanf("")), p, d);  // NaN: an unwritten element fails
+  const auto run = [&](auto type) {
+    using T = decltype(type);
+    switch (pass) {
+      case ConvPass::forward: kernels::conv2d_forward(ctx, plan, xd.data<T>(), wd.data<T>(), o.data<T>()); break;
+      case ConvPass::backward_data:
+        kernels::conv2d_backward_data(ctx, plan, dyd.data<T>(), wd.data<T>(), o.data<T>());
+        break;
+      case ConvPass::backward_filter:
+        kernels::conv2d_backward_filter(ctx, plan, xd.data<T>(), dyd.data<T>(), o.data<T>());
+        break;
+    }
+  };
+  if (p == Precision::bf16)
+    run(bf16{});
+  else
+    run(float{});
+  return values_of(o);
+}
+
+// bf16 training (the CNN's, NHWC with channels padded to 56): legacy cuDNN plans and runs the backward passes on
+// bf16 descriptors with float compute, each pass against the CPU twin (2^-7 normwise: one bf16 rounding of the
+// output on both sides, float sums in another order).
+TEST(ConvBackendsCuda, Bf16TrainingPassesMatchTheCpuTwin) {
+  ROSETTA_REQUIRE_CUDA();
+  Context& gpu = Context::cuda();
+  for (bool autotune : {true, false}) {
+    const ConvShape s = shape_of(2, 56, 16, 56, 3, 1, 1);
+    ConvOptions options;
+    options.precision = Precision::bf16, options.layout = Layout::nhwc, options.autotune = autotune;
+    SCOPED_TRACE(autotune ? "autotune" : "heuristics");
+    const ConvPlan cpu_plan = kernels::make_conv_plan(Context::cpu(), s, options);
+    const ConvPlan plan = kernels::make_conv_plan(gpu, s, options);
+    const std::vector<float> x = testing::random_floats(std::size_t(s.n * s.c * s.h * s.w), -1, 1, 311);
+    const std::vector<float> w = testing::random_floats(std::size_t(s.k * s.c * s.r * s.s), -0.5, 0.5, 312);
+    const std::vector<float> dy = testing::random_floats(std::size_t(s.n * s.k * s.out_h() * s.out_w()), -1, 1, 313);
+    for (ConvPass pass : {ConvPass::forward, ConvPass::backward_data, ConvPass::backward_filter}) {
+      SCOPED_TRACE(kernels::conv_choice_name(pass, plan.of(pass)));
+      EXPECT_LE(normwise_error(pass_output(gpu, plan, pass, x, w, dy), pass_output(Context::cpu(), cpu_plan, pass, x, w, dy)),
+                tolerance(Precision::bf16));
+    }
+  }
+}
+
+// The free choice is the fastest candidate the planner timed, every accepting backend took part, legacy cuDNN's
+// candidates carry Find's own time beside the event-timed one, and the cache keeps them all.
+TEST(ConvBackendsCuda, FreeChoiceIsTheFastestTimedCandidate) {
+  ROSETTA_REQUIRE_CUDA();
+  Context& gpu = Context::cuda();
+  kernels::cuda::ConvAlgorithmCache& cache = kernels::cuda::conv_algorithm_cache();
+  cache.clear();
+  const ConvShape s = shape_of(4, 64, 28, 256, 1, 0, 1);
+  const ConvOptions options = forward_options(Precision::bf16, Layout::nhwc, ConvEpilogue::bias_residual_relu);
+  const ConvPlan plan = kernels::make_conv_plan(gpu, s, options);
+  const auto entry = cache.find(kernels::cuda::make_conv_algorithm_key(0, s, options, ConvPass::forward));
+  ASSERT_TRUE(entry.has_value());
+  ASSERT_FALSE(entry->candidates.empty());
+  EXPECT_EQ(entry->choice, plan.of(ConvPass::forward));
+  EXPECT_EQ(entry->candidates.front(), entry->choice);
+  std::set<ConvBackend> backends;
+  for (std::size_t i = 0; i < entry->candidates.size(); ++i) {
+    const kernels::ConvAlgorithmChoice& c = entry->candidates[i];
+    backends.insert(c.backend);
+    EXPECT_GT(c.time_ms, 0.0f) << kernels::conv_choice_name(ConvPass::forward, c);
+    if (i > 0) {
+      EXPECT_LE(entry->candidates[i - 1].time_ms, c.time_ms) << "candidates are fastest first";
+    }
+    if (c.backend == ConvBackend::cudnn) {
+      EXPECT_GT(c.find_time_ms, 0.0f) << "Find's own figure is kept";
+    }
+  }
+  EXPECT_TRUE(backends.count(ConvBackend::cudnn));
+  EXPECT_TRUE(backends.count(ConvBackend::cublaslt));
+  std::size_t legacy = 0;
+  for (const kernels::ConvAlgorithmChoice& c : entry->candidates) legacy += c.backend == ConvBackend::cudnn ? 1 : 0;
+  EXPECT_LE(legacy, 5u) << "Find's first five are re-timed";
+  EXPECT_EQ(kernels::conv_autotune_stats(gpu).failed_candidates, 0) << kernels::conv_autotune_stats(gpu).last_failure;
+}
+
+// A saved cache makes every backend's choice again in a fresh process's cache, without a search.
+TEST(ConvBackendsCuda, SavedCacheRemakesEachBackendsChoice) {
+  ROSETTA_REQUIRE_CUDA();
+  Context& gpu = Context::cuda();
+  kernels::cuda::ConvAlgorithmCache& cache = kernels::cuda::conv_algorithm_cache();
+  cache.clear();
+  const std::string path = ::testing::TempDir() + "rosetta_conv_backends_cache.json";
+  struct Planned {
+    ConvShape shape;
+    ConvOptions options;
+    kernels::ConvAlgorithmChoice choice;
+  };
+  std::vector<Planned> planned;
+  for (ConvBackend forced : {ConvBackend::cudnn, ConvBackend::cudnn_graph, ConvBackend::cublaslt}) {
+    for (const Kind& kind : {kinds()[0], kinds()[2]}) {
+      ConvOptions o = forward_options(Precision::bf16, Layout::nhwc, kind.epilogue);
+      o.backend = forced;
+      planned.push_back({kind.shape, o, kernels::make_conv_plan(gpu, kind.shape, o).of(ConvPass::forward)});
+    }
+  }
+  kernels::save_conv_algorithm_cache(gpu, path);
+  cache.clear();
+  const kernels::ConvCacheLoad load = kernels::load_conv_algorithm_cache(gpu, path);
+  EXPECT_EQ(load.entries, planned.size()) << load.note;
+  for (const Planned& p : planned) {
+    const ConvPlan again = kernels::make_conv_plan(gpu, p.shape, p.options);
+    const kernels::ConvAlgorithmChoice& c = again.of(ConvPass::forward);
+    EXPECT_EQ(c.backend, p.choice.backend);
+    EXPECT_EQ(c.algo, p.choice.algo);
+    EXPECT_EQ(c.variant, p.choice.variant);
+  }
+  EXPECT_EQ(kernels::conv_autotune_stats(gpu).searched, 0);
+  EXPECT_EQ(kernels::conv_autotune_stats(gpu).failed_candidates, 0) << kernels::conv_autotune_stats(gpu).last_failure;
+  std::remove(path.c_str());
+}
+#endif  // ROSETTA_WITH_CUDA
+
+}  // namespace
+}  // namespace rosetta
