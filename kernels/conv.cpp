@@ -26,7 +26,7 @@ std::string ConvShape::str() const {
 
 namespace {
 
-void validate(const ConvShape& shape, const ConvOptions& options) {
+void validate(const ConvShape& shape) {
   ROSETTA_CHECK(shape.n > 0 && shape.c > 0 && shape.h > 0 && shape.w > 0 && shape.k > 0 && shape.r > 0 && shape.s > 0,
                 "convolution with an empty dimension: " << shape.str());
   ROSETTA_CHECK(shape.pad_h >= 0 && shape.pad_w >= 0 && shape.stride_h > 0 && shape.stride_w > 0,
@@ -36,15 +36,12 @@ void validate(const ConvShape& shape, const ConvOptions& options) {
   ROSETTA_CHECK(shape.n <= INT_MAX && shape.c <= INT_MAX && shape.h <= INT_MAX && shape.w <= INT_MAX &&
                     shape.k <= INT_MAX && shape.r <= INT_MAX && shape.s <= INT_MAX,
                 "convolution dimension beyond 32 bits: " << shape.str());
-  ROSETTA_CHECK(options.epilogue == ConvEpilogue::any || options.forward_only,
-                "a declared epilogue (" << conv_epilogue_name(options.epilogue)
-                                        << ") needs a forward-only plan: " << shape.str());
 }
 
 }  // namespace
 
 ConvPlan make_conv_plan(const Context& ctx, const ConvShape& shape, const ConvOptions& options) {
-  validate(shape, options);
+  validate(shape);
   ConvPlan plan;
   plan.shape = shape;
   plan.options = options;
@@ -66,6 +63,12 @@ void check_forward_call(const ConvPlan& plan, bool with_epilogue, bool residual,
                                                                            << ", the plan was declared for "
                                                                            << conv_epilogue_name(declared) << ": "
                                                                            << plan.shape.str());
+}
+
+ConvOptions conv_pass_options(const ConvOptions& options, ConvPass pass) {
+  ConvOptions out = options;
+  if (pass != ConvPass::forward) out.epilogue = ConvEpilogue::any;
+  return out;
 }
 
 std::uint64_t ConvPlan::workspace_bytes() const {

@@ -14,7 +14,9 @@
 //
 // The fused backends build the forward's epilogue into their kernels, so a plan that wants them declares the
 // epilogue its forward will run (ConvOptions::epilogue); a plan declared for ConvEpilogue::any runs any call
-// (the legacy cuDNN call, or the convolution followed by the epilogue kernel).
+// (the legacy cuDNN call, or the convolution followed by the epilogue kernel). The declaration concerns the forward
+// alone: an inference plan (forward_only) and a training plan may both declare one; a training plan's forward is then
+// chosen among the backends that build that epilogue (and legacy cuDNN), its two gradient passes as without it.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -74,6 +76,10 @@ enum class ConvPass : std::int32_t { forward = 0, backward_data = 1, backward_fi
 constexpr int kConvPassCount = 3;
 const char* conv_pass_name(ConvPass pass);  // "forward", "backward_data", "backward_filter"
 
+// The options `pass` is planned, searched and cached under: the plan's, less the declared epilogue for the gradient
+// passes (the epilogue is the forward's), so a training plan's gradient passes are those of the same plan undeclared.
+ConvOptions conv_pass_options(const ConvOptions& options, ConvPass pass);
+
 // How a pass runs: the backend and what it needs to run the same kernel again.
 // - algo: legacy cuDNN's cudnnConvolution{Fwd,BwdData,BwdFilter}Algo_t; the graph API's engine global index;
 //   cuBLASLt's algorithm id (CUBLASLT_ALGO_CONFIG_ID); 0 on the CPU.
@@ -121,8 +127,8 @@ struct ConvPlan {
 };
 
 // Builds the plan for ctx's device (the autotuning search, if any, happens here). Throws, naming the shape, for an
-// empty or negative dimension, a filter larger than the padded input, a dimension beyond 32 bits, or a declared
-// epilogue in a plan that is not forward-only.
+// empty or negative dimension, a filter larger than the padded input or a dimension beyond 32 bits. A declared
+// epilogue is accepted on any plan; the calls it refuses are check_forward_call's.
 ConvPlan make_conv_plan(const Context& ctx, const ConvShape& shape, const ConvOptions& options);
 
 // Both twins' check of a forward call against the plan's declared epilogue: conv2d_forward (`with_epilogue` false)

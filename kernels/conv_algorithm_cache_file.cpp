@@ -168,7 +168,6 @@ ConvCacheEntry parse_entry(const json& value, const std::string& path, std::size
   options.precision = precision;
   options.deterministic = read.boolean("deterministic");
   options.layout = layout == "NHWC" ? Layout::nhwc : Layout::nchw;
-  options.forward_only = entry.pass == ConvPass::forward;
   if (!conv_epilogue_from_name(read.string("epilogue"), &options.epilogue))
     read.fail("epilogue", "expected any, bias, bias+relu, bias+residual or bias+residual+relu");
   if (options.epilogue != ConvEpilogue::any && entry.pass != ConvPass::forward)

@@ -78,6 +78,10 @@ void FusedCifarVgg::setup(const Context& ctx, const CifarVggOptions& options, co
   for (int i = 0; i < 4; ++i) {
     Conv& c = conv_[i];
     c.in = kConvs[i][0], c.out = kConvs[i][1], c.size = kConvs[i][2];
+    // The epilogue its forward runs (forward<T>): bias + ReLU, but bias alone for conv2 and conv4 when their ReLU
+    // follows the pool. Declared, so the planner may choose a backend that builds it into the convolution.
+    c.relu = i % 2 == 0 || options.relu_order == ReluOrder::before_pool;
+    conv_options.epilogue = c.relu ? kernels::ConvEpilogue::bias_relu : kernels::ConvEpilogue::bias;
     const std::int64_t in_p = i == 0 ? c0 : options.padded(c.in), out_p = options.padded(c.out);
     kernels::ConvShape shape;
     shape.n = batch, shape.c = in_p, shape.h = shape.w = c.size, shape.k = out_p, shape.r = shape.s = 3;
@@ -149,8 +153,8 @@ void FusedCifarVgg::setup(const Context& ctx, const CifarVggOptions& options, co
 }
 
 template <typename T>
-void FusedCifarVgg::conv_forward(const Context& ctx, Conv& c, const Tensor& x, bool relu) {
-  kernels::conv2d_bias_activation_forward(ctx, c.plan, x.data<T>(), c.w.data<T>(), c.b.data<T>(), nullptr, relu,
+void FusedCifarVgg::conv_forward(const Context& ctx, Conv& c, const Tensor& x) {
+  kernels::conv2d_bias_activation_forward(ctx, c.plan, x.data<T>(), c.w.data<T>(), c.b.data<T>(), nullptr, c.relu,
                                           c.y.data<T>());
 }
 
@@ -169,14 +173,13 @@ void FusedCifarVgg::forward(const Context& ctx, const Tensor& images, bool train
     x0_ = &images_;
   }
   const Tensor* x = x0_;
-  const bool relu_in_conv = options_.relu_order == ReluOrder::before_pool;
   const kernels::DropoutDraw none{};
   for (int j = 0; j < 2; ++j) {
     Conv& first = conv_[2 * j];
     Conv& second = conv_[2 * j + 1];
     Pool& p = pool_[j];
-    conv_forward<T>(ctx, first, *x, true);
-    conv_forward<T>(ctx, second, first.y, relu_in_conv);
+    conv_forward<T>(ctx, first, *x);
+    conv_forward<T>(ctx, second, first.y);
     kernels::maxpool2d_relu_dropout_forward(ctx, p.shape, layout_, second.y.data<T>(), p.y.data<T>(),
                                             p.argmax.data<std::int32_t>(), p.channels, training ? p.dropout : none);
     x = &p.y;

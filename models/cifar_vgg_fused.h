@@ -7,7 +7,7 @@
 //               weight and bias rounded to bf16 (a bf16 op's bias is bf16, as cuDNN's and cuBLASLt's epilogues take it);
 //               none in float NCHW unpadded, where every op reads the arena
 //   images      (B, 3, 32, 32) f32 NCHW -> (B, 32, 32, C0) T channels-last padded, when the layout or type differ
-//   conv1       conv + bias + ReLU (one cuDNN call where the plan fuses it)          (B, 50p, 32, 32)
+//   conv1       conv + bias + ReLU (one call where the plan fuses it, below)         (B, 50p, 32, 32)
 //   conv2       conv + bias (+ ReLU with ReluOrder::before_pool)                     (B, 50p, 32, 32)
 //   pool1       max pool + ReLU + dropout 0.25, one kernel                           (B, 50p, 16, 16) + arg-max
 //   conv3, conv4, pool2 likewise                                                     (B, 100p, 8, 8)
@@ -26,6 +26,12 @@
 // roundings fall: the convolution's output, then its bias epilogue (cuDNN's convolution then PyTorch's bias add); the
 // linear layer's bias-fused output, then the dropout's product; dlogits; every data and weight gradient; the bias
 // gradients. The CPU twin rounds at the same places, so it is the reference of the GPU's bf16 step.
+//
+// Each convolution's plan is declared for the epilogue its forward runs (bias + ReLU, or bias where the ReLU follows
+// the pool), so the planner times, for the forward, legacy cuDNN (its fused call where it fuses: float data) against
+// cuDNN's graph API with the epilogue built into the kernel (NHWC tf32 and bf16); the gradient passes are legacy
+// cuDNN's. Where the graph API fuses a bf16 epilogue, the GPU rounds the convolution's output once, after the bias
+// and ReLU, where the CPU twin (and the unfused GPU path) round it before the bias too: one bf16 rounding apart.
 //
 // Buffers are sized by setup() for one batch; a step allocates nothing, creates nothing and never waits for the host.
 #pragma once
@@ -63,6 +69,7 @@ class FusedCifarVgg {
  private:
   struct Conv {
     std::int64_t in = 0, out = 0, size = 0;  // unpadded channels, output height = width
+    bool relu = true;  // its forward's epilogue: bias + ReLU, or bias alone (the plan is declared for it)
     kernels::ConvPlan plan;
     Tensor w, b, dw, db;  // the weight and bias (T) it reads and their gradients (T, float): arena views or working copies
     Tensor y;             // (B, out_p, size, size) stored in the layout, T: bias + (ReLU) applied
@@ -87,7 +94,7 @@ class FusedCifarVgg {
   template <typename T>
   void backward(const Context& ctx);
   template <typename T>
-  void conv_forward(const Context& ctx, Conv& conv, const Tensor& x, bool relu);
+  void conv_forward(const Context& ctx, Conv& conv, const Tensor& x);
   bool staged() const { return copies_.count > 0; }
 
   ParameterSet& params_;

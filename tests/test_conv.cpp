@@ -18,11 +18,13 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/conv.h"
@@ -242,9 +244,9 @@ TEST(ConvPlan, RejectsBadShapesWithTheShapeInTheMessage) {
   expect_rejected(make_shape(0, 3, 8, 8, 4, 3, 3, 1, 1, 1, 1), {}, "x(0, 3, 8, 8)");
   expect_rejected(make_shape(1, 3, 8, 8, 4, 3, 3, 1, 1, 0, 1), {}, "stride (0, 1)");
   expect_rejected(make_shape(1, 3, 2, 2, 4, 5, 5, 1, 1, 1, 1), {}, "w(4, 3, 5, 5)");
-  ConvOptions declared;  // a declared epilogue is an inference forward's
-  declared.epilogue = kernels::ConvEpilogue::bias_relu;
-  expect_rejected(make_shape(1, 3, 8, 8, 4, 3, 3, 1, 1, 1, 1), declared, "bias+relu");
+  ConvOptions declared;  // a declared epilogue is no bad shape, on a training plan too (the calls it refuses:
+  declared.epilogue = kernels::ConvEpilogue::bias_relu;  // DeclaredEpilogueTrainingPlanRunsEveryPassAsTheUndeclaredPlan)
+  EXPECT_NO_THROW(kernels::make_conv_plan(ctx, make_shape(1, 3, 8, 8, 4, 3, 3, 1, 1, 1, 1), declared));
 }
 
 // The names of backends and epilogues (the CLI's --backend values, the cache file's fields) round-trip, and nothing
@@ -280,6 +282,17 @@ TEST(ConvNames, BackendsAndEpiloguesRoundTrip) {
   EXPECT_EQ(kernels::conv_choice_name(kernels::ConvPass::forward, lt), "cublaslt algo 21 #2");
 }
 
+// `call` throws one Error whose message holds `expected` and names the shape.
+void expect_refused_naming(const std::function<void()>& call, const std::string& expected, const ConvShape& s) {
+  try {
+    call();
+    ADD_FAILURE() << "accepted: " << expected;
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(s.str()), std::string::npos) << e.what();
+  }
+}
+
 // A plan declared for an epilogue takes only that epilogue's calls, on both twins (the same check): not the plain
 // forward, not another residual or activation; a plan for `any` takes every call.
 TEST(ConvPlan, DeclaredEpilogueTakesOnlyItsOwnCalls) {
@@ -293,13 +306,7 @@ TEST(ConvPlan, DeclaredEpilogueTakesOnlyItsOwnCalls) {
   declared.epilogue = kernels::ConvEpilogue::bias_residual_relu;
   const ConvPlan plan = kernels::make_conv_plan(ctx, s, declared);
   const auto expect_refused = [&](const std::function<void()>& call, const std::string& expected_text) {
-    try {
-      call();
-      ADD_FAILURE() << "accepted: " << expected_text;
-    } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find(expected_text), std::string::npos) << e.what();
-      EXPECT_NE(std::string(e.what()).find(s.str()), std::string::npos) << e.what();
-    }
+    expect_refused_naming(call, expected_text, s);
   };
   expect_refused([&] { kernels::conv2d_forward(ctx, plan, x.data(), w.data(), y.data()); },
                  "declared for the epilogue bias+residual+relu");
@@ -362,6 +369,77 @@ std::vector<bf16> round(const std::vector<float>& v) {
   return b;
 }
 std::vector<float> widen(const std::vector<bf16>& b) { return std::vector<float>(b.begin(), b.end()); }
+
+// `values` in the storage type T (float, or bf16 rounded once).
+template <typename T>
+std::vector<T> stored_as(const std::vector<float>& values) {
+  if constexpr (std::is_same_v<T, bf16>) {
+    return round(values);
+  } else {
+    return values;
+  }
+}
+
+// A training plan (gradient passes planned) may declare its forward's epilogue (the CNN's fused step does). On the
+// CPU twin it plans the same algorithm and workspace for every pass as the plan undeclared, and its three passes give
+// the same bits, in float and bf16, NCHW and NHWC, bias and bias + ReLU. What it still refuses, each with one line
+// naming the shape: the plain forward and a call with another epilogue; a forward-only plan refuses the gradients.
+TEST(ConvPlan, DeclaredEpilogueTrainingPlanRunsEveryPassAsTheUndeclaredPlan) {
+  Context& ctx = Context::cpu();
+  const ConvShape s = make_shape(2, 8, 6, 6, 16, 3, 3, 1, 1, 1, 1);
+  const std::vector<float> x = random_floats(x_count(s), -1, 1, 41), w = random_floats(w_count(s), -1, 1, 42),
+                           bias = random_floats(std::size_t(s.k), -1, 1, 43),
+                           dy = random_floats(y_count(s), -1, 1, 44);
+  const auto check = [&](auto type, Precision precision, Layout layout, kernels::ConvEpilogue epilogue) {
+    using T = decltype(type);
+    SCOPED_TRACE(std::string(precision_name(precision)) + " " + layout_name(layout) + " " +
+                 kernels::conv_epilogue_name(epilogue));
+    ConvOptions undeclared;
+    undeclared.precision = precision, undeclared.layout = layout;
+    ConvOptions declared = undeclared;
+    declared.epilogue = epilogue;
+    const ConvPlan plan = kernels::make_conv_plan(ctx, s, declared);
+    const ConvPlan reference = kernels::make_conv_plan(ctx, s, undeclared);
+    for (kernels::ConvPass pass :
+         {kernels::ConvPass::forward, kernels::ConvPass::backward_data, kernels::ConvPass::backward_filter})
+      EXPECT_TRUE(plan.of(pass) == reference.of(pass)) << kernels::conv_pass_name(pass);
+    EXPECT_FALSE(plan.fused_relu || plan.fused_identity) << "the CPU twin never fuses";
+    const bool relu = kernels::conv_epilogue_has_relu(epilogue);
+    const std::vector<T> xt = stored_as<T>(x), wt = stored_as<T>(w), bt = stored_as<T>(bias), dyt = stored_as<T>(dy);
+    std::vector<T> y(y_count(s)), y_ref(y_count(s)), dx(x_count(s)), dx_ref(x_count(s)), dw(w_count(s)),
+        dw_ref(w_count(s));
+    kernels::conv2d_bias_activation_forward(ctx, plan, xt.data(), wt.data(), bt.data(), nullptr, relu, y.data());
+    kernels::conv2d_bias_activation_forward(ctx, reference, xt.data(), wt.data(), bt.data(), nullptr, relu,
+                                            y_ref.data());
+    kernels::conv2d_backward_data(ctx, plan, dyt.data(), wt.data(), dx.data());
+    kernels::conv2d_backward_data(ctx, reference, dyt.data(), wt.data(), dx_ref.data());
+    kernels::conv2d_backward_filter(ctx, plan, xt.data(), dyt.data(), dw.data());
+    kernels::conv2d_backward_filter(ctx, reference, xt.data(), dyt.data(), dw_ref.data());
+    const auto same_bits = [](const std::vector<T>& a, const std::vector<T>& b) {
+      return std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
+    };
+    EXPECT_TRUE(same_bits(y, y_ref)) << "forward";
+    EXPECT_TRUE(same_bits(dx, dx_ref)) << "data gradient";
+    EXPECT_TRUE(same_bits(dw, dw_ref)) << "filter gradient";
+    const auto refused = [&](const std::function<void()>& call, const std::string& expected) {
+      expect_refused_naming(call, expected, s);
+    };
+    refused([&] { kernels::conv2d_forward(ctx, plan, xt.data(), wt.data(), y.data()); },
+            std::string("declared for the epilogue ") + kernels::conv_epilogue_name(epilogue));
+    refused([&] { kernels::conv2d_bias_activation_forward(ctx, plan, xt.data(), wt.data(), bt.data(), nullptr, !relu,
+                                                          y.data()); },
+            std::string("the plan was declared for ") + kernels::conv_epilogue_name(epilogue));
+    declared.forward_only = true;
+    const ConvPlan inference = kernels::make_conv_plan(ctx, s, declared);
+    refused([&] { kernels::conv2d_backward_data(ctx, inference, dyt.data(), wt.data(), dx.data()); },
+            "conv2d_backward_data with a forward-only plan");
+  };
+  for (kernels::ConvEpilogue e : {kernels::ConvEpilogue::bias, kernels::ConvEpilogue::bias_relu}) {
+    check(float{}, Precision::fp32, Layout::nchw, e);
+    check(float{}, Precision::tf32, Layout::nhwc, e);
+    check(bf16{}, Precision::bf16, Layout::nhwc, e);
+  }
+}
 
 // Zero-padded channels (ResNet-50's stem: 3 -> 4 or 8 in NHWC, zero inputs there and zero weights) give the
 // unpadded convolution bit for bit on the CPU twin, float and bf16: the extra terms are exact zeros at the end of
@@ -631,9 +709,12 @@ TEST(ConvAlgorithmKey, EqualForEqualInputsAndDifferentForEveryField) {
   variants.push_back(make_conv_algorithm_key(0, base, deterministic, ConvPass::forward));
   for (int e = 1; e < kernels::kConvEpilogueCount; ++e) {  // each declared epilogue builds another fused kernel
     ConvOptions declared;
-    declared.forward_only = true;
     declared.epilogue = static_cast<kernels::ConvEpilogue>(e);
     variants.push_back(make_conv_algorithm_key(0, base, declared, ConvPass::forward));
+    // The epilogue is the forward's: a training plan's gradient passes share the undeclared plan's entries.
+    for (ConvPass pass : {ConvPass::backward_data, ConvPass::backward_filter})
+      EXPECT_EQ(make_conv_algorithm_key(0, base, declared, pass), make_conv_algorithm_key(0, base, ConvOptions{}, pass))
+          << kernels::conv_epilogue_name(declared.epilogue) << " " << kernels::conv_pass_name(pass);
   }
   for (ConvBackend forced : {ConvBackend::cudnn, ConvBackend::cudnn_graph, ConvBackend::cublaslt}) {
     ConvOptions request;  // a forced backend (the ablation) is searched and cached apart from the free choice

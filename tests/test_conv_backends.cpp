@@ -4,8 +4,9 @@
 // and 2, the 7x7 stem with 3, 4 and 8 channels) in each precision and layout it accepts, declared epilogue and plain
 // forward, against the CPU twin; the free choice is the fastest of the candidates the planner timed (every accepting
 // backend's, legacy cuDNN's with Find's own time beside) and the cache keeps them; a saved cache remakes every
-// backend's choice without a search; a bf16 training plan's three passes (legacy cuDNN) against the CPU twin. GPU
-// cases skip without a device.
+// backend's choice without a search; a bf16 training plan's three passes (legacy cuDNN) against the CPU twin, and a
+// tf32 and a bf16 training plan declared for bias + ReLU (the forward free or on the graph API, the gradients on
+// legacy cuDNN) against it. GPU cases skip without a device.
 //
 // Tolerances against the CPU twin, normwise (max |gpu - cpu| / max |cpu|), as tests/ops/conv_cases.cpp states them:
 // fp32 1e-4 (cuDNN's Winograd/FFT algorithms round transformed values; cuBLASLt's strict FP32 is closer), tf32 1e-2
@@ -219,21 +220,34 @@ TEST(ConvBackendsCuda, EachForcedBackendMatchesTheCpuTwin) {
         }
 }
 
-// The output of `pass` of `plan` on ctx's device: the forward (plain), the data gradient or the filter gradient.
+// The output of `pass` of `plan` on ctx's device: the forward (plain, or with the bias (+ ReLU) epilogue the plan
+// declares), the data gradient or the filter gradient.
 std::vector<float> pass_output(const Context& ctx, const ConvPlan& plan, ConvPass pass, const std::vector<float>& x,
-                               const std::vector<float>& w, const std::vector<float>& dy) {
+                               const std::vector<float>& w, const std::vector<float>& dy,
+                               const std::vector<float>& bias) {
   const ConvShape& s = plan.shape;
   const Precision p = plan.options.precision;
   const Device d = ctx.device();
   const std::size_t out = pass == ConvPass::forward         ? std::size_t(s.n * s.k * s.out_h() * s.out_w())
                           : pass == ConvPass::backward_data ? x.size()
                                                             : w.size();
+  const ConvEpilogue e = plan.options.epilogue;
   const Tensor xd = stored(x, p, d), wd = stored(w, p, d), dyd = stored(dy, p, d);
-  Tensor o = stored(std::vector<float>(out, std::nanf("")), p, d);  // NaN: an unwritten element fails
+  const Tensor bd = e == ConvEpilogue::any ? Tensor() : stored(bias, p, d);
+  // NaN: an unwritten element fails (the legacy fused call reads y as its zero-scaled residual: zeros there).
+  EXPECT_FALSE(kernels::conv_epilogue_has_residual(e)) << "no residual in these training cases";
+  Tensor o = stored(std::vector<float>(out, pass == ConvPass::forward && e != ConvEpilogue::any ? 0.0f : std::nanf("")),
+                    p, d);
   const auto run = [&](auto type) {
     using T = decltype(type);
     switch (pass) {
-      case ConvPass::forward: kernels::conv2d_forward(ctx, plan, xd.data<T>(), wd.data<T>(), o.data<T>()); break;
+      case ConvPass::forward:
+        if (e == ConvEpilogue::any)
+          kernels::conv2d_forward(ctx, plan, xd.data<T>(), wd.data<T>(), o.data<T>());
+        else
+          kernels::conv2d_bias_activation_forward(ctx, plan, xd.data<T>(), wd.data<T>(), bd.data<T>(), nullptr,
+                                                  kernels::conv_epilogue_has_relu(e), o.data<T>());
+        break;
       case ConvPass::backward_data:
         kernels::conv2d_backward_data(ctx, plan, dyd.data<T>(), wd.data<T>(), o.data<T>());
         break;
@@ -267,10 +281,50 @@ TEST(ConvBackendsCuda, Bf16TrainingPassesMatchTheCpuTwin) {
     const std::vector<float> dy = testing::random_floats(std::size_t(s.n * s.k * s.out_h() * s.out_w()), -1, 1, 313);
     for (ConvPass pass : {ConvPass::forward, ConvPass::backward_data, ConvPass::backward_filter}) {
       SCOPED_TRACE(kernels::conv_choice_name(pass, plan.of(pass)));
-      EXPECT_LE(normwise_error(pass_output(gpu, plan, pass, x, w, dy), pass_output(Context::cpu(), cpu_plan, pass, x, w, dy)),
+      EXPECT_LE(normwise_error(pass_output(gpu, plan, pass, x, w, dy, {}),
+                               pass_output(Context::cpu(), cpu_plan, pass, x, w, dy, {})),
                 tolerance(Precision::bf16));
     }
   }
+}
+
+// A training plan declared for the CNN's bias + ReLU epilogue (models/cifar_vgg_fused.cpp), NHWC with channels
+// padded to 56, in tf32 and bf16: free to choose (the forward timed across legacy cuDNN and the graph API) and with
+// the graph API forced, which must then serve the forward with the epilogue fused while legacy cuDNN serves both
+// gradient passes; each pass against the CPU twin under tolerance(precision) (tf32 1e-2: 10-bit mantissas; bf16
+// 2^-7: one bf16 rounding of the output on both sides, and where the graph API fuses, the CPU's extra rounding of the
+// convolution before its bias).
+TEST(ConvBackendsCuda, DeclaredEpilogueTrainingPassesMatchTheCpuTwin) {
+  ROSETTA_REQUIRE_CUDA();
+  Context& gpu = Context::cuda();
+  const ConvShape s = shape_of(2, 56, 16, 56, 3, 1, 1);
+  const std::vector<float> x = testing::random_floats(std::size_t(s.n * s.c * s.h * s.w), -1, 1, 321);
+  const std::vector<float> w = testing::random_floats(std::size_t(s.k * s.c * s.r * s.s), -0.5, 0.5, 322);
+  const std::vector<float> dy = testing::random_floats(std::size_t(s.n * s.k * s.out_h() * s.out_w()), -1, 1, 323);
+  const std::vector<float> bias = testing::random_floats(std::size_t(s.k), -1, 1, 324);
+  for (Precision precision : {Precision::tf32, Precision::bf16})
+    for (bool forced : {false, true}) {
+      ConvOptions options;
+      options.precision = precision, options.layout = Layout::nhwc, options.epilogue = ConvEpilogue::bias_relu;
+      if (forced) options.backend = ConvBackend::cudnn_graph;
+      SCOPED_TRACE(std::string(precision_name(precision)) + (forced ? " forced cudnn-graph" : " free choice"));
+      ConvOptions cpu_options = options;
+      cpu_options.backend.reset();
+      const ConvPlan cpu_plan = kernels::make_conv_plan(Context::cpu(), s, cpu_options);
+      const ConvPlan plan = kernels::make_conv_plan(gpu, s, options);
+      if (forced) {
+        EXPECT_EQ(plan.of(ConvPass::forward).backend, ConvBackend::cudnn_graph) << "the graph API offered nothing";
+        EXPECT_TRUE(plan.fused_relu) << "the graph API builds the declared bias + ReLU into the forward";
+      }
+      for (ConvPass pass : {ConvPass::backward_data, ConvPass::backward_filter})
+        EXPECT_EQ(plan.of(pass).backend, ConvBackend::cudnn) << kernels::conv_pass_name(pass);
+      for (ConvPass pass : {ConvPass::forward, ConvPass::backward_data, ConvPass::backward_filter}) {
+        SCOPED_TRACE(kernels::conv_choice_name(pass, plan.of(pass)));
+        EXPECT_LE(normwise_error(pass_output(gpu, plan, pass, x, w, dy, bias),
+                                 pass_output(Context::cpu(), cpu_plan, pass, x, w, dy, bias)),
+                  tolerance(precision));
+      }
+    }
 }
 
 // The free choice is the fastest candidate the planner timed, every accepting backend took part, legacy cuDNN's

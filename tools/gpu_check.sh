@@ -11,9 +11,10 @@
 #            per-kernel times of one training step, then its CUDA tests, memcheck and racecheck of the persistent
 #            kernels, bench_gru, and the workload with each --rnn choice with and without the cache (~3-4 min)
 #   cnn      the CNN workload (graph / eager / heuristics, fp32 and tf32), then its twin (eager)
-#   cnn12    issue 12 (docs/perf/cnn.md), ~4.5 min on an H100: ncu per-kernel times of the CNN step before (--fuse off,
+#   cnn12    issue 12 (docs/perf/cnn.md), ~5 min on an H100: ncu per-kernel times of the CNN step before (--fuse off,
 #            the seed's order) and after (fused: NCHW fp32, NHWC padded tf32 and bf16), graph off, summarised per
-#            kernel; the CUDA tests of the fused kernels, the step's modes and the feed; 10 epochs of every mode in
+#            kernel; the CUDA tests of the fused kernels, the step's modes, the feed and the training plans declared
+#            for their epilogue (the forward on cuDNN's graph API); 10 epochs of every mode in
 #            fp32, tf32 and bf16; the PyTorch twin under autocast bf16
 #   nccl     each training workload through NCCL with one rank and no launcher (--comm nccl) against the plain path:
 #            its first 20 losses (docs/distributed.md's tolerance) and its time (the overhead); says if mpirun exists
@@ -353,6 +354,10 @@ if want cnn12; then
     --gtest_filter='*Cuda*relu_dropout*:*Cuda*relayout*:*Cuda*stage*:*Cuda*unstage*:*Cuda*nhwc_bf16*:*Cuda*nhwc_tf32*:*Cuda*gemm_bf16*:*Cuda*softmax_cross_entropy_bf16*'
   step cnn12-test_cifar_vgg 240 "$bundle/bin/test_cifar_vgg" --gtest_brief=1 --gtest_filter='*Cuda*'
   step cnn12-test_cli_train_cnn 120 "$bundle/bin/test_cli_train_cnn" --gtest_brief=1 --gtest_filter='*Cuda*'
+  # Training plans with a declared bias + ReLU epilogue (the fused step's): tf32 and bf16 NHWC, the forward free and
+  # on the graph API forced, the gradients on legacy cuDNN, each pass against the CPU twin (~30 s: four searches).
+  step cnn12-test_conv_backends 120 "$bundle/bin/test_conv_backends" --gtest_brief=1 \
+    --gtest_filter='*DeclaredEpilogueTraining*:*Bf16TrainingPasses*'
   # 10 epochs of each mode (records named by mode): the seed's step, then each practice on its own.
   cnn12() {  # name, flags...
     local name=$1; shift

@@ -36,7 +36,6 @@ ConvCacheEntry entry_of(const ConvAlgorithmKey& key, const CachedConvChoice& val
   entry.options.precision = static_cast<Precision>(key.precision);
   entry.options.layout = key.layout == CUDNN_TENSOR_NHWC ? Layout::nhwc : Layout::nchw;
   entry.options.deterministic = key.deterministic != 0;
-  entry.options.forward_only = entry.pass == ConvPass::forward;
   entry.options.epilogue = static_cast<ConvEpilogue>(key.epilogue);
   if (key.backend_request >= 0) entry.options.backend = static_cast<ConvBackend>(key.backend_request);
   entry.choice = value.choice;
@@ -70,7 +69,7 @@ ConvAlgorithmKey make_conv_algorithm_key(int device, const ConvShape& shape, con
   key.groups = 1;
   key.precision = static_cast<std::int32_t>(options.precision);
   key.deterministic = options.deterministic ? 1 : 0;
-  key.epilogue = static_cast<std::int32_t>(options.epilogue);
+  key.epilogue = static_cast<std::int32_t>(conv_pass_options(options, pass).epilogue);  // the forward's alone
   key.backend_request = options.backend ? static_cast<std::int32_t>(*options.backend) : -1;
   return key;
 }

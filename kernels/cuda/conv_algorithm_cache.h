@@ -36,13 +36,14 @@ struct ConvAlgorithmKey {
   std::int32_t pad_h, pad_w, stride_h, stride_w, dilation_h, dilation_w, groups;
   std::int32_t precision;        // rosetta::Precision: fp32 allows only CUDNN_FMA_MATH, tf32 / bf16 allow tensor ops
   std::int32_t deterministic;    // 1: only algorithms cuDNN reports as deterministic
-  std::int32_t epilogue;         // ConvEpilogue: what a fused backend builds into the forward
+  std::int32_t epilogue;         // ConvEpilogue: what a fused backend builds into the forward (any for the others)
   std::int32_t backend_request;  // -1: every backend timed; else the forced ConvBackend
   std::int32_t reserved;         // always 0; makes the size a multiple of 8 so the struct has no tail padding
 };
 
 // The zeroed key of `shape` for `pass` on CUDA device `device`, in float (bf16 for precision bf16), options.layout,
-// dilation 1, groups 1, with the options' epilogue and forced backend.
+// dilation 1, groups 1, with the options' forced backend and, for the forward, their epilogue (a gradient pass's
+// key is the same for a plan declared for an epilogue and one that is not: conv_pass_options).
 ConvAlgorithmKey make_conv_algorithm_key(int device, const ConvShape& shape, const ConvOptions& options, ConvPass pass);
 bool operator==(const ConvAlgorithmKey& a, const ConvAlgorithmKey& b);
 inline bool operator!=(const ConvAlgorithmKey& a, const ConvAlgorithmKey& b) { return !(a == b); }

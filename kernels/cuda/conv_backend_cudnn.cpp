@@ -17,7 +17,7 @@
 // CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION (FP16 down-conversion, below TF32's precision) and run each under the math
 // type it reports.
 //
-// Running: alpha 1, beta 0 on ctx's cuDNN handle (bound to its main stream). The fused inference forward is
+// Running: alpha 1, beta 0 on ctx's cuDNN handle (bound to its main stream). The fused forward is
 // cudnnConvolutionBiasActivationForward: y = act(1 * conv(x, w) + z_scale * z + bias), float only, with the ReLU
 // under any algorithm and the identity activation only under IMPLICIT_PRECOMP_GEMM (cuDNN's rule); elsewhere the
 // forward and the epilogue kernel (kernels/residual.inc) run one after the other.

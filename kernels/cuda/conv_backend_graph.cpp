@@ -1,5 +1,6 @@
 // The cuDNN graph-API backend of the convolution (kernels/cuda/conv_backend.h): the forward pass in NHWC, tf32 or
-// bf16, as one operation graph with the declared epilogue fused (runtime fusion): conv -> (+ z) -> (+ bias) ->
+// bf16 (of an inference plan, or of a training plan whose gradient passes legacy cuDNN serves), as one operation
+// graph with the declared epilogue fused (runtime fusion): conv -> (+ z) -> (+ bias) ->
 // (ReLU), the order of kernels/reference/residual.h, every intermediate a virtual float tensor. A plan declared for
 // ConvEpilogue::any builds the plain convolution and runs the epilogue kernel after it when a call asks for one.
 // Written on cuDNN's backend API directly (cudnn_graph.h: descriptors, attributes, finalize), without

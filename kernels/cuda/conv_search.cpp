@@ -8,7 +8,9 @@
 // back-to-back calls after warm-up), and the fastest is kept; the cache keeps it with every candidate's time
 // (legacy cuDNN's beside cudnnFind's own figure). A candidate that fails while it is timed is dropped and counted
 // (ConvAutotuneStats). Without autotune: the forced backend's (else legacy cuDNN's) heuristic first choice,
-// untimed and not cached.
+// untimed and not cached. A pass is planned under conv_pass_options: a training plan's declared epilogue chooses its
+// forward among the backends that build it (and legacy cuDNN, timed with its fused call or the epilogue kernel), and
+// leaves its gradient passes, their search and their cache entries those of the plan undeclared.
 #include <algorithm>
 #include <optional>
 
@@ -121,9 +123,10 @@ int current_device() {
 
 }  // namespace
 
-ConvCandidate choose_conv_pass(const Context& ctx, const ConvShape& shape, const ConvOptions& options, ConvPass pass,
-                               bool* searched) {
+ConvCandidate choose_conv_pass(const Context& ctx, const ConvShape& shape, const ConvOptions& plan_options,
+                               ConvPass pass, bool* searched) {
   *searched = false;
+  const ConvOptions options = conv_pass_options(plan_options, pass);
   if (!options.autotune) return heuristic(ctx, shape, options, pass);
   ConvAlgorithmCache& cache = conv_algorithm_cache();
   const ConvAlgorithmKey key = make_conv_algorithm_key(current_device(), shape, options, pass);
@@ -151,7 +154,8 @@ std::vector<ConvAlgorithmChoice> find_conv_algorithms(const Context& ctx, const 
   ROSETTA_CHECK(plan.runners[static_cast<int>(pass)],
                 "find_conv_algorithms for an unplanned " << conv_pass_name(pass) << " pass: " << plan.shape.str());
   std::vector<ConvAlgorithmChoice> out;
-  for (const ConvCandidate& c : search(ctx, plan.shape, plan.options, pass)) out.push_back(c.choice);
+  for (const ConvCandidate& c : search(ctx, plan.shape, conv_pass_options(plan.options, pass), pass))
+    out.push_back(c.choice);
   return out;
 }
 
@@ -162,7 +166,8 @@ ConvPlan conv_plan_with_choice(const Context& ctx, const ConvPlan& plan, ConvPas
                 "conv_plan_with_choice for an unplanned " << conv_pass_name(pass) << " pass: " << plan.shape.str());
   ConvPlan variant = plan;
   ConvAlgorithmChoice prepared = choice;
-  variant.runners[index] = conv_backend(choice.backend).prepare(ctx, plan.shape, plan.options, pass, prepared);
+  variant.runners[index] =
+      conv_backend(choice.backend).prepare(ctx, plan.shape, conv_pass_options(plan.options, pass), pass, prepared);
   variant.choices[index] = prepared;
   if (pass == ConvPass::forward) {
     variant.fused_relu = variant.runners[index]->fuses(true);
