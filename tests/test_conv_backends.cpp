@@ -318,8 +318,9 @@ TEST(ConvBackendsCuda, DirectKernelsMatchTheCpuTwin) {
   for (const Case& c : cases) {
     SCOPED_TRACE(std::string(c.name) + ": " + c.shape.str());
     const ConvShape& s = c.shape;
-    ConvOptions options;
+    ConvOptions options;  // untimed (autotune off: the forced backend's first candidate; every one is run below)
     options.precision = c.precision, options.layout = c.layout, options.backend = ConvBackend::direct;
+    options.autotune = false;
     const std::vector<float> x = testing::random_floats(std::size_t(s.n * s.c * s.h * s.w), -1, 1, 321);
     const std::vector<float> w = testing::random_floats(std::size_t(s.k * s.c * s.r * s.s), -0.5, 0.5, 322);
     const std::vector<float> dy = testing::random_floats(std::size_t(s.n * s.k * s.out_h() * s.out_w()), -1, 1, 323);

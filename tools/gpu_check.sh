@@ -11,9 +11,10 @@
 #            per-kernel times of one training step, then its CUDA tests, memcheck and racecheck of the persistent
 #            kernels, bench_gru, and the workload with each --rnn choice with and without the cache (~3-4 min)
 #   cnn      the CNN workload (graph / eager / heuristics, fp32 and tf32), then its twin (eager)
-#   cnn12    issue 12 (docs/perf/cnn.md), ~4.5 min on an H100: ncu per-kernel times of the CNN step before (--fuse off,
+#   cnn12    issue 12 (docs/perf/cnn.md), ~5.5 min on an H100: ncu per-kernel times of the CNN step before (--fuse off,
 #            the seed's order) and after (fused: NCHW fp32, NHWC padded tf32 and bf16), graph off, summarised per
-#            kernel; the CUDA tests of the fused kernels, the step's modes and the feed; 10 epochs of every mode in
+#            kernel; the CUDA tests of the fused kernels, the step's modes, the feed and conv1's direct kernels (with
+#            memcheck and racecheck, ~1 min); 10 epochs of every mode in
 #            fp32, tf32 and bf16; the PyTorch twin under autocast bf16
 #   nccl     each training workload through NCCL with one rank and no launcher (--comm nccl) against the plain path:
 #            its first 20 losses (docs/distributed.md's tolerance) and its time (the overhead); says if mpirun exists
@@ -82,6 +83,16 @@ step() {
     note "FAIL  $name ($((SECONDS - t0)) s, exit $rc): $(tail -3 "$out/$name.log" | tr '\n' ' ')"
     return 1
   fi
+}
+# sanitized_steps PATTERN TIMEOUT_S COMMAND...: COMMAND under compute-sanitizer's memcheck, then its racecheck, each a
+# step named PATTERN with %s the tool; a note when this host has no compute-sanitizer.
+sanitized_steps() {
+  local pattern=$1 limit=$2 sanitizer tool; shift 2
+  sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
+  [ -n "$sanitizer" ] || { note "skip  $(printf "$pattern" sanitizer) (no compute-sanitizer on this host)"; return 0; }
+  for tool in memcheck racecheck; do
+    step "$(printf "$pattern" $tool)" "$limit" "$sanitizer" --tool $tool --error-exitcode 99 --print-limit 20 "$@"
+  done
 }
 # in_parallel: run `step` in the background, at most 4 at once (for steps that time nothing); `wait` joins them.
 in_parallel() {
@@ -309,13 +320,8 @@ PY
   in_parallel gru13-test_ops 300 "$bundle/bin/test_ops" --gtest_brief=1 \
     --gtest_filter='*CudaMatchesTheCpuTwin/gru*:*CudaMatchesTheCpuTwin/embedding*'
   wait
-  sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
-  if [ -n "$sanitizer" ]; then
-    for tool in memcheck racecheck; do
-      step "gru13-$tool-persistent" 120 "$sanitizer" --tool $tool --error-exitcode 99 --print-limit 20 \
-        "$bundle/bin/test_gru" --gtest_brief=1 --gtest_filter='GruCuda.PersistentMatchesReferenceAtAwkwardShapes'
-    done
-  fi
+  sanitized_steps gru13-%s-persistent 120 \
+    "$bundle/bin/test_gru" --gtest_brief=1 --gtest_filter='GruCuda.PersistentMatchesReferenceAtAwkwardShapes'
 
   step gru13-bench_gru 120 "$bundle/bin/bench_gru" --benchmark_min_time=0.05 \
     --benchmark_filter='gru/gpu/.*/(cudnn/persist_static_small_h|persistent|naive)/tnc|embedding/gpu' \
@@ -398,6 +404,11 @@ PY
     --gtest_filter='*Cuda*relu_dropout*:*Cuda*relayout*:*Cuda*stage*:*Cuda*unstage*:*Cuda*nhwc_bf16*:*Cuda*nhwc_tf32*:*Cuda*gemm_bf16*:*Cuda*softmax_cross_entropy_bf16*'
   step cnn12-test_cifar_vgg 240 "$bundle/bin/test_cifar_vgg" --gtest_brief=1 --gtest_filter='*Cuda*'
   step cnn12-test_cli_train_cnn 120 "$bundle/bin/test_cli_train_cnn" --gtest_brief=1 --gtest_filter='*Cuda*'
+  # conv1 by hand (the direct backend): every candidate against the CPU twin, the filter gradient's bits run to run,
+  # conv1's timed choice per pass (printed), then memcheck and racecheck of the kernels on the small cases (~1 min).
+  step cnn12-test_conv_direct 120 "$bundle/bin/test_conv_backends" --gtest_brief=1 --gtest_filter='*Direct*'
+  sanitized_steps cnn12-%s-conv_direct 120 \
+    "$bundle/bin/test_conv_backends" --gtest_brief=1 --gtest_filter='ConvBackendsCuda.DirectKernelsMatchTheCpuTwin'
   # 10 epochs of each mode (records named by mode): the seed's step, then each practice on its own.
   cnn12() {  # name, flags...
     local name=$1; shift
