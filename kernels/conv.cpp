@@ -89,6 +89,7 @@ const char* conv_backend_name(ConvBackend backend) {
     case ConvBackend::cudnn: return "cudnn";
     case ConvBackend::cudnn_graph: return "cudnn-graph";
     case ConvBackend::cublaslt: return "cublaslt";
+    case ConvBackend::direct: return "direct";
   }
   return "?";
 }
@@ -177,6 +178,7 @@ std::string conv_choice_name(ConvPass pass, const ConvAlgorithmChoice& choice) {
       return "cudnn-graph engine " + std::to_string(choice.algo) + " #" + std::to_string(choice.variant);
     case ConvBackend::cublaslt:
       return "cublaslt algo " + std::to_string(choice.algo) + " #" + std::to_string(choice.variant);
+    case ConvBackend::direct: return "direct " + std::to_string(choice.algo) + " #" + std::to_string(choice.variant);
   }
   return "?";
 }

@@ -4,7 +4,7 @@
 // A ConvPlan is made once per (layer, batch shape), outside the training step, by make_conv_plan: it checks the
 // shape, then the twin of ctx's device plans its part (kernels/conv.inc's plan_conv2d). On the CPU the one algorithm
 // is im2col + GEMM. On CUDA each pass may be served by several backends (ConvBackend: legacy cuDNN, cuDNN's graph
-// API, cuBLASLt; kernels/cuda/conv_backend.h is the interface a backend implements): the plan asks every backend
+// API, cuBLASLt, hand-written direct kernels for few input channels; kernels/cuda/conv_backend.h is the interface a backend implements): the plan asks every backend
 // that accepts the pass for its candidates, times them with CUDA events on the device (autotune; the median of
 // repeated calls after warm-up, on non-zero data), keeps the fastest and caches the choice by shape and options,
 // in memory and in the algorithm cache's file; without autotune it takes cuDNN's heuristics (or the forced
@@ -40,10 +40,10 @@ struct ConvShape {
   std::string str() const;  // "x(64, 3, 32, 32) w(50, 3, 3, 3) pad 1 stride 1"
 };
 
-// Who runs a pass. The names ("cpu", "cudnn", "cudnn-graph", "cublaslt") are the CLI's --backend values and the
-// cache file's.
-enum class ConvBackend : std::int32_t { cpu_im2col_gemm = 0, cudnn = 1, cudnn_graph = 2, cublaslt = 3 };
-constexpr int kConvBackendCount = 4;
+// Who runs a pass. The names ("cpu", "cudnn", "cudnn-graph", "cublaslt", "direct") are the cache file's and the
+// record's; the CLI's --backend takes those that serve ResNet-50 (not "direct": it serves few input channels only).
+enum class ConvBackend : std::int32_t { cpu_im2col_gemm = 0, cudnn = 1, cudnn_graph = 2, cublaslt = 3, direct = 4 };
+constexpr int kConvBackendCount = 5;
 const char* conv_backend_name(ConvBackend backend);
 bool conv_backend_from_name(const std::string& name, ConvBackend* backend);
 
@@ -82,9 +82,10 @@ ConvOptions conv_pass_options(const ConvOptions& options, ConvPass pass);
 
 // How a pass runs: the backend and what it needs to run the same kernel again.
 // - algo: legacy cuDNN's cudnnConvolution{Fwd,BwdData,BwdFilter}Algo_t; the graph API's engine global index;
-//   cuBLASLt's algorithm id (CUBLASLT_ALGO_CONFIG_ID); 0 on the CPU.
+//   cuBLASLt's algorithm id (CUBLASLT_ALGO_CONFIG_ID); the direct kernels' tiling (forward: output channels per
+//   thread; filter gradient: pixels per slice); 0 on the CPU.
 // - math_type: legacy cuDNN's cudnnMathType_t, the math type the algorithm was measured with; 0 otherwise.
-// - variant: the graph API's and cuBLASLt's position of the candidate in their heuristics' list (which, with algo
+// - variant: the graph API's, cuBLASLt's and the direct kernels' position of the candidate in their heuristics' list (which, with algo
 //   as a check, remakes it); 0 otherwise.
 // The workspace it needs, the median time of one call measured with CUDA events (0: chosen without timing), the
 // time cudnnFind reported for it (legacy cuDNN's searched candidates; 0 otherwise), and whether it is
@@ -100,7 +101,8 @@ struct ConvAlgorithmChoice {
   bool deterministic = true;
 };
 bool operator==(const ConvAlgorithmChoice& a, const ConvAlgorithmChoice& b);
-// "cudnn IMPLICIT_PRECOMP_GEMM FMA", "cudnn-graph engine 12 #0", "cublaslt algo 21 #2", "cpu im2col+GEMM".
+// "cudnn IMPLICIT_PRECOMP_GEMM FMA", "cudnn-graph engine 12 #0", "cublaslt algo 21 #2", "direct 8 #0",
+// "cpu im2col+GEMM".
 std::string conv_choice_name(ConvPass pass, const ConvAlgorithmChoice& choice);
 // cuDNN's names of its legacy algorithms ("IMPLICIT_PRECOMP_GEMM", "WINOGRAD_NONFUSED", ...; "?" out of range) and
 // math types ("FMA", "TENSOR_OP", ...).

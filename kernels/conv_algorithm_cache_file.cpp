@@ -104,10 +104,13 @@ ConvAlgorithmChoice parse_choice(const json& value, const std::string& path, con
   ConvAlgorithmChoice choice;
   const std::string backend = read.string("backend");
   if (!conv_backend_from_name(backend, &choice.backend) || choice.backend == ConvBackend::cpu_im2col_gemm)
-    read.fail("backend", "expected cudnn, cudnn-graph or cublaslt");
+    read.fail("backend", "expected cudnn, cudnn-graph, cublaslt or direct");
   const bool fused_backend = choice.backend != ConvBackend::cudnn;
-  if (fused_backend && pass != ConvPass::forward)
+  if (choice.backend == ConvBackend::direct) {
+    if (pass == ConvPass::backward_data) read.fail("backend", "direct runs the forward pass and the filter gradient");
+  } else if (fused_backend && pass != ConvPass::forward) {
     read.fail("backend", std::string(backend) + " runs the forward pass only");
+  }
   if (choice.backend == ConvBackend::cudnn_graph &&
       (options.layout != Layout::nhwc || options.precision == Precision::fp32))
     read.fail("backend", "cudnn-graph entries are NHWC tf32 or bf16");
@@ -176,7 +179,7 @@ ConvCacheEntry parse_entry(const json& value, const std::string& path, std::size
   ConvBackend forced{};
   if (request != "auto") {
     if (!conv_backend_from_name(request, &forced) || forced == ConvBackend::cpu_im2col_gemm)
-      read.fail("backend_request", "expected auto, cudnn, cudnn-graph or cublaslt");
+      read.fail("backend_request", "expected auto, cudnn, cudnn-graph, cublaslt or direct");
     options.backend = forced;
   }
   entry.device = static_cast<int>(read.integer("device", 0, 1023));

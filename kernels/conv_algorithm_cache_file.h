@@ -15,7 +15,8 @@
 // backend is "cudnn" (legacy: "algo" one of its algorithms of the pass, "math_type" a cudnnMathType_t,
 // CUDNN_FMA_MATH in an fp32 entry, "variant" 0), "cudnn-graph" (forward, NHWC, tf32 or bf16: "algo" the engine's
 // global index, "variant" its position in the heuristics' list) or "cublaslt" (forward: "algo" the algorithm id,
-// "variant" its position in the heuristics' list; NHWC, or NCHW in fp32/tf32); under a forced backend the choice is
+// "variant" its position in the heuristics' list; NHWC, or NCHW in fp32/tf32) or "direct" (forward or filter
+// gradient: "algo" the tiling, "variant" its position among the backend's candidates); under a forced backend the choice is
 // that backend's or legacy cuDNN's (the fallback where the forced one declines). time_ms is the median event-timed
 // call (0: untimed), find_time_ms what cudnnFind reported (0: not a Find result).
 //

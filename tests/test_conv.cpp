@@ -260,6 +260,7 @@ TEST(ConvNames, BackendsAndEpiloguesRoundTrip) {
   }
   EXPECT_STREQ(kernels::conv_backend_name(kernels::ConvBackend::cudnn_graph), "cudnn-graph");
   EXPECT_STREQ(kernels::conv_backend_name(kernels::ConvBackend::cublaslt), "cublaslt");
+  EXPECT_STREQ(kernels::conv_backend_name(kernels::ConvBackend::direct), "direct");
   for (int i = 0; i < kernels::kConvEpilogueCount; ++i) {
     const auto epilogue = static_cast<kernels::ConvEpilogue>(i);
     kernels::ConvEpilogue parsed{};

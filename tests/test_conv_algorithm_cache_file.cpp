@@ -101,6 +101,28 @@ TEST(ConvCacheText, RoundTripsEveryField) {
   EXPECT_NE(kernels::conv_cache_text(entries, kH100).find("\"dtype\": \"bf16\""), std::string::npos);
 }
 
+// The direct backend's entries (conv1's forward and filter gradient, forced): they round-trip; a direct choice of a
+// data gradient is refused (the direct kernels do not run it).
+TEST(ConvCacheText, DirectEntriesRoundTripAndServeNoDataGradient) {
+  ConvCacheEntry e;
+  e.pass = ConvPass::backward_filter;
+  e.shape.n = 64, e.shape.c = 3, e.shape.h = e.shape.w = 32, e.shape.k = 50, e.shape.r = e.shape.s = 3;
+  e.shape.pad_h = e.shape.pad_w = 1;
+  e.options.backend = kernels::ConvBackend::direct;
+  e.choice.backend = kernels::ConvBackend::direct, e.choice.algo = 256, e.choice.variant = 0;
+  e.choice.workspace_bytes = 1605632, e.choice.time_ms = 0.02f;
+  e.candidates = {e.choice};
+  ConvCacheEntry f = e;
+  f.pass = ConvPass::forward, f.choice.algo = 8, f.choice.workspace_bytes = 0, f.candidates = {f.choice};
+  const std::string text = kernels::conv_cache_text({e, f}, kH100);
+  const ConvCacheContents read = kernels::parse_conv_cache_text(text, "c", kH100);
+  ASSERT_EQ(read.entries.size(), 2u) << read.note;
+  expect_same(read.entries[0], e);
+  expect_same(read.entries[1], f);
+  expect_message(error_of(replaced(text, "\"pass\": \"backward_filter\"", "\"pass\": \"backward_data\"")),
+                 {"entries[0]", "backend", "direct runs the forward pass and the filter gradient"});
+}
+
 TEST(ConvCacheText, AnotherIdentityOrVersionYieldsNothingAndANote) {
   const std::string text = kernels::conv_cache_text(three_entries(), kH100);
   for (const ConvCacheIdentity& other : {ConvCacheIdentity{"NVIDIA H200", "9.19.0"}, ConvCacheIdentity{kH100.gpu, "9.20.0"}}) {
@@ -139,7 +161,7 @@ TEST(ConvCacheText, MalformedFilesNameTheFileEntryAndField) {
   expect_message(error_of(replaced(valid, "\"time_ms\": 0.125", "\"time_ms\": -1")), {"time_ms", ">= 0"});
   expect_message(error_of(replaced(valid, "\"epilogue\": \"any\"", "\"epilogue\": \"gelu\"")), {"entries[0].epilogue"});
   expect_message(error_of(replaced(valid, "\"backend_request\": \"cublaslt\"", "\"backend_request\": \"cpu\"")),
-                 {"backend_request", "expected auto, cudnn, cudnn-graph or cublaslt"});
+                 {"backend_request", "expected auto, cudnn, cudnn-graph, cublaslt or direct"});
   expect_message(error_of(replaced(valid, "\"backend\": \"cudnn\"", "\"backend\": \"mkl\"")), {"backend", "expected cudnn"});
   // A backend's rules: the fused backends run the forward pass only; cudnn-graph is NHWC tf32/bf16; a forced
   // backend's entry holds that backend's choice (or the legacy fallback's).

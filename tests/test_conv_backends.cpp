@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <optional>
 #include <set>
 #include <string>
@@ -60,11 +61,11 @@ bool accepts(ConvBackend id, const ConvShape& s, const ConvOptions& o, ConvPass 
 
 TEST(ConvBackends, RegistryHoldsEachBackendOnceLegacyFirst) {
   const auto& backends = kernels::cuda::conv_backends();
-  ASSERT_EQ(backends.size(), 3u);
+  ASSERT_EQ(backends.size(), 4u);
   EXPECT_EQ(backends.front()->id(), ConvBackend::cudnn) << "legacy cuDNN breaks ties: the baseline";
   std::set<ConvBackend> seen;
   for (const auto* b : backends) EXPECT_TRUE(seen.insert(b->id()).second) << kernels::conv_backend_name(b->id());
-  for (ConvBackend id : {ConvBackend::cudnn, ConvBackend::cudnn_graph, ConvBackend::cublaslt})
+  for (ConvBackend id : {ConvBackend::cudnn, ConvBackend::cudnn_graph, ConvBackend::cublaslt, ConvBackend::direct})
     EXPECT_EQ(kernels::cuda::conv_backend(id).id(), id);
   EXPECT_THROW(kernels::cuda::conv_backend(ConvBackend::cpu_im2col_gemm), Error);
 }
@@ -92,6 +93,44 @@ TEST(ConvBackends, EachBackendAcceptsWhatItCanRun) {
     EXPECT_FALSE(accepts(ConvBackend::cudnn_graph, three, nchw));
     EXPECT_FALSE(accepts(ConvBackend::cudnn_graph, three, nhwc, ConvPass::backward_data));
   }
+}
+
+// The direct kernels: few input channels (C <= 8, C*R*S <= 72), stride 1, forward and filter gradient, any layout
+// and precision; never the data gradient, a strided stem or a many-channel layer (none of ResNet-50's).
+TEST(ConvBackends, DirectAcceptsFewInputChannelsAtStrideOne) {
+  const ConvShape conv1 = shape_of(64, 3, 32, 50, 3, 1, 1), padded = shape_of(64, 8, 32, 56, 3, 1, 1);
+  const ConvShape five = shape_of(1, 2, 7, 13, 5, 2, 1), pointwise8 = shape_of(2, 8, 14, 256, 1, 0, 1);
+  const ConvShape nine = shape_of(2, 9, 16, 16, 3, 1, 1), wide = shape_of(2, 64, 14, 256, 1, 0, 1);
+  const ConvShape stem = shape_of(2, 3, 32, 64, 7, 3, 2), strided = shape_of(2, 3, 32, 50, 3, 1, 2);
+  const ConvShape big7 = shape_of(2, 2, 32, 50, 7, 3, 1);  // C*R*S 98
+  for (Precision p : {Precision::fp32, Precision::tf32, Precision::bf16})
+    for (Layout layout : {Layout::nchw, Layout::nhwc}) {
+      ConvOptions o;
+      o.precision = p, o.layout = layout;
+      for (const ConvShape& s : {conv1, padded, five, pointwise8}) {
+        EXPECT_TRUE(accepts(ConvBackend::direct, s, o)) << s.str();
+        EXPECT_TRUE(accepts(ConvBackend::direct, s, o, ConvPass::backward_filter)) << s.str();
+        EXPECT_FALSE(accepts(ConvBackend::direct, s, o, ConvPass::backward_data)) << s.str();
+      }
+      for (const ConvShape& s : {nine, wide, stem, strided, big7}) {
+        EXPECT_FALSE(accepts(ConvBackend::direct, s, o)) << s.str();
+        EXPECT_FALSE(accepts(ConvBackend::direct, s, o, ConvPass::backward_filter)) << s.str();
+      }
+    }
+  // Its candidates are made without a device (no CUDA call): two forward tilings, three filter-gradient slicings,
+  // each remade from its algo alone, an unknown one refused.
+  const auto& direct = kernels::cuda::conv_backend(ConvBackend::direct);
+  ConvOptions o;
+  kernels::ConvAlgorithmChoice choice;
+  choice.backend = ConvBackend::direct, choice.algo = 256;
+  EXPECT_NO_THROW(direct.prepare(Context::cpu(), conv1, o, ConvPass::backward_filter, choice));
+  EXPECT_GT(choice.workspace_bytes, 0u) << "the filter gradient's partial sums";
+  choice.algo = 8;
+  EXPECT_THROW(direct.prepare(Context::cpu(), conv1, o, ConvPass::backward_filter, choice), Error);
+  EXPECT_NO_THROW(direct.prepare(Context::cpu(), conv1, o, ConvPass::forward, choice));
+  EXPECT_EQ(choice.workspace_bytes, 0u);
+  EXPECT_THROW(direct.prepare(Context::cpu(), stem, o, ConvPass::forward, choice), Error);
+  EXPECT_EQ(kernels::conv_choice_name(ConvPass::forward, choice), "direct 8 #0");
 }
 
 // ------------------------------------------------------------------------------------------------------------------
@@ -261,6 +300,126 @@ std::vector<float> pass_output(const Context& ctx, const ConvPlan& plan, ConvPas
   else
     run(float{});
   return values_of(o);
+}
+
+// The direct kernels against the CPU twin, every candidate (forward: 8 and 4 channels per thread; filter gradient:
+// slices of 256, 128 and 512 pixels), on conv1's shapes (NCHW 3 -> 50 fp32; NHWC 8 -> 56 tf32 and bf16) and awkward
+// ones: batch 1 with a 5x5 filter, K = 13 and a 7x7 image; no padding; several channel chunks (K = 200); a partial
+// last slice and stage (3 images of 17x11). The forward also with its fused epilogues. Tolerances (normwise, as
+// above): fp32 and tf32 1e-4 (both plans run FP32 arithmetic here, and the CPU has no TF32: two float sums of the
+// same terms in different orders, at most 72 terms per output and 4096 per filter-gradient element, differ by far
+// less); bf16 2^-7 (the same bf16 inputs, float sums, one bf16 rounding of the output; the CPU rounds the
+// convolution before the epilogue, the kernel after it). The filter gradient is bit-for-bit the same when run twice
+// (no atomics).
+TEST(ConvBackendsCuda, DirectKernelsMatchTheCpuTwin) {
+  ROSETTA_REQUIRE_CUDA();
+  Context& gpu = Context::cuda();
+  struct Case {
+    const char* name;
+    ConvShape shape;
+    Precision precision;
+    Layout layout;
+  };
+  ConvShape rectangular = shape_of(3, 3, 17, 24, 3, 1, 1);
+  rectangular.w = 11, rectangular.pad_w = 0;
+  const Case cases[] = {{"conv1 NCHW fp32", shape_of(4, 3, 32, 50, 3, 1, 1), Precision::fp32, Layout::nchw},
+                        {"conv1 NHWC tf32", shape_of(4, 8, 32, 56, 3, 1, 1), Precision::tf32, Layout::nhwc},
+                        {"conv1 NHWC bf16", shape_of(4, 8, 32, 56, 3, 1, 1), Precision::bf16, Layout::nhwc},
+                        {"batch 1 5x5 K 13", shape_of(1, 2, 7, 13, 5, 2, 1), Precision::fp32, Layout::nhwc},
+                        {"no padding bf16 NCHW", shape_of(2, 4, 9, 21, 3, 0, 1), Precision::bf16, Layout::nchw},
+                        {"K 200 in chunks", shape_of(2, 8, 8, 200, 3, 1, 1), Precision::fp32, Layout::nchw},
+                        {"partial slices", rectangular, Precision::tf32, Layout::nhwc}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(std::string(c.name) + ": " + c.shape.str());
+    const ConvShape& s = c.shape;
+    ConvOptions options;  // untimed (autotune off: the forced backend's first candidate; every one is run below)
+    options.precision = c.precision, options.layout = c.layout, options.backend = ConvBackend::direct;
+    options.autotune = false;
+    const std::vector<float> x = testing::random_floats(std::size_t(s.n * s.c * s.h * s.w), -1, 1, 321);
+    const std::vector<float> w = testing::random_floats(std::size_t(s.k * s.c * s.r * s.s), -0.5, 0.5, 322);
+    const std::vector<float> dy = testing::random_floats(std::size_t(s.n * s.k * s.out_h() * s.out_w()), -1, 1, 323);
+    const double tol = c.precision == Precision::bf16 ? std::ldexp(1.0, -7) : 1e-4;
+    ConvOptions cpu_options = options;
+    cpu_options.backend.reset();
+    const ConvPlan cpu_plan = kernels::make_conv_plan(Context::cpu(), s, cpu_options);
+    const ConvPlan plan = kernels::make_conv_plan(gpu, s, options);
+    for (ConvPass pass : {ConvPass::forward, ConvPass::backward_filter}) {
+      ASSERT_EQ(plan.of(pass).backend, ConvBackend::direct) << kernels::conv_pass_name(pass);
+      const std::vector<float> expected = pass_output(Context::cpu(), cpu_plan, pass, x, w, dy);
+      const std::vector<int> algos = pass == ConvPass::forward ? std::vector<int>{8, 4} : std::vector<int>{256, 128, 512};
+      for (int v = 0; v < int(algos.size()); ++v) {
+        kernels::ConvAlgorithmChoice choice;
+        choice.backend = ConvBackend::direct, choice.algo = algos[std::size_t(v)], choice.variant = v;
+        const ConvPlan variant = kernels::conv_plan_with_choice(gpu, plan, pass, choice);
+        SCOPED_TRACE(kernels::conv_choice_name(pass, variant.of(pass)));
+        const std::vector<float> actual = pass_output(gpu, variant, pass, x, w, dy);
+        EXPECT_LE(normwise_error(actual, expected), tol);
+        if (pass == ConvPass::backward_filter) {
+          EXPECT_EQ(pass_output(gpu, variant, pass, x, w, dy), actual) << "run twice, the same bits";
+        }
+      }
+    }
+    // The forward with each declared epilogue (a forward-only plan; any call's epilogue runs inside the kernel).
+    for (ConvEpilogue e : {ConvEpilogue::bias_relu, ConvEpilogue::bias_residual, ConvEpilogue::any}) {
+      SCOPED_TRACE(kernels::conv_epilogue_name(e));
+      ConvOptions fo = options;
+      fo.forward_only = true, fo.epilogue = e;
+      ConvOptions cpu_fo = fo;
+      cpu_fo.backend.reset();
+      const std::vector<float> bias = testing::random_floats(std::size_t(s.k), -1, 1, 324);
+      const std::vector<float> z = testing::random_floats(std::size_t(s.n * s.k * s.out_h() * s.out_w()), -2, 2, 325);
+      const ConvPlan fplan = kernels::make_conv_plan(gpu, s, fo);
+      EXPECT_EQ(fplan.of(ConvPass::forward).backend, ConvBackend::direct);
+      EXPECT_TRUE(fplan.fused_relu && fplan.fused_identity) << "the epilogue runs inside the kernel";
+      EXPECT_LE(normwise_error(forward(gpu, fplan, x, w, bias, z),
+                               forward(Context::cpu(), kernels::make_conv_plan(Context::cpu(), s, cpu_fo), x, w, bias, z)),
+                tol);
+    }
+  }
+  EXPECT_EQ(kernels::conv_autotune_stats(gpu).failed_candidates, 0) << kernels::conv_autotune_stats(gpu).last_failure;
+}
+
+// conv1's free choice: the direct kernels' candidates are timed beside cuDNN's for the forward and the filter
+// gradient (whichever wins), never for the data gradient; a saved cache remakes a direct choice without a search.
+TEST(ConvBackendsCuda, DirectCandidatesAreTimedForConv1AndCached) {
+  ROSETTA_REQUIRE_CUDA();
+  Context& gpu = Context::cuda();
+  kernels::cuda::ConvAlgorithmCache& cache = kernels::cuda::conv_algorithm_cache();
+  cache.clear();
+  const ConvShape s = shape_of(64, 3, 32, 50, 3, 1, 1);
+  ConvOptions options;  // training: all three passes, fp32 NCHW
+  const ConvPlan plan = kernels::make_conv_plan(gpu, s, options);
+  for (ConvPass pass : {ConvPass::forward, ConvPass::backward_data, ConvPass::backward_filter}) {
+    SCOPED_TRACE(kernels::conv_pass_name(pass));
+    const auto entry = cache.find(kernels::cuda::make_conv_algorithm_key(0, s, options, pass));
+    ASSERT_TRUE(entry.has_value());
+    std::size_t direct = 0;
+    for (const kernels::ConvAlgorithmChoice& c : entry->candidates) {
+      direct += c.backend == ConvBackend::direct ? 1 : 0;
+      EXPECT_GT(c.time_ms, 0.0f) << kernels::conv_choice_name(pass, c);
+    }
+    EXPECT_EQ(direct, pass == ConvPass::forward ? 2u : pass == ConvPass::backward_filter ? 3u : 0u);
+    std::printf("conv1 %s: %s %.4f ms\n", kernels::conv_pass_name(pass),
+                kernels::conv_choice_name(pass, plan.of(pass)).c_str(), plan.of(pass).time_ms);
+  }
+  ConvOptions forced = options;
+  forced.backend = ConvBackend::direct;
+  const ConvPlan direct_plan = kernels::make_conv_plan(gpu, s, forced);
+  const std::string path = ::testing::TempDir() + "rosetta_conv_direct_cache.json";
+  kernels::save_conv_algorithm_cache(gpu, path);
+  cache.clear();
+  const kernels::ConvCacheLoad load = kernels::load_conv_algorithm_cache(gpu, path);
+  EXPECT_GT(load.entries, 0u) << load.note;
+  const kernels::ConvAutotuneStats before = kernels::conv_autotune_stats(gpu);
+  const ConvPlan again = kernels::make_conv_plan(gpu, s, forced);
+  EXPECT_EQ(kernels::conv_autotune_stats(gpu).searched, before.searched) << "remade from the cache";
+  for (ConvPass pass : {ConvPass::forward, ConvPass::backward_filter}) {
+    EXPECT_EQ(again.of(pass).backend, ConvBackend::direct);
+    EXPECT_EQ(again.of(pass).algo, direct_plan.of(pass).algo);
+    EXPECT_EQ(again.of(pass).workspace_bytes, direct_plan.of(pass).workspace_bytes);
+  }
+  EXPECT_EQ(kernels::conv_autotune_stats(gpu).failed_candidates, 0) << kernels::conv_autotune_stats(gpu).last_failure;
+  std::remove(path.c_str());
 }
 
 // bf16 training (the CNN's, NHWC with channels padded to 56): legacy cuDNN plans and runs the backward passes on

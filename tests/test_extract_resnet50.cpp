@@ -175,6 +175,8 @@ TEST(ExtractResNet50, BadArgumentsExitTwoWithOneLine) {
       {"--random-weights --images 2 --json " + dir.file("no/such/folder/r.json"), "does not exist"},
       {"--random-weights --images 2 --backend cudnn_graph", "--backend: cudnn_graph not in {auto,cudnn,cudnn-graph,cublaslt}"},
       {"--random-weights --images 2 --backend cublaslt", "--backend cublaslt names a GPU backend"},
+      // The direct kernels serve few input channels at stride 1: no layer of ResNet-50, so forcing them is refused.
+      {"--random-weights --images 2 --backend direct", "--backend: direct not in {auto,cudnn,cudnn-graph,cublaslt}"},
       {"--random-weights --images 2 --pad-stem maybe", "--pad-stem: maybe not in {on,off}"},
   };
   for (const Case& c : cases) {

@@ -11,10 +11,11 @@
 #            per-kernel times of one training step, then its CUDA tests, memcheck and racecheck of the persistent
 #            kernels, bench_gru, and the workload with each --rnn choice with and without the cache (~3-4 min)
 #   cnn      the CNN workload (graph / eager / heuristics, fp32 and tf32), then its twin (eager)
-#   cnn12    issue 12 (docs/perf/cnn.md), ~5 min on an H100: ncu per-kernel times of the CNN step before (--fuse off,
-#            the seed's order) and after (fused: NCHW fp32, NHWC padded tf32 and bf16), graph off, summarised per
-#            kernel; the CUDA tests of the fused kernels, the step's modes, the feed and the training plans declared
-#            for their epilogue (the forward on cuDNN's graph API); 10 epochs of every mode in
+#   cnn12    issue 12 (docs/perf/cnn.md), ~6 min on an H100: ncu per-kernel times of the CNN step before (--fuse off,
+#            the seed's order) and after (fused: NCHW fp32, NHWC padded tf32 and bf16), summarised per step and
+#            kernel; the CUDA tests of the fused kernels, the step's modes, the feed, the training plans declared for
+#            their epilogue (the forward on cuDNN's graph API) and conv1's direct kernels (with memcheck and
+#            racecheck, ~1 min); 10 epochs of every mode in
 #            fp32, tf32 and bf16; the PyTorch twin under autocast bf16
 #   nccl     each training workload through NCCL with one rank and no launcher (--comm nccl) against the plain path:
 #            its first 20 losses (docs/distributed.md's tolerance) and its time (the overhead); says if mpirun exists
@@ -83,6 +84,16 @@ step() {
     note "FAIL  $name ($((SECONDS - t0)) s, exit $rc): $(tail -3 "$out/$name.log" | tr '\n' ' ')"
     return 1
   fi
+}
+# sanitized_steps PATTERN TIMEOUT_S COMMAND...: COMMAND under compute-sanitizer's memcheck, then its racecheck, each a
+# step named PATTERN with %s the tool; a note when this host has no compute-sanitizer.
+sanitized_steps() {
+  local pattern=$1 limit=$2 sanitizer tool; shift 2
+  sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
+  [ -n "$sanitizer" ] || { note "skip  $(printf "$pattern" sanitizer) (no compute-sanitizer on this host)"; return 0; }
+  for tool in memcheck racecheck; do
+    step "$(printf "$pattern" $tool)" "$limit" "$sanitizer" --tool $tool --error-exitcode 99 --print-limit 20 "$@"
+  done
 }
 # in_parallel: run `step` in the background, at most 4 at once (for steps that time nothing); `wait` joins them.
 in_parallel() {
@@ -282,13 +293,8 @@ if want gru13; then
   in_parallel gru13-test_ops 300 "$bundle/bin/test_ops" --gtest_brief=1 \
     --gtest_filter='*CudaMatchesTheCpuTwin/gru*:*CudaMatchesTheCpuTwin/embedding*'
   wait
-  sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
-  if [ -n "$sanitizer" ]; then
-    for tool in memcheck racecheck; do
-      step "gru13-$tool-persistent" 120 "$sanitizer" --tool $tool --error-exitcode 99 --print-limit 20 \
-        "$bundle/bin/test_gru" --gtest_brief=1 --gtest_filter='GruCuda.PersistentMatchesReferenceAtAwkwardShapes'
-    done
-  fi
+  sanitized_steps gru13-%s-persistent 120 \
+    "$bundle/bin/test_gru" --gtest_brief=1 --gtest_filter='GruCuda.PersistentMatchesReferenceAtAwkwardShapes'
 
   step gru13-bench_gru 120 "$bundle/bin/bench_gru" --benchmark_min_time=0.05 \
     --benchmark_filter='gru/gpu/.*/(cudnn/persist_static_small_h|persistent|naive)/tnc|embedding/gpu' \
@@ -327,7 +333,7 @@ if want cnn; then
 fi
 
 # Issue 12, the CNN near its floor (docs/perf/cnn.md): measure the step per kernel before and after, test the new CUDA
-# paths, then time every mode. Run it alone with PHASES=cnn12 (BUDGET_S=300 LIMIT_S=330 keep it to ~5 minutes).
+# paths, then time every mode. Run it alone with PHASES=cnn12 (BUDGET_S=360 LIMIT_S=400 keep it to ~6.5 minutes).
 if want cnn12; then
   cache12=$work/cnn12-algorithms.json  # one cuDNN search, then every run and profile reads the choices
   # ncu (tools/ncu_measure.sh) over the last 20 of 24 steps of `rosetta train cnn --profile` (run eagerly; algorithms
@@ -358,6 +364,11 @@ if want cnn12; then
   # on the graph API forced, the gradients on legacy cuDNN, each pass against the CPU twin (~30 s: four searches).
   step cnn12-test_conv_backends 120 "$bundle/bin/test_conv_backends" --gtest_brief=1 \
     --gtest_filter='*DeclaredEpilogueTraining*:*Bf16TrainingPasses*'
+  # conv1 by hand (the direct backend): every candidate against the CPU twin, the filter gradient's bits run to run,
+  # conv1's timed choice per pass (printed), then memcheck and racecheck of the kernels on the small cases (~1 min).
+  step cnn12-test_conv_direct 120 "$bundle/bin/test_conv_backends" --gtest_brief=1 --gtest_filter='*Direct*'
+  sanitized_steps cnn12-%s-conv_direct 120 \
+    "$bundle/bin/test_conv_backends" --gtest_brief=1 --gtest_filter='ConvBackendsCuda.DirectKernelsMatchTheCpuTwin'
   # 10 epochs of each mode (records named by mode): the seed's step, then each practice on its own.
   cnn12() {  # name, flags...
     local name=$1; shift

@@ -62,7 +62,8 @@ Precision parse_precision(const std::string& name, std::initializer_list<Precisi
 std::optional<kernels::ConvBackend> parse_conv_backend(const std::string& name, Device device) {
   if (name == "auto") return std::nullopt;
   kernels::ConvBackend backend{};
-  ROSETTA_CHECK_ARG(kernels::conv_backend_from_name(name, &backend) && backend != kernels::ConvBackend::cpu_im2col_gemm,
+  ROSETTA_CHECK_ARG(kernels::conv_backend_from_name(name, &backend) && backend != kernels::ConvBackend::cpu_im2col_gemm &&
+                        backend != kernels::ConvBackend::direct,
                     "--backend " << name << ": expected auto, cudnn, cudnn-graph or cublaslt");
   ROSETTA_CHECK_ARG(device == Device::cuda, "--backend " << name << " names a GPU backend; the CPU has one convolution "
                                                                     "algorithm (use --backend auto)");

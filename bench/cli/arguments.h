@@ -31,8 +31,9 @@ Device resolve_device(const std::string& name);
 // `name` if it is one of `allowed`, else an InputError naming --precision and the choices.
 Precision parse_precision(const std::string& name, std::initializer_list<Precision> allowed);
 // --backend: "auto" -> empty (every layer's fastest backend, by timing); "cudnn", "cudnn-graph", "cublaslt" -> that
-// backend forced where it accepts a layer; anything else, or a forced backend on the CPU (which has one convolution
-// algorithm), is an InputError naming --backend.
+// backend forced where it accepts a layer; anything else ("direct" too: it serves few input channels, no layer of
+// ResNet-50, so forcing it would force nothing), or a forced backend on the CPU (which has one convolution algorithm),
+// is an InputError naming --backend.
 std::optional<kernels::ConvBackend> parse_conv_backend(const std::string& name, Device device);
 // "on" -> true, "off" -> false, else an InputError naming the flag.
 bool parse_on_off(const char* flag, const std::string& value);

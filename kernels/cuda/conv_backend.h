@@ -1,7 +1,8 @@
 // The CUDA convolution's backends: the interface each implements, and the registry the planner reads
 // (kernels/cuda/conv_search.cpp). A backend is one way to run a pass: legacy cuDNN (conv_backend_cudnn.cpp), cuDNN's
 // graph API with the epilogue fused (conv_backend_graph.cpp), cuBLASLt's matmul for 1x1 convolutions
-// (conv_backend_cublaslt.cpp). To add one (a hand-written kernel for the stem, a split-K filter gradient): implement
+// (conv_backend_cublaslt.cpp), hand-written direct kernels for few input channels, forward and filter gradient
+// (conv_backend_direct.cpp). To add one (a split-K filter gradient, say): implement
 // CudaConvBackend in a file of its own, give it a ConvBackend value and name (kernels/conv.h, conv.cpp), and list it
 // in conv_backends() (conv_backends.cpp); the planner, the cache and the record need nothing else.
 //
@@ -98,6 +99,7 @@ const CudaConvBackend& conv_backend(ConvBackend id);
 const CudaConvBackend& cudnn_conv_backend();
 const CudaConvBackend& cudnn_graph_conv_backend();
 const CudaConvBackend& cublaslt_conv_backend();
+const CudaConvBackend& direct_conv_backend();
 
 // After an unfused forward: y = act((y + z) + bias) in place (kernels/residual.inc's kernel), in options' layout and
 // data type; does nothing unless the call asked for the epilogue.

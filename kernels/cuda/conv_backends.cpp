@@ -28,7 +28,7 @@ Tensor filled(const Context& ctx, std::int64_t n, float value, Precision precisi
 
 const std::vector<const CudaConvBackend*>& conv_backends() {
   static const std::vector<const CudaConvBackend*> backends{&cudnn_conv_backend(), &cudnn_graph_conv_backend(),
-                                                            &cublaslt_conv_backend()};
+                                                            &cublaslt_conv_backend(), &direct_conv_backend()};
   return backends;
 }
 
