@@ -345,17 +345,17 @@ TEST(ConvBackendsCuda, DirectKernelsMatchTheCpuTwin) {
     const ConvPlan plan = kernels::make_conv_plan(gpu, s, options);
     for (ConvPass pass : {ConvPass::forward, ConvPass::backward_filter}) {
       ASSERT_EQ(plan.of(pass).backend, ConvBackend::direct) << kernels::conv_pass_name(pass);
-      const std::vector<float> expected = pass_output(Context::cpu(), cpu_plan, pass, x, w, dy);
+      const std::vector<float> expected = pass_output(Context::cpu(), cpu_plan, pass, x, w, dy, {});
       const std::vector<int> algos = pass == ConvPass::forward ? std::vector<int>{8, 4} : std::vector<int>{256, 128, 512};
       for (int v = 0; v < int(algos.size()); ++v) {
         kernels::ConvAlgorithmChoice choice;
         choice.backend = ConvBackend::direct, choice.algo = algos[std::size_t(v)], choice.variant = v;
         const ConvPlan variant = kernels::conv_plan_with_choice(gpu, plan, pass, choice);
         SCOPED_TRACE(kernels::conv_choice_name(pass, variant.of(pass)));
-        const std::vector<float> actual = pass_output(gpu, variant, pass, x, w, dy);
+        const std::vector<float> actual = pass_output(gpu, variant, pass, x, w, dy, {});
         EXPECT_LE(normwise_error(actual, expected), tol);
         if (pass == ConvPass::backward_filter) {
-          EXPECT_EQ(pass_output(gpu, variant, pass, x, w, dy), actual) << "run twice, the same bits";
+          EXPECT_EQ(pass_output(gpu, variant, pass, x, w, dy, {}), actual) << "run twice, the same bits";
         }
       }
     }
