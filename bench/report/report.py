@@ -485,8 +485,8 @@ def breakdown_chart(records, path):
         axis.set_title("%s, %s, %s" % (workload, precision, device), fontsize=10)
         axis.set_xlabel("ms per %s (stacked classes; lower is better)" % profiles[0]["unit"], fontsize=8)
         for position, total, p in zip(positions, left, profiles):
-            axis.text(total, position, "  %.4g ms (wall %.4g)" % (total, 1e3 * p["seconds_per_unit"]), va="center",
-                      fontsize=7)
+            wall = milliseconds_text(1e3 * p["seconds_per_unit"])
+            axis.text(total, position, "  %s ms (wall %s)" % (milliseconds_text(total), wall), va="center", fontsize=7)
         axis.set_xlim(0, 1.35 * max(left) if max(left) > 0 else 1)
     handles = [Patch(color=colors(CLASS_COLORS[k]), label=label) for k, label in
                sorted(used, key=lambda item: CLASS_COLORS[item[0]])]
@@ -495,6 +495,11 @@ def breakdown_chart(records, path):
     atomic_file.atomic_write(path, lambda f: figure.savefig(f, dpi=120, format="png"), binary=True)
     plt.close(figure)
     return True
+
+
+def milliseconds_text(ms):
+    """Four significant digits without an exponent: 26210, 1833, 146.5, 0.4627."""
+    return "%.0f" % ms if ms >= 1000 else "%.4g" % ms
 
 
 def main(argv=None):
