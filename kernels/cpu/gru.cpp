@@ -77,10 +77,7 @@ void gru_forward(const Context& ctx, const GruPlan& plan, const float* x, const 
             ax_row[k] + w.b_ih[k], ax_row[H + k] + w.b_ih[H + k], ax_row[2 * H + k] + w.b_ih[2 * H + k], recurrent(0),
             recurrent(1), recurrent(2), h_prev ? h_prev[n * H + k] : 0.0f);
         h[row * H + k] = c.h;
-        kept[kReserveR * H + k] = c.r;
-        kept[kReserveZ * H + k] = c.z;
-        kept[kReserveN * H + k] = c.n;
-        kept[kReserveAhN * H + k] = c.ah_n;
+        reference::keep_for_backward(kept, H, k, c);
       }
     }
   }

@@ -44,10 +44,7 @@ __global__ void gru_forward_cells(const float* ax, const float* ah, const float*
                             a_hz, a_hn, h_prev ? h_prev[e] : 0.0f);
     h[e] = c.h;
     float* kept = reserve + n * 4 * H;
-    kept[kReserveR * H + k] = c.r;
-    kept[kReserveZ * H + k] = c.z;
-    kept[kReserveN * H + k] = c.n;
-    kept[kReserveAhN * H + k] = c.ah_n;
+    reference::keep_for_backward(kept, H, k, c);
   }
 }
 

@@ -156,10 +156,7 @@ __global__ void __launch_bounds__(MaxThreads, 1)
       const std::int64_t row = t * std::int64_t(p.n) + n;
       h[row * H + k] = c.h;
       float* kept = reserve + row * 4 * H;
-      kept[kReserveR * H + k] = c.r;
-      kept[kReserveZ * H + k] = c.z;
-      kept[kReserveN * H + k] = c.n;
-      kept[kReserveAhN * H + k] = c.ah_n;
+      reference::keep_for_backward(kept, H, k, c);
       h_s[q * padded + k] = c.h;
       h_prev = c.h;
     }

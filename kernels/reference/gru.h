@@ -99,6 +99,15 @@ ROSETTA_HD GruCellGrad<T> gru_cell_backward(T dh, T r, T z, T n, T ah_n, T h_pre
 
 // Offsets into the (T, N, 4H) reserve: r, z, n, ah_n of (t, n) at row (t * N + n), column g * H + k.
 enum GruReserveSlot : int { kReserveR = 0, kReserveZ = 1, kReserveN = 2, kReserveAhN = 3 };
+
+// Stores what the backward keeps of cell (row, k) into the row's reserve `kept` (4H: r, z, n, ah_n by slot).
+template <typename T>
+ROSETTA_HD void keep_for_backward(T* kept, std::int64_t H, std::int64_t k, const GruCell<T>& c) {
+  kept[kReserveR * H + k] = c.r;
+  kept[kReserveZ * H + k] = c.z;
+  kept[kReserveN * H + k] = c.n;
+  kept[kReserveAhN * H + k] = c.ah_n;
+}
 // Elements of that reserve: what the forward keeps for the backward (the CPU and naive twins keep the same).
 inline std::int64_t reserve_elements(const GruShape& s) { return s.t * s.n * 4 * s.h; }
 
@@ -128,10 +137,7 @@ void gru_forward(const GruShape& s, const T* x, const T* w_ih, const T* w_hh, co
         const GruCell<T> c = gru_cell(ax[0], ax[1], ax[2], ah[0], ah[1], ah[2], h_prev ? h_prev[k] : T(0));
         h[row * H + k] = c.h;
         T* kept = reserve + row * 4 * H;
-        kept[kReserveR * H + k] = c.r;
-        kept[kReserveZ * H + k] = c.z;
-        kept[kReserveN * H + k] = c.n;
-        kept[kReserveAhN * H + k] = c.ah_n;
+        keep_for_backward(kept, H, k, c);
       }
     }
 }
