@@ -251,9 +251,12 @@ EngineInfo engine_info(const Descriptor& config, const ConvOptions& options, con
   return info;
 }
 
-// A graph, its chosen engine configuration's execution plan, and the variant pack of the last pointers it ran on.
+// A graph, its chosen engine configuration's execution plan, and the variant packs of the pointers it ran on.
 class GraphRunner final : public ConvPassRunner {
  public:
+  // A call's data pointers in graph_->uids' order (x, w, y, and z and bias where the graph has them).
+  using Pointers = std::array<void*, 5>;
+
   GraphRunner(std::shared_ptr<const Graph> graph, std::shared_ptr<Descriptor> config, std::unique_ptr<Descriptor> plan,
               std::int64_t workspace_bytes, const ConvShape& shape, const ConvOptions& options)
       : graph_(std::move(graph)),
@@ -272,25 +275,24 @@ class GraphRunner final : public ConvPassRunner {
     ROSETTA_CHECK(!fused || a.epilogue, "a graph-API plan fused for " << conv_epilogue_name(options_.epilogue)
                                                                       << " called without its epilogue: "
                                                                       << shape_.str());
-    std::vector<void*> pointers;
-    for (std::int64_t uid : graph_->uids) {
-      switch (uid) {
-        case kX: pointers.push_back(const_cast<void*>(a.x)); break;
-        case kW: pointers.push_back(const_cast<void*>(a.w)); break;
-        case kY: pointers.push_back(a.out); break;
-        case kZ: pointers.push_back(const_cast<void*>(a.z)); break;
-        case kBias: pointers.push_back(const_cast<void*>(a.bias)); break;
-        default: ROSETTA_FAIL("graph tensor " << uid << " has no pointer");
+    Pointers pointers{};  // in graph_->uids' order; the rest null
+    for (std::size_t i = 0; i < graph_->uids.size(); ++i) {
+      switch (graph_->uids[i]) {
+        case kX: pointers[i] = const_cast<void*>(a.x); break;
+        case kW: pointers[i] = const_cast<void*>(a.w); break;
+        case kY: pointers[i] = a.out; break;
+        case kZ: pointers[i] = const_cast<void*>(a.z); break;
+        case kBias: pointers[i] = const_cast<void*>(a.bias); break;
+        default: ROSETTA_FAIL("graph tensor " << graph_->uids[i] << " has no pointer");
       }
-    }
-    for (void* p : pointers)
-      ROSETTA_CHECK(p != nullptr && reinterpret_cast<std::uintptr_t>(p) % kAlignment == 0,
-                    "graph-API convolution pointer " << p << " not " << kAlignment
+      ROSETTA_CHECK(pointers[i] != nullptr && reinterpret_cast<std::uintptr_t>(pointers[i]) % kAlignment == 0,
+                    "graph-API convolution pointer " << pointers[i] << " not " << kAlignment
                                                      << "-byte aligned: " << shape_.str());
+    }
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      if (!pack_ || pointers != pack_pointers_ || a.workspace != pack_workspace_) build_pack(pointers, a.workspace);
-      ROSETTA_CUDNN_CHECK(cudnnBackendExecute(ctx.cudnn(), plan_->get(), pack_->get()),
+      const Descriptor& pack = pack_for(pointers, a.workspace);
+      ROSETTA_CUDNN_CHECK(cudnnBackendExecute(ctx.cudnn(), plan_->get(), pack.get()),
                           "graph-API convolution " << shape_.str());
     }
     if (!fused) run_conv_epilogue(ctx, shape_, options_, a);
@@ -299,18 +301,24 @@ class GraphRunner final : public ConvPassRunner {
   std::int64_t workspace_bytes() const { return workspace_bytes_; }
 
  private:
-  void build_pack(const std::vector<void*>& pointers, void* workspace) const {
-    auto pack = std::make_unique<Descriptor>(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR,
-                                             "variant pack of convolution " + shape_.str());
-    pack->set(CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, graph_->uids.data(),
-              static_cast<std::int64_t>(graph_->uids.size()));
-    pack->set(CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, pointers.data(),
-              static_cast<std::int64_t>(pointers.size()));
-    pack->set(CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, workspace);
-    pack->finalize();
-    pack_ = std::move(pack);
-    pack_pointers_ = pointers;
-    pack_workspace_ = workspace;
+  // The variant pack of these pointers and workspace: one already built for them, else a new one in the place of
+  // the least recently built (the caller holds mutex_).
+  const Descriptor& pack_for(const Pointers& pointers, void* workspace) const {
+    for (const Pack& p : packs_)
+      if (p.descriptor && p.pointers == pointers && p.workspace == workspace) return *p.descriptor;
+    Pack& p = packs_[next_pack_];
+    next_pack_ = (next_pack_ + 1) % packs_.size();
+    p.descriptor = std::make_unique<Descriptor>(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR,
+                                                "variant pack of convolution " + shape_.str());
+    p.descriptor->set(CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, graph_->uids.data(),
+                      static_cast<std::int64_t>(graph_->uids.size()));
+    p.descriptor->set(CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, pointers.data(),
+                      static_cast<std::int64_t>(graph_->uids.size()));
+    p.descriptor->set(CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, workspace);
+    p.descriptor->finalize();
+    p.pointers = pointers;
+    p.workspace = workspace;
+    return *p.descriptor;
   }
 
   std::shared_ptr<const Graph> graph_;  // what the configuration and the plan refer to
@@ -319,11 +327,17 @@ class GraphRunner final : public ConvPassRunner {
   std::int64_t workspace_bytes_;
   ConvShape shape_;
   ConvOptions options_;
-  // The variant pack of the last pointers: host state a const runner keeps (its one mutable part).
+  // The variant packs of the pointer sets this runner ran on, host state a const runner keeps (its one mutable
+  // part). Four: a step over two feed slots (the CNN's, the extraction's) and its eager warm-up find theirs built, so
+  // after each slot's first call no descriptor is made in a step, eager or captured.
+  struct Pack {
+    std::unique_ptr<Descriptor> descriptor;
+    Pointers pointers{};
+    void* workspace = nullptr;
+  };
   mutable std::mutex mutex_;
-  mutable std::unique_ptr<Descriptor> pack_;
-  mutable std::vector<void*> pack_pointers_;
-  mutable void* pack_workspace_ = nullptr;
+  mutable std::array<Pack, 4> packs_;
+  mutable std::size_t next_pack_ = 0;
 };
 
 // The execution plan of one engine configuration, or null when it does not finalize (not supported here).
